@@ -1,0 +1,38 @@
+# tunebench: `make demo` runs the quick suite and writes its report; `make test` passes the tests.
+# Both set everything up on a fresh machine first (a venv in .venv, torch as the CPU build on disk).
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+DB      ?= results/quick.db
+REPORT  ?= results/quick-report
+PYTEST_ARGS ?=
+
+.PHONY: install demo test bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, pinned: this machine serves the CPU build of 2.13.0 from disk; an unpinned
+	# torch would pull a multi-GB CUDA build.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test,ray]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/tunebench run quick --db $(DB)
+	$(BIN)/tunebench show --db $(DB)
+
+test: install
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: install
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds
+
+lint: install
+	$(BIN)/ruff check tunebench tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .benchmarks

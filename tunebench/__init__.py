@@ -1,0 +1,41 @@
+"""tunebench: fair, reproducible benchmarks of hyperparameter optimisation libraries.
+
+The public Python API (what the CLI and notebooks use) is imported lazily so that
+``import tunebench`` stays cheap and never pulls in torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_API = {
+    "run_suite": "tunebench.suite.run",
+    "load_suite": "tunebench.suite.spec",
+    "load_trials": "tunebench.suite.store",
+    "load_studies": "tunebench.suite.store",
+    "get_task": "tunebench.api",
+    "get_runner_class": "tunebench.registry",
+    "Space": "tunebench.space",
+    "Float": "tunebench.space",
+    "Int": "tunebench.space",
+    "Categorical": "tunebench.space",
+    "Task": "tunebench.tasks.base",
+    "Result": "tunebench.tasks.base",
+    "EvalContext": "tunebench.tasks.base",
+    "Direction": "tunebench.tasks.base",
+    "Runner": "tunebench.runners.base",
+    "Outcome": "tunebench.runners.base",
+    "Capabilities": "tunebench.runners.base",
+}
+
+__all__ = [*_API, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'tunebench' has no attribute {name!r}")

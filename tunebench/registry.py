@@ -1,0 +1,248 @@
+"""Finds tasks and runners by name: entry points and plugin files, built-ins included.
+
+tunebench's own tasks and runners are declared as entry points in its ``pyproject.toml``
+(groups ``tunebench.tasks`` and ``tunebench.runners``), exactly as a third-party package declares
+its plugins, so there is one discovery path and no special case. A suite may also name plugin
+files (``plugins = ["my_tasks.py"]``); every :class:`Task` / :class:`Runner` subclass with a ``name``
+defined in such a file is registered. Entry points are loaded lazily: asking for ``branin`` does not
+import torch.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from tunebench.runners.base import Runner, RunnerError
+from tunebench.space import Space
+from tunebench.tasks.base import Direction, Task, TaskError, option_names
+
+TASK_GROUP = "tunebench.tasks"
+RUNNER_GROUP = "tunebench.runners"
+
+T = TypeVar("T", Task, Runner)
+
+
+class RegistryError(LookupError):
+    """A name is unknown, or a plugin cannot be loaded; the message says which and what to do."""
+
+
+@dataclass
+class _Entry(Generic[T]):
+    name: str
+    source: str  # "entry point <module:attr> (<distribution>)" or "plugin file <path>"
+    entry_point: EntryPoint | None = None
+    cls: type[T] | None = None
+
+
+class _Kind(Generic[T]):
+    def __init__(self, group: str, base: type[T], noun: str) -> None:
+        self.group, self.base, self.noun = group, base, noun
+        self._entries: dict[str, _Entry[T]] | None = None
+        self._plugin_entries: dict[str, _Entry[T]] = {}
+
+    def _discover(self) -> dict[str, _Entry[T]]:
+        if self._entries is None:
+            entries: dict[str, _Entry[T]] = {}
+            for ep in entry_points(group=self.group):
+                dist = ep.dist.name if ep.dist is not None else "?"
+                entries.setdefault(ep.name, _Entry(ep.name, f"entry point {ep.value} ({dist})", ep))
+            self._entries = entries
+        return {**self._entries, **self._plugin_entries}
+
+    def names(self) -> list[str]:
+        return sorted(self._discover())
+
+    def get(self, name: str) -> type[T]:
+        entries = self._discover()
+        if name not in entries:
+            close = difflib.get_close_matches(name, list(entries), n=3, cutoff=0.5)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise RegistryError(
+                f"unknown {self.noun} {name!r}.{hint} Run `tunebench list {self.noun}s` to see "
+                f"all {len(entries)} {self.noun}s."
+            )
+        entry = entries[name]
+        if entry.cls is None:
+            assert entry.entry_point is not None
+            try:
+                loaded = entry.entry_point.load()
+            except Exception as exc:
+                raise RegistryError(
+                    f"{self.noun} {name!r} ({entry.source}) failed to import: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            self._check_class(name, loaded, entry.source)
+            entry.cls = loaded
+        return entry.cls
+
+    def _check_class(self, name: str, cls: Any, source: str) -> None:
+        if not (inspect.isclass(cls) and issubclass(cls, self.base)):
+            raise RegistryError(
+                f"{self.noun} {name!r} ({source}) is {cls!r}, not a subclass of "
+                f"tunebench {self.base.__name__}"
+            )
+        if getattr(cls, "name", None) != name:
+            raise RegistryError(
+                f"{self.noun} {name!r} ({source}) declares name={getattr(cls, 'name', None)!r}; "
+                "the registered name and the class's name attribute must agree"
+            )
+
+    def add(self, cls: type[T], source: str) -> None:
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not name:
+            raise RegistryError(f"{self.noun} class {cls.__name__} ({source}) has no `name`")
+        self._check_class(name, cls, source)
+        self._plugin_entries[name] = _Entry(name, source, None, cls)
+
+    def source(self, name: str) -> str:
+        self.get(name)
+        return self._discover()[name].source
+
+    def load_all(self) -> tuple[dict[str, type[T]], dict[str, str]]:
+        """Every loadable class, and an error message for each one that is broken."""
+        loaded: dict[str, type[T]] = {}
+        broken: dict[str, str] = {}
+        for name in self.names():
+            try:
+                loaded[name] = self.get(name)
+            except RegistryError as exc:
+                broken[name] = str(exc)
+        return loaded, broken
+
+
+_TASKS: _Kind[Task] = _Kind(TASK_GROUP, Task, "task")
+_RUNNERS: _Kind[Runner] = _Kind(RUNNER_GROUP, Runner, "runner")
+
+
+def task_names() -> list[str]:
+    return _TASKS.names()
+
+
+def runner_names() -> list[str]:
+    return _RUNNERS.names()
+
+
+def get_task_class(name: str) -> type[Task]:
+    return _TASKS.get(name)
+
+
+def get_runner_class(name: str) -> type[Runner]:
+    return _RUNNERS.get(name)
+
+
+def task_source(name: str) -> str:
+    return _TASKS.source(name)
+
+
+def runner_source(name: str) -> str:
+    return _RUNNERS.source(name)
+
+
+def all_tasks() -> tuple[dict[str, type[Task]], dict[str, str]]:
+    return _TASKS.load_all()
+
+
+def all_runners() -> tuple[dict[str, type[Runner]], dict[str, str]]:
+    return _RUNNERS.load_all()
+
+
+def register_task(cls: type[Task]) -> type[Task]:
+    """Register a task class by hand (a notebook, a test); usable as a decorator."""
+    _TASKS.add(cls, f"registered from {cls.__module__}")
+    return cls
+
+
+def register_runner(cls: type[Runner]) -> type[Runner]:
+    """Register a runner class by hand (a notebook, a test); usable as a decorator."""
+    _RUNNERS.add(cls, f"registered from {cls.__module__}")
+    return cls
+
+
+def load_plugin_file(path: str | Path) -> list[str]:
+    """Import a plugin file and register every Task and Runner subclass it defines.
+
+    Returns the registered names. Raises :class:`RegistryError` naming the file when it is missing,
+    fails to import, or defines nothing usable.
+    """
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise RegistryError(f"plugin file {path} does not exist")
+    module_name = f"tunebench_plugin_{path.stem}_{abs(hash(str(path))):x}"
+    if module_name in sys.modules:
+        module = sys.modules[module_name]
+    else:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise RegistryError(f"plugin file {path} cannot be imported as Python")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            del sys.modules[module_name]
+            raise RegistryError(
+                f"plugin file {path} failed to import: {type(exc).__name__}: {exc}"
+            ) from exc
+    registered = []
+    for value in vars(module).values():
+        if not inspect.isclass(value) or value.__module__ != module.__name__:
+            continue
+        if inspect.isabstract(value):
+            continue
+        if issubclass(value, Task) and value is not Task:
+            _TASKS.add(value, f"plugin file {path}")
+            registered.append(value.name)
+        elif issubclass(value, Runner) and value is not Runner:
+            _RUNNERS.add(value, f"plugin file {path}")
+            registered.append(value.name)
+    if not registered:
+        raise RegistryError(
+            f"plugin file {path} defines no Task or Runner subclass with a `name`"
+        )
+    return registered
+
+
+def _check_options(cls: type, options: Mapping[str, Any], skip: int, what: str) -> None:
+    accepted = option_names(cls)[skip:]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, accepted, n=1, cutoff=0.6)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        known = ", ".join(accepted) if accepted else "none"
+        raise RegistryError(f"{what} does not accept option(s) {', '.join(hints)}; accepted: {known}")
+
+
+def make_task(name: str, options: Mapping[str, Any] | None = None) -> Task:
+    """Build a task by name with its options, turning bad options into a clear error."""
+    cls = get_task_class(name)
+    options = dict(options or {})
+    _check_options(cls, options, 0, f"task {name!r}")
+    try:
+        task = cls(**options)
+    except (TaskError, ValueError, TypeError) as exc:
+        raise RegistryError(f"task {name!r} rejected its options {options}: {exc}") from exc
+    task._options = options  # type: ignore[attr-defined]
+    return task
+
+
+def make_runner(name: str, space: Space, direction: Direction | str, seed: int,
+                budget_hint: int | None = None,
+                options: Mapping[str, Any] | None = None) -> Runner:
+    """Build a runner by name, seeded, with its library options validated by name."""
+    cls = get_runner_class(name)
+    options = dict(options or {})
+    _check_options(cls, options, 4, f"runner {name!r}")
+    try:
+        return cls(space, Direction(direction), seed, budget_hint, **options)
+    except (RunnerError, ValueError, TypeError) as exc:
+        raise RegistryError(f"runner {name!r} rejected its options {options}: {exc}") from exc

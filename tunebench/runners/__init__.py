@@ -1,0 +1,1 @@
+"""Runners: one adapter per HPO library algorithm behind one ask/tell interface."""

@@ -1,0 +1,1 @@
+"""Tasks: pure functions of (configuration, fidelity, seed) to a result."""

@@ -1,0 +1,157 @@
+"""What a task is: a pure function of (configuration, fidelity, seed) to a :class:`Result`.
+
+A task never imports a runner; it declares its :class:`~tunebench.space.Space`, its metric and direction,
+its maximum fidelity and, where known, its optimum. The harness hands each evaluation an
+:class:`EvalContext` that carries the study's device settings and receives the learning curve as it
+happens, so a pruner can stop a trial between fidelity steps.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from tunebench.space import Config, Space
+
+
+class Direction(StrEnum):
+    MINIMIZE = "minimize"
+    MAXIMIZE = "maximize"
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether ``a`` is strictly better than ``b`` in this direction."""
+        return a < b if self is Direction.MINIMIZE else a > b
+
+    @property
+    def sign(self) -> float:
+        """Multiply a value by this to turn it into a loss (lower is better)."""
+        return 1.0 if self is Direction.MINIMIZE else -1.0
+
+
+class TaskError(Exception):
+    """A task is misconfigured (bad options, missing data): a user error, not a failed trial."""
+
+
+class TrialPruned(Exception):  # noqa: N818 - the name says what happened, as optuna's does
+    """Raised from :meth:`EvalContext.report` when the runner's pruner stops a trial."""
+
+
+class TrialTimeout(Exception):  # noqa: N818
+    """Raised from :meth:`EvalContext.report` when a trial has run past its time limit."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one evaluation produced.
+
+    ``value`` is what the optimiser sees (validation); ``test_value`` is what reports judge and the
+    optimiser never sees. ``fidelity_spent`` is the number of fidelity units actually consumed
+    (epochs trained, which may be fewer than asked when early stopping kicks in); ``None`` means the
+    requested fidelity. ``curve`` holds one validation value per fidelity step.
+    """
+
+    value: float
+    test_value: float | None = None
+    fidelity_spent: float | None = None
+    curve: tuple[float, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", float(self.value))
+        if self.test_value is not None:
+            object.__setattr__(self, "test_value", float(self.test_value))
+        object.__setattr__(self, "curve", tuple(float(v) for v in self.curve))
+
+    @property
+    def is_finite(self) -> bool:
+        return math.isfinite(self.value)
+
+
+@dataclass
+class EvalContext:
+    """Per-evaluation services the harness offers a task.
+
+    ``device``, ``threads`` and ``precision`` are study settings, the same for every runner in a
+    comparison. ``report(step, value)`` records the learning curve and asks the runner's pruner (if
+    any) whether to go on; it raises :class:`TrialPruned` to stop.
+    """
+
+    device: str = "cpu"
+    threads: int | None = None
+    precision: str = "fp32"
+    deadline: float | None = None  # time.monotonic() value after which the trial times out
+    pruner: Callable[[int, float], bool] | None = None
+    curve: list[float] = field(default_factory=list)
+
+    def report(self, step: int, value: float) -> None:
+        """Report the validation value after fidelity step ``step`` (1-based)."""
+        self.curve.append(float(value))
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise TrialTimeout(f"trial ran past its time limit after step {step}")
+        if self.pruner is not None and math.isfinite(value) and self.pruner(step, float(value)):
+            raise TrialPruned(f"pruned after step {step} (value {value:.6g})")
+
+
+class Task(ABC):
+    """Base class of every task. A subclass sets the class attributes and implements two methods.
+
+    Options a suite passes (``options = {dim = 4}``) arrive as keyword arguments of ``__init__``;
+    declare them as ordinary parameters with defaults so the registry can validate them.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    metric: ClassVar[str] = "loss"
+    direction: ClassVar[Direction] = Direction.MINIMIZE
+    max_fidelity: ClassVar[int] = 1
+    #: Bump when the task's numbers change for the same inputs (invalidates cached evaluations).
+    version: ClassVar[str] = "1"
+    #: Whether evaluations run torch code, so the harness knows to fix threads and device.
+    uses_torch: ClassVar[bool] = False
+
+    @property
+    @abstractmethod
+    def space(self) -> Space:
+        """The search space of this task (built once, cheap to call)."""
+
+    @abstractmethod
+    def evaluate(self, config: Config, fidelity: int, seed: int, context: EvalContext) -> Result:
+        """Evaluate ``config`` at ``fidelity`` (1..max_fidelity) with evaluation seed ``seed``."""
+
+    @property
+    def optimum(self) -> float | None:
+        """Best achievable validation value, where known (exact for synthetic functions)."""
+        return None
+
+    @property
+    def optimum_is_exact(self) -> bool:
+        """False where :attr:`optimum` is a reference (e.g. a closed-form fit), not a proven bound."""
+        return True
+
+    def default_config(self) -> Config:
+        """A sensible configuration to try by hand (``tunebench eval TASK``)."""
+        return self.space.default()
+
+    def options(self) -> dict[str, Any]:
+        """The options this instance was built with (recorded with results)."""
+        return dict(getattr(self, "_options", {}))
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options().items())
+        return f"{type(self).__name__}({opts})"
+
+
+def option_names(cls: type) -> list[str]:
+    """The keyword options a task or runner class accepts (its ``__init__`` parameters)."""
+    signature = inspect.signature(cls.__init__)
+    return [
+        p.name
+        for p in list(signature.parameters.values())[1:]
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from tunebench.runners.base import Capabilities, Outcome, Runner, RunnerError

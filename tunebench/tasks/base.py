@@ -38,11 +38,11 @@ class TaskError(Exception):
     """A task is misconfigured (bad options, missing data): a user error, not a failed trial."""
 
 
-class TrialPruned(Exception):  # noqa: N818 - the name says what happened, as optuna's does
+class TrialPruned(Exception):
     """Raised from :meth:`EvalContext.report` when the runner's pruner stops a trial."""
 
 
-class TrialTimeout(Exception):  # noqa: N818
+class TrialTimeout(Exception):
     """Raised from :meth:`EvalContext.report` when a trial has run past its time limit."""
 
 

@@ -1,0 +1,66 @@
+"""`tunebench run`: run or resume a suite into a results store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tunebench.cli.common import console, err_console, fail, user_errors
+
+
+def run(
+    suite: str = typer.Argument(..., help="A suite file (suites/quick.toml) or a shipped suite's "
+                                           "name (quick)."),
+    db: Path = typer.Option(Path("results.db"), "--db", help="Results store (SQLite). Re-running "
+                            "the same suite into it resumes where it stopped."),
+    executor: str = typer.Option("serial", help="serial, process or ray."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Parallel studies (process/ray)."),
+    address: str = typer.Option(None, help="Ray cluster address (auto or HOST:PORT); default "
+                                           "starts a local Ray bound to loopback."),
+    append: bool = typer.Option(False, help="Allow a different suite in a store that has one."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not reuse cached evaluations."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Run a suite of (task × runner × repetition) studies under one budget.
+
+    Every finished trial is committed as it ends: interrupt at any time and run the same command
+    again to resume. Results are identical to an uninterrupted run.
+
+    Example: tunebench run quick --db results.db
+    """
+    from tunebench.suite.run import run_suite
+
+    options = {"address": address} if address else {}
+    with user_errors():
+        cache = None
+        if not no_cache:
+            try:
+                from tunebench.suite.cache import EvaluationCacheStore
+            except ImportError:
+                EvaluationCacheStore = None
+            if EvaluationCacheStore is not None:
+                cache = EvaluationCacheStore.beside(db)
+        try:
+            summary = run_suite(suite, db, executor=executor, workers=workers, append=append,
+                                cache=cache, progress=not quiet, console=err_console, **options)
+        except KeyboardInterrupt:
+            err_console.print(f"[yellow]interrupted[/]: finished trials are in {db}; run the same "
+                              "command again to resume.")
+            raise typer.Exit(130) from None
+    console.print(
+        f"[bold green]done[/]: suite {summary.suite!r}: {summary.studies_run} studies run, "
+        f"{summary.studies_skipped} already finished, {summary.trials_run} trials in "
+        f"{summary.seconds:.1f} s → {db}"
+    )
+    if summary.failed_studies:
+        for label, error in summary.failed_studies.items():
+            err_console.print(f"[red]study failed[/] {label}: {error}", highlight=False)
+        fail(f"{len(summary.failed_studies)} studies failed (their finished trials are stored; "
+             "fix the cause and re-run to resume)", code=1)
+    console.print(f"Next: [bold]tunebench show --db {db}[/] or [bold]tunebench report --db {db} "
+                  "-o report/[/]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)

@@ -1,0 +1,53 @@
+"""The one exchange format between the study loop, executors and the store: a finished trial."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from tunebench.runners.base import Outcome, Status
+from tunebench.space import Config
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """Everything stored about one finished trial (picklable, sent back by workers)."""
+
+    number: int
+    config: Config
+    config_key: str
+    status: Status
+    value: float | None  # validation value, None when failed
+    test_value: float | None
+    fidelity: int  # asked for
+    fidelity_spent: float  # actually run
+    curve: tuple[float, ...]
+    eval_seconds: float  # wall time of the evaluation, device-synchronised
+    cpu_seconds: float  # process CPU time of the evaluation
+    optimizer_seconds: float  # ask + tell (+ prune checks)
+    charge: float  # budget units charged
+    error: str | None = None
+    traceback: str | None = None
+    cached: bool = False
+    started_at: float = 0.0  # unix time
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def outcome(self) -> Outcome:
+        """What the runner was told about this trial."""
+        value = self.value if self.value is not None and math.isfinite(self.value) else None
+        status = self.status if value is not None or self.status is Status.FAILED else Status.FAILED
+        return Outcome(status=status, value=value, fidelity=self.fidelity_spent, curve=self.curve)
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """How a study ended (returned to the driver)."""
+
+    key: tuple[str, str, int]
+    n_trials: int
+    n_failed: int
+    budget_spent: float
+    best_value: float | None
+    device: str
+    runner_version: str

@@ -1,0 +1,123 @@
+"""Running a suite: the driver that plans studies, hands them to an executor and stores results.
+
+The driver is the store's only writer. A second run of the same suite against the same file
+resumes: finished studies are skipped, unfinished ones replay their stored trials into a freshly
+seeded runner and continue, so the outcome equals an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from tunebench.registry import make_task
+from tunebench.suite.environment import capture_environment
+from tunebench.suite.executors import Executor, StudyJob, make_executor
+from tunebench.suite.progress import RunProgress
+from tunebench.suite.records import StudyResult, TrialRecord
+from tunebench.suite.spec import StudySpec, SuiteSpec, load_suite
+from tunebench.suite.store import ResultStore
+from tunebench.suite.study import EvaluationCache
+from tunebench.tasks.base import Direction
+
+
+@dataclass
+class RunSummary:
+    """What a call of :func:`run_suite` did."""
+
+    db: Path
+    suite: str
+    studies_total: int
+    studies_skipped: int = 0
+    studies_run: int = 0
+    trials_run: int = 0
+    seconds: float = 0.0
+    failed_studies: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed_studies
+
+
+class _DriverSink:
+    """Receives what executors report and writes it to the store, as it happens."""
+
+    def __init__(self, store: ResultStore, study_ids: Mapping[tuple[str, str, int], int],
+                 directions: Mapping[str, Direction], progress: RunProgress,
+                 summary: RunSummary) -> None:
+        self.store = store
+        self.study_ids = study_ids
+        self.directions = directions
+        self.progress = progress
+        self.summary = summary
+
+    def study_started(self, key: tuple[str, str, int], info: dict[str, Any]) -> None:
+        environment = info.pop("environment", None) or capture_environment()
+        env_id = self.store.record_environment(environment)
+        self.store.start_study(self.study_ids[key], info, env_id)
+        self.progress.study_started(f"{key[0]} × {key[1]} #{key[2]}")
+
+    def trial_finished(self, key: tuple[str, str, int], record: TrialRecord) -> None:
+        self.store.add_trial(self.study_ids[key], record)
+        self.summary.trials_run += 1
+        self.progress.trial(key[0], record.value if record.status == "ok" else None,
+                            record.status == "failed", self.directions[key[0]].better)
+
+    def study_finished(self, key: tuple[str, str, int], result: StudyResult) -> None:
+        self.store.finish_study(self.study_ids[key], result)
+        self.summary.studies_run += 1
+        self.progress.study_done()
+
+    def study_failed(self, key: tuple[str, str, int], error: str, trace: str) -> None:
+        self.summary.failed_studies[f"{key[0]} × {key[1]} #{key[2]}"] = error
+        self.progress.study_done()
+
+
+def run_suite(suite: str | Path | Mapping[str, Any] | SuiteSpec, db: str | Path, *,
+              executor: str | Executor = "serial", workers: int = 1, append: bool = False,
+              cache: EvaluationCache | None = None, progress: bool = True,
+              console: Console | None = None, **executor_options: Any) -> RunSummary:
+    """Run (or resume) a suite into the results store at ``db``.
+
+    ``suite`` is a suite file, the name of a shipped suite (``"quick"``), a dict as read from TOML,
+    or a :class:`SuiteSpec`. ``append`` allows a different suite in a store that already has one.
+    """
+    spec = suite if isinstance(suite, SuiteSpec) else load_suite(suite)
+    chosen = executor if not isinstance(executor, str) else make_executor(
+        executor, workers, **executor_options)
+    started = time.perf_counter()
+    db = Path(db)
+    studies = spec.studies()
+    summary = RunSummary(db=db, suite=spec.name, studies_total=len(studies))
+    with ResultStore(db) as store:
+        suite_id = store.register_suite(spec, allow_other_suites=append)
+        jobs, study_ids, directions = _plan(store, suite_id, spec, studies)
+        summary.studies_skipped = len(studies) - len(jobs)
+        with RunProgress(len(studies), enabled=progress, console=console) as bar:
+            bar.skip(summary.studies_skipped)
+            sink = _DriverSink(store, study_ids, directions, bar, summary)
+            chosen.run(jobs, sink, cache=cache)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _plan(store: ResultStore, suite_id: int, spec: SuiteSpec, studies: list[StudySpec]
+          ) -> tuple[list[StudyJob], dict[tuple[str, str, int], int], dict[str, Direction]]:
+    """Register every study; return the unfinished ones with their stored history."""
+    tasks = {t.label: make_task(t.name, t.options) for t in spec.tasks}
+    directions = {label: task.direction for label, task in tasks.items()}
+    jobs: list[StudyJob] = []
+    study_ids: dict[tuple[str, str, int], int] = {}
+    for study in studies:
+        task = tasks[study.task.label]
+        study_id = store.ensure_study(suite_id, study, str(task.direction), task.optimum,
+                                      task.optimum_is_exact)
+        study_ids[study.key] = study_id
+        if store.study_status(study_id) != "done":
+            jobs.append(StudyJob(study, tuple(store.history(study_id))))
+    return jobs, study_ids, directions

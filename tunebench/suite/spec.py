@@ -1,0 +1,408 @@
+"""Suite files: TOML in, a validated :class:`SuiteSpec` out, or one clear error.
+
+Every error names the file, the key and how to fix it; unknown keys and names get a did-you-mean.
+A suite expands into :class:`StudySpec` objects (task × runner × repetition), each carrying
+everything a worker needs to run it anywhere: names, options, seeds, budget and settings.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from tunebench.space import canonical_json
+from tunebench.suite.budget import Budget, BudgetKind
+from tunebench.suite.seeding import evaluation_seed, runner_seed
+
+DEVICES_HELP = "auto, cpu, cuda, cuda:N or mps"
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+class SuiteError(ValueError):
+    """A suite file is invalid. The message names the file, the key and the fix."""
+
+    def __init__(self, message: str, source: str | None = None, key: str | None = None) -> None:
+        where = ": ".join(part for part in (source, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Study settings that must be equal for every runner in a comparison."""
+
+    device: str = "auto"
+    threads: int = 1
+    precision: str = "fp32"
+    trial_timeout: float | None = None  # seconds; a slower trial is stopped and stored as failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"device": self.device, "threads": self.threads, "precision": self.precision,
+                "trial_timeout": self.trial_timeout}
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    label: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    budget: Budget | None = None  # overrides the suite budget for this task
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "label": self.label, "options": dict(self.options),
+                "budget": self.budget.to_dict() if self.budget else None}
+
+
+@dataclass(frozen=True)
+class RunnerSpec:
+    name: str
+    label: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "label": self.label, "options": dict(self.options)}
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """One (task, runner, repetition) study: everything a worker needs, picklable."""
+
+    suite: str
+    task: TaskSpec
+    runner: RunnerSpec
+    repetition: int
+    eval_seed: int
+    runner_seed: int
+    budget: Budget
+    settings: Settings
+    plugins: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.task.label, self.runner.label, self.repetition)
+
+    def describe(self) -> str:
+        return f"{self.task.label} × {self.runner.label} #{self.repetition}"
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    name: str
+    seed: int
+    repetitions: int
+    budget: Budget
+    tasks: tuple[TaskSpec, ...]
+    runners: tuple[RunnerSpec, ...]
+    settings: Settings = Settings()
+    plugins: tuple[str, ...] = ()  # absolute paths
+    description: str = ""
+    source: str | None = None  # where it was read from
+    source_text: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved suite: what is stored, hashed and re-run by ``reproduce``."""
+        return {
+            "name": self.name, "description": self.description, "seed": self.seed,
+            "repetitions": self.repetitions, "budget": self.budget.to_dict(),
+            "settings": self.settings.to_dict(),
+            "tasks": [t.to_dict() for t in self.tasks],
+            "runners": [r.to_dict() for r in self.runners],
+            "plugins": list(self.plugins),
+        }
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of everything that changes results (not the description or where it was read)."""
+        data = self.to_dict()
+        data.pop("description")
+        data["plugins"] = sorted(Path(p).name for p in self.plugins)
+        return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
+
+    def studies(self) -> list[StudySpec]:
+        """Every study, task-major, repetition-minor, runners interleaved within a repetition."""
+        out = []
+        for task in self.tasks:
+            for rep in range(self.repetitions):
+                for runner in self.runners:
+                    out.append(StudySpec(
+                        suite=self.name, task=task, runner=runner, repetition=rep,
+                        eval_seed=evaluation_seed(self.seed, task.label, rep),
+                        runner_seed=runner_seed(self.seed, task.label, runner.label, rep),
+                        budget=task.budget or self.budget, settings=self.settings,
+                        plugins=self.plugins,
+                    ))
+        return out
+
+
+# ----------------------------------------------------------------------------- parsing
+
+_SECTIONS = {"suite", "budget", "settings", "tasks", "runners"}
+_SUITE_KEYS = {"name", "description", "seed", "repetitions", "plugins"}
+_BUDGET_KEYS = {"trials", "epochs", "device_seconds", "charge_optimizer"}
+_SETTINGS_KEYS = {"device", "threads", "precision", "trial_timeout"}
+_TASK_KEYS = {"name", "label", "options", "budget"}
+_RUNNER_KEYS = {"name", "label", "options"}
+
+
+class _Reader:
+    """Typed access to one TOML table, raising SuiteError with the key path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def error(self, key: str, message: str) -> SuiteError:
+        return SuiteError(message, self.source, key)
+
+    def check_keys(self, table: Mapping[str, Any], allowed: set[str], where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise self.error(
+                    f"{where}.{key}" if where else key,
+                    f"unknown key{hint} (allowed here: {', '.join(sorted(allowed))})",
+                )
+
+    def table(self, data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, Mapping):
+            raise self.error(f"{where}{key}", f"must be a table, got {type(value).__name__}")
+        return dict(value)
+
+    def integer(self, table: Mapping[str, Any], key: str, where: str, default: int | None,
+                minimum: int) -> int:
+        value = table.get(key, default)
+        if value is None:
+            raise self.error(f"{where}.{key}", "is required (an integer)")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(f"{where}.{key}", f"must be an integer, got {value!r}")
+        if value < minimum:
+            raise self.error(f"{where}.{key}", f"must be at least {minimum}, got {value}")
+        return value
+
+    def string(self, table: Mapping[str, Any], key: str, where: str,
+               default: str | None = None) -> str:
+        value = table.get(key, default)
+        if value is None:
+            raise self.error(f"{where}.{key}", "is required (a string)")
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(f"{where}.{key}", f"must be a non-empty string, got {value!r}")
+        return value
+
+
+def _parse_budget(reader: _Reader, table: Mapping[str, Any], where: str) -> Budget:
+    reader.check_keys(table, _BUDGET_KEYS, where)
+    kinds = [k for k in ("trials", "epochs", "device_seconds") if k in table]
+    if len(kinds) != 1:
+        found = f"found {', '.join(kinds)}" if kinds else "found none"
+        raise reader.error(where, "give exactly one of trials, epochs or device_seconds "
+                                  f"({found}), e.g. `trials = 50`")
+    kind = kinds[0]
+    amount = table[kind]
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+        raise reader.error(f"{where}.{kind}", f"must be a number, got {amount!r}")
+    if amount <= 0:
+        raise reader.error(f"{where}.{kind}", f"must be positive, got {amount!r}")
+    if kind != "device_seconds" and not float(amount).is_integer():
+        raise reader.error(f"{where}.{kind}", f"must be a whole number, got {amount!r}")
+    charge = table.get("charge_optimizer", False)
+    if not isinstance(charge, bool):
+        raise reader.error(f"{where}.charge_optimizer", f"must be true or false, got {charge!r}")
+    return Budget(BudgetKind(kind), int(amount) if kind != "device_seconds" else float(amount),
+                  charge)
+
+
+def _parse_settings(reader: _Reader, table: Mapping[str, Any]) -> Settings:
+    reader.check_keys(table, _SETTINGS_KEYS, "settings")
+    device = reader.string(table, "device", "settings", "auto")
+    base = device.split(":")[0]
+    if base not in ("auto", "cpu", "cuda", "mps") or (
+        ":" in device and not (base == "cuda" and device.split(":", 1)[1].isdigit())
+    ):
+        raise reader.error("settings.device", f"must be one of {DEVICES_HELP}, got {device!r}")
+    threads = reader.integer(table, "threads", "settings", 1, 1)
+    precision = reader.string(table, "precision", "settings", "fp32")
+    if precision not in PRECISIONS:
+        raise reader.error("settings.precision",
+                           f"must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    timeout = table.get("trial_timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or timeout <= 0):
+        raise reader.error("settings.trial_timeout",
+                           f"must be a positive number of seconds, got {timeout!r}")
+    return Settings(device, threads, precision, float(timeout) if timeout is not None else None)
+
+
+def _parse_entries(reader: _Reader, data: Mapping[str, Any], section: str,
+                   allowed: set[str]) -> list[dict[str, Any]]:
+    entries = data.get(section)
+    example = {"tasks": 'name = "branin"', "runners": 'name = "random"'}[section]
+    if entries is None or (isinstance(entries, list) and not entries):
+        raise reader.error(section, f"the suite needs at least one entry: add\n  [[{section}]]\n"
+                                    f"  {example}")
+    if not isinstance(entries, list):
+        raise reader.error(section, f"must be an array of tables ([[{section}]]), "
+                                    f"got {type(entries).__name__}")
+    parsed = []
+    labels: set[str] = set()
+    for i, entry in enumerate(entries):
+        where = f"{section}[{i}]"
+        if not isinstance(entry, Mapping):
+            raise reader.error(where, f"must be a table, got {entry!r}")
+        reader.check_keys(entry, allowed, where)
+        name = reader.string(entry, "name", where)
+        label = reader.string(entry, "label", where, name)
+        if label in labels:
+            raise reader.error(where, f"{section[:-1]} label {label!r} appears twice; give one "
+                                      "of them a distinct `label = \"...\"`")
+        labels.add(label)
+        options = entry.get("options", {})
+        if not isinstance(options, Mapping):
+            raise reader.error(f"{where}.options", f"must be a table, got {options!r}")
+        item = {"name": name, "label": label, "options": dict(options)}
+        if "budget" in entry:
+            if not isinstance(entry["budget"], Mapping):
+                raise reader.error(f"{where}.budget", "must be a table, e.g. { trials = 20 }")
+            item["budget"] = _parse_budget(reader, entry["budget"], f"{where}.budget")
+        parsed.append(item)
+    return parsed
+
+
+def parse_suite(data: Mapping[str, Any], source: str = "<suite>", base_dir: Path | None = None,
+                source_text: str | None = None) -> SuiteSpec:
+    """Validate a suite given as a dict (as read from TOML) and resolve it."""
+    reader = _Reader(source)
+    reader.check_keys(data, _SECTIONS, "")
+    suite = reader.table(data, "suite", "")
+    if "suite" not in data:
+        raise reader.error("suite", 'missing [suite] table: add\n  [suite]\n  name = "my-suite"')
+    reader.check_keys(suite, _SUITE_KEYS, "suite")
+    name = reader.string(suite, "name", "suite")
+    description = suite.get("description", "")
+    if not isinstance(description, str):
+        raise reader.error("suite.description", "must be a string")
+    seed = reader.integer(suite, "seed", "suite", 0, 0)
+    repetitions = reader.integer(suite, "repetitions", "suite", 1, 1)
+    plugins_raw = suite.get("plugins", [])
+    if not isinstance(plugins_raw, list) or not all(isinstance(p, str) for p in plugins_raw):
+        raise reader.error("suite.plugins", 'must be a list of file paths, e.g. ["my_tasks.py"]')
+    base = base_dir or Path.cwd()
+    plugins = []
+    for p in plugins_raw:
+        path = (base / p).expanduser().resolve()
+        if not path.is_file():
+            raise reader.error("suite.plugins", f"plugin file {p!r} not found (looked at {path})")
+        plugins.append(str(path))
+    if "budget" not in data:
+        raise reader.error("budget", "missing [budget] table: add e.g.\n  [budget]\n  trials = 50")
+    budget = _parse_budget(reader, reader.table(data, "budget", ""), "budget")
+    settings = _parse_settings(reader, reader.table(data, "settings", ""))
+    tasks = tuple(TaskSpec(**t) for t in _parse_entries(reader, data, "tasks", _TASK_KEYS))
+    runners = tuple(RunnerSpec(**r) for r in _parse_entries(reader, data, "runners", _RUNNER_KEYS))
+    spec = SuiteSpec(name=name, seed=seed, repetitions=repetitions, budget=budget, tasks=tasks,
+                     runners=runners, settings=settings, plugins=tuple(plugins),
+                     description=description, source=source, source_text=source_text)
+    check_names(spec)
+    return spec
+
+
+def check_names(spec: SuiteSpec) -> None:
+    """Resolve every task and runner name and option against the registry, before any trial runs.
+
+    Builds each task and, for each task, each runner once, so a bad option value or an unsupported
+    (task, runner) pair is reported now rather than hours into a run.
+    """
+    from tunebench.registry import RegistryError, load_plugin_file, make_runner, make_task
+
+    source = spec.source or "<suite>"
+    for plugin in spec.plugins:
+        try:
+            load_plugin_file(plugin)
+        except RegistryError as exc:
+            raise SuiteError(str(exc), source, "suite.plugins") from None
+    for i, task_spec in enumerate(spec.tasks):
+        try:
+            task = make_task(task_spec.name, task_spec.options)
+        except RegistryError as exc:
+            raise SuiteError(str(exc), source, f"tasks[{i}]") from None
+        for j, runner_spec in enumerate(spec.runners):
+            try:
+                runner_cls = _runner_class(runner_spec.name)
+                if task.space.is_conditional and not runner_cls.capabilities.conditional:
+                    raise RegistryError(
+                        f"runner {runner_spec.name!r} does not support conditional search "
+                        f"spaces, and task {task_spec.label!r} has one; remove the pair"
+                    )
+                make_runner(runner_spec.name, task.space, task.direction, 0, None,
+                            runner_spec.options)
+            except RegistryError as exc:
+                raise SuiteError(str(exc), source, f"runners[{j}]") from None
+
+
+def _runner_class(name: str) -> Any:
+    from tunebench.registry import get_runner_class
+
+    return get_runner_class(name)
+
+
+def shipped_suites() -> dict[str, Path]:
+    """Suites shipped inside the package, by name (``tunebench run quick``)."""
+    folder = resources.files("tunebench") / "suites"
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir()
+            if str(p).endswith(".toml")}
+
+
+def resolve_suite_path(path_or_name: str | Path) -> Path:
+    path = Path(path_or_name).expanduser()
+    if path.is_file():
+        return path
+    shipped = shipped_suites()
+    if str(path_or_name) in shipped:
+        return shipped[str(path_or_name)]
+    close = difflib.get_close_matches(str(path_or_name), list(shipped), n=1, cutoff=0.5)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise SuiteError(
+        f"no suite file at {str(path)!r} and no shipped suite of that name.{hint} "
+        f"Shipped suites: {', '.join(sorted(shipped)) or 'none'}"
+    )
+
+
+def load_suite(path_or_name: str | Path | Mapping[str, Any]) -> SuiteSpec:
+    """Read and validate a suite: a TOML path, a shipped suite's name, or a dict."""
+    if isinstance(path_or_name, Mapping):
+        return parse_suite(path_or_name)
+    path = resolve_suite_path(path_or_name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SuiteError(f"cannot read the file: {exc.strerror}", str(path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"not valid TOML: {exc}", str(path)) from None
+    return parse_suite(data, source=str(path), base_dir=path.parent, source_text=text)
+
+
+def suite_from_dict(data: Mapping[str, Any]) -> SuiteSpec:
+    """Rebuild a suite from its stored resolved form (:meth:`SuiteSpec.to_dict`)."""
+    toml_like: dict[str, Any] = {
+        "suite": {"name": data["name"], "seed": data["seed"], "repetitions": data["repetitions"],
+                  "description": data.get("description", ""),
+                  "plugins": list(data.get("plugins", []))},
+        "budget": _budget_table(data["budget"]),
+        "settings": {k: v for k, v in data["settings"].items() if v is not None},
+        "tasks": [{"name": t["name"], "label": t["label"], "options": t["options"],
+                   **({"budget": _budget_table(t["budget"])} if t.get("budget") else {})}
+                  for t in data["tasks"]],
+        "runners": data["runners"],
+    }
+    return parse_suite(toml_like, source="<stored suite>")
+
+
+def _budget_table(budget: Mapping[str, Any]) -> dict[str, Any]:
+    return {budget["kind"]: budget["amount"], "charge_optimizer": budget["charge_optimizer"]}

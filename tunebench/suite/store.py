@@ -1,0 +1,362 @@
+"""The results store: one SQLite file, WAL mode, one transaction per finished trial.
+
+The driver is its only writer. ``synchronous=NORMAL`` in WAL mode makes every committed trial
+durable against a killed process (not against a power cut), at a few tens of microseconds per
+trial. Reading functions (:func:`load_trials`, :func:`load_studies`, …) are the public API that
+reports and notebooks use; they open the file read-only and never change it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tunebench.runners.base import Status
+from tunebench.space import canonical_json
+from tunebench.suite.records import StudyResult, TrialRecord
+from tunebench.suite.spec import StudySpec, SuiteSpec
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS suites (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE,
+    spec_json TEXT NOT NULL, source_text TEXT, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS environments (
+    id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL UNIQUE, env_json TEXT NOT NULL,
+    captured_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS studies (
+    id INTEGER PRIMARY KEY, suite_id INTEGER NOT NULL REFERENCES suites(id),
+    task TEXT NOT NULL, task_name TEXT NOT NULL, task_options TEXT NOT NULL,
+    runner TEXT NOT NULL, runner_name TEXT NOT NULL, runner_options TEXT NOT NULL,
+    repetition INTEGER NOT NULL, eval_seed INTEGER NOT NULL, runner_seed INTEGER NOT NULL,
+    budget_json TEXT NOT NULL, settings_json TEXT NOT NULL,
+    direction TEXT NOT NULL, optimum REAL, optimum_is_exact INTEGER NOT NULL,
+    task_version TEXT, runner_version TEXT, device TEXT, threads INTEGER, precision TEXT,
+    env_id INTEGER REFERENCES environments(id),
+    status TEXT NOT NULL DEFAULT 'pending', budget_spent REAL NOT NULL DEFAULT 0,
+    started_at REAL, finished_at REAL,
+    UNIQUE (suite_id, task, runner, repetition));
+CREATE TABLE IF NOT EXISTS trials (
+    study_id INTEGER NOT NULL REFERENCES studies(id), number INTEGER NOT NULL,
+    config_json TEXT NOT NULL, config_key TEXT NOT NULL, status TEXT NOT NULL,
+    value REAL, test_value REAL, fidelity INTEGER NOT NULL, fidelity_spent REAL NOT NULL,
+    eval_seconds REAL NOT NULL, cpu_seconds REAL NOT NULL, optimizer_seconds REAL NOT NULL,
+    charge REAL NOT NULL, error TEXT, traceback TEXT, cached INTEGER NOT NULL DEFAULT 0,
+    started_at REAL NOT NULL, extra_json TEXT,
+    PRIMARY KEY (study_id, number));
+CREATE TABLE IF NOT EXISTS curves (
+    study_id INTEGER NOT NULL, trial INTEGER NOT NULL, step INTEGER NOT NULL, value REAL,
+    PRIMARY KEY (study_id, trial, step));
+"""
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as asked (another suite in it, a newer schema, not a store)."""
+
+
+def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        if not path.is_file():
+            raise FileNotFoundError(f"no results store at {path}; run a suite with --db {path}")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"{path} is not a tunebench results store (SQLite says: {exc})") from None
+    return conn
+
+
+def _json(value: Any) -> str:
+    return canonical_json(value)
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+class ResultStore:
+    """Writer side of the store (the driver's)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._conn = _connect(self.path)
+        self._conn.executescript(_SCHEMA)  # idempotent; executescript manages its own commit
+        with self._transaction() as cur:
+            row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                cur.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} was written by a newer tunebench (schema {row[0]});"
+                                 " upgrade tunebench to read it")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        else:
+            cur.execute("COMMIT")
+
+    # ------------------------------------------------------------------ suite and environment
+    def register_suite(self, spec: SuiteSpec, allow_other_suites: bool = False) -> int:
+        """The suite's id, creating it; refuses a different suite unless allowed."""
+        fingerprint = spec.fingerprint
+        row = self._conn.execute("SELECT id FROM suites WHERE fingerprint=?",
+                                 (fingerprint,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        others = self._conn.execute("SELECT name, fingerprint FROM suites").fetchall()
+        if others and not allow_other_suites:
+            names = ", ".join(f"{n!r} ({f})" for n, f in others)
+            raise StoreError(
+                f"{self.path} already holds results of another suite: {names}. The suite you "
+                f"are running ({spec.name!r}, {fingerprint}) differs from it (a changed budget, "
+                "seed, task, runner or option makes a different suite). Use a new --db, or pass "
+                "--append to keep both suites in this file."
+            )
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO suites (name, fingerprint, spec_json, source_text, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (spec.name, fingerprint, _json(spec.to_dict()), spec.source_text, time.time()),
+            )
+            return int(cur.lastrowid or 0)
+
+    def record_environment(self, environment: dict[str, Any]) -> int:
+        import hashlib
+
+        text = _json(environment)
+        fingerprint = hashlib.sha256(text.encode()).hexdigest()[:16]
+        with self._transaction() as cur:
+            cur.execute("INSERT OR IGNORE INTO environments (fingerprint, env_json, captured_at) "
+                        "VALUES (?, ?, ?)", (fingerprint, text, time.time()))
+            row = cur.execute("SELECT id FROM environments WHERE fingerprint=?",
+                              (fingerprint,)).fetchone()
+        return int(row[0])
+
+    # ------------------------------------------------------------------ studies
+    def ensure_study(self, suite_id: int, study: StudySpec, direction: str,
+                     optimum: float | None, optimum_is_exact: bool) -> int:
+        row = self._conn.execute(
+            "SELECT id FROM studies WHERE suite_id=? AND task=? AND runner=? AND repetition=?",
+            (suite_id, study.task.label, study.runner.label, study.repetition),
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO studies (suite_id, task, task_name, task_options, runner, runner_name,"
+                " runner_options, repetition, eval_seed, runner_seed, budget_json, settings_json,"
+                " direction, optimum, optimum_is_exact) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (suite_id, study.task.label, study.task.name, _json(dict(study.task.options)),
+                 study.runner.label, study.runner.name, _json(dict(study.runner.options)),
+                 study.repetition, study.eval_seed, study.runner_seed,
+                 _json(study.budget.to_dict()), _json(study.settings.to_dict()), direction,
+                 _finite(optimum), int(optimum_is_exact)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def study_status(self, study_id: int) -> str:
+        row = self._conn.execute("SELECT status FROM studies WHERE id=?", (study_id,)).fetchone()
+        return str(row[0])
+
+    def start_study(self, study_id: int, info: dict[str, Any], env_id: int | None) -> None:
+        with self._transaction() as cur:
+            cur.execute(
+                "UPDATE studies SET status='running', device=?, threads=?, precision=?, "
+                "runner_version=?, task_version=?, env_id=?, "
+                "started_at=COALESCE(started_at, ?) WHERE id=?",
+                (info.get("device"), info.get("threads"), info.get("precision"),
+                 info.get("runner_version"), info.get("task_version"), env_id, time.time(),
+                 study_id),
+            )
+
+    def finish_study(self, study_id: int, result: StudyResult) -> None:
+        with self._transaction() as cur:
+            cur.execute("UPDATE studies SET status='done', budget_spent=?, finished_at=? "
+                        "WHERE id=?", (result.budget_spent, time.time(), study_id))
+
+    # ------------------------------------------------------------------ trials
+    def add_trial(self, study_id: int, record: TrialRecord) -> None:
+        """Commit one finished trial and its curve in a single transaction."""
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO trials (study_id, number, config_json, config_key, status, value,"
+                " test_value, fidelity, fidelity_spent, eval_seconds, cpu_seconds,"
+                " optimizer_seconds, charge, error, traceback, cached, started_at, extra_json)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (study_id, record.number, _json(record.config), record.config_key,
+                 str(record.status), _finite(record.value), _finite(record.test_value),
+                 record.fidelity, record.fidelity_spent, record.eval_seconds, record.cpu_seconds,
+                 record.optimizer_seconds, record.charge, record.error, record.traceback,
+                 int(record.cached), record.started_at,
+                 _json(record.extra) if record.extra else None),
+            )
+            if record.curve:
+                cur.executemany(
+                    "INSERT INTO curves (study_id, trial, step, value) VALUES (?,?,?,?)",
+                    [(study_id, record.number, step, _finite(v))
+                     for step, v in enumerate(record.curve, start=1)],
+                )
+            cur.execute("UPDATE studies SET budget_spent = budget_spent + ? WHERE id=?",
+                        (record.charge, study_id))
+
+    def history(self, study_id: int) -> list[TrialRecord]:
+        """The stored trials of a study, in order, as the study loop produced them."""
+        return read_history(self._conn, study_id)
+
+
+def read_history(conn: sqlite3.Connection, study_id: int) -> list[TrialRecord]:
+    curves: dict[int, list[float]] = {}
+    for trial, value in conn.execute(
+            "SELECT trial, value FROM curves WHERE study_id=? ORDER BY trial, step", (study_id,)):
+        curves.setdefault(trial, []).append(math.nan if value is None else value)
+    records = []
+    for row in conn.execute(
+            "SELECT number, config_json, config_key, status, value, test_value, fidelity,"
+            " fidelity_spent, eval_seconds, cpu_seconds, optimizer_seconds, charge, error,"
+            " traceback, cached, started_at, extra_json FROM trials WHERE study_id=?"
+            " ORDER BY number", (study_id,)):
+        records.append(TrialRecord(
+            number=row[0], config=json.loads(row[1]), config_key=row[2], status=Status(row[3]),
+            value=row[4], test_value=row[5], fidelity=row[6], fidelity_spent=row[7],
+            curve=tuple(curves.get(row[0], ())), eval_seconds=row[8], cpu_seconds=row[9],
+            optimizer_seconds=row[10], charge=row[11], error=row[12], traceback=row[13],
+            cached=bool(row[14]), started_at=row[15],
+            extra=json.loads(row[16]) if row[16] else {},
+        ))
+    return records
+
+
+# ---------------------------------------------------------------------- reading (public API)
+
+_STUDY_COLUMNS = """
+    s.id AS study_id, su.name AS suite, s.task, s.task_name, s.task_options, s.runner,
+    s.runner_name, s.runner_options, s.repetition, s.eval_seed, s.runner_seed, s.budget_json,
+    s.settings_json, s.direction, s.optimum, s.optimum_is_exact, s.task_version,
+    s.runner_version, s.device, s.threads, s.precision, s.env_id, s.status, s.budget_spent,
+    s.started_at, s.finished_at
+"""
+
+
+def load_studies(db_path: str | Path) -> pd.DataFrame:
+    """One row per study: identity, seeds, budget (and whether it was met), settings, status."""
+    with closing(_connect(Path(db_path), readonly=True)) as conn:
+        frame = pd.read_sql_query(
+            f"SELECT {_STUDY_COLUMNS}, "
+            "(SELECT COUNT(*) FROM trials t WHERE t.study_id = s.id) AS n_trials, "
+            "(SELECT COUNT(*) FROM trials t WHERE t.study_id = s.id AND t.status='failed') "
+            "AS n_failed FROM studies s JOIN suites su ON su.id = s.suite_id ORDER BY s.id",
+            conn,
+        )
+    budgets = frame.pop("budget_json").map(json.loads)
+    frame["budget_kind"] = budgets.map(lambda b: b["kind"]).astype(str)
+    frame["budget_amount"] = budgets.map(lambda b: float(b["amount"])).astype(float)
+    frame["budget_met"] = frame["budget_spent"] >= frame["budget_amount"] - 1e-9
+    frame["task_options"] = frame["task_options"].map(json.loads)
+    frame["runner_options"] = frame["runner_options"].map(json.loads)
+    frame["settings"] = frame.pop("settings_json").map(json.loads)
+    frame["optimum_is_exact"] = frame["optimum_is_exact"].astype(bool)
+    frame["optimum"] = frame["optimum"].astype(float)
+    return frame
+
+
+def load_trials(db_path: str | Path) -> pd.DataFrame:
+    """One row per trial with its study's identity and running aggregates.
+
+    Columns: suite, study_id, task, task_name, runner, runner_name, repetition, trial, status,
+    value, test_value, best_value (best so far over ok trials), best_test_value (the incumbent's
+    test value), direction, optimum, optimum_is_exact, fidelity, fidelity_spent, budget_kind,
+    budget_amount, charge, budget_spent (cumulative), eval_seconds, optimizer_seconds,
+    cpu_seconds, config (dict), config_key, error, cached, device.
+    """
+    studies = load_studies(db_path)
+    with closing(_connect(Path(db_path), readonly=True)) as conn:
+        trials = pd.read_sql_query(
+            "SELECT study_id, number AS trial, status, value, test_value, fidelity, "
+            "fidelity_spent, charge, eval_seconds, optimizer_seconds, cpu_seconds, config_json, "
+            "config_key, error, cached FROM trials ORDER BY study_id, number", conn,
+        )
+    keep = ["study_id", "suite", "task", "task_name", "runner", "runner_name", "repetition",
+            "direction", "optimum", "optimum_is_exact", "budget_kind", "budget_amount", "device"]
+    frame = trials.merge(studies[keep], on="study_id", how="left", validate="many_to_one")
+    frame["config"] = frame.pop("config_json").map(json.loads)
+    frame["cached"] = frame["cached"].astype(bool)
+    for column in ("value", "test_value", "fidelity_spent", "charge", "eval_seconds",
+                   "optimizer_seconds", "cpu_seconds"):
+        frame[column] = frame[column].astype(float)
+    frame["trial"] = frame["trial"].astype(int)
+    frame["fidelity"] = frame["fidelity"].astype(int)
+    frame["budget_spent"] = frame.groupby("study_id", sort=False)["charge"].cumsum()
+    _add_incumbent(frame)
+    order = ["suite", "study_id", "task", "task_name", "runner", "runner_name", "repetition",
+             "trial", "status", "value", "test_value", "best_value", "best_test_value",
+             "direction", "optimum", "optimum_is_exact", "fidelity", "fidelity_spent",
+             "budget_kind", "budget_amount", "charge", "budget_spent", "eval_seconds",
+             "optimizer_seconds", "cpu_seconds", "config", "config_key", "error", "cached",
+             "device"]
+    return frame[order].reset_index(drop=True)
+
+
+def _add_incumbent(frame: pd.DataFrame) -> None:
+    """best_value / best_test_value: the best ok trial so far in each study (vectorised)."""
+    sign = frame["direction"].map({"minimize": 1.0, "maximize": -1.0}).astype(float)
+    loss = (frame["value"] * sign).where(frame["status"] == "ok")
+    best_loss = loss.groupby(frame["study_id"], sort=False).cummin()
+    frame["best_value"] = best_loss * sign
+    # The incumbent's row: the last row that strictly improved the running best (ties keep the
+    # earlier trial, as optuna's best_trial does).
+    previous = best_loss.groupby(frame["study_id"], sort=False).shift(1)
+    improved = loss.notna() & (previous.isna() | (loss < previous))
+    row_index = pd.Series(frame.index.where(improved), index=frame.index, dtype=float)
+    incumbent_row = row_index.groupby(frame["study_id"], sort=False).ffill()
+    test_values = frame["test_value"].to_numpy()
+    frame["best_test_value"] = [
+        test_values[int(i)] if not math.isnan(i) else math.nan for i in incumbent_row
+    ]
+
+
+def load_environments(db_path: str | Path) -> dict[int, dict[str, Any]]:
+    with closing(_connect(Path(db_path), readonly=True)) as conn:
+        return {int(i): json.loads(text)
+                for i, text in conn.execute("SELECT id, env_json FROM environments")}
+
+
+def load_suite_specs(db_path: str | Path) -> list[dict[str, Any]]:
+    with closing(_connect(Path(db_path), readonly=True)) as conn:
+        return [
+            {"id": int(i), "name": name, "fingerprint": fingerprint,
+             "spec": json.loads(spec), "source_text": source}
+            for i, name, fingerprint, spec, source in conn.execute(
+                "SELECT id, name, fingerprint, spec_json, source_text FROM suites ORDER BY id")
+        ]

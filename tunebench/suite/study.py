@@ -1,0 +1,272 @@
+"""One study's loop: ask → evaluate → tell until the harness has spent the budget.
+
+This module is what every executor runs, in-process or in a worker. It never writes to the store:
+finished trials go to a :class:`StudySink` (the driver, the only writer), so the loop is the same
+whichever executor runs it. Failures are results: an exception, a non-finite value or a timeout
+becomes a failed trial that is stored, told to the runner and charged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import threading
+import time
+import traceback as traceback_module
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+
+from tunebench.runners.base import Runner, Status
+from tunebench.space import InvalidConfigError, config_key
+from tunebench.suite.devices import resolve_device, synchronize
+from tunebench.suite.environment import capture_environment
+from tunebench.suite.records import StudyResult, TrialRecord
+from tunebench.suite.spec import StudySpec
+from tunebench.tasks.base import EvalContext, Result, Task, TrialPruned, TrialTimeout
+
+
+class ReplayMismatchError(RuntimeError):
+    """A resumed runner proposed something other than what the stored history says it proposed."""
+
+
+class StudySink(Protocol):
+    """Where a running study sends what happens (the driver stores it)."""
+
+    def study_started(self, key: tuple[str, str, int], info: dict[str, Any]) -> None: ...
+
+    def trial_finished(self, key: tuple[str, str, int], record: TrialRecord) -> None: ...
+
+
+class EvaluationCache(Protocol):
+    """Looks up and stores complete evaluations by their canonical key (see suite.cache)."""
+
+    def lookup(self, task: Task, study: StudySpec, config_key: str,
+               fidelity: int, context: EvalContext) -> TrialRecord | None: ...
+
+    def store(self, task: Task, study: StudySpec, record: TrialRecord,
+              context: EvalContext) -> None: ...
+
+
+def build_study_objects(study: StudySpec) -> tuple[Task, Runner]:
+    """The task and the freshly seeded runner of a study (plugins loaded first)."""
+    from tunebench.registry import load_plugin_file, make_runner, make_task
+
+    for plugin in study.plugins:
+        load_plugin_file(plugin)
+    task = make_task(study.task.name, study.task.options)
+    runner = make_runner(
+        study.runner.name, task.space, task.direction, study.runner_seed,
+        study.budget.trials_hint(task.max_fidelity), study.runner.options,
+    )
+    return task, runner
+
+
+@contextlib.contextmanager
+def study_threads(threads: int, uses_torch: bool) -> Iterator[None]:
+    """Pin BLAS (and torch) threads for the study: thread count changes numbers, so it is fixed."""
+    from threadpoolctl import threadpool_limits
+
+    previous_torch = None
+    if uses_torch:
+        import torch
+
+        previous_torch = torch.get_num_threads()
+        torch.set_num_threads(threads)
+    with threadpool_limits(limits=threads):
+        try:
+            yield
+        finally:
+            if previous_torch is not None:
+                import torch
+
+                torch.set_num_threads(previous_torch)
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float | None) -> Iterator[None]:
+    """Interrupt a trial that overruns ``seconds`` (main thread on POSIX; elsewhere the
+    context's deadline still stops tasks that report per step)."""
+    usable = (seconds is not None and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise TrialTimeout(f"trial exceeded its time limit of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class StudyLoop:
+    """Runs one study from its stored history to the end of its budget."""
+
+    def __init__(self, study: StudySpec, sink: StudySink,
+                 cache: EvaluationCache | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.study = study
+        self.sink = sink
+        self.cache = cache
+        self.clock = clock
+        self.task, self.runner = build_study_objects(study)
+        self.device = resolve_device(study.settings.device, self.task.uses_torch)
+        self.spent = 0.0
+        self.trials: list[TrialRecord] = []
+        self._optimizer_seconds = 0.0
+
+    # -------------------------------------------------------------------- resume
+    def replay(self, history: Sequence[TrialRecord]) -> None:
+        """Feed the stored trials into the freshly seeded runner exactly as they happened."""
+        exact = self.runner.capabilities.exact_replay
+        for record in history:
+            proposed = self.runner.ask()
+            if exact and config_key(self.task.space.validate(proposed)) != record.config_key:
+                raise ReplayMismatchError(
+                    f"{self.study.describe()}: on resume, runner {self.study.runner.name!r} "
+                    f"proposed {proposed} for trial {record.number}, but the stored trial has "
+                    f"{record.config}. The runner is not deterministic given its seed, or the "
+                    "library version changed since the stored run."
+                )
+            for step, value in enumerate(record.curve[: int(record.fidelity_spent)], start=1):
+                if self.runner.should_prune(record.config, step, value):
+                    break
+            self.runner.tell(record.config, record.outcome())
+            self.spent += record.charge
+            self.trials.append(record)
+
+    # -------------------------------------------------------------------- main loop
+    def run(self, history: Sequence[TrialRecord] = ()) -> StudyResult:
+        settings = self.study.settings
+        with study_threads(settings.threads, self.task.uses_torch):
+            self.sink.study_started(self.study.key, {
+                "device": self.device, "threads": settings.threads,
+                "precision": settings.precision, "runner_version": self.runner.version(),
+                "task_version": self.task.version, "environment": capture_environment(),
+            })
+            self.replay(history)
+            while not self.study.budget.exhausted(self.spent):
+                record = self.run_trial(len(self.trials))
+                self.spent += record.charge
+                self.trials.append(record)
+                self.sink.trial_finished(self.study.key, record)
+        return self.result()
+
+    def result(self) -> StudyResult:
+        ok = [t.value for t in self.trials if t.status is Status.OK and t.value is not None]
+        sign = self.task.direction.sign
+        best = min(ok, key=lambda v: sign * v) if ok else None
+        return StudyResult(
+            key=self.study.key, n_trials=len(self.trials),
+            n_failed=sum(t.status is Status.FAILED for t in self.trials),
+            budget_spent=self.spent, best_value=best, device=self.device,
+            runner_version=self.runner.version(),
+        )
+
+    def run_trial(self, number: int) -> TrialRecord:
+        started_at = time.time()
+        t0 = self.clock()
+        raw = self.runner.ask()
+        ask_seconds = self.clock() - t0
+        try:
+            config = self.task.space.validate(raw)
+        except InvalidConfigError as exc:
+            raise InvalidConfigError(
+                f"runner {self.study.runner.name!r} proposed an invalid configuration {raw}: "
+                f"{exc}. This is a bug in the runner."
+            ) from None
+        key = config_key(config)
+        fidelity = self.study.budget.fidelity_for_next(self.task.max_fidelity, self.spent)
+        self._optimizer_seconds = ask_seconds
+        context = self._context(config)
+        record = self.cache.lookup(self.task, self.study, key, fidelity, context) \
+            if self.cache is not None else None
+        if record is None:
+            record = self._evaluate(number, config, key, fidelity, context, started_at)
+            if self.cache is not None:
+                self.cache.store(self.task, self.study, record, context)
+        t1 = self.clock()
+        self.runner.tell(config, record.outcome())
+        self._optimizer_seconds += self.clock() - t1
+        charge = self.study.budget.charge(
+            fidelity_spent=record.fidelity_spent, eval_seconds=record.eval_seconds,
+            optimizer_seconds=self._optimizer_seconds,
+        )
+        return _replace(record, number=number, optimizer_seconds=self._optimizer_seconds,
+                        charge=charge, started_at=started_at)
+
+    def _context(self, config: dict[str, Any]) -> EvalContext:
+        settings = self.study.settings
+
+        def prune(step: int, value: float) -> bool:
+            t0 = self.clock()
+            try:
+                return self.runner.should_prune(config, step, value)
+            finally:
+                self._optimizer_seconds += self.clock() - t0
+
+        deadline = (time.monotonic() + settings.trial_timeout) if settings.trial_timeout else None
+        return EvalContext(device=self.device, threads=settings.threads,
+                           precision=settings.precision, deadline=deadline, pruner=prune)
+
+    def _evaluate(self, number: int, config: dict[str, Any], key: str, fidelity: int,
+                  context: EvalContext, started_at: float) -> TrialRecord:
+        status, error, trace = Status.OK, None, None
+        result: Result | None = None
+        synchronize(self.device)
+        cpu0, t0 = time.process_time(), self.clock()
+        try:
+            with _alarm(self.study.settings.trial_timeout):
+                result = self.task.evaluate(dict(config), fidelity, self.study.eval_seed, context)
+            synchronize(self.device)
+        except TrialPruned:
+            status = Status.PRUNED
+        except TrialTimeout as exc:
+            status, error = Status.FAILED, f"TrialTimeout: {exc}"
+        except Exception as exc:  # a failing trial is a result, never the end of the study
+            status, error = Status.FAILED, f"{type(exc).__name__}: {exc}"
+            trace = traceback_module.format_exc(limit=20)
+        eval_seconds = self.clock() - t0
+        cpu_seconds = time.process_time() - cpu0
+        curve = tuple(context.curve)
+        value: float | None = None
+        test_value: float | None = None
+        spent: float = len(curve) if curve else fidelity
+        extra: dict[str, Any] = {}
+        if result is not None:
+            value, test_value, extra = result.value, result.test_value, dict(result.extra)
+            curve = result.curve or curve
+            spent = result.fidelity_spent if result.fidelity_spent is not None else fidelity
+            if not math.isfinite(value):
+                status, error = Status.FAILED, f"NonFiniteValue: the task returned {value!r}"
+                value = None
+        elif status is Status.PRUNED:
+            value = curve[-1] if curve else None
+            spent = len(curve)
+        if status is Status.FAILED and error is not None and not curve:
+            spent = min(spent, fidelity)
+        return TrialRecord(
+            number=number, config=config, config_key=key, status=status, value=value,
+            test_value=test_value if status is Status.OK else None, fidelity=fidelity,
+            fidelity_spent=float(spent), curve=curve, eval_seconds=eval_seconds,
+            cpu_seconds=cpu_seconds, optimizer_seconds=0.0, charge=0.0, error=error,
+            traceback=trace, started_at=started_at, extra=extra,
+        )
+
+
+def _replace(record: TrialRecord, **changes: Any) -> TrialRecord:
+    from dataclasses import replace
+
+    return replace(record, **changes)
+
+
+def run_study(study: StudySpec, sink: StudySink, history: Sequence[TrialRecord] = (),
+              cache: EvaluationCache | None = None) -> StudyResult:
+    """Run (or resume) one study, sending every finished trial to ``sink`` as it ends."""
+    return StudyLoop(study, sink, cache=cache).run(history)

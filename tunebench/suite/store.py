@@ -332,7 +332,9 @@ def _add_incumbent(frame: pd.DataFrame) -> None:
     """best_value / best_test_value: the best ok trial so far in each study (vectorised)."""
     sign = frame["direction"].map({"minimize": 1.0, "maximize": -1.0}).astype(float)
     loss = (frame["value"] * sign).where(frame["status"] == "ok")
-    best_loss = loss.groupby(frame["study_id"], sort=False).cummin()
+    study = frame["study_id"]
+    # cummin leaves NaN at failed rows: carry the running best forward over them.
+    best_loss = loss.groupby(study, sort=False).cummin().groupby(study, sort=False).ffill()
     frame["best_value"] = best_loss * sign
     # The incumbent's row: the last row that strictly improved the running best (ties keep the
     # earlier trial, as optuna's best_trial does).

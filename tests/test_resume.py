@@ -1,0 +1,156 @@
+"""Reproducibility of runs: identical DBs from identical suites, resume after SIGKILL, seeds by name."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+import tunebench
+from tunebench.suite.seeding import derive_seed
+from tunebench.suite.store import StoreError, load_studies, load_trials
+
+SUITE = """
+[suite]
+name = "resume"
+seed = 7
+repetitions = 2
+plugins = ["@PLUGIN@"]
+[budget]
+trials = 12
+[[tasks]]
+name = "curve"
+options = { delay = @DELAY@ }
+[[tasks]]
+name = "branin"
+[[runners]]
+name = "random"
+[[runners]]
+name = "recorder"
+[[runners]]
+name = "grid"
+options = { resolution = 4 }
+"""
+
+IDENTITY = ["task", "runner", "repetition", "trial", "status", "value", "test_value", "config_key",
+            "fidelity_spent", "charge"]
+
+
+def _trials(db):
+    return load_trials(db)[IDENTITY]
+
+
+def _count(db) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_two_runs_of_one_suite_give_bit_identical_trials(write_suite, tmp_path):
+    path = write_suite(SUITE.replace("@DELAY@", "0.0"))
+    tunebench.run_suite(path, tmp_path / "a.db", progress=False)
+    tunebench.run_suite(path, tmp_path / "b.db", progress=False)
+    a, b = _trials(tmp_path / "a.db"), _trials(tmp_path / "b.db")
+    assert len(a) == 2 * 2 * 3 * 12
+    assert a.equals(b)  # exact float equality, NaN positions included
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(write_suite, tmp_path):
+    path = write_suite(SUITE.replace("@DELAY@", "0.004"))
+    reference = tmp_path / "reference.db"
+    tunebench.run_suite(path, reference, progress=False)
+    expected = _trials(reference)
+
+    killed = tmp_path / "killed.db"
+    proc = subprocess.Popen([sys.executable, "-m", "tunebench", "run", str(path), "--db", str(killed),
+                             "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 60
+    while _count(killed) < 25 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be killed; slow the task down"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stored_before = _count(killed)
+    assert 25 <= stored_before < len(expected)
+    unfinished = load_studies(killed)
+    assert (unfinished["status"] != "done").any()
+
+    summary = tunebench.run_suite(path, killed, progress=False)
+    assert summary.studies_skipped >= 1  # finished studies are not run again
+    assert summary.trials_run == len(expected) - stored_before  # nothing lost, nothing twice
+    resumed = _trials(killed)
+    assert resumed.equals(expected)
+    assert (load_studies(killed)["status"] == "done").all()
+
+
+def test_a_finished_suite_rerun_does_nothing(write_suite, tmp_path):
+    path = write_suite(SUITE.replace("@DELAY@", "0.0"))
+    tunebench.run_suite(path, tmp_path / "a.db", progress=False)
+    again = tunebench.run_suite(path, tmp_path / "a.db", progress=False)
+    assert again.trials_run == 0 and again.studies_skipped == again.studies_total
+
+
+def test_a_different_suite_in_the_same_store_is_refused_unless_appended(write_suite, tmp_path):
+    db = tmp_path / "a.db"
+    tunebench.run_suite(write_suite(SUITE.replace("@DELAY@", "0.0")), db, progress=False)
+    other = write_suite(SUITE.replace("@DELAY@", "0.0").replace("trials = 12", "trials = 13"), "o.toml")
+    with pytest.raises(StoreError, match="--append"):
+        tunebench.run_suite(other, db, progress=False)
+    assert len(load_trials(db)) == 144  # nothing stored was touched
+    tunebench.run_suite(other, db, progress=False, append=True)
+    assert load_trials(db)["suite"].nunique() == 1  # same name, two fingerprints
+    assert len(load_trials(db)) == 144 + 156
+
+
+def test_adding_a_runner_or_task_changes_no_other_study(write_suite, tmp_path):
+    small = write_suite("""
+    [suite]
+    name = "s"
+    seed = 11
+    repetitions = 2
+    [budget]
+    trials = 15
+    [[tasks]]
+    name = "branin"
+    [[runners]]
+    name = "random"
+    """, "small.toml")
+    large = write_suite("""
+    [suite]
+    name = "s"
+    seed = 11
+    repetitions = 2
+    [budget]
+    trials = 15
+    [[tasks]]
+    name = "hartmann3"
+    [[tasks]]
+    name = "branin"
+    [[runners]]
+    name = "grid"
+    [[runners]]
+    name = "random"
+    """, "large.toml")
+    tunebench.run_suite(small, tmp_path / "small.db", progress=False)
+    tunebench.run_suite(large, tmp_path / "large.db", progress=False)
+    a = _trials(tmp_path / "small.db")
+    b = _trials(tmp_path / "large.db")
+    b = b[(b["task"] == "branin") & (b["runner"] == "random")].reset_index(drop=True)
+    assert a.equals(b)
+
+
+def test_seeds_are_derived_from_names_and_stable():
+    # A fixed value: if this changes, every stored result's seeds change with it.
+    assert derive_seed(0, "runner", "branin", "random", 0) == derive_seed(0, "runner", "branin", "random", 0)
+    assert derive_seed(0, "evaluation", "branin", 0) == 574198930
+    assert derive_seed(0, "a", 1) != derive_seed(0, "a", "1")  # types are part of the name
+    assert derive_seed(1, "evaluation", "branin", 0) != derive_seed(0, "evaluation", "branin", 0)
+    assert all(0 <= derive_seed(i, "x") < 2**32 for i in range(100))

@@ -1,0 +1,172 @@
+"""The study loop: failures are results, budgets are spent by the harness, pruning is charged."""
+
+from __future__ import annotations
+
+import math
+
+import tunebench
+from tunebench.suite.store import load_studies, load_trials
+
+HEADER = """
+[suite]
+name = "loop"
+seed = 1
+repetitions = 1
+plugins = ["@PLUGIN@"]
+"""
+
+
+def test_exceptions_nans_and_timeouts_become_failed_trials_and_the_study_goes_on(write_suite, tmp_path):
+    path = write_suite(HEADER + """
+[budget]
+trials = 40
+[[tasks]]
+name = "flaky"
+[[runners]]
+name = "recorder"
+""")
+    db = tmp_path / "r.db"
+    summary = tunebench.run_suite(path, db, progress=False)
+    assert summary.ok and summary.trials_run == 40
+    trials = load_trials(db)
+    assert len(trials) == 40 and list(trials["trial"]) == list(range(40))
+    raised = trials[trials["config"].map(lambda c: c["x"] < 0.2)]
+    nans = trials[trials["config"].map(lambda c: c["x"] > 0.9)]
+    assert len(raised) > 0 and len(nans) > 0
+    assert (raised["status"] == "failed").all()
+    assert raised["error"].str.startswith("RuntimeError: boom").all()
+    assert (nans["status"] == "failed").all()
+    assert nans["error"].str.contains("NonFiniteValue").all()
+    ok = trials[trials["status"] == "ok"]
+    assert ok["value"].notna().all() and trials.loc[trials["status"] == "failed", "value"].isna().all()
+    # Failures are charged: 40 trials were spent, whatever their status.
+    assert trials["charge"].sum() == 40
+    studies = load_studies(db)
+    assert studies.loc[0, "n_failed"] == len(raised) + len(nans)
+    assert bool(studies.loc[0, "budget_met"])
+
+
+def test_the_runner_is_told_failures_as_failures():
+    from conftest import PLUGIN_TASKS
+
+    from tunebench.suite.spec import load_suite
+    from tunebench.suite.study import StudyLoop
+
+    class Sink:
+        def study_started(self, key, info):
+            pass
+
+        def trial_finished(self, key, record):
+            pass
+
+    spec = load_suite({
+        "suite": {"name": "x", "plugins": [str(PLUGIN_TASKS)]},
+        "budget": {"trials": 30}, "tasks": [{"name": "flaky"}], "runners": [{"name": "recorder"}],
+    })
+    study = spec.studies()[0]
+    loop = StudyLoop(study, Sink())
+    loop.run()
+    told = __import__("sys").modules[type(loop.runner).__module__].TOLD[study.runner_seed]
+    assert len(told) == 30
+    statuses = [o.status for o in told]
+    assert statuses == [t.status for t in loop.trials]
+    assert all(o.value is None for o in told if o.status == "failed")
+    assert any(o.status == "failed" for o in told) and any(o.status == "ok" for o in told)
+
+
+def test_a_trial_over_its_time_limit_is_failed_and_charged(write_suite, tmp_path):
+    path = write_suite(HEADER + """
+[budget]
+trials = 10
+[settings]
+trial_timeout = 0.1
+[[tasks]]
+name = "sleepy"
+[[runners]]
+name = "random"
+""")
+    db = tmp_path / "r.db"
+    tunebench.run_suite(path, db, progress=False)
+    trials = load_trials(db)
+    x = trials["config"].map(lambda c: c["x"])
+    slow, fast = x > 0.13, x < 0.07  # sleeps well past / well within the 0.1 s limit
+    assert slow.any() and fast.any()
+    assert (trials.loc[slow, "status"] == "failed").all()
+    assert trials.loc[slow, "error"].str.startswith("TrialTimeout").all()
+    assert (trials.loc[slow, "eval_seconds"] < 0.25).all()
+    assert (trials.loc[fast, "status"] == "ok").all()
+    assert len(trials) == 10
+
+
+def test_epochs_budget_charges_what_ran_and_pruned_trials_pay_only_their_steps(write_suite, tmp_path):
+    path = write_suite(HEADER + """
+[budget]
+epochs = 50
+[[tasks]]
+name = "curve"
+[[runners]]
+name = "recorder"
+[[runners]]
+name = "random"
+""")
+    db = tmp_path / "r.db"
+    tunebench.run_suite(path, db, progress=False)
+    trials = load_trials(db)
+    for runner, group in trials.groupby("runner"):
+        assert group["charge"].sum() == 50, runner  # exactly the budget: the last trial is clamped
+        assert (group["charge"] == group["fidelity_spent"]).all()
+    pruned = trials[trials["status"] == "pruned"]
+    assert len(pruned) > 0, "the recorder runner prunes trials whose value stays above 0.8"
+    assert (pruned["fidelity_spent"] == 2).all()
+    assert pruned["value"].notna().all()
+    # A pruning runner gets more trials for the same epochs: the fair comparison.
+    counts = trials.groupby("runner").size()
+    assert counts["recorder"] > counts["random"]
+    # Curves are stored per step.
+    random_rows = trials[(trials["runner"] == "random") & (trials["status"] == "ok")]
+    assert (random_rows["fidelity"] <= 8).all()
+
+
+def test_trials_record_optimizer_and_evaluation_time_separately(write_suite, tmp_path):
+    path = write_suite(HEADER + """
+[budget]
+device_seconds = 0.3
+[[tasks]]
+name = "sleepy"
+[[runners]]
+name = "random"
+""")
+    db = tmp_path / "r.db"
+    tunebench.run_suite(path, db, progress=False)
+    trials = load_trials(db)
+    assert (trials["eval_seconds"] >= trials["config"].map(lambda c: c["x"]) - 1e-3).all()
+    assert (trials["optimizer_seconds"] > 0).all()
+    assert (trials["optimizer_seconds"] < trials["eval_seconds"] + 0.01).all()
+    spent_before_last = trials["charge"].iloc[:-1].sum()
+    assert spent_before_last < 0.3 <= trials["charge"].sum()
+    assert math.isclose(trials["charge"].sum(), trials["eval_seconds"].sum())
+
+
+def test_best_value_only_counts_ok_trials(write_suite, tmp_path):
+    path = write_suite(HEADER + """
+[budget]
+trials = 25
+[[tasks]]
+name = "flaky"
+[[runners]]
+name = "random"
+""")
+    db = tmp_path / "r.db"
+    tunebench.run_suite(path, db, progress=False)
+    trials = load_trials(db)
+    running = math.inf
+    for row in trials.itertuples():
+        if row.status == "ok":
+            if row.value < running:
+                running = row.value
+                incumbent_test = row.test_value
+        if math.isinf(running):
+            assert math.isnan(row.best_value)
+        else:
+            assert row.best_value == running
+            assert row.best_test_value == incumbent_test

@@ -161,10 +161,9 @@ name = "random"
     trials = load_trials(db)
     running = math.inf
     for row in trials.itertuples():
-        if row.status == "ok":
-            if row.value < running:
-                running = row.value
-                incumbent_test = row.test_value
+        if row.status == "ok" and row.value < running:
+            running = row.value
+            incumbent_test = row.test_value
         if math.isinf(running):
             assert math.isnan(row.best_value)
         else:

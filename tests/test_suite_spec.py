@@ -60,7 +60,8 @@ def test_fingerprint_ignores_description_but_not_budget(write_suite):
 
 BAD = {
     "toml syntax": ("[suite\nname = 1", "not valid TOML"),
-    "wrong type": (GOOD.replace("repetitions = 2", 'repetitions = "2"'), "suite.repetitions: must be an integer"),
+    "wrong type": (GOOD.replace("repetitions = 2", 'repetitions = "2"'),
+                   "suite.repetitions: must be an integer"),
     "unknown runner": (GOOD.replace('name = "random"', 'name = "randm"'), "Did you mean 'random'"),
     "unknown task": (GOOD.replace('name = "branin"', 'name = "branine"'), "Did you mean 'branin'"),
     "negative budget": (GOOD.replace("trials = 5", "trials = -5"), "budget.trials: must be positive"),
@@ -75,7 +76,8 @@ BAD = {
     "bad task option": (GOOD.replace("dim = 4", "dim = 0"), "rosenbrock"),
     "duplicate label": (GOOD.replace('label = "rosen4"\n', 'label = "branin"\n'), "appears twice"),
     "bad device": (GOOD + '\n[settings]\ndevice = "tpu"\n', "settings.device"),
-    "missing plugin": (GOOD.replace('seed = 3', 'seed = 3\nplugins = ["nope.py"]'), "plugin file 'nope.py' not found"),
+    "missing plugin": (GOOD.replace('seed = 3', 'seed = 3\nplugins = ["nope.py"]'),
+                       "plugin file 'nope.py' not found"),
 }
 
 

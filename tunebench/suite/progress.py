@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from rich.console import Console
@@ -25,6 +26,7 @@ class RunProgress:
         self.trials = 0
         self.failed = 0
         self.best: dict[str, float] = {}
+        self._last_update = 0.0
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -59,9 +61,14 @@ class RunProgress:
         if value is not None and math.isfinite(value) and (
                 task not in self.best or better(value, self.best[task])):
             self.best[task] = value
+        now = time.monotonic()
+        if not self.enabled or now - self._last_update < 0.1:  # rich redraws ~10 times a second
+            return
+        self._last_update = now
         best = ", ".join(f"{t} best {v:.4g}" for t, v in list(self.best.items())[-3:])
         failed_text = f" · [red]{self.failed} failed[/]" if self.failed else ""
         self._progress.update(self._studies, trials=self.trials, status=best + failed_text)
 
     def study_done(self) -> None:
+        self._last_update = 0.0
         self._progress.advance(self._studies, 1)

@@ -10,9 +10,13 @@ from tunebench.runners.base import Outcome, Status
 from tunebench.space import Config
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TrialRecord:
-    """Everything stored about one finished trial (picklable, sent back by workers)."""
+    """Everything stored about one finished trial (picklable, sent back by workers).
+
+    Mutable only while the study loop completes it (number, optimiser time, charge); treat it as
+    read-only once it has been sent to a sink.
+    """
 
     number: int
     config: Config

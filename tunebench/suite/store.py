@@ -222,14 +222,12 @@ class ResultStore:
                  int(record.cached), record.started_at,
                  _json(record.extra) if record.extra else None),
             )
-            if record.curve:
+            if len(record.curve) > 1:  # a one-step curve is the value itself: not stored twice
                 cur.executemany(
                     "INSERT INTO curves (study_id, trial, step, value) VALUES (?,?,?,?)",
                     [(study_id, record.number, step, _finite(v))
                      for step, v in enumerate(record.curve, start=1)],
                 )
-            cur.execute("UPDATE studies SET budget_spent = budget_spent + ? WHERE id=?",
-                        (record.charge, study_id))
 
     def history(self, study_id: int) -> list[TrialRecord]:
         """The stored trials of a study, in order, as the study loop produced them."""
@@ -250,12 +248,18 @@ def read_history(conn: sqlite3.Connection, study_id: int) -> list[TrialRecord]:
         records.append(TrialRecord(
             number=row[0], config=json.loads(row[1]), config_key=row[2], status=Status(row[3]),
             value=row[4], test_value=row[5], fidelity=row[6], fidelity_spent=row[7],
-            curve=tuple(curves.get(row[0], ())), eval_seconds=row[8], cpu_seconds=row[9],
+            curve=_curve(curves.get(row[0]), row[4], row[7]), eval_seconds=row[8], cpu_seconds=row[9],
             optimizer_seconds=row[10], charge=row[11], error=row[12], traceback=row[13],
             cached=bool(row[14]), started_at=row[15],
             extra=json.loads(row[16]) if row[16] else {},
         ))
     return records
+
+
+def _curve(stored: list[float] | None, value: float | None, spent: float) -> tuple[float, ...]:
+    if stored is not None:
+        return tuple(stored)
+    return (value,) if value is not None and spent == 1 else ()
 
 
 # ---------------------------------------------------------------------- reading (public API)
@@ -264,7 +268,7 @@ _STUDY_COLUMNS = """
     s.id AS study_id, su.name AS suite, s.task, s.task_name, s.task_options, s.runner,
     s.runner_name, s.runner_options, s.repetition, s.eval_seed, s.runner_seed, s.budget_json,
     s.settings_json, s.direction, s.optimum, s.optimum_is_exact, s.task_version,
-    s.runner_version, s.device, s.threads, s.precision, s.env_id, s.status, s.budget_spent,
+    s.runner_version, s.device, s.threads, s.precision, s.env_id, s.status,
     s.started_at, s.finished_at
 """
 
@@ -275,6 +279,7 @@ def load_studies(db_path: str | Path) -> pd.DataFrame:
         frame = pd.read_sql_query(
             f"SELECT {_STUDY_COLUMNS}, "
             "(SELECT COUNT(*) FROM trials t WHERE t.study_id = s.id) AS n_trials, "
+            "(SELECT COALESCE(SUM(charge), 0) FROM trials t WHERE t.study_id = s.id) AS budget_spent, "
             "(SELECT COUNT(*) FROM trials t WHERE t.study_id = s.id AND t.status='failed') "
             "AS n_failed FROM studies s JOIN suites su ON su.id = s.suite_id ORDER BY s.id",
             conn,

@@ -198,8 +198,9 @@ class StudyLoop:
             fidelity_spent=record.fidelity_spent, eval_seconds=record.eval_seconds,
             optimizer_seconds=self._optimizer_seconds,
         )
-        return _replace(record, number=number, optimizer_seconds=self._optimizer_seconds,
-                        charge=charge, started_at=started_at)
+        record.number, record.optimizer_seconds = number, self._optimizer_seconds
+        record.charge, record.started_at = charge, started_at
+        return record
 
     def _context(self, config: dict[str, Any]) -> EvalContext:
         settings = self.study.settings
@@ -258,12 +259,6 @@ class StudyLoop:
             cpu_seconds=cpu_seconds, optimizer_seconds=0.0, charge=0.0, error=error,
             traceback=trace, started_at=started_at, extra=extra,
         )
-
-
-def _replace(record: TrialRecord, **changes: Any) -> TrialRecord:
-    from dataclasses import replace
-
-    return replace(record, **changes)
 
 
 def run_study(study: StudySpec, sink: StudySink, history: Sequence[TrialRecord] = (),

@@ -40,10 +40,12 @@ class Settings:
     threads: int = 1
     precision: str = "fp32"
     trial_timeout: float | None = None  # seconds; a slower trial is stopped and stored as failed
+    #: GPUs a study asks Ray for (a fraction shares a GPU); None: one for torch tasks if any exist.
+    gpus_per_study: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"device": self.device, "threads": self.threads, "precision": self.precision,
-                "trial_timeout": self.trial_timeout}
+                "trial_timeout": self.trial_timeout, "gpus_per_study": self.gpus_per_study}
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ class SuiteSpec:
 _SECTIONS = {"suite", "budget", "settings", "tasks", "runners"}
 _SUITE_KEYS = {"name", "description", "seed", "repetitions", "plugins"}
 _BUDGET_KEYS = {"trials", "epochs", "device_seconds", "charge_optimizer"}
-_SETTINGS_KEYS = {"device", "threads", "precision", "trial_timeout"}
+_SETTINGS_KEYS = {"device", "threads", "precision", "trial_timeout", "gpus_per_study"}
 _TASK_KEYS = {"name", "label", "options", "budget"}
 _RUNNER_KEYS = {"name", "label", "options"}
 
@@ -235,7 +237,13 @@ def _parse_settings(reader: _Reader, table: Mapping[str, Any]) -> Settings:
                                 or timeout <= 0):
         raise reader.error("settings.trial_timeout",
                            f"must be a positive number of seconds, got {timeout!r}")
-    return Settings(device, threads, precision, float(timeout) if timeout is not None else None)
+    gpus = table.get("gpus_per_study")
+    if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, (int, float))
+                             or not 0 <= gpus <= 8):
+        raise reader.error("settings.gpus_per_study",
+                           f"must be a number of GPUs between 0 and 8 (0.5 shares one), got {gpus!r}")
+    return Settings(device, threads, precision, float(timeout) if timeout is not None else None,
+                    float(gpus) if gpus is not None else None)
 
 
 def _parse_entries(reader: _Reader, data: Mapping[str, Any], section: str,

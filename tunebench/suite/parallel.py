@@ -1,0 +1,169 @@
+"""The process executor: studies in a pool of local worker processes, results streamed back.
+
+Each worker runs whole studies (the unit of parallel work) with a fixed thread count, so timings
+and numbers are the same as under the serial executor. Workers never touch the store: every
+finished trial travels back over a queue as it ends and the driver commits it, so an interrupted
+parallel run resumes exactly like a serial one. Workers are started with ``spawn`` (no inherited
+torch or OpenMP state) and with OpenMP told not to spin, which otherwise slows two busy processes
+on two cores by several times.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import traceback
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from tunebench.suite.executors import RunSink, StudyJob
+from tunebench.suite.records import StudyResult, TrialRecord
+from tunebench.suite.study import EvaluationCache, run_study
+
+_POLL_SECONDS = 0.5
+
+
+class _QueueSink:
+    """Forwards a worker's study events to the driver."""
+
+    def __init__(self, results: Any, worker: int) -> None:
+        self.results = results
+        self.worker = worker
+
+    def study_started(self, key: tuple[str, str, int], info: dict[str, Any]) -> None:
+        self.results.put(("started", key, {**info, "worker": self.worker}))
+
+    def trial_finished(self, key: tuple[str, str, int], record: TrialRecord) -> None:
+        self.results.put(("trial", key, record))
+
+
+def worker_environment(threads: int) -> dict[str, str]:
+    """Environment a worker starts with: its thread count, and OpenMP that sleeps when idle."""
+    return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+            "OPENBLAS_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def assign_device(requested: str, worker: int, gpu_count: int) -> str:
+    """Round-robin GPUs over workers when the suite says ``auto`` and GPUs exist."""
+    if requested != "auto" or gpu_count == 0:
+        return requested
+    return f"cuda:{worker % gpu_count}"
+
+
+def _gpu_count() -> int:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        try:
+            import torch
+        except ImportError:
+            return 0
+    return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+
+
+def _worker_main(worker: int, jobs: Any, results: Any, cache: EvaluationCache | None,
+                 threads: int) -> None:
+    os.environ.update(worker_environment(threads))
+    sink = _QueueSink(results, worker)
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        study = job.study
+        if study.settings.device == "auto":
+            from tunebench.registry import load_plugin_file, make_task
+
+            for plugin in study.plugins:
+                load_plugin_file(plugin)
+            if make_task(study.task.name, study.task.options).uses_torch:
+                device = assign_device("auto", worker, _gpu_count())
+                study = replace(study, settings=replace(study.settings, device=device))
+        try:
+            result = run_study(study, sink, job.history, cache=cache)
+        except Exception as exc:
+            results.put(("failed", job.study.key, (f"{type(exc).__name__}: {exc}",
+                                                   traceback.format_exc())))
+        else:
+            results.put(("done", job.study.key, result))
+
+
+class ProcessExecutor:
+    """A local pool of ``workers`` processes, one study at a time each."""
+
+    name = "process"
+
+    def __init__(self, workers: int = 2, start_method: str = "spawn") -> None:
+        if workers < 1:
+            raise ValueError(f"the process executor needs at least one worker, got {workers}")
+        self.workers = workers
+        self.context = mp.get_context(start_method)
+
+    def run(self, jobs: Sequence[StudyJob], sink: RunSink,
+            cache: EvaluationCache | None = None) -> None:
+        if not jobs:
+            return
+        threads = max(job.study.settings.threads for job in jobs)
+        job_queue = self.context.Queue()
+        results = self.context.Queue()
+        for job in jobs:
+            job_queue.put(job)
+        n_workers = min(self.workers, len(jobs))
+        for _ in range(n_workers):
+            job_queue.put(None)
+        processes = [
+            self.context.Process(target=_worker_main, args=(i, job_queue, results, cache, threads),
+                                 name=f"tunebench-worker-{i}", daemon=True)
+            for i in range(n_workers)
+        ]
+        for process in processes:
+            process.start()
+        try:
+            self._collect(len(jobs), results, processes, sink)
+        finally:
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+                process.join(timeout=10)
+
+    def _collect(self, n_jobs: int, results: Any, processes: list[Any], sink: RunSink) -> None:
+        remaining = n_jobs
+        running: dict[int, tuple[str, str, int]] = {}
+        while remaining:
+            try:
+                kind, key, payload = results.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                dead = [i for i, p in enumerate(processes) if not p.is_alive() and p.exitcode]
+                for worker in dead:
+                    if worker in running:
+                        key = running.pop(worker)
+                        sink.study_failed(key, f"worker process died (exit code "
+                                               f"{processes[worker].exitcode}) during this study",
+                                          "")
+                        remaining -= 1
+                if all(not p.is_alive() for p in processes) and remaining:
+                    raise RuntimeError(f"all worker processes ended with {remaining} studies "
+                                       "unfinished; their finished trials are stored") from None
+                continue
+            if kind == "started":
+                running[payload.pop("worker")] = key
+                sink.study_started(key, payload)
+            elif kind == "trial":
+                sink.trial_finished(key, payload)
+            elif kind == "done":
+                assert isinstance(payload, StudyResult)
+                _forget(running, key)
+                sink.study_finished(key, payload)
+                remaining -= 1
+            else:  # failed
+                _forget(running, key)
+                sink.study_failed(key, *payload)
+                remaining -= 1
+
+
+def _forget(running: dict[int, tuple[str, str, int]], key: tuple[str, str, int]) -> None:
+    for worker, current in list(running.items()):
+        if current == key:
+            del running[worker]

@@ -1,0 +1,573 @@
+"""Assemble a report: frames → metrics and statistics → tables and figures → sections; then write it.
+
+``build_report(db)`` returns a :class:`Report` (every result frame, table and figure, for notebooks);
+``write_report(db, out_dir)`` also writes ``index.html`` (self-contained), ``report.md``, the figures
+(PNG and SVG), the tables (CSV) and ``tables.tex``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from tunebench.reports import metrics, plots, stats
+from tunebench.reports.frames import BUDGET_UNITS, Frames, StoreData, build_frames, read_store
+from tunebench.reports.provenance import Provenance, collect
+from tunebench.reports.render import (
+    DASH,
+    Page,
+    Table,
+    best_mask,
+    fmt,
+    fmt_int,
+    fmt_p,
+    fmt_pm,
+    fmt_seconds,
+    latex_document,
+    long_table,
+    render_html,
+    render_markdown,
+    wide_table,
+)
+
+#: Called with a short description before each step of building or writing a report.
+Progress = Callable[[str], None]
+
+#: The steps :func:`build_report` announces, in order (for sizing a progress bar).
+BUILD_STEPS = (
+    "reading the store", "shaping frames", "sample efficiency", "final accuracy",
+    "normalised scores", "ranks", "significance", "anytime performance", "costs", "provenance",
+)
+
+#: With fewer blocks than this, no two-sided signed-rank test can reach p < 0.05.
+MIN_BLOCKS_FOR_SIGNIFICANCE = 6
+
+
+@dataclass
+class Section:
+    """One part of the report: an ordered list of items, each ``(kind, payload)``.
+
+    kinds: ``p`` (a paragraph), ``note`` (a caveat), ``warn`` (something the reader must know),
+    ``figure`` and ``table`` (keys into the report's figures and tables), ``pre`` ((title, text)).
+    """
+
+    id: str
+    title: str
+    items: list[tuple[str, Any]] = field(default_factory=list)
+
+    def add(self, kind: str, payload: Any) -> None:
+        self.items.append((kind, payload))
+
+
+@dataclass
+class Report:
+    """Everything a report shows, as Python objects."""
+
+    title: str
+    data: Frames  # the analysis frames everything was computed from
+    frames: dict[str, pd.DataFrame]  # every result, tidy (the CSV files hold the shown tables)
+    tables: dict[str, Table]
+    figures: dict[str, Figure]
+    captions: dict[str, str]
+    sections: list[Section]
+    warnings: list[str]
+    summary: list[tuple[str, str]]
+    statistics: dict[str, Any]
+    provenance: Provenance
+
+
+@dataclass
+class WrittenReport:
+    directory: Path
+    index: Path
+    markdown: Path
+    latex: Path
+    figures: list[Path]
+    tables: list[Path]
+
+
+def build_report(source: str | PathLike[str] | StoreData, *, suites: list[str] | None = None,
+                 center: str = "median", n_boot: int = 1000, alpha: float = stats.ALPHA,
+                 n_targets: int = 20, seed: int = 0, progress: Progress | None = None) -> Report:
+    """Build a report from a results store (a path, or :class:`StoreData` already read).
+
+    ``center`` is the curve statistic over repetitions (``median`` or ``mean``), ``n_boot`` the
+    number of bootstrap resamples behind each band, ``alpha`` the significance level,
+    ``n_targets`` the number of regret targets per task in the anytime ECDF.
+    """
+    if center not in ("median", "mean"):
+        raise ValueError(f"center must be 'median' or 'mean', not {center!r}")
+    step = progress or (lambda _description: None)
+    step(BUILD_STEPS[0])
+    data = source if isinstance(source, StoreData) else read_store(source)
+    step(BUILD_STEPS[1])
+    frames = build_frames(data, suites=suites)
+    builder = _Builder(data, frames, center=center, n_boot=n_boot, alpha=alpha,
+                       n_targets=n_targets, seed=seed)
+    for description, method in zip(BUILD_STEPS[2:], (
+        builder.sample_efficiency, builder.final_accuracy, builder.normalised,
+        builder.ranks, builder.significance, builder.anytime, builder.costs, builder.provenance,
+    ), strict=True):
+        step(description)
+        method()
+    return builder.report(source)
+
+
+class _Builder:
+    def __init__(self, data: StoreData, frames: Frames, *, center: str, n_boot: int,
+                 alpha: float, n_targets: int, seed: int) -> None:
+        self.data, self.f = data, frames
+        self.center, self.n_boot, self.alpha = center, n_boot, alpha
+        self.n_targets, self.seed = n_targets, seed
+        self.style = plots.RunnerStyle(frames.runners)
+        self.results: dict[str, pd.DataFrame] = {}
+        self.tables: dict[str, Table] = {}
+        self.figures: dict[str, Figure] = {}
+        self.captions: dict[str, str] = {}
+        self.sections: list[Section] = []
+        self.statistics: dict[str, Any] = {}
+        self.prov: Provenance | None = None
+        reps = frames.studies.groupby(["task", "runner"]).size()
+        self.max_reps = int(reps.max()) if len(reps) else 0
+        common = frames.common_budget
+        if common is None:
+            self.agg_label, self.agg_scale = "fraction of each task's budget", 1.0
+        else:
+            self.agg_label, self.agg_scale = BUDGET_UNITS.get(common[0], common[0]), common[1]
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def section(self, id_: str, title: str) -> Section:
+        section = Section(id_, title)
+        self.sections.append(section)
+        return section
+
+    def figure(self, section: Section, name: str, caption: str,
+               factory: Callable[[], Figure]) -> None:
+        with plots.theme():
+            self.figures[name] = factory()
+        self.captions[name] = caption
+        section.add("figure", name)
+
+    def table(self, section: Section, table: Table) -> None:
+        self.tables[table.name] = table
+        section.add("table", table.name)
+
+    def task_rows(self, wide: pd.DataFrame) -> pd.DataFrame:
+        """Rows in the suite's task order, columns in runner order."""
+        rows = [t for t in self.f.tasks if t in wide.index]
+        return wide.reindex(index=rows, columns=[r for r in self.f.runners if r in wide.columns])
+
+    # -- sections ------------------------------------------------------------------------
+
+    def sample_efficiency(self) -> None:
+        s = self.section("sample-efficiency", "Sample efficiency")
+        refs = self.f.references
+        summary = metrics.curve_summary(self.f, "trials", center=self.center,
+                                        n_boot=self.n_boot, seed=self.seed)
+        self.results["curves_trials"] = summary
+        s.add("p", f"Best validation value found so far against the budget spent, per task: the "
+                   f"{self.center} over repetitions, with a bootstrap 95% band (repetitions "
+                   f"resampled {self.n_boot} times). Where the task knows its optimum the "
+                   "y axis is the regret (distance to the optimum) on a log scale.")
+        self.figure(s, "sample_efficiency_trials", "Best-so-far against trials.",
+                    lambda: plots.sample_efficiency(summary, self.style, use_budget=False,
+                                                    xlabels={}, center=self.center))
+        other = refs[refs["budget_kind"] != "trials"]
+        if len(other):
+            budget = metrics.curve_summary(self.f, "budget", center=self.center,
+                                           n_boot=self.n_boot, seed=self.seed)
+            budget = budget[budget["task"].isin(other.index)]
+            self.results["curves_budget"] = budget
+            labels = {t: BUDGET_UNITS.get(k, k) for t, k in other["budget_kind"].items()}
+            self.figure(s, "sample_efficiency_budget",
+                        "Best-so-far against the budget's own currency (epochs or device seconds).",
+                        lambda: plots.sample_efficiency(budget, self.style, use_budget=True,
+                                                        xlabels=labels, center=self.center))
+        if self.max_reps < 2:
+            s.add("note", "Only one repetition per runner and task: no confidence bands.")
+        unknown = [t for t in self.f.tasks if not refs.loc[t, "optimum_known"]]
+        if unknown:
+            s.add("note", "No known optimum, so the best value itself is drawn (linear axis) for: "
+                          + ", ".join(unknown) + ".")
+        beaten = [t for t in self.f.tasks if refs.loc[t, "reference_source"].startswith("best value seen (a")]
+        if beaten:
+            s.add("note", "A run beat the reference optimum of " + ", ".join(beaten)
+                          + "; regret there is measured from the best value seen.")
+        if len(self.f.tasks) != len(unknown):
+            s.add("note", "A regret of exactly 0 (optimum reached) is drawn at the bottom of the "
+                          "log axis.")
+        s.add("note", "A study that stopped after fewer trials than others keeps its final value "
+                      "to the right of its last trial.")
+
+    def final_accuracy(self) -> None:
+        s = self.section("final-accuracy", "Final test performance")
+        summary = metrics.final_test_summary(self.f)
+        self.results["final_test"] = summary
+        s.add("p", "The test value of each study's incumbent (its best validation value) at the "
+                   "end of the budget; the optimiser never saw test values. Cells show the mean "
+                   "over repetitions ± the half-width of its 95% Student-t interval; the best "
+                   "mean per task is bold.")
+        if summary.empty or summary["n"].sum() == 0:
+            s.add("warn", "No study has a test value: the tasks record none, or no trial succeeded.")
+            return
+        mean = self.task_rows(summary.pivot(index="task", columns="runner", values="mean"))
+        half = self.task_rows(summary.assign(half=(summary["ci_high"] - summary["ci_low"]) / 2)
+                              .pivot(index="task", columns="runner", values="half"))
+        texts = pd.DataFrame([[fmt_pm(m, h) for m, h in zip(mr, hr, strict=True)]
+                              for mr, hr in zip(mean.to_numpy(), half.to_numpy(), strict=True)],
+                             index=mean.index, columns=mean.columns)
+        maximize = [self.f.references.loc[t, "direction"] == "maximize" for t in mean.index]
+        self.table(s, wide_table("final_test", "Final test value (mean ± 95% CI)", mean,
+                                 index_name="task", texts=texts, bold=best_mask(mean, maximize),
+                                 data=summary))
+        detail = summary[["task", "runner", "direction", "n", "n_missing", "mean", "ci_low",
+                          "ci_high", "median", "best", "worst"]]
+        self.table(s, long_table(
+            "final_test_detail", "Final test value per task and runner", detail,
+            {"n": fmt_int, "n_missing": fmt_int},
+            headers={"n_missing": "missing", "ci_low": "95% CI low", "ci_high": "95% CI high"},
+            collapsed=len(detail) > 12))
+        self.figure(s, "final_test", "Final test value: one dot per repetition.",
+                    lambda: plots.final_values(self.f.final, self.style, column="final_test",
+                                               ylabel="test value"))
+        if self.max_reps < 2:
+            s.add("note", "Only one repetition: no confidence intervals.")
+        missing = int(summary["n_missing"].sum())
+        if missing:
+            s.add("note", f"{missing} studies have no test value (no successful trial, or the "
+                          "task gives none) and are left out of this table.")
+
+    def normalised(self) -> None:
+        s = self.section("normalised-score", "Normalised score")
+        scores = metrics.normalised_scores(self.f)
+        s.add("p", "Bayesmark's normalised score puts tasks of different scales on one scale: "
+                   "0 is the task's optimum, 1 is the mean of random search at the same budget "
+                   "(lower is better; above 1 is worse than random search). Per study: "
+                   "(final value − optimum) / (random search's mean final value − optimum), "
+                   "in the minimising direction.")
+        if scores.baseline is None:
+            s.add("warn", "No runner named 'random' in this comparison, so there is no random "
+                          "search at the same budget to normalise by: no normalised scores. "
+                          "Add the 'random' runner to the suite to get them.")
+            return
+        if scores.baseline != metrics.BASELINE:
+            s.add("note", f"Random search is the runner labelled {scores.baseline!r}.")
+        self.results["normalised_scores"] = scores.final
+        self.results["normalised_over_budget"] = scores.over_budget
+        table = scores.table.reindex(columns=self.f.runners)
+        self.table(s, wide_table(
+            "normalised_score", "Normalised score at the end of the budget (0 = optimum, "
+            "1 = random search)", table, index_name="task", bold=best_mask(table),
+            data=table.rename_axis("task").reset_index()))
+        summary = metrics.normalised_score_summary(scores, n_boot=self.n_boot, seed=self.seed)
+        self.results["normalised_score_curve"] = summary
+        self.figure(s, "normalised_score", "Mean normalised score over tasks against budget "
+                    "(band: bootstrap 95% over repetitions).",
+                    lambda: plots.normalised_score(summary, self.style, xlabel=self.agg_label,
+                                                   xscale=self.agg_scale))
+        refs = self.f.references
+        seen = [t for t in self.f.tasks if not refs.loc[t, "optimum_known"]]
+        if seen:
+            s.add("note", "Unknown optimum, so the best value any runner found stands in for it: "
+                          + ", ".join(seen) + ". Scores there are relative to that best value.")
+        if scores.undefined_tasks:
+            s.add("note", "Random search reached the optimum on " + ", ".join(scores.undefined_tasks)
+                          + ", so the score is undefined there (left out of the mean).")
+        if self.f.final["no_success"].any():
+            s.add("note", "A study without a successful trial counts as the worst final value "
+                          "seen on its task.")
+
+    def ranks(self) -> None:
+        s = self.section("ranks", "Ranks over budget")
+        ranks = metrics.ranks_over_budget(self.f)
+        self.results["ranks_over_budget"] = ranks
+        s.add("p", "The average rank of each runner at each point of the budget, over tasks and "
+                   "repetitions (1 = best; tied values share their average rank; a runner "
+                   "without a successful trial yet ranks last).")
+        if len(self.f.runners) < 2:
+            s.add("warn", "Only one runner: nothing to rank.")
+            return
+        if not ranks.empty:
+            self.figure(s, "ranks_over_budget", "Average rank against budget.",
+                        lambda: plots.ranks(ranks, self.style, xlabel=self.agg_label,
+                                            xscale=self.agg_scale))
+        matrix = stats.block_matrix(self.f.final).values
+        if matrix.empty:
+            return
+        ranked = pd.DataFrame(stats.rank_rows(matrix.to_numpy(dtype=float)), index=matrix.index,
+                              columns=matrix.columns)
+        per_task = ranked.groupby(level="task", sort=False).mean()
+        per_task = self.task_rows(per_task)
+        per_task.loc["all tasks"] = ranked.mean(axis=0)
+        self.results["final_ranks"] = per_task.rename_axis("task").reset_index()
+        self.table(s, wide_table("final_ranks", "Average rank at the end of the budget", per_task,
+                                 index_name="task", formatter=lambda v: fmt(v, 3),
+                                 bold=best_mask(per_task)))
+
+    def significance(self) -> None:
+        s = self.section("significance", "Significance")
+        blocks = stats.block_matrix(self.f.final)
+        matrix = blocks.values
+        k, n = blocks.n_runners, blocks.n_blocks
+        s.add("p", "Each block is one task and repetition (every runner faced the same evaluation "
+                   "seed there). Values are the final validation values, scaled to [0, 1] within "
+                   "each task so tasks weigh alike (a study without a successful trial counts as "
+                   "the worst). Friedman's test asks whether the runners' ranks differ at all; "
+                   "pairwise Wilcoxon signed-rank tests (Holm-corrected) ask which pairs differ; "
+                   f"significance level α = {self.alpha:g}.")
+        if blocks.dropped_blocks:
+            s.add("note", f"{blocks.dropped_blocks} blocks where some runner has no study are "
+                          "left out.")
+        if len(self.f.runners) < 2:
+            s.add("warn", "Only one runner: nothing to test.")
+            return
+        if n < 2:
+            s.add("warn", f"{n} complete block(s) (task × repetition): too few for any test. "
+                          "Run more repetitions.")
+            return
+        if self.max_reps < 2:
+            s.add("note", "One repetition per task: every block is a different task.")
+        if n < MIN_BLOCKS_FOR_SIGNIFICANCE:
+            s.add("note", f"Only {n} blocks: with fewer than {MIN_BLOCKS_FOR_SIGNIFICANCE} no "
+                          "pairwise test can reach significance at 0.05.")
+        avg = stats.average_ranks(matrix)
+        self.statistics.update(n_blocks=n, n_runners=k, average_ranks=avg)
+        if k >= 3:
+            result = stats.friedman(matrix)
+            self.statistics["friedman"] = result
+            verdict = "the runners differ" if result.pvalue < self.alpha else \
+                "no evidence that the runners differ"
+            s.add("p", f"Friedman test over {n} blocks and {k} runners: χ² = "
+                       f"{result.statistic:.3f}, p = {fmt_p(result.pvalue)} — {verdict}.")
+        else:
+            s.add("note", "Friedman's test needs three or more runners; with two, the Wilcoxon "
+                          "test below is the whole test.")
+        pairs = stats.pairwise_wilcoxon(matrix, alpha=self.alpha)
+        self.results["wilcoxon"] = pairs
+        self.statistics["wilcoxon"] = pairs
+        self.table(s, long_table(
+            "wilcoxon", "Pairwise Wilcoxon signed-rank tests (Holm-corrected)", pairs,
+            {"statistic": fmt, "pvalue": fmt_p, "pvalue_holm": fmt_p,
+             "median_difference": lambda v: fmt(v, 3)},
+            headers={"runner_a": "A", "runner_b": "B", "a_better": "A better",
+                     "b_better": "B better", "pvalue": "p", "pvalue_holm": "p (Holm)",
+                     "n_nonzero": "non-tied", "median_difference": "median A − B"},
+            bold={"pvalue_holm": pairs["significant"].to_numpy()},
+            collapsed=len(pairs) > 15))
+        cd = stats.critical_difference(k, n, self.alpha)
+        cliques = stats.cd_cliques(avg, cd)
+        self.statistics.update(critical_difference=cd, q_alpha=stats.nemenyi_q(k, self.alpha),
+                               cliques=cliques)
+        self.figure(s, "critical_difference",
+                    f"Critical-difference diagram: average ranks (1 = best); runners joined by a "
+                    f"bar differ by less than Nemenyi's CD = {cd:.2f} and are not significantly "
+                    "different.",
+                    lambda: plots.cd_diagram(avg, cd, cliques, self.style))
+        rates = stats.win_rates(matrix)
+        self.results["win_rates"] = rates.rename_axis("runner").reset_index()
+        self.figure(s, "win_rates", "Win rate: share of blocks where the row runner's final "
+                    "value beats the column runner's (ties count half).",
+                    lambda: plots.win_rates(rates))
+        self.table(s, wide_table("win_rates", "Pairwise win rate (row beats column)", rates,
+                                 index_name="runner",
+                                 formatter=lambda v: f"{v:.2f}" if np.isfinite(v) else DASH))
+
+    def anytime(self) -> None:
+        s = self.section("anytime", "Anytime performance")
+        targets = metrics.ecdf_targets(self.f, self.n_targets)
+        ecdf = metrics.anytime_ecdf(self.f, targets)
+        self.results["ecdf_targets"] = targets
+        self.results["ecdf"] = ecdf
+        s.add("p", "COCO-style runtime distribution: for each task, targets are spaced evenly on "
+                   "a log scale of regret, from the median regret after the first successful "
+                   "trial down to the smallest regret any study reached; the curve is the share "
+                   "of (task, target) pairs a runner has reached against budget, averaged over "
+                   "repetitions, each task weighing the same.")
+        if not ecdf.empty:
+            self.figure(s, "ecdf", "Share of (task, target) pairs reached against budget.",
+                        lambda: plots.ecdf(ecdf, self.style, xlabel=self.agg_label,
+                                           xscale=self.agg_scale))
+        refs = self.f.references
+        per_task = targets.groupby("task", sort=False)["target"].agg(["size", "max", "min"])
+        per_task = per_task.reindex(self.f.tasks)
+        frame = pd.DataFrame({
+            "task": per_task.index, "targets": per_task["size"].to_numpy(),
+            "easiest_regret": per_task["max"].to_numpy(), "hardest_regret": per_task["min"].to_numpy(),
+            "regret_from": [refs.loc[t, "reference_source"] for t in per_task.index],
+        })
+        self.table(s, long_table("ecdf_targets", "Regret targets per task", frame,
+                                 {"targets": fmt_int}))
+
+    def costs(self) -> None:
+        s = self.section("costs", "Costs and failures")
+        overhead = metrics.optimizer_overhead(self.f)
+        self.results["optimizer_overhead"] = overhead
+        if not overhead.empty:
+            self.figure(s, "optimizer_overhead", "Optimiser time per trial (ask + tell) against "
+                        "trial number: median and interquartile band over studies.",
+                        lambda: plots.optimizer_overhead(overhead, self.style))
+        if len(self.f.trials):
+            self.figure(s, "eval_seconds", "Evaluation time per trial.",
+                        lambda: plots.eval_seconds(self.f.trials, self.style))
+        costs = metrics.eval_costs(self.f)
+        self.results["costs"] = costs
+        self.table(s, long_table(
+            "costs", "Time per task and runner", costs,
+            {"trials": fmt_int, "eval_median": fmt_seconds, "optimizer_median": fmt_seconds,
+             "eval_per_study": fmt_seconds, "optimizer_per_study": fmt_seconds,
+             "cpu_per_study": fmt_seconds, "cached_share": lambda v: f"{100 * float(v):.0f}%"},
+            headers={"eval_median": "eval / trial (median)",
+                     "optimizer_median": "optimiser / trial (median)",
+                     "eval_per_study": "eval / study", "optimizer_per_study": "optimiser / study",
+                     "cpu_per_study": "CPU / study", "cached_share": "cached"},
+            collapsed=len(costs) > 15))
+        counts = metrics.failure_counts(self.f)
+        self.results["failure_counts"] = counts
+        self.table(s, long_table("failure_counts", "Failed and pruned trials per runner", counts,
+                                 {c: fmt_int for c in counts.columns if c != "runner"},
+                                 headers={"studies_without_success": "studies without success"}))
+        failed = metrics.failures(self.f)
+        self.results["failures"] = failed
+        if failed.empty:
+            s.add("p", "No trial failed.")
+        else:
+            self.table(s, long_table("failures", "Failed trials by error message (first line)",
+                                     failed, {"count": fmt_int, "studies": fmt_int},
+                                     collapsed=len(failed) > 15))
+
+    def provenance(self) -> None:
+        s = self.section("provenance", "Provenance")
+        prov = collect(self.data, self.f)
+        self.prov = prov
+        self.results["studies"] = prov.studies
+        self.results["environments"] = prov.environments
+        s.add("p", "What produced these numbers: the suite (as resolved and as written), the "
+                   "seeds, every environment the studies ran in, and the budget of each study.")
+        for warning in prov.warnings:
+            s.add("warn", warning)
+        for note in prov.notes:
+            s.add("note", note)
+        if len(prov.suites):
+            self.table(s, long_table("suites", "Suites", prov.suites,
+                                     {"seed": str, "repetitions": str, "tasks": fmt_int,
+                                      "runners": fmt_int}, in_latex=False))
+        for name, text in prov.suite_sources.items():
+            s.add("pre", (f"Suite file {name}", text))
+        if len(prov.environments):
+            self.table(s, long_table("environments", "Environments", prov.environments,
+                                     {"env_id": str, "torch_threads": str}, in_latex=False))
+        else:
+            s.add("warn", "The store holds no environment record.")
+        self.table(s, long_table(
+            "studies", "Studies: seeds and budgets", prov.studies,
+            {"study_id": str, "repetition": str, "eval_seed": str, "runner_seed": str,
+             "budget_amount": fmt, "budget_spent": fmt, "n_trials": fmt_int, "n_failed": fmt_int,
+             "threads": str, "env_id": str},
+            in_latex=False, collapsed=True))
+
+    # -- the result ----------------------------------------------------------------------
+
+    def summary(self, source: object) -> list[tuple[str, str]]:
+        f = self.f
+        status = f.trials["status"].astype(str).value_counts()
+        reps = f.studies.groupby(["task", "runner"]).size()
+        budgets = f.references.apply(
+            lambda r: f"{r['budget_amount']:g} {BUDGET_UNITS.get(r['budget_kind'], '')}", axis=1)
+        rows = [
+            ("Suite", ", ".join(sorted(f.studies["suite"].astype(str).unique()))),
+            ("Tasks", ", ".join(f.tasks)),
+            ("Runners", ", ".join(f.runners)),
+            ("Repetitions", str(reps.min()) if reps.min() == reps.max()
+             else f"{reps.min()}–{reps.max()}"),
+            ("Budget", ", ".join(sorted(set(budgets))) if len(budgets) else DASH),
+            ("Studies", str(len(f.studies))),
+            ("Trials", f"{len(f.trials)} ({status.get('ok', 0)} ok, {status.get('failed', 0)} "
+                       f"failed, {status.get('pruned', 0)} pruned)"),
+        ]
+        if not isinstance(source, StoreData):
+            rows.append(("Store", str(source)))
+        rows.append(("Generated", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
+        return rows
+
+    def report(self, source: object) -> Report:
+        suites = sorted(self.f.studies["suite"].astype(str).unique())
+        warnings = list(self.prov.warnings) if self.prov else []
+        return Report(
+            title="tunebench report — " + ", ".join(suites), data=self.f, frames=self.results,
+            tables=self.tables, figures=self.figures, captions=self.captions,
+            sections=self.sections, warnings=warnings, summary=self.summary(source),
+            statistics=self.statistics, provenance=self.prov,
+        )
+
+
+# -- writing -------------------------------------------------------------------------------
+
+def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dicts and lists as JSON, so the CSV stays one value per cell."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object and out[col].map(lambda v: isinstance(v, (dict, list))).any():
+            out[col] = out[col].map(lambda v: json.dumps(v, sort_keys=True, default=str)
+                                    if isinstance(v, (dict, list)) else v)
+    return out
+
+
+def write_report(source: str | PathLike[str] | StoreData | Report, out_dir: str | PathLike[str],
+                 *, progress: Progress | None = None, **options: Any) -> WrittenReport:
+    """Build (unless given a :class:`Report`) and write a report into ``out_dir``.
+
+    Writes ``index.html`` (self-contained: figures embedded, no network), ``report.md``,
+    ``figures/NAME.png`` and ``.svg``, ``tables/NAME.csv`` and ``tables.tex``. ``options`` go to
+    :func:`build_report`.
+    """
+    step = progress or (lambda _description: None)
+    report = source if isinstance(source, Report) else build_report(source, progress=progress,
+                                                                    **options)
+    out = Path(out_dir)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+
+    figure_paths: list[Path] = []
+    embedded: dict[str, dict[str, str]] = {}
+    for name, fig in report.figures.items():
+        step(f"drawing {name}")
+        png, svg = out / "figures" / f"{name}.png", out / "figures" / f"{name}.svg"
+        with plots.theme():
+            fig.savefig(png, format="png", bbox_inches="tight")
+            fig.savefig(svg, format="svg", bbox_inches="tight")
+        figure_paths += [png, svg]
+        embedded[name] = {
+            "caption": report.captions.get(name, ""),
+            "data_uri": "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode(),
+            "png": f"figures/{name}.png", "svg": f"figures/{name}.svg",
+        }
+
+    step("writing tables")
+    table_paths = []
+    for name, table in report.tables.items():
+        path = out / "tables" / f"{name}.csv"
+        _csv_safe(table.data).to_csv(path, index=False)
+        table_paths.append(path)
+    latex = out / "tables.tex"
+    latex.write_text(latex_document(list(report.tables.values()), report.title), encoding="utf-8")
+
+    step("writing pages")
+    page = Page(title=report.title,
+                generated=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                summary=report.summary, warnings=report.warnings, sections=report.sections,
+                tables=report.tables, figures=embedded)
+    index, markdown = out / "index.html", out / "report.md"
+    index.write_text(render_html(page), encoding="utf-8")
+    markdown.write_text(render_markdown(page), encoding="utf-8")
+    return WrittenReport(out, index, markdown, latex, figure_paths, table_paths)

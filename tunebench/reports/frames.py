@@ -1,0 +1,297 @@
+"""From the results store to tidy analysis frames.
+
+Reports read the store through four public functions of :mod:`tunebench.suite.store` and nothing
+else. This module checks what they return, then derives the frames every later step works on:
+
+- ``trials``: the store's trials plus ``loss`` (the best-so-far value turned into "lower is better")
+  and ``regret`` (its distance to the task's reference value);
+- ``references``: one row per task: direction, budget, and the reference value regrets are measured
+  from (the known optimum, or the best value any runner found where the optimum is unknown);
+- ``final``: one row per study: the incumbent at the end of the budget;
+- ``curves``: every study's best-so-far sampled on common budget grids, so studies can be averaged.
+
+A "comparison" is one task label of one suite: the studies of every runner and repetition on it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Columns the store's ``load_trials`` promises (the report's input contract).
+TRIAL_COLUMNS = (
+    "suite", "study_id", "task", "task_name", "runner", "runner_name", "repetition", "trial",
+    "status", "value", "test_value", "best_value", "best_test_value", "direction", "optimum",
+    "optimum_is_exact", "fidelity", "fidelity_spent", "budget_kind", "budget_amount", "charge",
+    "budget_spent", "eval_seconds", "optimizer_seconds", "cpu_seconds", "config", "config_key",
+    "error", "cached", "device",
+)
+
+#: Columns the store's ``load_studies`` promises.
+STUDY_COLUMNS = (
+    "study_id", "suite", "task", "task_name", "task_options", "runner", "runner_name",
+    "runner_options", "repetition", "eval_seed", "runner_seed", "budget_kind", "budget_amount",
+    "budget_spent", "budget_met", "status", "n_trials", "n_failed", "device", "threads",
+    "precision", "direction", "optimum", "runner_version", "started_at", "finished_at", "env_id",
+)
+
+#: Units of each budget kind, for axis labels.
+BUDGET_UNITS = {"trials": "trials", "epochs": "epochs", "device_seconds": "device seconds"}
+
+#: Number of points of the budget-fraction grid (fewer for small trial budgets: one per trial).
+FRACTION_POINTS = 100
+
+
+@dataclass
+class StoreData:
+    """Everything the store holds, as the store's public functions return it."""
+
+    trials: pd.DataFrame
+    studies: pd.DataFrame
+    environments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    suite_specs: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        _require_columns(self.trials, TRIAL_COLUMNS, "load_trials")
+        _require_columns(self.studies, STUDY_COLUMNS, "load_studies")
+
+
+def read_store(db_path: str | PathLike[str]) -> StoreData:
+    """Read a results store through :mod:`tunebench.suite.store`'s public functions."""
+    path = Path(db_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no results store at {path}")
+    from tunebench.suite import store
+
+    return StoreData(
+        trials=store.load_trials(path),
+        studies=store.load_studies(path),
+        environments=store.load_environments(path),
+        suite_specs=store.load_suite_specs(path),
+    )
+
+
+def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], origin: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{origin}() returned a frame without columns {', '.join(missing)}")
+
+
+def direction_sign(direction: pd.Series) -> np.ndarray:
+    """+1 where lower is better, -1 where higher is better (multiply a value to get a loss)."""
+    return np.where(direction.to_numpy() == "maximize", -1.0, 1.0)
+
+
+@dataclass
+class Frames:
+    """The tidy frames every metric, test and figure of a report is computed from."""
+
+    trials: pd.DataFrame
+    studies: pd.DataFrame
+    references: pd.DataFrame
+    final: pd.DataFrame
+    curves: pd.DataFrame
+    runners: list[str]
+    tasks: list[str]
+
+    @property
+    def common_budget(self) -> tuple[str, float] | None:
+        """(kind, amount) when every study has the same budget, else None."""
+        kinds = self.studies[["budget_kind", "budget_amount"]].drop_duplicates()
+        if len(kinds) != 1:
+            return None
+        return str(kinds.iloc[0, 0]), float(kinds.iloc[0, 1])
+
+
+def qualify_tasks(trials: pd.DataFrame, studies: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Name tasks ``suite / task`` when the store holds more than one suite, so comparisons stay apart."""
+    suites = pd.concat([trials["suite"], studies["suite"]]).unique()
+    if len(suites) <= 1:
+        return trials, studies
+    trials = trials.assign(task=trials["suite"].astype(str) + " / " + trials["task"].astype(str))
+    studies = studies.assign(task=studies["suite"].astype(str) + " / " + studies["task"].astype(str))
+    return trials, studies
+
+
+def build_frames(data: StoreData, *, suites: list[str] | None = None) -> Frames:
+    """Derive the analysis frames from what the store returned."""
+    trials, studies = data.trials, data.studies
+    if suites:
+        unknown = sorted(set(suites) - set(studies["suite"].astype(str)))
+        if unknown:
+            raise LookupError(f"no suite named {', '.join(unknown)} in this store")
+        trials = trials[trials["suite"].isin(suites)]
+        studies = studies[studies["suite"].isin(suites)]
+    if studies.empty:
+        raise ValueError("the store holds no studies: run a suite first")
+    trials, studies = qualify_tasks(trials, studies)
+    trials = trials.sort_values(["study_id", "trial"], kind="stable").reset_index(drop=True)
+    studies = studies.sort_values("study_id", kind="stable").reset_index(drop=True)
+
+    sign = direction_sign(trials["direction"])
+    trials = trials.assign(
+        value=pd.to_numeric(trials["value"], errors="coerce").astype(float),
+        best_value=pd.to_numeric(trials["best_value"], errors="coerce").astype(float),
+        best_test_value=pd.to_numeric(trials["best_test_value"], errors="coerce").astype(float),
+    )
+    trials["loss"] = np.where(trials["status"] == "ok", trials["value"].to_numpy() * sign, np.nan)
+    trials["best_loss"] = trials["best_value"].to_numpy() * sign
+
+    references = _references(trials, studies)
+    ref = trials["task"].map(references["reference_loss"]).to_numpy(dtype=float)
+    trials["regret"] = np.maximum(trials["best_loss"].to_numpy() - ref, 0.0)
+
+    final = _final(trials, studies, references)
+    curves = _curves(trials, studies, references)
+    runners = sorted(studies["runner"].astype(str).unique())
+    tasks = list(dict.fromkeys(studies["task"].astype(str)))
+    return Frames(trials, studies, references, final, curves, runners, tasks)
+
+
+def _references(trials: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
+    """One row per task: direction, budget, and the value regrets are measured from."""
+    rows = []
+    best_seen = trials.groupby("task", sort=False)["loss"].min()
+    for task, group in studies.groupby("task", sort=False):
+        direction = str(group["direction"].iloc[0])
+        sign = -1.0 if direction == "maximize" else 1.0
+        optimum = pd.to_numeric(group["optimum"], errors="coerce").dropna()
+        exact_col = trials.loc[trials["task"] == task, "optimum_is_exact"]
+        exact = bool(exact_col.iloc[0]) if len(exact_col) and pd.notna(exact_col.iloc[0]) else True
+        seen = float(best_seen.get(task, np.nan))
+        if len(optimum) and math.isfinite(float(optimum.iloc[0])):
+            ref = sign * float(optimum.iloc[0])
+            source = "known optimum" if exact else "reference optimum (not proven)"
+            if not exact and math.isfinite(seen) and seen < ref:
+                ref, source = seen, "best value seen (a run beat the reference optimum)"
+            known = True
+        else:
+            ref, source, known = seen, "best value seen across all runners", False
+        kinds = group[["budget_kind", "budget_amount"]].drop_duplicates()
+        rows.append({
+            "task": task,
+            "task_name": str(group["task_name"].iloc[0]),
+            "direction": direction,
+            "sign": sign,
+            "optimum": float(optimum.iloc[0]) if len(optimum) else np.nan,
+            "optimum_known": known,
+            "reference_loss": ref,
+            "reference_value": sign * ref if math.isfinite(ref) else np.nan,
+            "reference_source": source,
+            "budget_kind": str(kinds["budget_kind"].iloc[0]),
+            "budget_amount": float(kinds["budget_amount"].max()),
+            "equal_budgets": len(kinds) == 1,
+            "n_runners": group["runner"].nunique(),
+            "n_repetitions": group["repetition"].nunique(),
+        })
+    return pd.DataFrame(rows).set_index("task", drop=False)
+
+
+def _final(trials: pd.DataFrame, studies: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
+    """One row per study: the incumbent at the end of the study, failures counted as results."""
+    status = trials["status"].astype(str)
+    counts = pd.DataFrame({
+        "study_id": trials["study_id"],
+        "ok": status == "ok",
+        "failed": status == "failed",
+        "pruned": status == "pruned",
+    }).groupby("study_id").sum()
+    last = trials.groupby("study_id", sort=False).tail(1).set_index("study_id")
+    keep = ["study_id", "suite", "task", "runner", "runner_name", "repetition", "direction",
+            "budget_kind", "budget_amount", "budget_spent", "budget_met", "status", "device"]
+    final = studies[keep].copy()
+    sid = final["study_id"]
+    final["n_trials"] = sid.map(counts.sum(axis=1)).fillna(0).astype(int)
+    final["n_ok"] = sid.map(counts["ok"]).fillna(0).astype(int)
+    final["n_failed"] = sid.map(counts["failed"]).fillna(0).astype(int)
+    final["n_pruned"] = sid.map(counts["pruned"]).fillna(0).astype(int)
+    final["final_value"] = sid.map(last["best_value"]).astype(float)
+    final["final_test"] = sid.map(last["best_test_value"]).astype(float)
+    final["final_loss"] = sid.map(last["best_loss"]).astype(float)
+    final["final_regret"] = sid.map(last["regret"]).astype(float)
+    final["no_success"] = final["final_loss"].isna()
+    # Failures are results: a study without one successful trial counts as the worst final value
+    # seen on its task (and as worst of all where no study of the task succeeded).
+    worst = final.groupby("task")["final_loss"].transform("max")
+    best = final.groupby("task")["final_loss"].transform("min")
+    filled = final["final_loss"].fillna(worst)
+    span = (worst - best).to_numpy()
+    scaled = np.where(span > 0, (filled - best).to_numpy() / np.where(span > 0, span, 1.0), 0.0)
+    final["filled_loss"] = filled.fillna(0.0)
+    final["scaled_loss"] = np.where(final["no_success"], 1.0, scaled)
+    final["reference_loss"] = final["task"].map(refs["reference_loss"]).astype(float)
+    return final.reset_index(drop=True)
+
+
+def _step(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """A step function through (x, y), x ascending, read at ``grid``: the last y with x <= point."""
+    idx = np.searchsorted(x, grid, side="right") - 1
+    out = y[np.clip(idx, 0, max(len(y) - 1, 0))] if len(y) else np.full(len(grid), np.nan)
+    return np.where(idx >= 0, out, np.nan)
+
+
+def fraction_grid(kind: str, amount: float) -> np.ndarray:
+    """Budget fractions the aggregated curves are read at: one per trial for small trial budgets."""
+    n = int(amount) if kind == "trials" and 0 < amount <= FRACTION_POINTS else FRACTION_POINTS
+    return np.arange(1, n + 1) / n
+
+
+def _curves(trials: pd.DataFrame, studies: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
+    """Every study's best-so-far on two grids.
+
+    - axis ``trials``: after 1, 2, … trials (up to the most trials any study of the task ran;
+      a study that stopped earlier keeps its final value);
+    - axis ``budget``: at fractions of the budget; the last point is the end of the study, so a
+      study whose last trial overshot the budget still ends on its final incumbent.
+    """
+    study_ids = trials["study_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, study_ids[1:] != study_ids[:-1]]) if len(trials) else []
+    bounds = dict(zip(study_ids[starts], zip(starts, [*starts[1:], len(trials)], strict=True),
+                      strict=True)) if len(trials) else {}
+    loss = trials["best_loss"].to_numpy(dtype=float)
+    regret = trials["regret"].to_numpy(dtype=float)
+    test = trials["best_test_value"].to_numpy(dtype=float)
+    spent = pd.to_numeric(trials["budget_spent"], errors="coerce").to_numpy(dtype=float)
+    max_trials = trials.groupby("task")["trial"].max().add(1)
+
+    pieces: dict[str, list[np.ndarray]] = {k: [] for k in (
+        "study_id", "axis", "x", "budget", "loss", "regret", "test")}
+    for row in studies.itertuples(index=False):
+        lo, hi = bounds.get(row.study_id, (0, 0))
+        n = hi - lo
+        task_trials = int(max_trials.get(row.task, 0))
+        frac = fraction_grid(str(row.budget_kind), float(row.budget_amount))
+        budget_points = frac * float(row.budget_amount)
+        lookup = budget_points.copy()
+        if len(lookup):
+            lookup[-1] = np.inf
+        count = np.arange(1, n + 1, dtype=float)
+        trial_grid = np.arange(1, task_trials + 1, dtype=float)
+        xs_spent = np.maximum.accumulate(spent[lo:hi]) if n else spent[lo:hi]
+        for axis, xs, grid, where, budget in (
+            ("trials", count, trial_grid, trial_grid, trial_grid),
+            ("budget", xs_spent, frac, lookup, budget_points),
+        ):
+            m = len(grid)
+            pieces["study_id"].append(np.full(m, row.study_id))
+            pieces["axis"].append(np.full(m, axis, dtype=object))
+            pieces["x"].append(grid)
+            pieces["budget"].append(budget)
+            pieces["loss"].append(_step(xs, loss[lo:hi], where))
+            pieces["regret"].append(_step(xs, regret[lo:hi], where))
+            pieces["test"].append(_step(xs, test[lo:hi], where))
+    curves = pd.DataFrame({k: np.concatenate(v) if v else np.array([]) for k, v in pieces.items()})
+    info = studies.set_index("study_id")[["task", "runner", "repetition"]]
+    for col in ("task", "runner", "repetition"):
+        curves[col] = curves["study_id"].map(info[col])
+    sign = curves["task"].map(refs["sign"]).to_numpy(dtype=float)
+    curves["value"] = curves["loss"].to_numpy() * sign
+    curves["axis"] = curves["axis"].astype(str)
+    return curves[["task", "runner", "repetition", "study_id", "axis", "x", "budget",
+                   "loss", "value", "regret", "test"]]

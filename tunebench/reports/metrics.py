@@ -1,0 +1,290 @@
+"""Metrics computed from the analysis frames: curves with bands, final accuracy, normalised scores,
+ranks over budget, the COCO-style anytime ECDF, and costs.
+
+Every function takes :class:`~tunebench.reports.frames.Frames` and returns plain pandas frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tunebench.reports.frames import Frames
+from tunebench.reports.stats import _quiet_nan_warnings, bootstrap_band, mean_ci, rank_rows
+
+#: The runner Bayesmark's normalised score measures against.
+BASELINE = "random"
+
+
+def plotted_quantity(frames: Frames, task: str) -> str:
+    """``regret`` where the task knows its optimum (drawn on a log axis), else the best ``value``."""
+    return "regret" if bool(frames.references.loc[task, "optimum_known"]) else "value"
+
+
+def curve_summary(frames: Frames, axis: str = "trials", *, center: str = "median",
+                  n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Best-so-far (or regret) per task and runner along ``axis``, with a bootstrap 95% band.
+
+    Columns: task, runner, quantity, x, budget, center, lo, hi, n (repetitions with a value).
+    """
+    curves = frames.curves[frames.curves["axis"] == axis]
+    out = []
+    for (task, runner), group in curves.groupby(["task", "runner"], sort=False):
+        quantity = plotted_quantity(frames, task)
+        wide = group.pivot_table(index="repetition", columns="x", values=quantity,
+                                 aggfunc="first", dropna=False)
+        budget = group.groupby("x")["budget"].first().reindex(wide.columns)
+        matrix = wide.to_numpy(dtype=float)
+        mid, lo, hi = bootstrap_band(matrix, center=center, n_boot=n_boot, seed=seed)
+        out.append(pd.DataFrame({
+            "task": task, "runner": runner, "quantity": quantity,
+            "x": wide.columns.to_numpy(dtype=float), "budget": budget.to_numpy(dtype=float),
+            "center": mid, "lo": lo, "hi": hi,
+            "n": (~np.isnan(matrix)).sum(axis=0),
+        }))
+    columns = ["task", "runner", "quantity", "x", "budget", "center", "lo", "hi", "n"]
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=columns)
+
+
+def final_test_summary(frames: Frames) -> pd.DataFrame:
+    """Per task and runner: the incumbent's test value at the end, over repetitions.
+
+    mean with a Student-t 95% interval, median, best and worst (in the task's direction); ``n`` counts
+    studies with a test value, ``n_missing`` those without (no successful trial, or no test score).
+    """
+    rows = []
+    for (task, runner), group in frames.final.groupby(["task", "runner"], sort=False):
+        values = group["final_test"].to_numpy(dtype=float)
+        present = values[~np.isnan(values)]
+        maximize = frames.references.loc[task, "direction"] == "maximize"
+        mean, lo, hi = mean_ci(present)
+        rows.append({
+            "task": task, "runner": runner, "direction": "maximize" if maximize else "minimize",
+            "n": len(present), "n_missing": int(len(values) - len(present)),
+            "mean": mean, "ci_low": lo, "ci_high": hi,
+            "median": float(np.median(present)) if len(present) else np.nan,
+            "best": float(present.max() if maximize else present.min()) if len(present) else np.nan,
+            "worst": float(present.min() if maximize else present.max()) if len(present)
+            else np.nan,
+        })
+    return pd.DataFrame(rows)
+
+
+def find_baseline(frames: Frames) -> str | None:
+    """The random-search runner of the comparison: labelled ``random``, or the one runner whose
+    registered name is ``random``; None when there is none."""
+    if BASELINE in frames.runners:
+        return BASELINE
+    names = frames.studies.groupby("runner")["runner_name"].first()
+    matches = [str(r) for r, n in names.items() if str(n) == BASELINE]
+    return matches[0] if len(matches) == 1 else None
+
+
+@dataclass
+class NormalisedScores:
+    """Bayesmark's normalised score: 0 at the reference optimum, 1 at random search's mean."""
+
+    baseline: str | None
+    over_budget: pd.DataFrame  # task, runner, repetition, x, budget, score
+    final: pd.DataFrame  # task, runner, repetition, score
+    table: pd.DataFrame  # task × runner mean final score, plus an "all tasks" row
+    undefined_tasks: list[str]  # random search reached the reference: the score is undefined
+
+
+def normalised_scores(frames: Frames) -> NormalisedScores:
+    """Normalised scores over budget and at the end, per study.
+
+    ``score = (loss - reference) / (mean loss of random search at the same budget - reference)``,
+    the reference being the known optimum or, where the task does not know it, the best value any
+    runner found. Over the budget, studies without a successful trial yet are left out; at the end,
+    such a study counts as the worst final value on its task.
+    """
+    baseline = find_baseline(frames)
+    empty = pd.DataFrame(columns=["task", "runner", "repetition", "x", "budget", "score"])
+    if baseline is None:
+        return NormalisedScores(None, empty, empty.drop(columns=["x", "budget"]),
+                                pd.DataFrame(), [])
+    refs = frames.references["reference_loss"]
+    curves = frames.curves[frames.curves["axis"] == "budget"]
+    with _quiet_nan_warnings():
+        random_mean = (curves[curves["runner"] == baseline]
+                       .groupby(["task", "x"])["loss"].mean().rename("random_loss"))
+    over = curves.join(random_mean, on=["task", "x"])
+    ref = over["task"].map(refs).to_numpy(dtype=float)
+    denom = over["random_loss"].to_numpy() - ref
+    with np.errstate(all="ignore"):
+        score = np.where(denom > 0, (over["loss"].to_numpy() - ref) / denom, np.nan)
+    over_budget = over[["task", "runner", "repetition", "x", "budget"]].assign(score=score)
+
+    final = frames.final
+    random_final = final[final["runner"] == baseline].groupby("task")["filled_loss"].mean()
+    ref_f = final["task"].map(refs).to_numpy(dtype=float)
+    denom_f = final["task"].map(random_final).to_numpy(dtype=float) - ref_f
+    with np.errstate(all="ignore"):
+        score_f = np.where(denom_f > 0, (final["filled_loss"].to_numpy() - ref_f) / denom_f,
+                           np.nan)
+    final_scores = final[["task", "runner", "repetition"]].assign(score=score_f)
+    undefined = sorted(final_scores.loc[final_scores["score"].isna(), "task"].unique())
+    with _quiet_nan_warnings():
+        table = final_scores.pivot_table(index="task", columns="runner", values="score",
+                                         aggfunc="mean", sort=False)
+        table = table.reindex(columns=frames.runners)
+        # Each task weighs the same in the overall mean (Bayesmark averages over problems).
+        table.loc["all tasks (mean)"] = table.mean(axis=0)
+    return NormalisedScores(baseline, over_budget, final_scores, table, undefined)
+
+
+def normalised_score_summary(scores: NormalisedScores, *, center: str = "mean",
+                             n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Mean normalised score over tasks per runner along the budget, bootstrap band over reps."""
+    if scores.baseline is None or scores.over_budget.empty:
+        return pd.DataFrame(columns=["runner", "x", "center", "lo", "hi"])
+    # Average over tasks first, then summarise over repetitions.
+    with _quiet_nan_warnings():
+        per_rep = scores.over_budget.groupby(["runner", "repetition", "x"])["score"].mean()
+    out = []
+    for runner, group in per_rep.groupby(level="runner", sort=False):
+        wide = group.unstack("x")
+        mid, lo, hi = bootstrap_band(wide.to_numpy(dtype=float), center=center,
+                                     n_boot=n_boot, seed=seed)
+        out.append(pd.DataFrame({"runner": runner, "x": wide.columns.to_numpy(dtype=float),
+                                 "center": mid, "lo": lo, "hi": hi}))
+    return pd.concat(out, ignore_index=True)
+
+
+def ranks_over_budget(frames: Frames) -> pd.DataFrame:
+    """Average rank (1 = best, ties averaged) of each runner at each budget fraction.
+
+    Blocks are (task, repetition); a runner without a successful trial yet ranks last. Blocks
+    where some runner has no study at all are left out. Columns: x, runner, rank, n_blocks.
+    """
+    curves = frames.curves[frames.curves["axis"] == "budget"]
+    loss = curves["loss"].fillna(np.inf)
+    wide = (curves.assign(loss=loss)
+            .pivot_table(index=["task", "repetition", "x"], columns="runner", values="loss",
+                         aggfunc="first", dropna=False)
+            .dropna(how="any"))
+    if wide.empty:
+        return pd.DataFrame(columns=["x", "runner", "rank", "n_blocks"])
+    ranks = pd.DataFrame(rank_rows(wide.to_numpy(dtype=float)), index=wide.index,
+                         columns=[str(c) for c in wide.columns])
+    mean = ranks.groupby(level="x").mean()
+    count = ranks.groupby(level="x").size()
+    long = mean.stack().rename("rank").reset_index()
+    long.columns = ["x", "runner", "rank"]
+    long["n_blocks"] = long["x"].map(count)
+    return long
+
+
+def ecdf_targets(frames: Frames, n_targets: int = 20) -> pd.DataFrame:
+    """Per task, regret targets spaced evenly on a log scale.
+
+    From the median regret after each study's first successful trial (a typical start) down to the
+    smallest positive final regret any study reached; a single target 0 (the reference itself)
+    where no study's regret was positive.
+    """
+    first = (frames.trials.dropna(subset=["regret"]).groupby("study_id").first()
+             .groupby("task")["regret"].median())
+    rows = []
+    for task in frames.tasks:
+        finals = frames.final.loc[frames.final["task"] == task, "final_regret"].to_numpy()
+        positive = finals[np.isfinite(finals) & (finals > 0)]
+        hi = float(first.get(task, np.nan))
+        if not np.isfinite(hi) or hi <= 0 or len(positive) == 0:
+            targets = np.array([0.0])
+        else:
+            lo = float(positive.min())
+            targets = np.array([hi]) if lo >= hi else np.geomspace(hi, lo, n_targets)
+        rows.extend({"task": task, "target": t, "index": i} for i, t in enumerate(targets))
+    return pd.DataFrame(rows)
+
+
+def anytime_ecdf(frames: Frames, targets: pd.DataFrame) -> pd.DataFrame:
+    """Share of (task, target) pairs each runner has reached at each budget fraction.
+
+    A pair is reached by a study once its best-so-far regret is at or below the target; the share
+    averages over targets and repetitions within a task, then over tasks (each task weighs the
+    same). Columns: runner, x, fraction.
+    """
+    curves = frames.curves[frames.curves["axis"] == "budget"]
+    per_task = []
+    for (task, runner), group in curves.groupby(["task", "runner"], sort=False):
+        wide = group.pivot_table(index="repetition", columns="x", values="regret",
+                                 aggfunc="first", dropna=False)
+        t = targets.loc[targets["task"] == task, "target"].to_numpy(dtype=float)
+        regret = np.where(np.isnan(wide.to_numpy(dtype=float)), np.inf, wide.to_numpy(dtype=float))
+        reached = regret[:, None, :] <= t[None, :, None] * (1 + 1e-12)
+        per_task.append(pd.DataFrame({
+            "task": task, "runner": runner, "x": wide.columns.to_numpy(dtype=float),
+            "fraction": reached.mean(axis=(0, 1)),
+        }))
+    if not per_task:
+        return pd.DataFrame(columns=["runner", "x", "fraction"])
+    both = pd.concat(per_task, ignore_index=True)
+    return both.groupby(["runner", "x"], sort=False)["fraction"].mean().reset_index()
+
+
+def optimizer_overhead(frames: Frames) -> pd.DataFrame:
+    """Optimiser seconds per trial (ask + tell) against trial number: median and quartiles."""
+    t = frames.trials
+    grouped = t.assign(trial_number=t["trial"] + 1).groupby(["runner", "trial_number"])[
+        "optimizer_seconds"]
+    out = grouped.quantile([0.25, 0.5, 0.75]).unstack()
+    out.columns = ["q25", "median", "q75"]
+    return out.reset_index()
+
+
+def eval_costs(frames: Frames) -> pd.DataFrame:
+    """Per task and runner: evaluation and optimiser time, per trial and per study."""
+    t = frames.trials
+    per_study = t.groupby("study_id").agg(
+        eval_total=("eval_seconds", "sum"), opt_total=("optimizer_seconds", "sum"),
+        cpu_total=("cpu_seconds", "sum"))
+    per_study = per_study.join(frames.studies.set_index("study_id")[["task", "runner"]])
+    per_trial = t.groupby(["task", "runner"], sort=False).agg(
+        trials=("trial", "size"),
+        eval_median=("eval_seconds", "median"),
+        optimizer_median=("optimizer_seconds", "median"),
+        cached_share=("cached", "mean"),
+    )
+    per_study_mean = per_study.groupby(["task", "runner"]).agg(
+        eval_per_study=("eval_total", "mean"), optimizer_per_study=("opt_total", "mean"),
+        cpu_per_study=("cpu_total", "mean"))
+    return per_trial.join(per_study_mean).reset_index()
+
+
+def first_line(message: object, limit: int = 160) -> str:
+    """An error message's first line, trimmed: failures are grouped by it."""
+    if message is None or (isinstance(message, float) and np.isnan(message)):
+        return "(no message)"
+    text = str(message).strip().splitlines()
+    line = text[0].strip() if text else ""
+    if not line:
+        return "(no message)"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def failures(frames: Frames) -> pd.DataFrame:
+    """Failed trials grouped by runner and error message (first line), most frequent first."""
+    failed = frames.trials[frames.trials["status"] == "failed"]
+    columns = ["runner", "error", "count", "tasks", "studies"]
+    if failed.empty:
+        return pd.DataFrame(columns=columns)
+    failed = failed.assign(message=[first_line(e) for e in failed["error"]])
+    out = failed.groupby(["runner", "message"]).agg(
+        count=("trial", "size"),
+        tasks=("task", lambda s: ", ".join(sorted(set(map(str, s))))),
+        studies=("study_id", "nunique"),
+    ).reset_index().rename(columns={"message": "error"})
+    return out.sort_values(["runner", "count"], ascending=[True, False], kind="stable")[columns]
+
+
+def failure_counts(frames: Frames) -> pd.DataFrame:
+    """Per runner: trials, failed and pruned trials, and studies without a successful trial."""
+    f = frames.final
+    return f.groupby("runner").agg(
+        studies=("study_id", "size"), trials=("n_trials", "sum"), failed=("n_failed", "sum"),
+        pruned=("n_pruned", "sum"), studies_without_success=("no_success", "sum"),
+    ).reset_index()

@@ -1,0 +1,277 @@
+"""Figures: seaborn style and a colour-blind-safe palette, one colour per runner in every figure.
+
+Figures are plain :class:`matplotlib.figure.Figure` objects, never pyplot's: nothing global is
+opened, so nothing needs closing, the backend in use (a notebook's, or none) is left alone, and
+saving goes through Agg (PNG) and matplotlib's SVG writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+#: Line styles used once the colour-blind palette's ten colours are used up.
+_DASHES = ("-", "--", ":", "-.")
+
+
+def label(text: object) -> str:
+    """A name as matplotlib should draw it: literally (``$`` would start mathtext)."""
+    return str(text).replace("$", r"\$")
+
+
+@contextlib.contextmanager
+def theme() -> Iterator[None]:
+    """seaborn's whitegrid look for figures made and saved inside this block; deterministic SVG."""
+    rc = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_scale=0.8),
+          "svg.hashsalt": "tunebench", "svg.fonttype": "none", "figure.dpi": 100,
+          "savefig.dpi": 110, "axes.titlesize": "medium", "legend.frameon": False}
+    with mpl.rc_context(rc):
+        yield
+
+
+class RunnerStyle:
+    """Colour and line style of each runner, fixed once for a whole report."""
+
+    def __init__(self, runners: Sequence[str]) -> None:
+        colours = sns.color_palette("colorblind", 10)
+        self.runners = list(runners)
+        self.colours = {r: colours[i % 10] for i, r in enumerate(self.runners)}
+        self.dashes = {r: _DASHES[(i // 10) % len(_DASHES)] for i, r in enumerate(self.runners)}
+
+    def palette(self) -> dict[str, tuple[float, float, float]]:
+        """Colours keyed by drawn label (for seaborn's ``palette=``)."""
+        return {label(r): c for r, c in self.colours.items()}
+
+    def handles(self, runners: Sequence[str] | None = None) -> list[Line2D]:
+        return [Line2D([], [], color=self.colours[r], linestyle=self.dashes[r], linewidth=2,
+                       label=label(r)) for r in (runners or self.runners)]
+
+
+def _figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _facets(n: int, *, ncols: int = 3, width: float = 3.6,
+            height: float = 2.8) -> tuple[Figure, list]:
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig = _figure(width * ncols + 1.6, height * nrows + 0.3)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, list(axes[:n])
+
+
+def _legend(fig: Figure, style: RunnerStyle, runners: Sequence[str] | None = None) -> None:
+    fig.legend(handles=style.handles(runners), loc="outside right upper", title="runner")
+
+
+def _positive_floor(values: np.ndarray) -> float:
+    positive = values[np.isfinite(values) & (values > 0)]
+    return float(positive.min()) / 10 if len(positive) else 1e-12
+
+
+def sample_efficiency(summary: pd.DataFrame, style: RunnerStyle, *, use_budget: bool,
+                      xlabels: dict[str, str], center: str) -> Figure:
+    """Best-so-far (or regret, log axis) against budget: one panel per task, band = bootstrap 95%."""
+    tasks = list(dict.fromkeys(summary["task"]))
+    fig, axes = _facets(len(tasks))
+    for ax, task in zip(axes, tasks, strict=True):
+        part = summary[summary["task"] == task]
+        regret = part["quantity"].iloc[0] == "regret"
+        floor = _positive_floor(part[["center", "lo", "hi"]].to_numpy()) if regret else None
+        for runner, line in part.groupby("runner", sort=False):
+            x = line["budget" if use_budget else "x"].to_numpy(dtype=float)
+            ys = [line[c].to_numpy(dtype=float) for c in ("center", "lo", "hi")]
+            if regret:
+                ys = [np.maximum(y, floor) for y in ys]
+            ax.plot(x, ys[0], color=style.colours[runner], linestyle=style.dashes[runner],
+                    drawstyle="steps-post", linewidth=1.6)
+            if np.isfinite(ys[1]).any():
+                ax.fill_between(x, ys[1], ys[2], color=style.colours[runner], alpha=0.18,
+                                step="post", linewidth=0)
+        if regret:
+            ax.set_yscale("log")
+        ax.set_title(label(task))
+        ax.set_xlabel(xlabels.get(task, "trials"))
+        ax.set_ylabel(f"{center} regret" if regret else f"{center} best value")
+    _legend(fig, style, [r for r in style.runners if r in set(summary["runner"])])
+    return fig
+
+
+def normalised_score(summary: pd.DataFrame, style: RunnerStyle, *, xlabel: str,
+                     xscale: float) -> Figure:
+    """Mean normalised score over tasks against budget (0 = optimum, 1 = random search)."""
+    fig = _figure(6.4, 3.6)
+    ax = fig.subplots()
+    for runner, line in summary.groupby("runner", sort=False):
+        x = line["x"].to_numpy(dtype=float) * xscale
+        ax.plot(x, line["center"], color=style.colours[runner], linestyle=style.dashes[runner],
+                linewidth=1.6)
+        if line["lo"].notna().any():
+            ax.fill_between(x, line["lo"], line["hi"], color=style.colours[runner], alpha=0.18,
+                            linewidth=0)
+    ax.axhline(1.0, color="0.4", linewidth=0.8, linestyle="--")
+    ax.axhline(0.0, color="0.4", linewidth=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("normalised score (lower is better)")
+    _legend(fig, style, [r for r in style.runners if r in set(summary["runner"])])
+    return fig
+
+
+def final_values(final: pd.DataFrame, style: RunnerStyle, *, column: str,
+                 ylabel: str) -> Figure:
+    """Box plot with every repetition as a dot, one panel per task."""
+    tasks = list(dict.fromkeys(final["task"]))
+    fig, axes = _facets(len(tasks), width=max(3.0, 0.55 * len(style.runners) + 1.2))
+    data = final.assign(runner_label=final["runner"].map(label))
+    order = [label(r) for r in style.runners if r in set(final["runner"])]
+    for ax, task in zip(axes, tasks, strict=True):
+        part = data[(data["task"] == task) & data[column].notna()]
+        if part.empty:
+            ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
+        else:
+            sns.boxplot(data=part, x="runner_label", y=column, hue="runner_label", order=order,
+                        hue_order=order, palette=style.palette(), ax=ax, showfliers=False,
+                        width=0.55, legend=False, boxprops={"alpha": 0.45})
+            sns.stripplot(data=part, x="runner_label", y=column, order=order, ax=ax,
+                          color="0.15", size=3.5, jitter=0.15)
+        ax.set_title(label(task))
+        ax.set_xlabel("")
+        ax.set_ylabel(ylabel)
+        ax.tick_params(axis="x", labelrotation=30 if len(order) > 3 else 0)
+    return fig
+
+
+def ranks(ranks_frame: pd.DataFrame, style: RunnerStyle, *, xlabel: str,
+          xscale: float) -> Figure:
+    """Average rank against budget (1 = best at the top)."""
+    fig = _figure(6.4, 3.6)
+    ax = fig.subplots()
+    for runner, line in ranks_frame.groupby("runner", sort=False):
+        ax.plot(line["x"].to_numpy(dtype=float) * xscale, line["rank"],
+                color=style.colours[runner], linestyle=style.dashes[runner],
+                drawstyle="steps-post", linewidth=1.6)
+    ax.set_ylim(len(style.runners) + 0.3, 0.7)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("average rank (1 = best)")
+    _legend(fig, style, [r for r in style.runners if r in set(ranks_frame["runner"])])
+    return fig
+
+
+def cd_diagram(avg_ranks: pd.Series, cd: float, cliques: list[list[str]],
+               style: RunnerStyle) -> Figure:
+    """Critical-difference diagram (Demšar): runners joined by a bar are not significantly
+    different (their average ranks differ by less than Nemenyi's CD)."""
+    ordered = avg_ranks.sort_values(kind="stable")
+    k = len(ordered)
+    half = math.ceil(k / 2)
+    rows = max(half, k - half)
+    fig = _figure(7.0, 1.3 + 0.28 * rows + 0.12 * len(cliques))
+    ax = fig.subplots()
+    ax.set_axis_off()
+    lo, hi = 1, max(k, 2)
+    ax.hlines(0, lo, hi, color="0.1", linewidth=1)
+    for tick in range(lo, hi + 1):
+        ax.vlines(tick, 0, 0.08, color="0.1", linewidth=1)
+        ax.text(tick, 0.13, str(tick), ha="center", va="bottom", fontsize=8)
+    # The critical difference itself, as a bar above the axis.
+    ax.hlines(0.55, lo, lo + cd, color="0.1", linewidth=1.5)
+    ax.vlines([lo, lo + cd], 0.5, 0.6, color="0.1", linewidth=1.5)
+    ax.text(lo + cd / 2, 0.65, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8)
+    for j, group in enumerate(cliques):
+        y = -0.12 - 0.1 * j
+        ax.hlines(y, ordered[group[0]] - 0.03, ordered[group[-1]] + 0.03, color="0.1",
+                  linewidth=3)
+    top = -0.25 - 0.1 * len(cliques)
+    for i, (runner, rank) in enumerate(ordered.items()):
+        left = i < half
+        y = top - 0.28 * (i if left else k - 1 - i)
+        end = lo - 0.4 if left else hi + 0.4
+        ax.plot([rank, rank, end], [0, y, y], color=style.colours[runner], linewidth=1.2)
+        ax.text(end + (-0.05 if left else 0.05), y, f"{label(runner)} ({rank:.2f})",
+                ha="right" if left else "left", va="center", fontsize=8)
+    ax.set_xlim(lo - 0.5, hi + 0.5)
+    ax.set_ylim(top - 0.28 * rows, 0.9)
+    return fig
+
+
+def win_rates(matrix: pd.DataFrame) -> Figure:
+    """How often the row runner's final value beats the column runner's (ties count half)."""
+    n = len(matrix)
+    fig = _figure(1.6 + 0.75 * n, 1.2 + 0.6 * n)
+    ax = fig.subplots()
+    shown = matrix.copy()
+    shown.index = [label(r) for r in matrix.index]
+    shown.columns = [label(r) for r in matrix.columns]
+    sns.heatmap(shown, ax=ax, vmin=0, vmax=1, center=0.5, cmap="vlag_r", annot=True, fmt=".2f",
+                square=True, cbar_kws={"label": "win rate of row over column"},
+                linewidths=0.5, annot_kws={"fontsize": 8})
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.tick_params(axis="x", labelrotation=30)
+    ax.tick_params(axis="y", labelrotation=0)
+    return fig
+
+
+def ecdf(ecdf_frame: pd.DataFrame, style: RunnerStyle, *, xlabel: str, xscale: float) -> Figure:
+    """COCO-style runtime ECDF: share of (task, target) pairs reached against budget (log axis)."""
+    fig = _figure(6.4, 3.6)
+    ax = fig.subplots()
+    for runner, line in ecdf_frame.groupby("runner", sort=False):
+        ax.plot(line["x"].to_numpy(dtype=float) * xscale, line["fraction"],
+                color=style.colours[runner], linestyle=style.dashes[runner],
+                drawstyle="steps-post", linewidth=1.6)
+    ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("share of (task, target) pairs reached")
+    _legend(fig, style, [r for r in style.runners if r in set(ecdf_frame["runner"])])
+    return fig
+
+
+def optimizer_overhead(overhead: pd.DataFrame, style: RunnerStyle) -> Figure:
+    """Optimiser seconds per trial (median and interquartile band) against trial number."""
+    fig = _figure(6.4, 3.6)
+    ax = fig.subplots()
+    floor = _positive_floor(overhead[["q25", "median", "q75"]].to_numpy(dtype=float))
+    for runner, line in overhead.groupby("runner", sort=False):
+        x = line["trial_number"].to_numpy(dtype=float)
+        ax.plot(x, np.maximum(line["median"], floor), color=style.colours[runner],
+                linestyle=style.dashes[runner], linewidth=1.4)
+        ax.fill_between(x, np.maximum(line["q25"], floor), np.maximum(line["q75"], floor),
+                        color=style.colours[runner], alpha=0.15, linewidth=0)
+    ax.set_yscale("log")
+    ax.set_xlabel("trial number")
+    ax.set_ylabel("optimiser seconds per trial")
+    _legend(fig, style, [r for r in style.runners if r in set(overhead["runner"])])
+    return fig
+
+
+def eval_seconds(trials: pd.DataFrame, style: RunnerStyle) -> Figure:
+    """Evaluation seconds per trial, by task and runner (log axis)."""
+    data = trials[trials["eval_seconds"] > 0]
+    data = data.assign(runner_label=data["runner"].map(label), task_label=data["task"].map(label))
+    tasks = list(dict.fromkeys(data["task_label"]))
+    fig = _figure(6.8, 1.2 + 0.32 * max(1, len(tasks)) * max(1, len(style.runners)) ** 0.5)
+    ax = fig.subplots()
+    if data.empty:
+        ax.text(0.5, 0.5, "no evaluation times recorded", ha="center", va="center",
+                transform=ax.transAxes)
+        return fig
+    order = [label(r) for r in style.runners if r in set(trials["runner"])]
+    sns.boxplot(data=data, x="eval_seconds", y="task_label", hue="runner_label", order=tasks,
+                hue_order=order, palette=style.palette(), ax=ax, showfliers=False,
+                log_scale=True, legend=False, linewidth=0.8)
+    ax.set_xlabel("evaluation seconds per trial")
+    ax.set_ylabel("")
+    _legend(fig, style, [r for r in style.runners if r in set(trials["runner"])])
+    return fig

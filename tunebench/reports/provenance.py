@@ -1,0 +1,152 @@
+"""Provenance: which suite, seeds, environments and budgets produced the numbers, and loud warnings
+where a comparison was not fair (unequal budgets, different devices, budgets not met)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from tunebench.reports.frames import Frames, StoreData
+
+#: Packages worth showing first in the environment table (others follow alphabetically).
+KEY_PACKAGES = ("tunebench", "torch", "numpy", "scipy", "scikit-learn", "optuna", "hyperopt",
+                "nevergrad", "pandas", "ray")
+
+
+@dataclass
+class Provenance:
+    suites: pd.DataFrame
+    suite_sources: dict[str, str]
+    environments: pd.DataFrame
+    studies: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)  # unfair or incomplete comparisons: loud
+    notes: list[str] = field(default_factory=list)  # worth knowing, not a problem
+
+
+def _get(mapping: Any, *keys: str) -> Any:
+    """The first present key of ``mapping`` (environment records vary a little in naming)."""
+    if not isinstance(mapping, dict):
+        return None
+    for key in keys:
+        if mapping.get(key) not in (None, ""):
+            return mapping[key]
+    return None
+
+
+def _git(env: dict[str, Any]) -> str | None:
+    value = _get(env, "git_revision", "git_rev", "git", "revision", "git_commit")
+    if isinstance(value, dict):
+        revision = _get(value, "revision", "commit", "rev", "sha")
+        if revision is None:
+            return None
+        return f"{revision} (modified)" if value.get("dirty") else str(revision)
+    return None if value is None else str(value)
+
+
+def environment_table(environments: dict[int, dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for env_id, env in sorted(environments.items()):
+        torch = env.get("torch") if isinstance(env.get("torch"), dict) else {}
+        packages = env.get("packages") if isinstance(env.get("packages"), dict) else {}
+        ordered = [p for p in KEY_PACKAGES if p in packages]
+        ordered += sorted(p for p in packages if p not in KEY_PACKAGES)
+        rows.append({
+            "env_id": env_id,
+            "hostname": _get(env, "hostname", "host"),
+            "python": _get(env, "python", "python_version"),
+            "platform": _get(env, "platform", "os"),
+            "cpu": _get(env, "cpu", "processor"),
+            "torch": _get(torch, "version"),
+            "torch_threads": _get(torch, "threads"),
+            "cpu_capability": _get(torch, "cpu_capability"),
+            "cuda": _get(torch, "cuda"),
+            "git_revision": _git(env),
+            "packages": ", ".join(f"{p} {packages[p]}" for p in ordered),
+        })
+    return pd.DataFrame(rows, columns=["env_id", "hostname", "python", "platform", "cpu", "torch",
+                                       "torch_threads", "cpu_capability", "cuda", "git_revision",
+                                       "packages"])
+
+
+def suite_table(specs: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str, str]]:
+    rows, sources = [], {}
+    for item in specs:
+        spec = item.get("spec") or {}
+        budget = spec.get("budget")
+        if isinstance(budget, dict):
+            budget = ", ".join(f"{k}={v}" for k, v in budget.items())
+        tasks, runners = spec.get("tasks") or [], spec.get("runners") or []
+        name = str(item.get("name"))
+        rows.append({
+            "suite": name, "fingerprint": item.get("fingerprint"), "seed": spec.get("seed"),
+            "repetitions": spec.get("repetitions"), "budget": budget,
+            "tasks": len(tasks), "runners": len(runners),
+            "settings": ", ".join(f"{k}={v}" for k, v in (spec.get("settings") or {}).items()),
+        })
+        if item.get("source_text"):
+            sources[name] = str(item["source_text"])
+    columns = ["suite", "fingerprint", "seed", "repetitions", "budget", "tasks", "runners",
+               "settings"]
+    return pd.DataFrame(rows, columns=columns), sources
+
+
+def _differs(studies: pd.DataFrame, column: str) -> dict[str, list[str]]:
+    """Tasks whose studies disagree on ``column``, with the distinct values."""
+    out = {}
+    for task, group in studies.groupby("task", sort=False):
+        values = sorted({str(v) for v in group[column]})
+        if len(values) > 1:
+            out[str(task)] = values
+    return out
+
+
+def collect(data: StoreData, frames: Frames) -> Provenance:
+    studies = frames.studies
+    warnings: list[str] = []
+    notes: list[str] = []
+
+    budgets = studies.assign(budget=studies["budget_kind"].astype(str) + " "
+                             + studies["budget_amount"].map(lambda v: f"{float(v):g}"))
+    for task, values in _differs(budgets, "budget").items():
+        warnings.append(f"Unequal budgets on task {task!r}: {' vs '.join(values)}. Runners on this "
+                        "task did not get the same budget; its comparison is not fair.")
+    for column, what in (("device", "devices"), ("precision", "precisions"),
+                         ("threads", "thread counts")):
+        for task, values in _differs(studies, column).items():
+            warnings.append(f"Different {what} on task {task!r}: {', '.join(values)}. Times and "
+                            "possibly results are not comparable across these studies.")
+    unmet = studies[(studies["status"].astype(str) != "done") | ~studies["budget_met"].astype(bool)]
+    if len(unmet):
+        running = int((unmet["status"].astype(str) != "done").sum())
+        warnings.append(
+            f"{len(unmet)} of {len(studies)} studies did not spend their whole budget"
+            + (f" ({running} still running or interrupted)" if running else "")
+            + ": their final values are not comparable with finished studies "
+            "(see the study table below).")
+    reps = studies.groupby(["task", "runner"]).size().unstack(fill_value=0)
+    uneven = [str(t) for t, row in reps.iterrows() if row.nunique() > 1]
+    if uneven:
+        warnings.append("Runners have different numbers of repetitions on "
+                        + ", ".join(repr(t) for t in uneven)
+                        + ": paired statistics use only the repetitions every runner has.")
+    envs = studies["env_id"].dropna().unique()
+    if len(envs) > 1:
+        table = environment_table({int(e): data.environments.get(int(e), {}) for e in envs})
+        varying = [c for c in ("hostname", "python", "torch", "packages", "git_revision", "cpu")
+                   if table[c].astype(str).nunique() > 1]
+        if varying:
+            notes.append(f"Studies ran in {len(envs)} environments that differ in "
+                         + ", ".join(varying) + ".")
+
+    suites, sources = suite_table(data.suite_specs)
+    columns = ["study_id", "suite", "task", "runner", "repetition", "eval_seed", "runner_seed",
+               "budget_kind", "budget_amount", "budget_spent", "budget_met", "status", "n_trials",
+               "n_failed", "device", "threads", "precision", "runner_version", "env_id"]
+    return Provenance(
+        suites=suites, suite_sources=sources,
+        environments=environment_table(data.environments),
+        studies=studies[[c for c in columns if c in studies.columns]].reset_index(drop=True),
+        warnings=warnings, notes=notes,
+    )

@@ -33,9 +33,17 @@ class InvalidConfigError(ValueError):
     """A configuration does not belong to its search space."""
 
 
-def _freeze_condition(active_if: Mapping[str, Sequence[Value] | Value] | None) -> tuple:
+def _freeze_condition(active_if: Any) -> tuple:
+    """``{parent: value or values}`` (or its frozen form, a tuple of pairs) as a sorted tuple."""
     if not active_if:
         return ()
+    if isinstance(active_if, tuple) and all(
+            isinstance(item, tuple) and len(item) == 2 for item in active_if):
+        active_if = dict(active_if)  # already frozen (dataclasses.replace, a copy)
+    if not isinstance(active_if, Mapping):
+        raise SpaceError(
+            f"active_if must map parent names to a value or a list of values, got {active_if!r}"
+        )
     items = []
     for parent, values in active_if.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
@@ -75,6 +83,13 @@ class Param:
         return tuple(parent for parent, _ in self.active_if)
 
 
+def _clip_unit(u: float) -> float:
+    u = float(u)
+    if math.isnan(u):
+        raise ValueError("a unit-interval coordinate must be a number in [0, 1], got nan")
+    return min(max(u, 0.0), 1.0)
+
+
 def _check_default(param: Param, name_hint: str = "default") -> None:
     default = getattr(param, "default", None)
     if default is not None and not param.contains(default):
@@ -92,7 +107,7 @@ class Float(Param):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", "float")
-        object.__setattr__(self, "active_if", _freeze_condition(dict(self.active_if)))
+        object.__setattr__(self, "active_if", _freeze_condition(self.active_if))
         for bound in ("low", "high"):
             value = getattr(self, bound)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -100,6 +115,8 @@ class Float(Param):
             if not math.isfinite(value):
                 raise SpaceError(f"Float {bound} must be finite, got {value!r}")
             object.__setattr__(self, bound, float(value))
+        if isinstance(self.default, int) and not isinstance(self.default, bool):
+            object.__setattr__(self, "default", float(self.default))
         if not self.low < self.high:
             raise SpaceError(f"Float needs low < high, got low={self.low!r}, high={self.high!r}")
         if self.log and self.low <= 0:
@@ -107,7 +124,9 @@ class Float(Param):
         _check_default(self)
 
     def from_unit(self, u: float) -> float:
-        u = min(max(float(u), 0.0), 1.0)
+        u = _clip_unit(u)
+        if u in (0.0, 1.0):  # exactly the bounds (exp(log(high)) can miss high by an ulp)
+            return self.high if u else self.low
         if self.log:
             lo, hi = math.log(self.low), math.log(self.high)
             value = math.exp(lo + u * (hi - lo))
@@ -156,7 +175,7 @@ class Int(Param):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", "int")
-        object.__setattr__(self, "active_if", _freeze_condition(dict(self.active_if)))
+        object.__setattr__(self, "active_if", _freeze_condition(self.active_if))
         for bound in ("low", "high"):
             value = getattr(self, bound)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -173,7 +192,7 @@ class Int(Param):
 
     def from_unit(self, u: float) -> int:
         """Equal probability per integer (linear) or per log-width cell of half-integers (log)."""
-        u = min(max(float(u), 0.0), 1.0)
+        u = _clip_unit(u)
         if self.log:
             lo, hi = math.log(self.low - 0.5), math.log(self.high + 0.5)
             value = round(math.exp(lo + u * (hi - lo)))
@@ -227,7 +246,7 @@ class Categorical(Param):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", "categorical")
-        object.__setattr__(self, "active_if", _freeze_condition(dict(self.active_if)))
+        object.__setattr__(self, "active_if", _freeze_condition(self.active_if))
         if isinstance(self.choices, (str, bytes)) or not isinstance(self.choices, Sequence):
             raise SpaceError(f"Categorical choices must be a list, got {self.choices!r}")
         choices = tuple(self.choices)
@@ -238,6 +257,8 @@ class Categorical(Param):
                 raise SpaceError(
                     f"Categorical choices must be str, int, float, bool or None, got {choice!r}"
                 )
+            if isinstance(choice, float) and not math.isfinite(choice):
+                raise SpaceError(f"Categorical choices must be finite numbers, got {choice!r}")
         keys = [_canonical_json(c) for c in choices]
         if len(set(keys)) != len(keys):
             raise SpaceError(f"Categorical choices must be distinct, got {list(choices)!r}")
@@ -245,7 +266,7 @@ class Categorical(Param):
         _check_default(self)
 
     def from_unit(self, u: float) -> Value:
-        u = min(max(float(u), 0.0), 1.0)
+        u = _clip_unit(u)
         return self.choices[min(int(u * len(self.choices)), len(self.choices) - 1)]
 
     def to_unit(self, value: Value) -> float:
@@ -275,7 +296,10 @@ class Categorical(Param):
 
 
 def _is_plain(value: Any) -> bool:
-    return value is None or isinstance(value, (str, int, float, bool))
+    """Whether ``value`` could be a categorical choice (NaN and infinities cannot)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, (str, int, bool))
 
 
 def _condition_to_dict(active_if: tuple) -> dict[str, list]:
@@ -428,8 +452,13 @@ class Space(Mapping[str, Param]):
             if name not in config:
                 raise InvalidConfigError(f"missing parameter {name!r} ({param!r})")
             value = _to_python(config[name])
-            if isinstance(param, Float) and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
+            if isinstance(param, Float) and isinstance(value, (int, float)) and not isinstance(
+                    value, bool):
+                try:
+                    value = float(value) + 0.0  # + 0.0: -0.0 becomes 0.0, so both have one key
+                except OverflowError:
+                    raise InvalidConfigError(
+                        f"parameter {name!r}={value!r} is outside {param!r}") from None
             if isinstance(param, Int) and isinstance(value, float) and value.is_integer():
                 value = int(value)
             if not param.contains(value):
@@ -448,6 +477,8 @@ class Space(Mapping[str, Param]):
     def from_dict(cls, data: Mapping[str, Mapping[str, Any]]) -> Space:
         params: dict[str, Param] = {}
         for name, spec in data.items():
+            if not isinstance(spec, Mapping):
+                raise SpaceError(f"parameter {name!r}: expected a mapping with a 'type', got {spec!r}")
             spec = dict(spec)
             kind = spec.pop("type", None)
             if kind not in _PARAM_TYPES:

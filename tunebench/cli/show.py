@@ -26,6 +26,7 @@ def summary_frame(db: Path):  # -> pd.DataFrame
         best_mean=("best", "mean"), best_std=("best", "std"),
         test_mean=("test", "mean"), trials=("n_trials", "sum"), failed=("n_failed", "sum"),
         budget=("budget_amount", "first"), budget_kind=("budget_kind", "first"),
+        optimum=("optimum", "first"), exact=("optimum_is_exact", "first"),
     ).reset_index()
 
 
@@ -42,8 +43,12 @@ def show(db: Path = typer.Option(Path("results.db"), "--db", help="Results store
     for (suite, task), rows in frame.groupby(["suite", "task"], sort=False):
         direction = rows["direction"].iloc[0]
         best = rows["best_mean"].min() if direction == "minimize" else rows["best_mean"].max()
-        table = Table(title=f"{suite} · {task} ({direction}, budget {rows['budget'].iloc[0]:g} "
-                            f"{rows['budget_kind'].iloc[0]})", title_justify="left")
+        first = rows.iloc[0]
+        optimum = ""
+        if first["optimum"] == first["optimum"]:  # not NaN
+            optimum = (", optimum " if first["exact"] else ", reference ") + f"{first['optimum']:.6g}"
+        table = Table(title=f"{suite} · {task} ({direction}, budget {first['budget']:g} "
+                            f"{first['budget_kind']}{optimum})", title_justify="left")
         for column in ("runner", "best (validation)", "± std", "incumbent test", "studies",
                        "trials", "failed"):
             table.add_column(column, justify="left" if column == "runner" else "right")

@@ -1,0 +1,410 @@
+"""optuna runners: each sampler family through optuna's ask/tell API, with an optional pruner.
+
+One in-memory study per runner, named ``tunebench`` (optuna's Hyperband pruner assigns brackets by
+hashing the study name, so a random name would break replay). Parameters are suggested define-by-run
+in space order, each only when active, which is optuna's native handling of conditional spaces.
+Failed trials are told as ``TrialState.FAIL``; pruned ones as ``TrialState.PRUNED`` after their
+learning curve has been reported, so a replayed history rebuilds the pruner's state too.
+The harness owns the budget: the grid sampler is kept from stopping the study when it is exhausted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import math
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import TrialState
+
+from tunebench.runners.adapter import (
+    LibraryRunner,
+    check_bool,
+    check_choice,
+    check_int,
+)
+from tunebench.runners.base import Capabilities, Outcome, RunnerError, Status
+from tunebench.runners.translation import ParamTranslation, fmt, rows
+from tunebench.space import Categorical, Config, Float, Param, Space
+from tunebench.tasks.base import Direction
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+PRUNERS = ("none", "median", "successive_halving", "hyperband")
+
+_CONDITIONAL_RANDOM = ("conditional: outside the search space shared by all trials, so it is "
+                       "sampled by the independent (random) sampler, not the model")
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def make_pruner(name: str) -> optuna.pruners.BasePruner:
+    """optuna's pruner for the ``pruner`` option (defaults as optuna's own)."""
+    check_choice("pruner", name, PRUNERS)
+    return {
+        "none": optuna.pruners.NopPruner,
+        "median": optuna.pruners.MedianPruner,
+        "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+        "hyperband": optuna.pruners.HyperbandPruner,
+    }[name]()
+
+
+def distribution(param: Param) -> BaseDistribution:
+    if isinstance(param, Float):
+        return FloatDistribution(param.low, param.high, log=param.log)
+    if isinstance(param, Categorical):
+        return CategoricalDistribution(list(param.choices))
+    return IntDistribution(param.low, param.high, log=param.log)
+
+
+def distribution_text(param: Param) -> str:
+    if isinstance(param, Categorical):
+        return f"CategoricalDistribution([{', '.join(fmt(c) for c in param.choices)}])"
+    kind = "FloatDistribution" if isinstance(param, Float) else "IntDistribution"
+    return f"{kind}({fmt(param.low)}, {fmt(param.high)}{', log=True' if param.log else ''})"
+
+
+@dataclass
+class _Pending:
+    trial: optuna.trial.Trial
+    reported: set[int] = field(default_factory=set)
+
+
+def _report_curve(trial: optuna.trial.Trial, reported: set[int], curve: tuple[float, ...]) -> None:
+    for step, value in enumerate(curve, start=1):
+        if step not in reported and math.isfinite(value):
+            trial.report(value, step)
+            reported.add(step)
+
+
+class OptunaRunner(LibraryRunner):
+    """Shared optuna adapter; a subclass builds its sampler and calls :meth:`_open`."""
+
+    def _open(self, sampler: optuna.samplers.BaseSampler, pruner: str) -> None:
+        self.pruner = check_choice("pruner", pruner, PRUNERS)
+        with _quiet():
+            self._study = optuna.create_study(
+                sampler=sampler, pruner=make_pruner(pruner), study_name="tunebench",
+                direction=self.direction.value,
+            )
+
+    def _ask(self) -> tuple[Config, _Pending]:
+        config: Config = {}
+        with _quiet():
+            trial = self._study.ask()
+            for name in self.space:
+                if self.space.is_active(name, config):
+                    config[name] = _suggest(trial, name, self.space[name])
+        return config, _Pending(trial)
+
+    def _tell(self, handle: _Pending, config: Config, outcome: Outcome) -> None:
+        with _quiet():
+            _report_curve(handle.trial, handle.reported, outcome.curve)
+            if outcome.status is Status.PRUNED:
+                self._study.tell(handle.trial, state=TrialState.PRUNED)
+            elif self.loss(outcome) is None:
+                self._study.tell(handle.trial, state=TrialState.FAIL)
+            else:
+                self._study.tell(handle.trial, float(outcome.value))  # type: ignore[arg-type]
+
+    def _discard(self, handle: _Pending) -> None:
+        with _quiet():
+            self._study.tell(handle.trial, state=TrialState.FAIL)
+
+    def _tell_foreign(self, config: Config, outcome: Outcome) -> None:
+        state, value = TrialState.COMPLETE, outcome.value
+        if outcome.status is Status.PRUNED:
+            state, value = TrialState.PRUNED, None
+        elif self.loss(outcome) is None:
+            state, value = TrialState.FAIL, None
+        curve = {i: v for i, v in enumerate(outcome.curve, start=1) if math.isfinite(v)}
+        with _quiet():
+            self._study.add_trial(optuna.trial.create_trial(
+                params=dict(config), state=state, value=value, intermediate_values=curve,
+                distributions={name: distribution(self.space[name]) for name in config},
+            ))
+
+    def _should_prune(self, handle: _Pending, step: int, value: float) -> bool:
+        with _quiet():
+            if step not in handle.reported:
+                handle.trial.report(value, step)
+                handle.reported.add(step)
+            return handle.trial.should_prune()
+
+    # ------------------------------------------------------------------ translation audit
+    @classmethod
+    def translate(cls, space: Space, **options: Any) -> list[ParamTranslation]:
+        def render(name: str, param: Param) -> tuple[str, bool, str]:
+            text = cls._library_text(param, options)
+            if param.active_if:
+                text += "; suggested only when active (define-by-run)"
+            reason = cls._loss_reason(param, options)
+            return text, bool(reason), reason
+
+        return rows(space, render)
+
+    @classmethod
+    def _library_text(cls, param: Param, options: dict[str, Any]) -> str:
+        return distribution_text(param)
+
+    @classmethod
+    def _loss_reason(cls, param: Param, options: dict[str, Any]) -> str:
+        """Why the sampler does not model ``param`` as defined ("" when it does)."""
+        return ""
+
+
+def _suggest(trial: optuna.trial.Trial, name: str, param: Param) -> Any:
+    if isinstance(param, Float):
+        return trial.suggest_float(name, param.low, param.high, log=param.log)
+    if isinstance(param, Categorical):
+        return trial.suggest_categorical(name, list(param.choices))
+    return trial.suggest_int(name, param.low, param.high, log=param.log)
+
+
+def _caps(family: str, notes: str = "", exact: bool = True) -> Capabilities:
+    return Capabilities(library="optuna", family=family, pruning=True, batch=True,
+                        exact_replay=exact, notes=notes)
+
+
+# ---------------------------------------------------------------------- the runners
+class OptunaTPE(OptunaRunner):
+    name = "optuna.tpe"
+    description = "optuna TPESampler (Tree-structured Parzen Estimator)"
+    capabilities = _caps("TPE", "independent per-parameter model unless multivariate=true")
+
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_hint: int | None = None, multivariate: bool = False, group: bool = False,
+                 n_startup_trials: int = 10, pruner: str = "none") -> None:
+        super().__init__(space, direction, seed, budget_hint)
+        check_bool("multivariate", multivariate)
+        if check_bool("group", group) and not multivariate:
+            raise RunnerError("option group=true needs multivariate=true (optuna's rule)")
+        with _quiet():
+            sampler = optuna.samplers.TPESampler(
+                seed=self.seed, multivariate=multivariate, group=group,
+                n_startup_trials=check_int("n_startup_trials", n_startup_trials, 0),
+            )
+        self._open(sampler, pruner)
+
+
+class OptunaRandom(OptunaRunner):
+    name = "optuna.random"
+    description = "optuna RandomSampler (independent uniform / log-uniform draws)"
+    capabilities = _caps("random")
+
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_hint: int | None = None, pruner: str = "none") -> None:
+        super().__init__(space, direction, seed, budget_hint)
+        self._open(optuna.samplers.RandomSampler(seed=self.seed), pruner)
+
+
+_CMAES_MISSING = ("needs the `cmaes` package, which is not installed "
+                  "(pip install cmaes; tunebench's dependencies should list it)")
+
+
+class OptunaCMAES(OptunaRunner):
+    name = "optuna.cmaes"
+    description = "optuna CmaEsSampler (CMA-ES over numeric parameters)"
+    capabilities = _caps("evolutionary", "categoricals and conditional parameters are sampled "
+                         "at random by the independent sampler; integers are rounded")
+    unavailable = None if importlib.util.find_spec("cmaes") else _CMAES_MISSING
+
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_hint: int | None = None, n_startup_trials: int = 1,
+                 restart_strategy: str = "none", with_margin: bool = False,
+                 pruner: str = "none") -> None:
+        super().__init__(space, direction, seed, budget_hint)
+        restart = check_choice("restart_strategy", restart_strategy, ("none", "ipop", "bipop"))
+        with _quiet():
+            sampler = optuna.samplers.CmaEsSampler(
+                seed=self.seed, n_startup_trials=check_int("n_startup_trials", n_startup_trials, 0),
+                restart_strategy=None if restart == "none" else restart,
+                with_margin=check_bool("with_margin", with_margin), warn_independent_sampling=False,
+            )
+        self._open(sampler, pruner)
+
+    @classmethod
+    def _loss_reason(cls, param: Param, options: dict[str, Any]) -> str:
+        if param.active_if:
+            return _CONDITIONAL_RANDOM
+        if isinstance(param, Categorical):
+            return "CMA-ES models only numeric parameters: sampled at random (independent sampler)"
+        if param.kind == "int" and not options.get("with_margin", False):
+            return "modelled as a continuous value, then rounded (with_margin=false)"
+        return ""
+
+
+class OptunaGP(OptunaRunner):
+    name = "optuna.gp"
+    description = "optuna GPSampler (Gaussian-process Bayesian optimisation, logEI)"
+    capabilities = _caps("GP-BO", "conditional parameters are sampled at random by the "
+                         "independent sampler; cost per trial grows with the history (cubic)")
+
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_hint: int | None = None, n_startup_trials: int = 10,
+                 deterministic_objective: bool = False, pruner: str = "none") -> None:
+        super().__init__(space, direction, seed, budget_hint)
+        with _quiet():
+            sampler = optuna.samplers.GPSampler(
+                seed=self.seed, n_startup_trials=check_int("n_startup_trials", n_startup_trials, 0),
+                deterministic_objective=check_bool("deterministic_objective",
+                                                   deterministic_objective),
+                warn_independent_sampling=False,
+            )
+        self._open(sampler, pruner)
+
+    @classmethod
+    def _loss_reason(cls, param: Param, options: dict[str, Any]) -> str:
+        return _CONDITIONAL_RANDOM if param.active_if else ""
+
+
+class OptunaQMC(OptunaRunner):
+    name = "optuna.qmc"
+    description = "optuna QMCSampler (scrambled Sobol or Halton low-discrepancy sequence)"
+    capabilities = _caps("QMC", "scramble=false ignores the seed (every repetition identical)")
+
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_hint: int | None = None, qmc_type: str = "sobol", scramble: bool = True,
+                 pruner: str = "none") -> None:
+        super().__init__(space, direction, seed, budget_hint)
+        with _quiet():
+            sampler = optuna.samplers.QMCSampler(
+                seed=self.seed, qmc_type=check_choice("qmc_type", qmc_type, ("sobol", "halton")),
+                scramble=check_bool("scramble", scramble), warn_independent_sampling=False,
+                warn_asynchronous_seeding=False,
+            )
+        self._open(sampler, pruner)
+
+    @classmethod
+    def _loss_reason(cls, param: Param, options: dict[str, Any]) -> str:
+        if param.active_if:
+            return ("conditional: in the low-discrepancy sequence only if active in the first "
+                    "trial, otherwise sampled at random")
+        return ""
+
+
+class OptunaNSGA2(OptunaRunner):
+    name = "optuna.nsga2"
+    description = "optuna NSGAIISampler (genetic algorithm; single objective here)"
+    capabilities = _caps("evolutionary", "first generation is random (population_size trials); "
+                         "conditional parameters are sampled at random")
+
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_hint: int | None = None, population_size: int = 50,
+                 pruner: str = "none") -> None:
+        super().__init__(space, direction, seed, budget_hint)
+        with _quiet():
+            sampler = optuna.samplers.NSGAIISampler(
+                seed=self.seed, population_size=check_int("population_size", population_size, 2))
+        self._open(sampler, pruner)
+
+    @classmethod
+    def _loss_reason(cls, param: Param, options: dict[str, Any]) -> str:
+        return _CONDITIONAL_RANDOM if param.active_if else ""
+
+
+class _EndlessGridSampler(optuna.samplers.GridSampler):
+    """A GridSampler that never stops the study: the harness, not the library, owns the budget.
+
+    Once every grid point has been visited, optuna's sampler re-draws visited points at random.
+    """
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        return None
+
+
+class OptunaGrid(OptunaRunner):
+    name = "optuna.grid"
+    description = "optuna GridSampler over tunebench's grid points (seeded random order)"
+    capabilities = _caps("grid", "conditional parameters are crossed into the grid even when "
+                         "inactive, so some grid points repeat a configuration")
+
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_hint: int | None = None, resolution: int = 5,
+                 max_points: int = 1_000_000, pruner: str = "none") -> None:
+        super().__init__(space, direction, seed, budget_hint)
+        axes = {name: space[name].grid(check_int("resolution", resolution, 1)) for name in space}
+        size = math.prod(len(values) for values in axes.values())
+        if size > check_int("max_points", max_points, 1):
+            raise RunnerError(f"the grid would have {size:,} points (resolution {resolution} over "
+                              f"{len(space)} parameters); lower `resolution` or raise `max_points`")
+        with _quiet():
+            self._open(_EndlessGridSampler(axes, seed=self.seed), pruner)
+
+    @classmethod
+    def _library_text(cls, param: Param, options: dict[str, Any]) -> str:
+        points = param.grid(int(options.get("resolution", 5)))
+        shown = ", ".join(fmt(p) for p in points[:6]) + (", …" if len(points) > 6 else "")
+        return f"GridSampler axis of {len(points)}: [{shown}]"
+
+    @classmethod
+    def _loss_reason(cls, param: Param, options: dict[str, Any]) -> str:
+        points = param.grid(int(options.get("resolution", 5)))
+        if isinstance(param, Categorical) or (param.kind == "int"
+                                              and len(points) == param.high - param.low + 1):
+            return ""
+        return f"discretised: only {len(points)} values are ever tried"
+
+
+class OptunaHyperband(OptunaTPE):
+    name = "optuna.hyperband"
+    description = "optuna TPESampler + HyperbandPruner (multi-fidelity: stops weak trials early)"
+    capabilities = _caps("TPE", "multi-fidelity: prunes between fidelity steps; max resource "
+                         "inferred from the first complete trial")
+
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_hint: int | None = None, min_resource: int = 1, reduction_factor: int = 3,
+                 n_startup_trials: int = 10) -> None:
+        super().__init__(space, direction, seed, budget_hint, n_startup_trials=n_startup_trials)
+        self._study.pruner = optuna.pruners.HyperbandPruner(
+            min_resource=check_int("min_resource", min_resource, 1),
+            reduction_factor=check_int("reduction_factor", reduction_factor, 2))
+        self.pruner = "hyperband"
+
+
+class OptunaASHA(OptunaTPE):
+    name = "optuna.asha"
+    description = "optuna TPESampler + SuccessiveHalvingPruner (asynchronous successive halving)"
+    capabilities = _caps("TPE", "multi-fidelity: prunes between fidelity steps at rungs "
+                         "min_resource * reduction_factor**k")
+
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_hint: int | None = None, min_resource: int = 1, reduction_factor: int = 4,
+                 n_startup_trials: int = 10) -> None:
+        super().__init__(space, direction, seed, budget_hint, n_startup_trials=n_startup_trials)
+        self._study.pruner = optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=check_int("min_resource", min_resource, 1),
+            reduction_factor=check_int("reduction_factor", reduction_factor, 2))
+        self.pruner = "successive_halving"
+
+
+__all__ = [
+    "PRUNERS",
+    "OptunaASHA",
+    "OptunaCMAES",
+    "OptunaGP",
+    "OptunaGrid",
+    "OptunaHyperband",
+    "OptunaNSGA2",
+    "OptunaQMC",
+    "OptunaRandom",
+    "OptunaRunner",
+    "OptunaTPE",
+    "distribution",
+    "make_pruner",
+]

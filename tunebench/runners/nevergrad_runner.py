@@ -1,0 +1,193 @@
+"""nevergrad runners: the wizard, CMA-ES, DE, PSO, (1+1), a portfolio and BO, through ask/tell.
+
+Parametrization: an ``ng.p.Dict`` with one child per parameter: ``ng.p.Scalar`` (linear floats),
+``ng.p.Log`` (log floats), the same with ``set_integer_casting()`` over ``[low - 0.5, high + 0.5]``
+for integers (rounded, then clipped, so each integer gets an equal-width cell) and ``ng.p.Choice``
+for categoricals. It is seeded through ``parametrization.random_state``, which every nevergrad
+optimizer draws from; ``budget_hint`` becomes the optimizer's budget (the wizard chooses by it).
+
+Conditional parameters: nevergrad has no native mechanism, so every parameter is always in the
+parametrization and the ones inactive for a candidate are dropped from the configuration the task
+sees. The task's value cannot depend on them, so nevergrad learns nothing from them, and the
+harness neither records nor charges them. A configuration nevergrad did not propose (a resumed
+study told a stored configuration) is told as a child whose inactive parameters take their defaults.
+
+Failures: nevergrad's documented handling of a non-finite loss is to clip it to its ceiling
+(5e20, ``LossTooLargeWarning``); a failed trial is told as ``inf``, which becomes that penalty.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import nevergrad as ng
+import numpy as np
+
+from tunebench.runners.adapter import LibraryRunner
+from tunebench.runners.base import Capabilities, Outcome
+from tunebench.runners.translation import ParamTranslation, fmt, rows
+from tunebench.space import Categorical, Config, Float, Param, Space
+from tunebench.tasks.base import Direction
+
+FAILURE_LOSS = float("inf")
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def parameter(param: Param) -> ng.p.Parameter:
+    if isinstance(param, Categorical):
+        return ng.p.Choice(list(param.choices))
+    low, high = (param.low, param.high) if isinstance(param, Float) else (
+        param.low - 0.5, param.high + 0.5)
+    child = ng.p.Log(lower=low, upper=high) if param.log else ng.p.Scalar(lower=low, upper=high)
+    return child if isinstance(param, Float) else child.set_integer_casting()
+
+
+def parameter_text(param: Param) -> str:
+    if isinstance(param, Categorical):
+        return f"ng.p.Choice([{', '.join(fmt(c) for c in param.choices)}])"
+    low, high = (param.low, param.high) if isinstance(param, Float) else (
+        param.low - 0.5, param.high + 0.5)
+    text = f"ng.p.{'Log' if param.log else 'Scalar'}(lower={fmt(low)}, upper={fmt(high)})"
+    return text if isinstance(param, Float) else text + ".set_integer_casting()"
+
+
+def _value(param: Param, raw: Any) -> Any:
+    if isinstance(param, Categorical):
+        return raw
+    if isinstance(param, Float):
+        return min(max(float(raw), param.low), param.high)
+    return int(min(max(int(raw), param.low), param.high))
+
+
+class NevergradRunner(LibraryRunner):
+    """Shared nevergrad adapter; a subclass names its optimizer in ``optimizer``."""
+
+    #: Name in ``ng.optimizers.registry``.
+    optimizer: ClassVar[str]
+
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_hint: int | None = None) -> None:
+        super().__init__(space, direction, seed, budget_hint)
+        parametrization = ng.p.Dict(**{name: parameter(space[name]) for name in space})
+        parametrization.random_state = np.random.RandomState(self.seed)
+        with _quiet():
+            self._optimizer = ng.optimizers.registry[self.optimizer](
+                parametrization=parametrization, budget=budget_hint, num_workers=1)
+
+    def _ask(self) -> tuple[Config, ng.p.Parameter]:
+        with _quiet():
+            candidate = self._optimizer.ask()
+        values = candidate.value
+        config: Config = {}
+        for name in self.space:
+            if self.space.is_active(name, config):
+                config[name] = _value(self.space[name], values[name])
+        return config, candidate
+
+    def _tell(self, handle: ng.p.Parameter, config: Config, outcome: Outcome) -> None:
+        loss = self.loss(outcome)
+        with _quiet():
+            self._optimizer.tell(handle, FAILURE_LOSS if loss is None else loss)
+
+    def _tell_foreign(self, config: Config, outcome: Outcome) -> None:
+        full = {name: config[name] if name in config else self.space[name].default_value()
+                for name in self.space}
+        loss = self.loss(outcome)
+        with _quiet():
+            child = self._optimizer.parametrization.spawn_child(new_value=full)
+            # an optimizer that cannot learn from points it did not propose just skips this one
+            with contextlib.suppress(ng.errors.TellNotAskedNotSupportedError):
+                self._optimizer.tell(child, FAILURE_LOSS if loss is None else loss)
+
+    @classmethod
+    def translate(cls, space: Space, **options: Any) -> list[ParamTranslation]:
+        def render(name: str, param: Param) -> tuple[str, bool, str]:
+            reasons = []
+            if param.kind == "int":
+                reasons.append("continuous internally, rounded to the integer")
+            if isinstance(param, Categorical):
+                reasons.append("relaxed to one continuous weight per choice, drawn by softmax")
+            if param.active_if:
+                reasons.append("no native conditions: always optimised, dropped when inactive")
+            return parameter_text(param), bool(reasons), "; ".join(reasons)
+
+        return rows(space, render)
+
+
+_NOTES = "conditional parameters flattened (always optimised, dropped when inactive)"
+
+
+def _caps(family: str, notes: str = "") -> Capabilities:
+    return Capabilities(library="nevergrad", family=family,
+                        notes="; ".join(n for n in (notes, _NOTES) if n))
+
+
+class NevergradNGOpt(NevergradRunner):
+    name = "nevergrad.ngopt"
+    description = "nevergrad NGOpt, the wizard: picks an algorithm from budget, dimension and types"
+    capabilities = _caps("bandit-portfolio", "its choice depends on budget_hint")
+    optimizer = "NGOpt"
+
+
+class NevergradCMA(NevergradRunner):
+    name = "nevergrad.cma"
+    description = "nevergrad CMA (covariance matrix adaptation evolution strategy)"
+    capabilities = _caps("evolutionary")
+    optimizer = "CMA"
+
+
+class NevergradDE(NevergradRunner):
+    name = "nevergrad.de"
+    description = "nevergrad TwoPointsDE (differential evolution, two-point crossover)"
+    capabilities = _caps("evolutionary")
+    optimizer = "TwoPointsDE"
+
+
+class NevergradPSO(NevergradRunner):
+    name = "nevergrad.pso"
+    description = "nevergrad PSO (particle swarm optimisation)"
+    capabilities = _caps("evolutionary")
+    optimizer = "PSO"
+
+
+class NevergradOnePlusOne(NevergradRunner):
+    name = "nevergrad.oneplusone"
+    description = "nevergrad OnePlusOne ((1+1) evolution strategy, one-fifth rule)"
+    capabilities = _caps("evolutionary")
+    optimizer = "OnePlusOne"
+
+
+class NevergradPortfolio(NevergradRunner):
+    name = "nevergrad.portfolio"
+    description = "nevergrad Portfolio (passive: CMA, TwoPointsDE, scrambled Hammersley take turns)"
+    capabilities = _caps("bandit-portfolio")
+    optimizer = "Portfolio"
+
+
+class NevergradBO(NevergradRunner):
+    name = "nevergrad.bo"
+    description = "nevergrad BO (Gaussian-process Bayesian optimisation via bayes_opt)"
+    capabilities = _caps("GP-BO", "cost per trial grows with the history")
+    optimizer = "BO"
+
+
+__all__ = [
+    "NevergradBO",
+    "NevergradCMA",
+    "NevergradDE",
+    "NevergradNGOpt",
+    "NevergradOnePlusOne",
+    "NevergradPSO",
+    "NevergradPortfolio",
+    "NevergradRunner",
+]

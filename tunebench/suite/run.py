@@ -115,8 +115,8 @@ def _plan(store: ResultStore, suite_id: int, spec: SuiteSpec, studies: list[Stud
     study_ids: dict[tuple[str, str, int], int] = {}
     for study in studies:
         task = tasks[study.task.label]
-        study_id = store.ensure_study(suite_id, study, str(task.direction), task.optimum,
-                                      task.optimum_is_exact)
+        study_id = store.ensure_study(suite_id, study, str(task.direction),
+                                      task.optimum_for_seed(study.eval_seed), task.optimum_is_exact)
         study_ids[study.key] = study_id
         if store.study_status(study_id) != "done":
             jobs.append(StudyJob(study, tuple(store.history(study_id))))

@@ -129,6 +129,15 @@ class Task(ABC):
         """Best achievable validation value, where known (exact for synthetic functions)."""
         return None
 
+    def optimum_for_seed(self, seed: int) -> float | None:
+        """The optimum that applies to evaluations with ``seed``.
+
+        Equal to :attr:`optimum` for tasks whose objective does not depend on the seed; tasks whose
+        data split depends on the seed (e.g. ``linreg``) override it, so regret is measured
+        against the optimum of the very split a study was evaluated on.
+        """
+        return self.optimum
+
     @property
     def optimum_is_exact(self) -> bool:
         """False where :attr:`optimum` is a reference (e.g. a closed-form fit), not a proven bound."""

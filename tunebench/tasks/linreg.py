@@ -230,9 +230,10 @@ class LinearRegressionTask(Task):
                 mse = split.mse(split.x_val, split.y_val, theta[:p], theta[p])
                 if not math.isfinite(mse):
                     raise FloatingPointError(
-                        f"linreg: training diverged in epoch {epoch + 1} (validation MSE {mse}); "
-                        f"learning_rate={config['learning_rate']:.3g} is too large for "
-                        f"optimizer={config['optimizer']!r}"
+                        f"linreg: training diverged in epoch {epoch + 1} (validation MSE {mse}) "
+                        f"with learning_rate={config['learning_rate']:.3g}, "
+                        f"optimizer={config['optimizer']!r}, batch_size={batch}: the step is too "
+                        "large for this problem"
                     )
                 curve.append(mse)
                 context.report(epoch + 1, mse)

@@ -43,10 +43,9 @@ __all__ = [
 
 
 class SyntheticFunction(Task):
-    """A noise-free test function of fixed dimension; a subclass sets four class attributes.
-
-    ``bounds`` (one ``(low, high)`` per coordinate), ``known_optimum``, ``known_minimizers`` (every
-    global minimiser, as coordinate tuples) and :meth:`function`.
+    """A test function of fixed dimension. A subclass sets ``name``, ``bounds`` (one ``(low, high)``
+    per coordinate), ``known_optimum`` and ``known_minimizers`` (every global minimiser, as coordinate
+    tuples), and implements :meth:`function`.
     """
 
     metric = "f"

@@ -152,6 +152,11 @@ def test_seed_for_optimum_option_changes_the_reference():
     assert reference_fit(1).val_mse != reference_fit(0).val_mse
 
 
+def test_optimum_for_seed_is_the_reference_of_that_seeds_split(task):
+    assert task.optimum_for_seed(0) == task.optimum
+    assert task.optimum_for_seed(2) == reference_fit(2).val_mse != task.optimum
+
+
 def test_default_config_trains_close_to_the_reference(task):
     config = task.default_config()
     assert task.space.validate(config) == config

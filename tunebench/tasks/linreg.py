@@ -27,7 +27,8 @@ optimisers' job harder without changing what is achievable.
 same linear model fitted exactly (closed-form ridge over the search space's ``l2`` range, and the lasso
 path over its ``l1`` range) on the split of seed ``seed_for_optimum``. Gradient descent may beat it (an
 early-stopped or elastic-net solution can generalise better on a small validation set), and splits of
-other seeds have other optima, so :attr:`~LinearRegressionTask.optimum_is_exact` is False.
+other seeds have other optima, so :attr:`~LinearRegressionTask.optimum_is_exact` is False;
+:meth:`~LinearRegressionTask.optimum_for_seed` gives the reference of any seed's own split.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class ReferenceFit:
     penalty: float  # the l2 (ridge) or l1 (lasso) coefficient, in this task's loss
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=64)
 def reference_fit(seed: int) -> ReferenceFit:
     """The best of closed-form ridge and the lasso path on the split of ``seed``.
 
@@ -194,6 +195,10 @@ class LinearRegressionTask(Task):
     def optimum(self) -> float:
         """Reference best validation MSE (original units) on the split of ``seed_for_optimum``."""
         return reference_fit(self.seed_for_optimum).val_mse
+
+    def optimum_for_seed(self, seed: int) -> float:
+        """Reference best validation MSE on the split of evaluation seed ``seed`` itself."""
+        return reference_fit(seed).val_mse
 
     @property
     def optimum_is_exact(self) -> bool:

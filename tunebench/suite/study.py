@@ -148,7 +148,7 @@ class StudyLoop:
             self.sink.study_started(self.study.key, {
                 "device": self.device, "threads": settings.threads,
                 "precision": settings.precision, "runner_version": self.runner.version(),
-                "task_version": self.task.version, "environment": capture_environment(),
+                "task_version": self.task.version, "environment": self._environment(),
             })
             self.replay(history)
             while not self.study.budget.exhausted(self.spent):
@@ -157,6 +157,16 @@ class StudyLoop:
                 self.trials.append(record)
                 self.sink.trial_finished(self.study.key, record)
         return self.result()
+
+    def _environment(self) -> dict[str, Any]:
+        """This process's environment plus the determinism settings the study's evaluations run
+        with (threads, precision, BLAS, torch's deterministic flags): what `reproduce` compares."""
+        from tunebench.suite.cache import numerics_settings
+
+        settings = self.study.settings
+        return {**capture_environment(),
+                "determinism": numerics_settings(self.task.uses_torch, self.device, settings.threads,
+                                                 settings.precision, applied=True)}
 
     def result(self) -> StudyResult:
         ok = [t.value for t in self.trials if t.status is Status.OK and t.value is not None]

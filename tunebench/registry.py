@@ -154,6 +154,15 @@ def all_runners() -> tuple[dict[str, type[Runner]], dict[str, str]]:
     return _RUNNERS.load_all()
 
 
+def refresh() -> None:
+    """Forget the entry points found so far, so packages installed since are seen on next lookup.
+
+    Plugin files and hand-registered classes stay registered.
+    """
+    _TASKS._entries = None
+    _RUNNERS._entries = None
+
+
 def register_task(cls: type[Task]) -> type[Task]:
     """Register a task class by hand (a notebook, a test); usable as a decorator."""
     _TASKS.add(cls, f"registered from {cls.__module__}")
@@ -231,8 +240,23 @@ def make_task(name: str, options: Mapping[str, Any] | None = None) -> Task:
         task = cls(**options)
     except (TaskError, ValueError, TypeError) as exc:
         raise RegistryError(f"task {name!r} rejected its options {options}: {exc}") from exc
+    _check_space(task, f"task {name!r} ({_TASKS.source(name)})")
     task._options = options  # type: ignore[attr-defined]
     return task
+
+
+def _check_space(task: Task, what: str) -> None:
+    """Build the task's space now, so an invalid one is reported naming the plugin, before any trial."""
+    try:
+        space = task.space
+    except Exception as exc:
+        raise RegistryError(
+            f"{what} declares an invalid search space: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(space, Space):
+        raise RegistryError(
+            f"{what}: `space` must be a tunebench Space, got {type(space).__name__} {space!r}"
+        )
 
 
 def make_runner(name: str, space: Space, direction: Direction | str, seed: int,

@@ -6,9 +6,10 @@
   defaults of its ``__init__`` filled in (``{}`` and ``{"dim": 2}`` are the same task);
 - the evaluation: the configuration's canonical key, the fidelity asked for and the evaluation seed;
 - the *numerics* (:func:`numerics_settings`): device type, threads and precision from the study
-  settings, plus the library facts that change floating-point results — the numpy version and
-  the BLAS libraries' name, version and kernel architecture; for a torch task also the torch build,
-  its CPU capability (AVX2 / AVX-512) and CUDA version, and the GPU's name.
+  settings, plus the library facts that change floating-point results — the numpy and scipy
+  versions and numpy's BLAS (name, version and the kernel architecture it picked for this CPU);
+  for a torch task also the torch build, its CPU capability (AVX2 / AVX-512) and CUDA version, and
+  the GPU's name.
 
 **The code hash** is the sha256 of the source files of the modules that define the task: every
 module in the task class's MRO (``tunebench/tasks/base.py`` included) and, transitively, every
@@ -161,16 +162,34 @@ def resolved_task_options(task: Task) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _blas() -> tuple[tuple[str, str, str], ...]:
+def _numpy_blas() -> tuple[tuple[str, str, str], ...]:
+    """numpy's own BLAS (name, version, kernel architecture), whatever else is loaded.
+
+    Only the library inside numpy's installation is taken, so the answer does not depend on
+    which other packages (scipy, torch) happen to have loaded their own BLAS before the call.
+    A numpy linked against a system BLAS reports every BLAS loaded at the time.
+    """
     try:
+        import numpy
         from threadpoolctl import threadpool_info
 
-        pools = threadpool_info()
+        pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
     except Exception:  # threadpoolctl inspects native libraries; a failure must not stop a run
         return ()
+    here = Path(numpy.__file__).resolve().parent
+    own = [p for p in pools if str(Path(p.get("filepath", "")).resolve()).startswith(
+        (str(here), str(here.parent / "numpy.libs")))]
     return tuple(sorted({(str(p.get("internal_api")), str(p.get("version")),
-                          str(p.get("architecture"))) for p in pools
-                         if p.get("user_api") == "blas"}))
+                          str(p.get("architecture"))) for p in (own or pools)}))
+
+
+def _version(distribution: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
 
 
 def numerics_settings(uses_torch: bool, device: str, threads: int, precision: str,
@@ -185,8 +204,9 @@ def numerics_settings(uses_torch: bool, device: str, threads: int, precision: st
 
     out: dict[str, Any] = {
         "device_type": device.split(":")[0], "threads": threads, "precision": precision,
-        "numpy": numpy.__version__,
-        "blas": [{"api": api, "version": ver, "architecture": arch} for api, ver, arch in _blas()],
+        "numpy": numpy.__version__, "scipy": _version("scipy"),
+        "blas": [{"api": api, "version": ver, "architecture": arch}
+                 for api, ver, arch in _numpy_blas()],
     }
     if uses_torch:
         import torch

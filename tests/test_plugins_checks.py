@@ -412,6 +412,9 @@ def test_targets_modules_classes_and_registered_names(monkeypatch: pytest.Monkey
     assert (found.kind, found.name, found.source) == ("task", "toy", "module tb_check_pkg")
     (found,) = find_plugins("tb_check_pkg.tasks:Toy")
     assert found.cls is not None and found.cls.__name__ == "Toy"
+    # nameless base classes of a module are not plugins (a plugin file is stricter: see above)
+    synthetic = {f.name for f in find_plugins("tunebench.tasks.synthetic")}
+    assert "branin" in synthetic and all(f.cls for f in find_plugins("tunebench.tasks.synthetic"))
     kinds = {f.kind for f in find_plugins("branin")} | {f.kind for f in find_plugins("random")}
     assert kinds == {"task", "runner"}  # registered names win over the stdlib module `random`
     for missing in ("tb_no_such_thing", "tb_check_pkg.tasks:Nope", "nope.py"):

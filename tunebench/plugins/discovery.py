@@ -192,10 +192,13 @@ def _from_module(target: str) -> list[Found] | None:
     except Exception as exc:
         return [Found("plugin", target, source, None,
                       f"failed to import: {type(exc).__name__}: {exc}")]
-    classes = _plugin_classes(module, include_submodules=True)
+    # In a module (unlike a plugin file) a class without a name is a base class: entry points
+    # name the classes to register, so only named ones are plugins.
+    classes = [cls for cls in _plugin_classes(module, include_submodules=True)
+               if isinstance(getattr(cls, "name", None), str) and cls.name]
     if not classes:
         return [Found("plugin", target, source, None,
-                      "defines no Task or Runner subclass")]
+                      "defines no Task or Runner subclass with a `name`")]
     return [_from_class(cls, source) for cls in classes]
 
 

@@ -1,0 +1,241 @@
+"""`tunebench reproduce`, `tunebench export` and `tunebench claims`: reproducibility from the command line."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from tunebench.cli.common import console, err_console, fail, user_errors
+
+_VERDICT_STYLE = {"identical": "green", "within tolerance": "yellow", "different": "bold red",
+                  "error": "bold red", "not run": "dim", "replicated": "green",
+                  "not replicated": "bold red"}
+
+
+def _fmt(value: Any, exact: bool = False) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else (repr(value) if exact else f"{value:.10g}")
+    text = str(value)
+    return text if len(text) <= 18 else text[:16] + "…"
+
+
+def _styled(verdict: str) -> str:
+    return f"[{_VERDICT_STYLE.get(verdict, 'white')}]{verdict}[/]"
+
+
+# ----------------------------------------------------------------------------- reproduce
+
+def render_reproduction(report: Any) -> None:
+    """Print a reproduction report: one table per suite, the environment differences, a summary."""
+    from tunebench.suite.reproduce import NOT_RUN
+
+    tolerance = ("bit for bit" if report.tolerance == 0 and report.abs_tolerance == 0 else
+                 f"relative {report.tolerance:g}, absolute {report.abs_tolerance:g}")
+    suites: dict[tuple[str, str], list[Any]] = {}
+    for study in report.studies:
+        suites.setdefault((study.suite, study.fingerprint), []).append(study)
+    for (name, fingerprint), studies in suites.items():
+        table = Table(title=f"reproduction of {report.source}: suite {name!r} ({fingerprint}), "
+                            f"compared {tolerance}", title_justify="left")
+        for column in ("study", "trials here/recorded", "verdict", "first difference", "recorded",
+                       "here", "max rel. diff"):
+            table.add_column(column, justify="left" if column in ("study", "verdict",
+                                                                  "first difference") else "right")
+        for s in studies:
+            diff = s.first_difference
+            where = ("" if diff is None else
+                     ("trial count" if diff.trial < 0 else f"trial {diff.trial}: {diff.field}"))
+            if s.error:
+                where = s.error
+            table.add_row(
+                s.label, f"{s.trials_ours}/{s.trials_theirs}", _styled(s.verdict), where,
+                _fmt(diff.theirs, exact=True) if diff else "",
+                _fmt(diff.ours, exact=True) if diff else "",
+                f"{s.max_relative_difference:.2g}" if s.max_relative_difference else "0",
+            )
+        console.print(table)
+        ran = [s for s in studies if s.verdict != NOT_RUN]
+        theirs, ours = (sum(s.eval_seconds_theirs for s in ran), sum(s.eval_seconds_ours for s in ran))
+        if theirs > 0:
+            console.print(f"evaluation time: {ours:.2f} s here, {theirs:.2f} s recorded "
+                          f"({ours / theirs:.2f}×; first-use imports and data loads count where "
+                          "they happen); time budgets were replayed from the recorded charges")
+    for i, env in enumerate(report.environments):
+        if not env.differences:
+            continue
+        label = (f"{len(env.studies)} studies" if len(env.studies) > 1 else env.studies[0])
+        table = Table(title=f"environment: recorded vs this machine ({label})"
+                            + (f" [group {i + 1}]" if len(report.environments) > 1 else ""),
+                      title_justify="left")
+        for column in ("setting", "recorded", "this machine", "can change numbers"):
+            table.add_column(column)
+        for d in env.differences:
+            table.add_row(d.key, str(d.theirs), str(d.ours),
+                          f"[yellow]yes[/]: {d.why}" if d.matters else "[dim]no[/]")
+        console.print(table)
+    if all(not env.differences for env in report.environments):
+        console.print("environment: no difference between the recorded environment and this one")
+    for note in report.notes:
+        console.print(f"[dim]note:[/] {note}")
+    counts = report.counts()
+    parts = [f"{n} {verdict}" for verdict, n in counts.items() if n]
+    sampled = (f" (a sample of {len(report.studies)} of {report.total_studies} studies)"
+               if report.sampled else "")
+    status = "[bold green]reproduced[/]" if report.ok else "[bold red]NOT reproduced[/]"
+    console.print(f"{status}: {', '.join(parts)}{sampled} in {report.seconds:.1f} s")
+
+
+def reproduce(
+    source: Path = typer.Argument(None, help="A bundle (.tar.gz from `tunebench export`) or a "
+                                             "results store."),
+    db: Path = typer.Option(None, "--db", help="The results store to reproduce (instead of SOURCE)."),
+    sample: int = typer.Option(None, "--sample", min=1, help="Re-run only N studies, drawn at random "
+                                                            "with --seed."),
+    seed: int = typer.Option(0, "--seed", help="Seed of --sample's draw."),
+    tolerance: float = typer.Option(0.0, "--tolerance", min=0.0, help="Relative tolerance: values "
+                                    "within it count as reproduced (default 0: bit for bit)."),
+    abs_tolerance: float = typer.Option(0.0, "--abs-tolerance", min=0.0, help="Absolute tolerance, "
+                                        "for values near zero."),
+    keep: Path = typer.Option(None, "--keep", help="Keep the reproduction's results store here "
+                                                   "(a new file); default: a temporary one."),
+    executor: str = typer.Option("serial", help="serial, process or ray."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Parallel studies (process/ray)."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the report as JSON here."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Re-run a stored suite here with its stored seeds and compare, trial by trial.
+
+    Every study is reported identical, within tolerance or different (with the first differing
+    trial and both values), beside the environment differences that could explain it. The
+    evaluation cache is never used: a reproduction recomputes. Exit code 0 only when every study
+    reproduced, 1 otherwise.
+
+    Example: tunebench reproduce --db theirs.db --sample 5
+    """
+    from tunebench.suite.reproduce import reproduce as run_reproduction
+
+    if (source is None) == (db is None):
+        fail("give either a bundle / results store as SOURCE or --db PATH (not both)")
+    with user_errors():
+        report = run_reproduction(source or db, sample=sample, seed=seed, tolerance=tolerance,
+                                  abs_tolerance=abs_tolerance, executor=executor, workers=workers,
+                                  keep=keep, progress=not quiet, console=err_console)
+    render_reproduction(report)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_dict(), indent=2, default=str))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+# ----------------------------------------------------------------------------- export
+
+def export(
+    db: Path = typer.Option(Path("results.db"), "--db", help="The results store to export."),
+    out: Path = typer.Option(..., "--out", "-o", help="The bundle to write (.tar.gz)."),
+) -> None:
+    """Pack a results store into a shareable bundle: the store, the resolved suites, the
+    environment, a lock of package versions and the plugin files the suites load.
+
+    Example: tunebench export --db results.db -o results.tar.gz; elsewhere: tunebench reproduce
+    results.tar.gz
+    """
+    from tunebench.suite.bundle import export_bundle
+
+    with user_errors():
+        manifest = export_bundle(db, out)
+    suites = ", ".join(f"{s['name']} ({s['studies']} studies, {s['trials']} trials)"
+                       for s in manifest["suites"])
+    console.print(f"[bold green]exported[/] {db} → {out}: {suites}; {len(manifest['files'])} files")
+    for missing in manifest["missing_plugins"]:
+        err_console.print(f"[yellow]warning[/]: plugin file {missing} no longer exists; the bundle "
+                          "cannot re-run the studies that need it", highlight=False)
+    console.print(f"Reproduce it anywhere: [bold]tunebench reproduce {out}[/]")
+
+
+# ----------------------------------------------------------------------------- claims
+
+def render_claims(results: list[Any]) -> None:
+    for result in results:
+        claim = result.claim
+        table = Table(title=f"{claim.id}: {claim.title}", title_justify="left",
+                      caption=_citation(claim), caption_justify="left")
+        for column in ("expectation", "published", "measured", ""):
+            table.add_column(column, justify="left" if column != "measured" else "right")
+        for e in result.expectations:
+            mark = "[red]error[/]" if e.error else ("[green]✓[/]" if e.holds else "[red]✗[/]")
+            table.add_row(e.expectation.what, e.expectation.describe(),
+                          e.error or _fmt(e.measured), mark)
+        console.print(table)
+        known = "" if result.as_known else f" [bold red](recorded as {claim.known_verdict})[/]"
+        console.print(f"  → {_styled(result.verdict)}{known}"
+                      + (f": {result.error}" if result.error else "")
+                      + f" [dim]({result.seconds:.1f} s)[/]")
+        if claim.notes and result.verdict != "replicated":
+            console.print(f"  [dim]{claim.notes}[/]")
+
+
+def _citation(claim: Any) -> str:
+    source = claim.source
+    parts = [source.citation.replace("\n", " ")]
+    if source.year:
+        parts.append(str(source.year))
+    if source.where:
+        parts.append(source.where)
+    if source.url:
+        parts.append(source.url)
+    return "source: " + "; ".join(parts)
+
+
+def claims(
+    ids: list[str] = typer.Argument(None, help="Claim ids to check (default: all)."),
+    list_only: bool = typer.Option(False, "--list", help="List the shipped claims and exit."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 unless every claim replicates."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the results as JSON here."),
+) -> None:
+    """Check the published results shipped with tunebench: replicated or not, measured beside
+    published.
+
+    A claim that does not replicate is a finding, not a failure: the exit code is 1 only when a
+    verdict differs from the one recorded in its manifest (or a claim cannot be measured), so CI
+    notices any change. --strict exits 1 unless every claim replicates.
+
+    Example: tunebench claims gd-critical-learning-rate
+    """
+    from tunebench.claims import REPLICATED, check_claims, shipped_claims
+
+    with user_errors():
+        selected = shipped_claims(ids or None)
+    if list_only:
+        table = Table(title="claims shipped with tunebench", title_justify="left")
+        for column in ("id", "title", "source", "recorded verdict"):
+            table.add_column(column, no_wrap=column == "id")
+        for claim in selected:
+            table.add_row(claim.id, claim.title, claim.source.url or claim.source.kind,
+                          _styled(claim.known_verdict))
+        console.print(table)
+        return
+    results = check_claims(selected)
+    render_claims(results)
+    replicated = sum(r.verdict == REPLICATED for r in results)
+    changed = [r.claim.id for r in results if not r.as_known]
+    console.print(f"[bold]{replicated} of {len(results)} claims replicated[/]"
+                  f" in {sum(r.seconds for r in results):.1f} s"
+                  + (f"; [bold red]verdict changed[/] for {', '.join(changed)}" if changed else
+                     "; every verdict as recorded"))
+    if json_out is not None:
+        json_out.write_text(json.dumps([r.to_dict() for r in results], indent=2, default=str))
+    if changed or (strict and replicated < len(results)):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reproduce")(reproduce)
+    app.command("export")(export)
+    app.command("claims")(claims)

@@ -35,6 +35,7 @@ from tunebench.reports.render import (
     fmt_seconds,
     latex_document,
     long_table,
+    p_clause,
     render_html,
     render_markdown,
     wide_table,
@@ -129,7 +130,7 @@ class _Builder:
         self.data, self.f = data, frames
         self.center, self.n_boot, self.alpha = center, n_boot, alpha
         self.n_targets, self.seed = n_targets, seed
-        self.style = plots.RunnerStyle(frames.runners)
+        self.style = plots.RunnerStyle(frames.runners, metrics.find_baseline(frames))
         self.results: dict[str, pd.DataFrame] = {}
         self.tables: dict[str, Table] = {}
         self.figures: dict[str, Figure] = {}
@@ -186,8 +187,8 @@ class _Builder:
         other = refs[refs["budget_kind"] != "trials"]
         if len(other):
             budget = metrics.curve_summary(self.f, "budget", center=self.center,
-                                           n_boot=self.n_boot, seed=self.seed)
-            budget = budget[budget["task"].isin(other.index)]
+                                           n_boot=self.n_boot, seed=self.seed,
+                                           tasks=list(other.index))
             self.results["curves_budget"] = budget
             labels = {t: BUDGET_UNITS.get(k, k) for t, k in other["budget_kind"].items()}
             self.figure(s, "sample_efficiency_budget",
@@ -269,6 +270,7 @@ class _Builder:
         self.table(s, wide_table(
             "normalised_score", "Normalised score at the end of the budget (0 = optimum, "
             "1 = random search)", table, index_name="task", bold=best_mask(table),
+            formatter=lambda v: fmt(v, 3),
             data=table.rename_axis("task").reset_index()))
         summary = metrics.normalised_score_summary(scores, n_boot=self.n_boot, seed=self.seed)
         self.results["normalised_score_curve"] = summary
@@ -349,7 +351,7 @@ class _Builder:
             verdict = "the runners differ" if result.pvalue < self.alpha else \
                 "no evidence that the runners differ"
             s.add("p", f"Friedman test over {n} blocks and {k} runners: χ² = "
-                       f"{result.statistic:.3f}, p = {fmt_p(result.pvalue)} — {verdict}.")
+                       f"{result.statistic:.3f}, {p_clause(result.pvalue)} — {verdict}.")
         else:
             s.add("note", "Friedman's test needs three or more runners; with two, the Wilcoxon "
                           "test below is the whole test.")
@@ -544,8 +546,8 @@ def write_report(source: str | PathLike[str] | StoreData | Report, out_dir: str 
         step(f"drawing {name}")
         png, svg = out / "figures" / f"{name}.png", out / "figures" / f"{name}.svg"
         with plots.theme():
-            fig.savefig(png, format="png", bbox_inches="tight")
-            fig.savefig(svg, format="svg", bbox_inches="tight")
+            fig.savefig(png, format="png")
+            fig.savefig(svg, format="svg")
         figure_paths += [png, svg]
         embedded[name] = {
             "caption": report.captions.get(name, ""),

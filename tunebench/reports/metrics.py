@@ -23,26 +23,42 @@ def plotted_quantity(frames: Frames, task: str) -> str:
     return "regret" if bool(frames.references.loc[task, "optimum_known"]) else "value"
 
 
+def repetition_matrix(group: pd.DataFrame,
+                      column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One (task, runner)'s curves as (x, budget, repetitions × x matrix of ``column``)."""
+    group = group.sort_values(["repetition", "x"], kind="stable")
+    x = np.unique(group["x"].to_numpy(dtype=float))
+    reps = group["repetition"].nunique()
+    if len(group) == reps * len(x):  # every study on the same grid: a plain reshape
+        matrix = group[column].to_numpy(dtype=float).reshape(reps, len(x))
+        budget = group["budget"].to_numpy(dtype=float)[: len(x)]
+        return x, budget, matrix
+    wide = group.pivot_table(index="repetition", columns="x", values=column, aggfunc="first",
+                             dropna=False)
+    budget = group.groupby("x")["budget"].first().reindex(wide.columns)
+    return (wide.columns.to_numpy(dtype=float), budget.to_numpy(dtype=float),
+            wide.to_numpy(dtype=float))
+
+
 def curve_summary(frames: Frames, axis: str = "trials", *, center: str = "median",
-                  n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+                  n_boot: int = 1000, seed: int = 0,
+                  tasks: list[str] | None = None) -> pd.DataFrame:
     """Best-so-far (or regret) per task and runner along ``axis``, with a bootstrap 95% band.
 
     Columns: task, runner, quantity, x, budget, center, lo, hi, n (repetitions with a value).
+    ``tasks`` limits the work to those tasks.
     """
     curves = frames.curves[frames.curves["axis"] == axis]
+    if tasks is not None:
+        curves = curves[curves["task"].isin(tasks)]
     out = []
     for (task, runner), group in curves.groupby(["task", "runner"], sort=False):
         quantity = plotted_quantity(frames, task)
-        wide = group.pivot_table(index="repetition", columns="x", values=quantity,
-                                 aggfunc="first", dropna=False)
-        budget = group.groupby("x")["budget"].first().reindex(wide.columns)
-        matrix = wide.to_numpy(dtype=float)
+        x, budget, matrix = repetition_matrix(group, quantity)
         mid, lo, hi = bootstrap_band(matrix, center=center, n_boot=n_boot, seed=seed)
         out.append(pd.DataFrame({
-            "task": task, "runner": runner, "quantity": quantity,
-            "x": wide.columns.to_numpy(dtype=float), "budget": budget.to_numpy(dtype=float),
-            "center": mid, "lo": lo, "hi": hi,
-            "n": (~np.isnan(matrix)).sum(axis=0),
+            "task": task, "runner": runner, "quantity": quantity, "x": x, "budget": budget,
+            "center": mid, "lo": lo, "hi": hi, "n": (~np.isnan(matrix)).sum(axis=0),
         }))
     columns = ["task", "runner", "quantity", "x", "budget", "center", "lo", "hi", "n"]
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=columns)
@@ -211,13 +227,12 @@ def anytime_ecdf(frames: Frames, targets: pd.DataFrame) -> pd.DataFrame:
     curves = frames.curves[frames.curves["axis"] == "budget"]
     per_task = []
     for (task, runner), group in curves.groupby(["task", "runner"], sort=False):
-        wide = group.pivot_table(index="repetition", columns="x", values="regret",
-                                 aggfunc="first", dropna=False)
+        x, _budget, matrix = repetition_matrix(group, "regret")
         t = targets.loc[targets["task"] == task, "target"].to_numpy(dtype=float)
-        regret = np.where(np.isnan(wide.to_numpy(dtype=float)), np.inf, wide.to_numpy(dtype=float))
+        regret = np.where(np.isnan(matrix), np.inf, matrix)
         reached = regret[:, None, :] <= t[None, :, None] * (1 + 1e-12)
         per_task.append(pd.DataFrame({
-            "task": task, "runner": runner, "x": wide.columns.to_numpy(dtype=float),
+            "task": task, "runner": runner, "x": x,
             "fraction": reached.mean(axis=(0, 1)),
         }))
     if not per_task:
@@ -233,7 +248,12 @@ def optimizer_overhead(frames: Frames) -> pd.DataFrame:
         "optimizer_seconds"]
     out = grouped.quantile([0.25, 0.5, 0.75]).unstack()
     out.columns = ["q25", "median", "q75"]
-    return out.reset_index()
+    out["studies"] = grouped.size()
+    out = out.reset_index()
+    # Trial numbers only a few studies reached (under epoch or time budgets) are noise: drop
+    # those with fewer than a tenth of the runner's studies.
+    most = out.groupby("runner")["studies"].transform("max")
+    return out[out["studies"] >= np.maximum(1, 0.1 * most)].reset_index(drop=True)
 
 
 def eval_costs(frames: Frames) -> pd.DataFrame:

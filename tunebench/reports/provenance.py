@@ -75,7 +75,10 @@ def suite_table(specs: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str, st
     for item in specs:
         spec = item.get("spec") or {}
         budget = spec.get("budget")
-        if isinstance(budget, dict):
+        if isinstance(budget, dict) and {"kind", "amount"} <= set(budget):
+            extra = " + optimiser time" if budget.get("charge_optimizer") else ""
+            budget = f"{float(budget['amount']):g} {str(budget['kind']).replace('_', ' ')}{extra}"
+        elif isinstance(budget, dict):
             budget = ", ".join(f"{k}={v}" for k, v in budget.items())
         tasks, runners = spec.get("tasks") or [], spec.get("runners") or []
         name = str(item.get("name"))

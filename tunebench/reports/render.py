@@ -60,7 +60,7 @@ def fmt(x: Any, digits: int = 4) -> str:
     x = float(x) + 0.0  # no "-0"
     if x == 0:
         return "0"
-    a = abs(x)
+    a = abs(float(f"{x:.{digits}g}"))  # magnitude after rounding: 0.99999 → 1.000, not 1.0000
     if 1e-3 <= a < 1e6:
         decimals = min(6, max(0, digits - 1 - math.floor(math.log10(a))))
         text = f"{x:.{decimals}f}"
@@ -92,6 +92,12 @@ def fmt_p(p: Any) -> str:
     if not _finite(p):
         return DASH
     return "< 0.001" if float(p) < 0.001 else f"{float(p):.3f}"
+
+
+def p_clause(p: Any) -> str:
+    """``p = 0.012`` or ``p < 0.001``, for prose."""
+    text = fmt_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def fmt_seconds(x: Any) -> str:
@@ -147,13 +153,13 @@ def long_table(name: str, title: str, frame: pd.DataFrame,
     formats = formats or {}
     headers = headers or {}
     bold = bold or {}
-    rows = []
-    for i, (_, record) in enumerate(frame.iterrows()):
-        rows.append([
-            Cell(formats.get(col, _default_format)(record[col]),
-                 bool(bold[col][i]) if col in bold else False)
-            for col in frame.columns
-        ])
+    columns_cells = []
+    for col in frame.columns:
+        formatter = formats.get(col, _default_format)
+        flags = bold.get(col)
+        columns_cells.append([Cell(formatter(v), bool(flags[i]) if flags is not None else False)
+                              for i, v in enumerate(frame[col].tolist())])
+    rows = [list(row) for row in zip(*columns_cells, strict=True)] if columns_cells else []
     columns = [headers.get(c, c.replace("_", " ")) for c in frame.columns]
     align = ["r" if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(
         frame[c]) else "l" for c in frame.columns]

@@ -12,13 +12,15 @@ PYTEST_ARGS ?=
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile examples/plugin_package/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first, pinned: this machine serves the CPU build of 2.13.0 from disk; an unpinned
 	# torch would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e '.[test,ray]'
+	# The example plugin package: the tests run a suite that names its task by entry point.
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e examples/plugin_package
 	touch $(STAMP)
 
 demo: install

@@ -172,8 +172,6 @@ def test_plugin_file_errors_in_a_suite_name_the_file(write_suite, tmp_path: Path
     assert f"plugin file {broken} failed to import: RuntimeError: plugin exploded" in message
 
 
-@pytest.mark.xfail(strict=True, reason="needs the study loop to check evaluate's return type "
-                   "(tunebench/suite/study.py); remove this mark when it does")
 def test_a_malformed_result_in_a_run_is_a_failed_trial_naming_the_task(tmp_path: Path) -> None:
     plugin = tmp_path / "dicty.py"
     plugin.write_text(textwrap.dedent('''

@@ -234,8 +234,12 @@ class StudyLoop:
         cpu0, t0 = time.process_time(), self.clock()
         try:
             with _alarm(self.study.settings.trial_timeout):
-                result = self.task.evaluate(dict(config), fidelity, self.study.eval_seed, context)
+                returned = self.task.evaluate(dict(config), fidelity, self.study.eval_seed, context)
             synchronize(self.device)
+            if not isinstance(returned, Result):
+                raise TypeError(f"task {self.task.name!r} returned {type(returned).__name__} "
+                                f"{returned!r:.80}, not a tunebench Result")
+            result = returned
         except TrialPruned:
             status = Status.PRUNED
         except TrialTimeout as exc:

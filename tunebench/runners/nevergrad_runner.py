@@ -19,6 +19,8 @@ Failures: nevergrad's documented handling of a non-finite loss is to clip it to 
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,8 +29,8 @@ from typing import Any, ClassVar
 import nevergrad as ng
 import numpy as np
 
-from tunebench.runners.adapter import LibraryRunner
-from tunebench.runners.base import Capabilities, Outcome
+from tunebench.runners.adapter import LibraryRunner, check_int
+from tunebench.runners.base import Capabilities, Outcome, RunnerError
 from tunebench.runners.translation import ParamTranslation, fmt, rows
 from tunebench.space import Categorical, Config, Float, Param, Space
 from tunebench.tasks.base import Direction
@@ -38,9 +40,27 @@ FAILURE_LOSS = float("inf")
 
 @contextmanager
 def _quiet() -> Iterator[None]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+    """Silence nevergrad's warnings and undo its one known global side effect.
+
+    nevergrad's CMA switches the *shared* configuration object of its variant to fcmaes when it
+    meets a one-dimensional problem, which would change every later CMA study in the process.
+    """
+    flags = [(config, config.fcmaes) for config in _cma_configs()]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for config, fcmaes in flags:
+            config.fcmaes = fcmaes
+
+
+@functools.cache
+def _cma_configs() -> tuple[Any, ...]:
+    from nevergrad.optimization import optimizerlib
+
+    return tuple(value for value in vars(optimizerlib).values()
+                 if isinstance(value, optimizerlib.ParametrizedCMA))
 
 
 def parameter(param: Param) -> ng.p.Parameter:
@@ -76,17 +96,38 @@ class NevergradRunner(LibraryRunner):
     optimizer: ClassVar[str]
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None) -> None:
+                 budget_hint: int | None = None, budget: int | None = None) -> None:
         super().__init__(space, direction, seed, budget_hint)
+        self.budget = budget_hint if budget is None else check_int("budget", budget, 1)
         parametrization = ng.p.Dict(**{name: parameter(space[name]) for name in space})
         parametrization.random_state = np.random.RandomState(self.seed)
         with _quiet():
             self._optimizer = ng.optimizers.registry[self.optimizer](
-                parametrization=parametrization, budget=budget_hint, num_workers=1)
+                parametrization=parametrization, budget=self.budget, num_workers=1)
+            self._probe()
+
+    def _probe(self) -> None:
+        """Ask once on a copy, so a setting nevergrad cannot handle fails here, clearly."""
+        try:
+            copy.deepcopy(self._optimizer).ask()
+        except (ImportError, AssertionError) as exc:
+            hint = (" It needs a budget: give the study a trial or epoch budget, or set the "
+                    "runner option `budget`." if self.budget is None else "")
+            raise RunnerError(
+                f"nevergrad's {self.optimizer} cannot run on this space with budget "
+                f"{self.budget}: {type(exc).__name__}: {exc}.{hint}") from exc
 
     def _ask(self) -> tuple[Config, ng.p.Parameter]:
         with _quiet():
-            candidate = self._optimizer.ask()
+            try:
+                candidate = self._optimizer.ask()
+            except AssertionError as exc:
+                if self.budget is None or self._optimizer.num_ask < self.budget:
+                    raise
+                raise RunnerError(
+                    f"nevergrad's {self.optimizer} was planned for a budget of {self.budget} "
+                    f"trials and refuses to propose more ({exc}); set the runner option "
+                    "`budget` to the most trials the study may run") from exc
         values = candidate.value
         config: Config = {}
         for name in self.space:
@@ -135,14 +176,16 @@ def _caps(family: str, notes: str = "") -> Capabilities:
 class NevergradNGOpt(NevergradRunner):
     name = "nevergrad.ngopt"
     description = "nevergrad NGOpt, the wizard: picks an algorithm from budget, dimension and types"
-    capabilities = _caps("bandit-portfolio", "its choice depends on budget_hint")
+    capabilities = _caps("bandit-portfolio", "needs a budget; its choice of algorithm "
+                         "depends on the budget and the space")
     optimizer = "NGOpt"
 
 
 class NevergradCMA(NevergradRunner):
     name = "nevergrad.cma"
     description = "nevergrad CMA (covariance matrix adaptation evolution strategy)"
-    capabilities = _caps("evolutionary")
+    capabilities = _caps("evolutionary", "needs a budget; nevergrad picks the CMA variant from "
+                         "budget and space ((1+1) for one continuous parameter)")
     optimizer = "CMA"
 
 
@@ -170,15 +213,24 @@ class NevergradOnePlusOne(NevergradRunner):
 class NevergradPortfolio(NevergradRunner):
     name = "nevergrad.portfolio"
     description = "nevergrad Portfolio (passive: CMA, TwoPointsDE, scrambled Hammersley take turns)"
-    capabilities = _caps("bandit-portfolio")
+    capabilities = _caps("bandit-portfolio", "needs a budget and cannot propose past it")
     optimizer = "Portfolio"
 
 
 class NevergradBO(NevergradRunner):
     name = "nevergrad.bo"
     description = "nevergrad BO (Gaussian-process Bayesian optimisation via bayes_opt)"
-    capabilities = _caps("GP-BO", "cost per trial grows with the history")
+    capabilities = _caps("GP-BO", "needs a budget; cost per trial grows with the history; a "
+                         "repeated point is not told twice (bayes_opt refuses duplicates)")
     optimizer = "BO"
+
+    def _tell(self, handle: ng.p.Parameter, config: Config, outcome: Outcome) -> None:
+        from bayes_opt.util import NotUniqueError
+
+        # bayes_opt keeps one value per point and raises on a repeat (nevergrad notes it too);
+        # on integer or categorical spaces BO can propose a point twice. The first value stays.
+        with contextlib.suppress(NotUniqueError):
+            super()._tell(handle, config, outcome)
 
 
 __all__ = [

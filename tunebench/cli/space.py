@@ -1,0 +1,74 @@
+"""`tunebench space TASK --runner NAME`: how a task's search space reaches a runner's library."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from tunebench.cli.common import console, fail, user_errors
+
+
+def _parse_options(items: list[str]) -> dict[str, object]:
+    options: dict[str, object] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            fail(f"--option needs KEY=VALUE, got {item!r}")
+        try:
+            options[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key] = raw
+    return options
+
+
+def show_space(
+    task: str = typer.Argument(..., help="Task name, e.g. branin or mnist_cnn."),
+    runner: str = typer.Option(None, "--runner", "-r", help="Runner name, e.g. optuna.cmaes; "
+                               "default: the space as tunebench defines it."),
+    option: list[str] = typer.Option([], "--option", "-o", help="Runner option KEY=VALUE (JSON "
+                                     "value), repeatable, e.g. -o resolution=3."),
+    task_option: list[str] = typer.Option([], "--task-option", "-t", help="Task option "
+                                          "KEY=VALUE, repeatable, e.g. -t dim=4."),
+) -> None:
+    """Print every parameter of TASK as tunebench defines it and as RUNNER's library receives it.
+
+    Lossy translations (an integer optimised as a rounded float, a categorical relaxed to
+    weights, a condition the library cannot express) are flagged with the reason.
+    """
+    from tunebench.registry import get_runner_class, make_task
+    from tunebench.runners.translation import describe, translate
+    from tunebench.tasks.base import option_names
+
+    with user_errors():
+        the_task = make_task(task, _parse_options(task_option))
+        space = the_task.space
+        if runner is None:
+            table = Table("parameter", "definition", title=f"{task}: search space")
+            for name in space:
+                table.add_row(name, describe(space[name]))
+            console.print(table)
+            return
+        cls = get_runner_class(runner)
+        options = _parse_options(option)
+        accepted = option_names(cls)[4:]
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            fail(f"runner {runner!r} does not accept option(s) {', '.join(unknown)}; "
+                 f"accepted: {', '.join(accepted) or 'none'}")
+        rows = translate(cls, space, options)
+    caps = cls.capabilities
+    table = Table("parameter", "tunebench", f"{caps.library} ({cls.version()})", "lossy",
+                  "why", title=f"{task} → {runner}", show_lines=True)
+    for row in rows:
+        table.add_row(row.name, row.definition, row.library,
+                      "[bold yellow]yes[/]" if row.lossy else "no", row.reason)
+    console.print(table)
+    lossy = sum(row.lossy for row in rows)
+    console.print(f"{lossy} of {len(rows)} parameters translated with a loss."
+                  + (f" Note: {caps.notes}" if caps.notes else ""), highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("space")(show_space)

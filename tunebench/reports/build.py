@@ -345,6 +345,9 @@ class _Builder:
                           "pairwise test can reach significance at 0.05.")
         avg = stats.average_ranks(matrix)
         self.statistics.update(n_blocks=n, n_runners=k, average_ranks=avg)
+        if (matrix.nunique(axis=1) == 1).all():
+            s.add("note", "Every runner ties in every block (same final value): nothing to test.")
+            return
         if k >= 3:
             result = stats.friedman(matrix)
             self.statistics["friedman"] = result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 
 import matplotlib as mpl
@@ -23,9 +24,17 @@ from matplotlib.ticker import LogLocator, NullLocator
 _DASHES = ("-", "--", ":", "-.")
 
 
+#: Longest name drawn in a figure (tables show names in full).
+LABEL_LIMIT = 32
+
+
 def label(text: object) -> str:
-    """A name as matplotlib should draw it: literally (``$`` would start mathtext)."""
-    return str(text).replace("$", r"\$")
+    """A name as matplotlib should draw it: literally (``$`` would start mathtext), and cut to
+    :data:`LABEL_LIMIT` characters so a long name cannot squeeze the plot away."""
+    text = str(text)
+    if len(text) > LABEL_LIMIT:
+        text = text[: LABEL_LIMIT - 1] + "…"
+    return text.replace("$", r"\$")
 
 
 @contextlib.contextmanager
@@ -256,14 +265,17 @@ def cd_diagram(avg_ranks: pd.Series, cd: float, cliques: list[list[str]],
 def win_rates(matrix: pd.DataFrame) -> Figure:
     """How often the row runner's final value beats the column runner's (ties count half)."""
     n = len(matrix)
-    fig = _figure(1.6 + 0.75 * n, 1.2 + 0.6 * n)
+    longest = max((len(label(r)) for r in matrix.index), default=0)
+    fig = _figure(1.8 + 0.75 * n + 0.07 * longest, 1.2 + 0.6 * n + 0.05 * longest)
     ax = fig.subplots()
     shown = matrix.copy()
     shown.index = [label(r) for r in matrix.index]
     shown.columns = [label(r) for r in matrix.columns]
-    sns.heatmap(shown, ax=ax, vmin=0, vmax=1, center=0.5, cmap="vlag_r", annot=True, fmt=".2f",
-                square=True, cbar_kws={"label": "win rate of row over column"},
-                linewidths=0.5, annot_kws={"fontsize": 8})
+    with warnings.catch_warnings():  # seaborn 0.13 calls a colormap method matplotlib retires
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        sns.heatmap(shown, ax=ax, vmin=0, vmax=1, center=0.5, cmap="vlag_r", annot=True,
+                    fmt=".2f", square=True, cbar_kws={"label": "win rate of row over column"},
+                    linewidths=0.5, annot_kws={"fontsize": 8})
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.tick_params(axis="x", labelrotation=30)

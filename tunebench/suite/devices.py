@@ -236,6 +236,22 @@ def autocast(device: str, precision: str) -> contextlib.AbstractContextManager[A
 
 # --- determinism -----------------------------------------------------------------------------
 
+def _set_deterministic_algorithms(torch: Any, mode: bool, *, warn_only: bool) -> None:
+    """``torch.use_deterministic_algorithms`` without its import of ``torch._inductor.config``.
+
+    That import takes 1.5-3.5 s here, paid by the first evaluation of every process, for a flag
+    that only matters to ``torch.compile``; it is set too when inductor is already loaded.
+    """
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None:  # a torch without the private setter: take the public, slower path
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+        return
+    setter(mode, warn_only=warn_only)
+    inductor_config = sys.modules.get("torch._inductor.config")
+    if inductor_config is not None:
+        inductor_config.deterministic = mode
+
+
 @contextlib.contextmanager
 def deterministic(device: str = "cpu") -> Iterator[None]:
     """Run the block with torch's deterministic algorithms (cuDNN autotuning off); restore afterwards.
@@ -254,13 +270,13 @@ def deterministic(device: str = "cpu") -> Iterator[None]:
         torch.backends.cudnn.deterministic,
         torch.backends.cudnn.benchmark,
     )
-    torch.use_deterministic_algorithms(True, warn_only=cuda)
+    _set_deterministic_algorithms(torch, True, warn_only=cuda)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+        _set_deterministic_algorithms(torch, previous[0], warn_only=previous[1])
         torch.backends.cudnn.deterministic = previous[2]
         torch.backends.cudnn.benchmark = previous[3]
 

@@ -1,0 +1,305 @@
+"""The torch training loop every deep-learning task shares: fast, deterministic, multi-fidelity.
+
+- **Fast**: a data split lives as tensors on the device; a batch is an ``index_select`` of a seeded
+  permutation — no Dataset, no DataLoader, no per-sample Python. The forward pass runs under
+  autocast in the study's precision (bf16 on a CPU with AMX-BF16 is 2–3× fp32 for convolutions).
+- **Deterministic**: the model is initialised, the batches shuffled and dropout drawn from
+  generators seeded by (evaluation seed, purpose); torch's deterministic algorithms are on and the
+  thread count is the study's. The global RNG is restored afterwards.
+- **Multi-fidelity**: fidelity = epochs. Learning-rate schedules span the task's *maximum* fidelity,
+  so a run to fidelity ``k`` is exactly the first ``k`` epochs of a run to the maximum. The validation
+  metric is reported after every epoch (a pruner may stop the trial there); early stopping ends a run
+  whose validation metric has not improved for ``patience`` epochs; the model of the best epoch is
+  the one scored on the test set.
+
+The metric is accuracy (maximise). ``Result.value`` is the best validation accuracy seen so far, which
+is the accuracy of the returned model; ``curve`` holds each epoch's validation accuracy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tunebench.suite import devices
+from tunebench.tasks.base import EvalContext, Result, TaskError
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+SCHEDULES = ("constant", "exponential", "step", "cosine")
+#: Where the exponential schedule ends, as a fraction of the initial learning rate.
+EXPONENTIAL_FINAL_FACTOR = 0.01
+
+
+def derive_seed(seed: int, purpose: str) -> int:
+    """A 63-bit seed for one purpose (``"init"``, ``"shuffle"``, ``"split"``…) of an evaluation seed."""
+    digest = hashlib.sha256(f"{int(seed)}:{purpose}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+
+
+class Batches(Protocol):
+    """A data split on the device that hands out batches by index (what :func:`fit` trains on)."""
+
+    labels: torch.Tensor
+
+    def __len__(self) -> int: ...
+
+    def batch(self, index: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        """``(model inputs, labels)`` of the items at ``index``; the model is called as ``model(*inputs)``."""
+        ...
+
+
+@dataclass(frozen=True)
+class Split:
+    """One data split as tensors on the device: ``inputs[i]`` has label ``labels[i]``."""
+
+    inputs: torch.Tensor
+    labels: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if len(self.inputs) != len(self.labels):
+            raise ValueError(f"{len(self.inputs)} inputs but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batch(self, index: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        return (self.inputs.index_select(0, index),), self.labels.index_select(0, index)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The optimisation hyperparameters every task shares (taken from a configuration)."""
+
+    lr: float
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    l1: float = 0.0
+    batch_size: int = 128
+    schedule: str = "constant"
+    patience: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise TaskError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise TaskError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.batch_size < 1:
+            raise TaskError(f"batch_size must be positive, got {self.batch_size}")
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TrainSettings:
+        """Pick the shared hyperparameters out of a task configuration (absent ones: defaults)."""
+        names = ("lr", "optimizer", "momentum", "weight_decay", "l1", "batch_size", "schedule",
+                 "patience")
+        return cls(**{name: config[name] for name in names if config.get(name) is not None})
+
+
+def make_optimizer(params: list[nn.Parameter], settings: TrainSettings,
+                   device: torch.device | None = None) -> torch.optim.Optimizer:
+    """The optimiser ``settings`` names; fused kernels (one pass over all weights) on CPU and CUDA."""
+    lr, wd = settings.lr, settings.weight_decay
+    fused = device is not None and device.type in ("cpu", "cuda")
+    if settings.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=wd, fused=fused)
+    if settings.optimizer == "momentum":
+        return torch.optim.SGD(params, lr=lr, momentum=settings.momentum, weight_decay=wd,
+                               nesterov=True, fused=fused)
+    if settings.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd, fused=fused)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=wd, fused=fused)
+
+
+def lr_factor(schedule: str, epoch: int, horizon: int) -> float:
+    """The learning-rate multiplier during epoch ``epoch`` (0-based) of a ``horizon``-epoch schedule."""
+    horizon = max(int(horizon), 1)
+    if schedule == "constant":
+        return 1.0
+    if schedule == "exponential":
+        return EXPONENTIAL_FINAL_FACTOR ** (epoch / horizon)
+    if schedule == "step":  # x0.1 at half and again at three quarters of the horizon
+        return 0.1 ** ((epoch >= horizon / 2) + (epoch >= 3 * horizon / 4))
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * epoch / horizon))
+    raise TaskError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+
+
+@dataclass
+class Runtime:
+    """What an evaluation actually ran on, resolved from the study's settings."""
+
+    device: torch.device
+    precision: str
+    threads: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def device_str(self) -> str:
+        return str(self.device)
+
+
+@contextlib.contextmanager
+def runtime(context: EvalContext, *, low_precision_pays: bool = True) -> Iterator[Runtime]:
+    """Apply the study's device, threads and precision for one evaluation, deterministically.
+
+    The global torch RNG state (CPU and the device's), the thread count and the determinism flags
+    are all restored when the block ends, so an evaluation leaves the process as it found it.
+    """
+    device = devices.resolve_device(context.device or "auto", uses_torch=True)
+    precision = devices.resolve_precision(context.precision or "fp32", device,
+                                          low_precision_pays=low_precision_pays)
+    rng_devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
+    with (
+        devices.pinned_threads(context.threads) as threads,
+        devices.deterministic(device),
+        torch.random.fork_rng(devices=rng_devices),
+    ):
+        yield Runtime(torch.device(device), precision, int(threads))
+
+
+@torch.inference_mode()
+def accuracy(model: nn.Module, split: Batches, rt: Runtime, batch_size: int = 2048) -> float:
+    """Fraction of ``split`` the model classifies correctly (eval mode, no gradients)."""
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros((), dtype=torch.int64, device=rt.device)
+    n = len(split)
+    for start in range(0, n, batch_size):
+        index = torch.arange(start, min(start + batch_size, n), device=rt.device)
+        inputs, labels = split.batch(index)
+        with devices.autocast(rt.device_str, rt.precision):
+            logits = model(*inputs)
+        correct += (logits.argmax(dim=1) == labels).sum()
+    model.train(was_training)
+    return correct.item() / max(n, 1)
+
+
+class Trainer:
+    """Trains one model on one split and reports its validation accuracy after every epoch."""
+
+    def __init__(self, model: nn.Module, settings: TrainSettings, rt: Runtime, *,
+                 max_epochs: int, seed: int) -> None:
+        self.model, self.settings, self.rt = model, settings, rt
+        self.max_epochs = max_epochs
+        params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = make_optimizer(params, settings, rt.device)
+        self.l1_params = [p for p in params if p.ndim > 1] if settings.l1 > 0 else []
+        self.scaler = (torch.amp.GradScaler(rt.device.type)
+                       if rt.precision == "fp16" else None)
+        self.shuffle = torch.Generator(device="cpu").manual_seed(derive_seed(seed, "shuffle"))
+        self.epoch = 0
+        self.samples_seen = 0
+
+    def train_epoch(self, train: Batches) -> float:
+        """One pass over ``train`` in seeded random order; returns the mean training loss."""
+        settings, rt, model = self.settings, self.rt, self.model
+        for group in self.optimizer.param_groups:
+            group["lr"] = settings.lr * lr_factor(settings.schedule, self.epoch, self.max_epochs)
+        model.train()
+        order = torch.randperm(len(train), generator=self.shuffle).to(rt.device)
+        total = torch.zeros((), dtype=torch.float32, device=rt.device)
+        for start in range(0, len(train), settings.batch_size):
+            inputs, labels = train.batch(order[start:start + settings.batch_size])
+            with devices.autocast(rt.device_str, rt.precision):
+                logits = model(*inputs)
+            loss = F.cross_entropy(logits.float(), labels)
+            total += loss.detach() * len(labels)
+            if self.l1_params:
+                loss = loss + settings.l1 * sum(p.abs().sum() for p in self.l1_params)
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                loss.backward()
+                self.optimizer.step()
+        self.epoch += 1
+        self.samples_seen += len(train)
+        mean_loss = total.item() / len(train)
+        if not math.isfinite(mean_loss):
+            raise FloatingPointError(
+                f"training diverged: the mean loss of epoch {self.epoch} is {mean_loss} "
+                f"(lr={settings.lr:.3g}, optimizer={settings.optimizer})"
+            )
+        return mean_loss
+
+
+def fit(
+    build_model: Callable[[], nn.Module],
+    train: Batches,
+    val: Batches,
+    test: Batches | None,
+    settings: TrainSettings,
+    *,
+    fidelity: int,
+    max_fidelity: int,
+    seed: int,
+    context: EvalContext,
+    rt: Runtime,
+    extra: dict[str, Any] | None = None,
+) -> Result:
+    """Train to ``fidelity`` epochs (fewer if early stopping ends it) and score the best epoch's model.
+
+    Call inside :func:`runtime`. ``context.report`` is called after every epoch; a
+    :class:`~tunebench.tasks.base.TrialPruned` or ``TrialTimeout`` it raises propagates.
+    """
+    if not 1 <= fidelity <= max_fidelity:
+        raise TaskError(f"fidelity must be 1..{max_fidelity} epochs, got {fidelity}")
+    torch.manual_seed(derive_seed(seed, "init"))
+    model = build_model().to(rt.device)
+    torch.manual_seed(derive_seed(seed, "dropout"))
+    trainer = Trainer(model, settings, rt, max_epochs=max_fidelity, seed=seed)
+    train_clock = devices.DeviceTimer(rt.device_str)
+    eval_clock = devices.DeviceTimer(rt.device_str)
+    curve: list[float] = []
+    losses: list[float] = []
+    best_value, best_epoch, best_state = -math.inf, 0, None
+    for epoch in range(1, fidelity + 1):
+        with train_clock:
+            losses.append(trainer.train_epoch(train))
+        with eval_clock:
+            value = accuracy(model, val, rt)
+        curve.append(value)
+        if value > best_value:
+            best_value, best_epoch = value, epoch
+            if epoch < fidelity:
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                best_state = None  # the current weights are the best: nothing to restore
+        context.report(epoch, value)
+        if settings.patience is not None and epoch - best_epoch >= settings.patience:
+            break
+    if best_state is not None and best_epoch != len(curve):
+        model.load_state_dict(best_state)
+    test_value = None
+    if test is not None:
+        with eval_clock:
+            test_value = accuracy(model, test, rt)
+    info: dict[str, Any] = {
+        "device": rt.device_str,
+        "precision": rt.precision,
+        "threads": rt.threads,
+        "epochs": len(curve),
+        "best_epoch": best_epoch,
+        "stopped_early": len(curve) < fidelity,
+        "train_loss": losses,
+        "train_size": len(train),
+        "val_size": len(val),
+        "test_size": len(test) if test is not None else 0,
+        "train_seconds": round(train_clock.seconds, 4),
+        "eval_seconds": round(eval_clock.seconds, 4),
+        "train_samples_per_second": round(trainer.samples_seen / max(train_clock.seconds, 1e-9), 1),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        **(extra or {}),
+    }
+    return Result(value=best_value, test_value=test_value, fidelity_spent=len(curve),
+                  curve=tuple(curve), extra=info)

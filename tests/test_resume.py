@@ -154,3 +154,22 @@ def test_seeds_are_derived_from_names_and_stable():
     assert derive_seed(0, "a", 1) != derive_seed(0, "a", "1")  # types are part of the name
     assert derive_seed(1, "evaluation", "branin", 0) != derive_seed(0, "evaluation", "branin", 0)
     assert all(0 <= derive_seed(i, "x") < 2**32 for i in range(100))
+
+
+def test_the_grid_is_enumerated_lazily_and_completely():
+    from tunebench.registry import make_task
+    from tunebench.runners.baselines import Grid, GridSearch
+    from tunebench.space import config_key
+
+    space = make_task("linreg").space  # conditional: decay, momentum
+    grid = Grid(space, 3)
+    points = [grid[i] for i in range(len(grid))]
+    assert len({config_key(p) for p in points}) == len(points)  # no point twice
+    assert all(space.validate(p) == p for p in points)  # every point valid, conditions respected
+    assert {p["optimizer"] for p in points} == {"sgd", "momentum", "adam"}
+    assert all(("momentum" in p) == (p["optimizer"] == "momentum") for p in points)
+    runner = GridSearch(space, "minimize", seed=3, resolution=3)
+    asked = [config_key(runner.ask()) for _ in range(len(grid))]
+    assert sorted(asked) == sorted(config_key(p) for p in points)  # one pass visits all
+    with pytest.raises(IndexError):
+        grid[len(grid)]

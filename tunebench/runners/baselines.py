@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
+
 import numpy as np
 
 from tunebench.runners.base import Capabilities, Outcome, Runner, RunnerError
-from tunebench.space import Config, Space, config_key
+from tunebench.space import Config, Space
 from tunebench.tasks.base import Direction
 
 
@@ -29,27 +33,60 @@ class RandomSearch(Runner):
         """Random search learns nothing from outcomes."""
 
 
-def grid_points(space: Space, resolution: int) -> list[Config]:
-    """Every distinct configuration of the full grid, conditional branches expanded only where active.
+class Grid:
+    """The full grid of a space, enumerated lazily: index → configuration, without building it.
 
-    Floats and integers get ``resolution`` points each (log-spaced for log parameters; integers
-    de-duplicated), categoricals all their choices.
+    Parameters that others depend on ("parents") are expanded into blocks, one per combination
+    of parent values that can occur; inside a block the active leaf parameters form a plain
+    Cartesian product, decoded from the index in mixed radix. Floats and integers get
+    ``resolution`` points each (log-spaced for log parameters; integers de-duplicated),
+    categoricals all their choices. A grid of a million points costs a few kilobytes.
     """
-    configs: list[Config] = [{}]
-    for name in space:
-        param = space[name]
-        values = param.grid(resolution)
-        expanded: list[Config] = []
-        for config in configs:
-            if space.is_active(name, config):
-                expanded.extend({**config, name: value} for value in values)
-            else:
-                expanded.append(config)
-        configs = expanded
-    unique: dict[str, Config] = {}
-    for config in configs:
-        unique.setdefault(config_key(config), config)
-    return list(unique.values())
+
+    def __init__(self, space: Space, resolution: int) -> None:
+        self.space = space
+        parents = {parent for name in space for parent in space[name].parents}
+        values = {name: space[name].grid(resolution) for name in space}
+        assignments: list[Config] = [{}]
+        for name in space:
+            if name not in parents:
+                continue
+            expanded: list[Config] = []
+            for config in assignments:
+                if space.is_active(name, config):
+                    expanded.extend({**config, name: v} for v in values[name])
+                else:
+                    expanded.append(config)
+            assignments = expanded
+        self._blocks: list[tuple[Config, list[tuple[str, list]]]] = []
+        sizes = []
+        for fixed in assignments:
+            leaves = [(name, values[name]) for name in space
+                      if name not in parents and space.is_active(name, fixed)]
+            self._blocks.append((fixed, leaves))
+            sizes.append(math.prod(len(v) for _, v in leaves))
+        self._starts = list(itertools.accumulate(sizes, initial=0))
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def __getitem__(self, index: int) -> Config:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        block = bisect.bisect_right(self._starts, index) - 1
+        fixed, leaves = self._blocks[block]
+        offset = index - self._starts[block]
+        chosen = dict(fixed)
+        for name, options in reversed(leaves):
+            offset, digit = divmod(offset, len(options))
+            chosen[name] = options[digit]
+        return {name: chosen[name] for name in self.space if name in chosen}
+
+
+def grid_points(space: Space, resolution: int) -> list[Config]:
+    """Every configuration of the full grid, in enumeration order (small grids; tests, audits)."""
+    grid = Grid(space, resolution)
+    return [grid[i] for i in range(len(grid))]
 
 
 class GridSearch(Runner):
@@ -62,30 +99,27 @@ class GridSearch(Runner):
 
     def __init__(self, space: Space, direction: Direction, seed: int,
                  budget_hint: int | None = None, resolution: int = 5,
-                 max_points: int = 1_000_000) -> None:
+                 max_points: int = 10_000_000) -> None:
         super().__init__(space, direction, seed, budget_hint)
         if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
             raise RunnerError(f"resolution must be a positive integer, got {resolution!r}")
-        size = 1
-        for name in space:
-            size *= len(space[name].grid(resolution))
-        if size > max_points:
+        self.resolution = resolution
+        self._grid = Grid(space, resolution)
+        if len(self._grid) > max_points:
             raise RunnerError(
-                f"the grid would have up to {size:,} points (resolution {resolution} over "
+                f"the grid has {len(self._grid):,} points (resolution {resolution} over "
                 f"{len(space)} parameters); lower `resolution` or raise `max_points`"
             )
-        self.resolution = resolution
-        self._points = grid_points(space, resolution)
         self._rng = np.random.default_rng(self.seed)
         self._order: list[int] = []
 
     def ask(self) -> Config:
         if not self._order:
-            self._order = list(self._rng.permutation(len(self._points)))
-        return dict(self._points[self._order.pop()])
+            self._order = self._rng.permutation(len(self._grid)).tolist()
+        return self._grid[self._order.pop()]
 
     def tell(self, config: Config, outcome: Outcome) -> None:
         """Grid search learns nothing from outcomes."""
 
 
-__all__ = ["GridSearch", "RandomSearch", "grid_points"]
+__all__ = ["Grid", "GridSearch", "RandomSearch", "grid_points"]

@@ -277,3 +277,30 @@ def test_cli_default_output_is_beside_the_store():
     from tunebench.cli.report import default_out_dir
 
     assert default_out_dir(Path("results/quick.db")) == Path("results/quick-report")
+
+
+def test_a_study_that_never_started(tmp_path):
+    data = small_store(repetitions=2)
+    sid = int(data.studies["study_id"].iloc[-1])
+    trials = data.trials[data.trials["study_id"] != sid].reset_index(drop=True)
+    studies = data.studies.copy()
+    row = studies["study_id"] == sid
+    studies.loc[row, ["status", "n_trials", "budget_spent"]] = ["pending", 0, 0.0]
+    studies.loc[row, "budget_met"] = False
+    report = build_report(StoreData(trials, studies, data.environments, data.suite_specs),
+                          **FAST)
+    assert any("1 of 12 studies did not spend their whole budget" in w for w in report.warnings)
+    assert report.data.final.set_index("study_id").loc[sid, "n_trials"] == 0
+    write_report(report, tmp_path)
+
+
+def test_suite_source_in_markdown_keeps_its_backticks_inside_the_fence(tmp_path):
+    data = small_store(repetitions=2)
+    data.suite_specs[0]["source_text"] = 'name = "x"\n# ``` a fence in a comment\n'
+    report = build_report(data, **FAST)
+    report.figures.clear()  # only the pages matter here
+    for section in report.sections:
+        section.items = [item for item in section.items if item[0] != "figure"]
+    files = write_report(report, tmp_path)
+    markdown = files.markdown.read_text()
+    assert "````\nname = \"x\"\n# ``` a fence in a comment\n\n````" in markdown

@@ -355,6 +355,9 @@ class _Builder:
                 "no evidence that the runners differ"
             s.add("p", f"Friedman test over {n} blocks and {k} runners: χ² = "
                        f"{result.statistic:.3f}, {p_clause(result.pvalue)} — {verdict}.")
+            if result.pvalue >= self.alpha:
+                s.add("note", "As Friedman's test finds no difference, read the pairwise tests "
+                              "below with caution.")
         else:
             s.add("note", "Friedman's test needs three or more runners; with two, the Wilcoxon "
                           "test below is the whole test.")

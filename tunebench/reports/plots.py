@@ -276,6 +276,7 @@ def win_rates(matrix: pd.DataFrame) -> Figure:
         sns.heatmap(shown, ax=ax, vmin=0, vmax=1, center=0.5, cmap="vlag_r", annot=True,
                     fmt=".2f", square=True, cbar_kws={"label": "win rate of row over column"},
                     linewidths=0.5, annot_kws={"fontsize": 8})
+    ax.grid(False)
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.tick_params(axis="x", labelrotation=30)

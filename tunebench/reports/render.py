@@ -262,6 +262,11 @@ class Page:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _longest_backtick_run(text: str) -> int:
+    runs = re.findall(r"`+", str(text))
+    return max((len(r) for r in runs), default=0)
+
+
 def _md_finalize(value: Any) -> Any:
     """Markdown's autoescape: every ``{{ value }}`` is escaped unless it is already markup."""
     return value if isinstance(value, Markup) else md_escape(value)
@@ -276,6 +281,7 @@ def environment(markdown: bool = False) -> jinja2.Environment:
         finalize=_md_finalize if markdown else None,
     )
     env.filters["md_table"] = lambda table: Markup(md_table(table))
+    env.filters["fence"] = lambda text: Markup("`" * max(3, _longest_backtick_run(text) + 1))
     env.filters["raw_md"] = Markup
     return env
 

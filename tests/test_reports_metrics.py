@@ -223,3 +223,9 @@ def test_missing_columns_are_a_clear_error():
     data = small_store()
     with pytest.raises(ValueError, match="best_value"):
         StoreData(data.trials.drop(columns=["best_value"]), data.studies)
+
+
+def test_a_store_without_finished_trials_is_a_clear_error():
+    data = small_store(repetitions=1)
+    with pytest.raises(ValueError, match="no trial has finished"):
+        build_frames(StoreData(data.trials.iloc[:0], data.studies))

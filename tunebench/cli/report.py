@@ -20,10 +20,10 @@ def register(app: typer.Typer) -> None:
     def report(
         db: Annotated[Path, typer.Option("--db", help="Results store (SQLite) to report on.")],
         out: Annotated[Path | None, typer.Option(
-            "-o", "--out", help="Output directory [default: beside the store, NAME-report/].",
+            "-o", "--out", help="Output directory (default: NAME-report/ beside the store).",
         )] = None,
         suite: Annotated[list[str] | None, typer.Option(
-            "--suite", help="Only this suite (repeatable) [default: every suite in the store].",
+            "--suite", help="Only this suite; repeat for several (default: every suite).",
         )] = None,
         center: Annotated[str, typer.Option(
             help="Curve statistic over repetitions: median or mean.")] = "median",
@@ -32,11 +32,15 @@ def register(app: typer.Typer) -> None:
         alpha: Annotated[float, typer.Option(
             min=0.0001, max=0.5, help="Significance level of the tests.")] = 0.05,
     ) -> None:
-        """Write the comparative report: sample efficiency, final test values, normalised scores,
-        ranks and significance, anytime ECDF, costs and provenance.
+        """Write the comparative report of a results store.
 
-        Writes DIR/index.html (self-contained; open it from disk), DIR/report.md, figures as PNG
-        and SVG, tables as CSV and DIR/tables.tex (booktabs).
+        Sample efficiency, final test values, normalised scores, ranks,
+        significance, anytime ECDF, costs and provenance, written as:
+
+        DIR/index.html: one self-contained page (open it from disk);
+        DIR/report.md: the same in Markdown;
+        DIR/figures/: every figure as PNG and SVG;
+        DIR/tables/: every table as CSV; DIR/tables.tex: as LaTeX.
         """
         from rich.markup import escape
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

@@ -130,6 +130,9 @@ def build_frames(data: StoreData, *, suites: list[str] | None = None) -> Frames:
         studies = studies[studies["suite"].isin(suites)]
     if studies.empty:
         raise ValueError("the store holds no studies: run a suite first")
+    if trials.empty:
+        raise ValueError("no trial has finished yet in this store: run (or resume) the suite "
+                         "first")
     trials, studies = qualify_tasks(trials, studies)
     trials = trials.sort_values(["study_id", "trial"], kind="stable").reset_index(drop=True)
     studies = studies.sort_values("study_id", kind="stable").reset_index(drop=True)

@@ -85,7 +85,17 @@ def final_test_summary(frames: Frames) -> pd.DataFrame:
             "worst": float(present.min() if maximize else present.max()) if len(present)
             else np.nan,
         })
-    return pd.DataFrame(rows)
+    return in_report_order(pd.DataFrame(rows), frames)
+
+
+def in_report_order(frame: pd.DataFrame, frames: Frames) -> pd.DataFrame:
+    """Rows sorted by task (suite order) then runner (the report's runner order)."""
+    if frame.empty:
+        return frame
+    task_rank = {t: i for i, t in enumerate(frames.tasks)}
+    runner_rank = {r: i for i, r in enumerate(frames.runners)}
+    key = frame["task"].map(task_rank) * (len(runner_rank) + 1) + frame["runner"].map(runner_rank)
+    return frame.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
 def find_baseline(frames: Frames) -> str | None:
@@ -272,7 +282,7 @@ def eval_costs(frames: Frames) -> pd.DataFrame:
     per_study_mean = per_study.groupby(["task", "runner"]).agg(
         eval_per_study=("eval_total", "mean"), optimizer_per_study=("opt_total", "mean"),
         cpu_per_study=("cpu_total", "mean"))
-    return per_trial.join(per_study_mean).reset_index()
+    return in_report_order(per_trial.join(per_study_mean).reset_index(), frames)
 
 
 def first_line(message: object, limit: int = 160) -> str:

@@ -28,12 +28,12 @@ _DASHES = ("-", "--", ":", "-.")
 LABEL_LIMIT = 32
 
 
-def label(text: object) -> str:
+def label(text: object, limit: int = LABEL_LIMIT) -> str:
     """A name as matplotlib should draw it: literally (``$`` would start mathtext), and cut to
-    :data:`LABEL_LIMIT` characters so a long name cannot squeeze the plot away."""
+    ``limit`` characters so a long name cannot squeeze the plot away."""
     text = str(text)
-    if len(text) > LABEL_LIMIT:
-        text = text[: LABEL_LIMIT - 1] + "…"
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
     return text.replace("$", r"\$")
 
 
@@ -65,6 +65,12 @@ class RunnerStyle:
             self.colours[baseline] = palette[7]
             self.dashes[baseline] = "-"
 
+    @property
+    def legend_width(self) -> float:
+        """Inches a legend of every runner needs beside a plot."""
+        longest = max((len(label(r)) for r in self.runners), default=6)
+        return 0.75 + 0.075 * max(longest, 6)
+
     def palette(self) -> dict[str, tuple[float, float, float]]:
         """Colours keyed by drawn label (for seaborn's ``palette=``)."""
         return {label(r): c for r, c in self.colours.items()}
@@ -79,13 +85,13 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _facets(n: int, *, ncols: int = 3, width: float = 3.4, height: float = 2.6,
-            legend: bool = True, rotated: bool = False) -> tuple[Figure, list]:
+            legend: float = 0.0, rotated: bool = False) -> tuple[Figure, list]:
     """A grid of panels with fixed margins (in inches) instead of a layout engine: laying out
     dozens of panels is most of the cost of drawing them, and fixed margins cost nothing."""
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    extra = 0.45 if rotated else 0.0
-    left, right, top, bottom = 0.8, 1.6 if legend else 0.25, 0.35, 0.55 + extra
+    extra = 0.9 if rotated else 0.0
+    left, right, top, bottom = 0.8, legend + 0.1 if legend else 0.25, 0.35, 0.55 + extra
     wgap, hgap = 0.85, 0.75 + extra
     fig_w = left + ncols * width + (ncols - 1) * wgap + right
     fig_h = top + nrows * height + (nrows - 1) * hgap + bottom
@@ -127,7 +133,7 @@ def sample_efficiency(summary: pd.DataFrame, style: RunnerStyle, *, use_budget: 
                       xlabels: dict[str, str], center: str) -> Figure:
     """Best-so-far (or regret, log axis) against budget: one panel per task, band = bootstrap 95%."""
     tasks = list(dict.fromkeys(summary["task"]))
-    fig, axes = _facets(len(tasks))
+    fig, axes = _facets(len(tasks), legend=style.legend_width)
     for ax, task in zip(axes, tasks, strict=True):
         part = summary[summary["task"] == task]
         regret = part["quantity"].iloc[0] == "regret"
@@ -176,9 +182,8 @@ def final_values(final: pd.DataFrame, style: RunnerStyle, *, column: str,
     """Box plot with every repetition as a dot, one panel per task."""
     tasks = list(dict.fromkeys(final["task"]))
     runners = [r for r in style.runners if r in set(final["runner"])]
-    rotated = len(runners) > 3
-    fig, axes = _facets(len(tasks), width=max(3.0, 0.55 * len(runners) + 1.2),
-                        legend=False, rotated=rotated)
+    rotated = len(runners) > 3 or any(len(label(r, 16)) > 10 for r in runners)
+    fig, axes = _facets(len(tasks), width=max(3.0, 0.55 * len(runners) + 1.2), rotated=rotated)
     jitter = np.random.default_rng(0)
     for ax, task in zip(axes, tasks, strict=True):
         part = final[(final["task"] == task) & final[column].notna()]
@@ -197,7 +202,7 @@ def final_values(final: pd.DataFrame, style: RunnerStyle, *, column: str,
                            color="0.15", zorder=3, linewidths=0)
         else:
             ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
-        ax.set_xticks(range(len(runners)), [label(r) for r in runners])
+        ax.set_xticks(range(len(runners)), [label(r, 16) for r in runners])
         ax.set_xlim(-0.6, len(runners) - 0.4)
         ax.set_title(label(task))
         ax.set_ylabel(ylabel)

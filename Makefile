@@ -13,6 +13,8 @@ PYTEST_ARGS ?=
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile examples/plugin_package/pyproject.toml
+	# Debian's Chromium: the HTML report's tests open it in a real headless browser.
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first, pinned: this machine serves the CPU build of 2.13.0 from disk; an unpinned
@@ -26,6 +28,7 @@ $(STAMP): pyproject.toml Makefile examples/plugin_package/pyproject.toml
 demo: install
 	$(BIN)/tunebench run quick --db $(DB)
 	$(BIN)/tunebench show --db $(DB)
+	$(BIN)/tunebench report --db $(DB) -o $(REPORT)
 
 test: install
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q $(PYTEST_ARGS)

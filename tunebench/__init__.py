@@ -19,6 +19,8 @@ _API = {
     "reproduce": "tunebench.suite.reproduce",
     "export_bundle": "tunebench.suite.bundle",
     "EvaluationCacheStore": "tunebench.suite.cache",
+    "build_report": "tunebench.reports",
+    "write_report": "tunebench.reports",
     "get_task": "tunebench.api",
     "get_runner_class": "tunebench.registry",
     "Space": "tunebench.space",

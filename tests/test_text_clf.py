@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tunebench.data import CATALOG, DataMissingError, data_dir
-from tunebench.registry import make_task
+from tunebench.registry import RegistryError, make_task
 from tunebench.tasks.base import Direction, EvalContext
 from tunebench.tasks.text_clf import (
     Corpus,
@@ -104,6 +104,10 @@ def test_the_task_declares_its_space_and_metric() -> None:
     assert task.metric == "accuracy" and task.direction is Direction.MAXIMIZE
     assert {"lr", "optimizer", "weight_decay", "dropout", "embed_dim", "ngram", "vocab_size",
             "batch_size", "schedule"} <= set(task.space)
+    with pytest.raises(RegistryError, match="dataset must be one of"):
+        make_task("text_clf", {"dataset": "imdb"})
+    with pytest.raises(RegistryError, match="model must be one of"):
+        make_task("text_clf", {"model": "transformer"})
 
 
 def test_missing_data_is_an_error_naming_the_fetch_command(tmp_path: Path) -> None:

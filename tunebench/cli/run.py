@@ -58,8 +58,7 @@ def run(
             err_console.print(f"[red]study failed[/] {label}: {error}", highlight=False)
         fail(f"{len(summary.failed_studies)} studies failed (their finished trials are stored; "
              "fix the cause and re-run to resume)", code=1)
-    console.print(f"Next: [bold]tunebench show --db {db}[/] or [bold]tunebench report --db {db} "
-                  "-o report/[/]")
+    console.print(f"Next: [bold]tunebench show --db {db}[/] or [bold]tunebench report --db {db}[/]")
 
 
 def register(app: typer.Typer) -> None:

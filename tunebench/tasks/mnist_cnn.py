@@ -98,6 +98,7 @@ class MnistCNNTask(Task):
         self.val_fraction = float(val_fraction)
         self.max_fidelity = max_epochs
         self.data_dir, self.idx_dir, self.idx_sha256 = data_dir, idx_dir, idx_sha256
+        self._data: ImageSet | None = None  # loaded on first use, then kept
         self._space = Space({
             "lr": Float(1e-4, 1.0, log=True, default=1e-3),
             "optimizer": Categorical(training.OPTIMIZERS, default="adam"),
@@ -119,9 +120,12 @@ class MnistCNNTask(Task):
 
     def load(self) -> ImageSet:
         """The full data set this task draws from (raises ``DataMissingError`` if absent)."""
-        if self.idx_dir is not None:
-            return load_mnist_idx(self.idx_dir, self.idx_sha256)
-        return load_mnist(self.data_dir)
+        if self._data is None:
+            if self.idx_dir is not None:
+                self._data = load_mnist_idx(self.idx_dir, self.idx_sha256)
+            else:
+                self._data = load_mnist(self.data_dir)
+        return self._data
 
     def splits(self, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``{"train"|"val"|"test": (uint8 images, labels)}`` for evaluation seed ``seed``."""

@@ -30,7 +30,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from tunebench.data import TextSet, load_texts, read_text_table, stratified_sample, stratified_split
+from tunebench.data import (
+    TextSet,
+    load_texts,
+    read_text_table,
+    stratified_sample,
+    stratified_split,
+)
+from tunebench.data.text import text_datasets
 from tunebench.space import Categorical, Config, Float, Int, Space
 from tunebench.tasks import training
 from tunebench.tasks.base import Direction, EvalContext, Result, Task, TaskError
@@ -248,6 +255,9 @@ class TextClassifierTask(Task):
     ) -> None:
         if model not in MODELS:
             raise TaskError(f"model must be one of {MODELS}, got {model!r}")
+        if csv_path is None and dataset not in text_datasets():
+            raise TaskError(f"dataset must be one of {text_datasets()} (or give csv_path), "
+                            f"got {dataset!r}")
         for key, value in (("train_size", train_size), ("test_size", test_size)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 20):
@@ -266,6 +276,7 @@ class TextClassifierTask(Task):
         self.csv_path, self.test_csv_path = csv_path, test_csv_path
         self.text_column, self.label_column = text_column, label_column
         self.sha256, self.test_sha256 = sha256, test_sha256
+        self._data: TextSet | None = None  # loaded on first use, then kept
         self._space = Space({
             "lr": Float(1e-4, 1.0, log=True, default=3e-3),
             "optimizer": Categorical(training.OPTIMIZERS, default="adam"),
@@ -286,11 +297,14 @@ class TextClassifierTask(Task):
 
     def load(self) -> TextSet:
         """The data set this task draws from (raises ``DataMissingError`` if absent)."""
-        if self.csv_path is not None:
-            return read_text_table(self.csv_path, text_column=self.text_column,
-                                   label_column=self.label_column, sha256=self.sha256,
-                                   test_path=self.test_csv_path, test_sha256=self.test_sha256)
-        return load_texts(self.dataset, self.data_dir)
+        if self._data is None:
+            if self.csv_path is not None:
+                self._data = read_text_table(
+                    self.csv_path, text_column=self.text_column, label_column=self.label_column,
+                    sha256=self.sha256, test_path=self.test_csv_path, test_sha256=self.test_sha256)
+            else:
+                self._data = load_texts(self.dataset, self.data_dir)
+        return self._data
 
     def _corpus(self, data: TextSet) -> Corpus:
         corpus = _CORPORA.get(data.fingerprint)

@@ -1,0 +1,117 @@
+"""Model-based runners beat random search on branin and hartmann6 at a budget of 100 trials.
+
+For each (runner, task) the final best values of several seeded studies are compared with those of
+``random`` by a one-sided Mann–Whitney U test (scipy). Every study is seeded and every runner is
+deterministic given its seed, so the p-values below are the same on every run of the same library
+versions. A runner listed in :data:`NOT_BETTER` is expected not to be significantly better (the
+entry says why); no runner may be significantly *worse* than random unless :data:`WORSE` says why.
+
+Cost (1 core): about 3 minutes, dominated by the two GP-BO runners, which run fewer studies
+(:data:`REPS`): two studies that both beat all twenty random ones already give p = 1/231 = 0.0043.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import pytest
+from scipy.stats import mannwhitneyu
+
+from tunebench.registry import make_runner, make_task
+from tunebench.runners.base import Outcome, Status
+from tunebench.tasks.base import EvalContext
+
+pytestmark = pytest.mark.slow
+
+BUDGET = 100
+ALPHA = 0.01
+RANDOM_REPS = 20
+TASKS = ("branin", "hartmann6")
+#: Studies per runner; the GP-BO runners cost 10–40 s per 100-trial study, the rest 0.1–4 s.
+#: Two cheap runners whose advantage on branin is real but small get more studies.
+REPS = {"optuna.gp": 2, "nevergrad.bo": 2, "optuna.tpe": 8, "hyperopt.anneal": 8}
+DEFAULT_REPS = 5
+
+MODEL_BASED = (
+    "optuna.tpe", "optuna.cmaes", "optuna.gp", "optuna.nsga2",
+    "hyperopt.tpe", "hyperopt.anneal",
+    "nevergrad.ngopt", "nevergrad.cma", "nevergrad.de", "nevergrad.pso",
+    "nevergrad.oneplusone", "nevergrad.portfolio", "nevergrad.bo",
+)
+# Not here: optuna.hyperband / optuna.asha are optuna.tpe plus a pruner, and these tasks have a
+# single fidelity step, so they propose exactly what optuna.tpe does; optuna.qmc, optuna.random,
+# hyperopt.rand and the grid are not model-based.
+
+_POPULATION = ("the first {n} trials are its initial population (sampled at random), so 100 "
+               "trials leave it {g} generations: too few to pull ahead of random search")
+
+#: (runner, task) -> why it is not expected to be significantly better than random here.
+NOT_BETTER: dict[tuple[str, str], str] = {
+    **{("optuna.nsga2", task): _POPULATION.format(n=50, g="one") for task in TASKS},
+    **{("nevergrad.de", task): _POPULATION.format(n=30, g="about two") for task in TASKS},
+    **{("nevergrad.pso", task): _POPULATION.format(n=40, g="one and a half") for task in TASKS},
+    ("nevergrad.portfolio", "branin"): (
+        "a passive portfolio: CMA, TwoPointsDE and a scrambled Hammersley sampler take turns, "
+        "so each gets a third of the budget; on 2-D branin none of them converges in ~33 trials "
+        "(on hartmann6 the portfolio is significantly better)"),
+    ("optuna.cmaes", "branin"): (
+        "optuna's CMA-ES starts at the centre of the domain, between branin's three basins, with "
+        "a population of 6 (16 generations in 100 trials); in some seeds it is still drifting "
+        "down the curved valley at the end (seed 1 ends at 1.91), in others it reaches 0.40"),
+    ("hyperopt.tpe", "branin"): (
+        "hyperopt's TPE models each coordinate independently and spends 20 trials at random "
+        "first; branin's minima need a different x2 for each x1 (x2 = 12.3 at x1 = -pi, 2.3-2.5 "
+        "at x1 = pi and 3 pi), so per-coordinate proposals often pair the x1 of one basin with "
+        "the x2 of another, and its best values overlap random search's"),
+}
+
+#: (runner, task) -> why it is not run (cost), with what a single study measured instead.
+NOT_RUN: dict[tuple[str, str], str] = {
+    ("nevergrad.bo", "branin"): (
+        "about 40 s per 100-trial study on one core; two studies reached 0.3980 and 0.3981 "
+        "(random median 0.79, p = 0.0043) when measured; hartmann6 is run instead"),
+}
+
+#: (runner, task) -> why it is expected to be significantly worse than random here.
+WORSE: dict[tuple[str, str], str] = {}
+
+
+@functools.cache
+def best_value(task_name: str, runner_name: str, seed: int) -> float:
+    task = make_task(task_name)
+    runner = make_runner(runner_name, task.space, task.direction, seed, BUDGET)
+    best = math.inf
+    for _ in range(BUDGET):
+        config = runner.ask()
+        value = task.evaluate(config, 1, 0, EvalContext()).value
+        runner.tell(config, Outcome(Status.OK, value, 1))
+        best = min(best, value)
+    return best
+
+
+def _values(task: str, runner: str, reps: int) -> list[float]:
+    return [best_value(task, runner, seed) for seed in range(reps)]
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("runner", MODEL_BASED)
+def test_model_based_runner_against_random(runner: str, task: str) -> None:
+    if (runner, task) in NOT_RUN:
+        pytest.skip(NOT_RUN[runner, task])
+    baseline = _values(task, "random", RANDOM_REPS)
+    values = _values(task, runner, REPS.get(runner, DEFAULT_REPS))
+    better = mannwhitneyu(values, baseline, alternative="less").pvalue
+    worse = mannwhitneyu(values, baseline, alternative="greater").pvalue
+    summary = (f"{runner} on {task}: best values {sorted(round(v, 4) for v in values)}, random "
+               f"median {sorted(baseline)[RANDOM_REPS // 2]:.4f}; p(better)={better:.2g}, "
+               f"p(worse)={worse:.2g}")
+    print(summary)
+    if (runner, task) in WORSE:
+        assert worse < ALPHA, f"expected significantly worse ({WORSE[runner, task]}): {summary}"
+        return
+    assert worse >= ALPHA, f"significantly worse than random without an explanation: {summary}"
+    if (runner, task) in NOT_BETTER:
+        assert better >= ALPHA, f"now significantly better; drop the NOT_BETTER entry: {summary}"
+    else:
+        assert better < ALPHA, f"not significantly better than random: {summary}"

@@ -157,7 +157,7 @@ _ATPE_WHY = ("hyperopt 0.3.0's ATPE needs lightgbm (not a tunebench dependency) 
 
 class HyperoptATPE(HyperoptRunner):
     name = "hyperopt.atpe"
-    description = "hyperopt Adaptive TPE — unavailable: " + _ATPE_WHY
+    description = "hyperopt Adaptive TPE (unavailable here: see the notes)"
     capabilities = Capabilities(library="hyperopt", family="TPE", exact_replay=False,
                                 notes="unavailable: " + _ATPE_WHY)
     unavailable: ClassVar[str | None] = _ATPE_WHY

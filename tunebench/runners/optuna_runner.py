@@ -16,7 +16,7 @@ import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import optuna
 from optuna.distributions import (
@@ -96,7 +96,7 @@ class OptunaRunner(LibraryRunner):
     """Shared optuna adapter; a subclass builds its sampler and calls :meth:`_open`."""
 
     def _open(self, sampler: optuna.samplers.BaseSampler, pruner: str) -> None:
-        self.pruner = check_choice("pruner", pruner, PRUNERS)
+        check_choice("pruner", pruner, PRUNERS)
         with _quiet():
             self._study = optuna.create_study(
                 sampler=sampler, pruner=make_pruner(pruner), study_name="tunebench",
@@ -361,36 +361,35 @@ class OptunaGrid(OptunaRunner):
         return f"discretised: only {len(points)} values are ever tried"
 
 
-class OptunaHyperband(OptunaTPE):
-    name = "optuna.hyperband"
-    description = "optuna TPESampler + HyperbandPruner (multi-fidelity: stops weak trials early)"
-    capabilities = _caps("TPE", "multi-fidelity: prunes between fidelity steps; max resource "
-                         "inferred from the first complete trial")
+class _MultiFidelityTPE(OptunaTPE):
+    """TPE with a fixed multi-fidelity pruner; ``reduction_factor=None`` keeps optuna's default."""
+
+    pruner_class: ClassVar[type[optuna.pruners.BasePruner]]
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None, min_resource: int = 1, reduction_factor: int = 3,
-                 n_startup_trials: int = 10) -> None:
+                 budget_hint: int | None = None, min_resource: int = 1,
+                 reduction_factor: int | None = None, n_startup_trials: int = 10) -> None:
         super().__init__(space, direction, seed, budget_hint, n_startup_trials=n_startup_trials)
-        self._study.pruner = optuna.pruners.HyperbandPruner(
-            min_resource=check_int("min_resource", min_resource, 1),
-            reduction_factor=check_int("reduction_factor", reduction_factor, 2))
-        self.pruner = "hyperband"
+        settings = {"min_resource": check_int("min_resource", min_resource, 1)}
+        if reduction_factor is not None:
+            settings["reduction_factor"] = check_int("reduction_factor", reduction_factor, 2)
+        self._study.pruner = self.pruner_class(**settings)
 
 
-class OptunaASHA(OptunaTPE):
+class OptunaHyperband(_MultiFidelityTPE):
+    name = "optuna.hyperband"
+    description = "optuna TPESampler + HyperbandPruner (multi-fidelity: stops weak trials early)"
+    capabilities = _caps("TPE", "multi-fidelity: prunes between fidelity steps (reduction "
+                         "factor 3); max resource inferred from the first complete trial")
+    pruner_class = optuna.pruners.HyperbandPruner
+
+
+class OptunaASHA(_MultiFidelityTPE):
     name = "optuna.asha"
     description = "optuna TPESampler + SuccessiveHalvingPruner (asynchronous successive halving)"
     capabilities = _caps("TPE", "multi-fidelity: prunes between fidelity steps at rungs "
-                         "min_resource * reduction_factor**k")
-
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None, min_resource: int = 1, reduction_factor: int = 4,
-                 n_startup_trials: int = 10) -> None:
-        super().__init__(space, direction, seed, budget_hint, n_startup_trials=n_startup_trials)
-        self._study.pruner = optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=check_int("min_resource", min_resource, 1),
-            reduction_factor=check_int("reduction_factor", reduction_factor, 2))
-        self.pruner = "successive_halving"
+                         "min_resource * reduction_factor**k (reduction factor 4)")
+    pruner_class = optuna.pruners.SuccessiveHalvingPruner
 
 
 __all__ = [

@@ -100,3 +100,17 @@ def test_bo_survives_repeated_points_on_a_small_discrete_space() -> None:
         runner.tell(config, Outcome(Status.OK, float(config["k"]), 1))
         seen.append(tuple(config.values()))
     assert len(set(seen)) < len(seen)  # repeats happened and were survived
+
+
+def test_ngopt_refuses_a_metamodel_that_would_crash_on_numpy_2() -> None:
+    import numpy as np
+
+    space = Space({f"x{i}": Float(0.0, 1.0) for i in range(6)})
+    try:
+        float(np.zeros(1))  # type: ignore[arg-type]
+    except TypeError:
+        with pytest.raises(RunnerError, match="MetaModel"):
+            nr.NevergradNGOpt(space, Direction.MINIMIZE, 0, budget_hint=500)
+    else:  # pragma: no cover - an older numpy: the MetaModel works
+        nr.NevergradNGOpt(space, Direction.MINIMIZE, 0, budget_hint=500)
+    nr.NevergradNGOpt(space, Direction.MINIMIZE, 0, budget_hint=100)  # picks no MetaModel

@@ -63,6 +63,14 @@ def _cma_configs() -> tuple[Any, ...]:
                  if isinstance(value, optimizerlib.ParametrizedCMA))
 
 
+def _sub_optimizers(optimizer: Any) -> Iterator[Any]:
+    """An optimizer and every optimizer it delegates to (NGOpt's choice, a portfolio's members)."""
+    yield optimizer
+    for child in [getattr(optimizer, "optim", None), *getattr(optimizer, "optims", [])]:
+        if isinstance(child, ng.optimizers.base.Optimizer):
+            yield from _sub_optimizers(child)
+
+
 def parameter(param: Param) -> ng.p.Parameter:
     if isinstance(param, Categorical):
         return ng.p.Choice(list(param.choices))
@@ -105,6 +113,7 @@ class NevergradRunner(LibraryRunner):
             self._optimizer = ng.optimizers.registry[self.optimizer](
                 parametrization=parametrization, budget=self.budget, num_workers=1)
             self._probe()
+        self._refuse_metamodel_on_numpy2()
 
     def _probe(self) -> None:
         """Ask once on a copy, so a setting nevergrad cannot handle fails here, clearly."""
@@ -116,6 +125,22 @@ class NevergradRunner(LibraryRunner):
             raise RunnerError(
                 f"nevergrad's {self.optimizer} cannot run on this space with budget "
                 f"{self.budget}: {type(exc).__name__}: {exc}.{hint}") from exc
+
+    def _refuse_metamodel_on_numpy2(self) -> None:
+        """nevergrad 1.0.12's MetaModel calls ``float()`` on a one-element array, which numpy 2
+        refuses (TypeError): a study whose algorithm includes it would crash part-way through."""
+        from nevergrad.optimization.optimizerlib import _MetaModel
+
+        if not any(isinstance(o, _MetaModel) for o in _sub_optimizers(self._optimizer)):
+            return
+        try:
+            float(np.zeros(1))  # type: ignore[arg-type]
+        except TypeError:
+            raise RunnerError(
+                f"nevergrad's {self.optimizer} chose a MetaModel for this space and budget "
+                f"{self.budget}, and nevergrad {ng.__version__}'s MetaModel fails with numpy "
+                f"{np.__version__} (float() of a one-element array) after its first trials; "
+                "choose another budget (the runner option `budget`) or another runner") from None
 
     def _ask(self) -> tuple[Config, ng.p.Parameter]:
         with _quiet():

@@ -1,0 +1,136 @@
+"""Optimiser overhead: ask+tell time per trial of every runner on hartmann6, at 10, 100 and 500 trials.
+
+Only the runner's calls are timed (``ask`` and ``tell``), not the task. Each case reports the mean
+per-trial overhead over the study and the mean over its last tenth of trials (what one more trial
+costs at that history size, where model-based runners grow), and the ratio of the mean to a bare
+optuna ``RandomSampler`` ask/tell loop on the same space, measured in the same process.
+
+The GP-based runners are capped, because their cost per trial grows with the history (a GP fit is
+cubic in the number of trials): ``optuna.gp`` at 250 trials and ``nevergrad.bo`` at 100 (about 40 s
+already); the larger cases are reported as skipped with the cap.
+
+Run as a pytest-benchmark case (``pytest benchmarks/bench_runner_overhead.py --benchmark-only``)
+or as a script (``python benchmarks/bench_runner_overhead.py [RUNNER ...]``) for a Markdown table.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from tunebench.registry import (
+    RegistryError,
+    get_runner_class,
+    make_runner,
+    make_task,
+    runner_names,
+)
+from tunebench.runners.base import Outcome, RunnerError, Status
+from tunebench.tasks.base import Direction, EvalContext
+
+SIZES = (10, 100, 500)
+TASK = "hartmann6"
+#: Largest study measured per runner (cost grows with the history).
+CAPS = {"optuna.gp": 250, "nevergrad.bo": 100}
+
+
+@dataclass(frozen=True)
+class Overhead:
+    runner: str
+    trials: int
+    mean_ms: float
+    last_tenth_ms: float
+
+
+def available_runners() -> list[str]:
+    names = []
+    for name in runner_names():
+        cls = get_runner_class(name)
+        if getattr(cls, "unavailable", None):
+            continue
+        names.append(name)
+    return names
+
+
+def measure(name: str, trials: int, seed: int = 0) -> Overhead:
+    task = make_task(TASK)
+    runner = make_runner(name, task.space, task.direction, seed, trials)
+    seconds = []
+    for _ in range(trials):
+        t0 = time.perf_counter()
+        config = runner.ask()
+        t1 = time.perf_counter()
+        value = task.evaluate(config, 1, 0, EvalContext()).value
+        t2 = time.perf_counter()
+        runner.tell(config, Outcome(Status.OK, value, 1))
+        seconds.append(t1 - t0 + time.perf_counter() - t2)
+    tail = seconds[-max(1, trials // 10):]
+    return Overhead(name, trials, 1e3 * sum(seconds) / trials, 1e3 * sum(tail) / len(tail))
+
+
+@functools.cache
+def reference_ms(trials: int = 500) -> float:
+    """A bare optuna RandomSampler ask/tell loop on the task's space: ms per trial."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    task = make_task(TASK)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0),
+                                direction=Direction(task.direction).value)
+    bounds = {name: (task.space[name].low, task.space[name].high) for name in task.space}
+    start = time.perf_counter()
+    for _ in range(trials):
+        trial = study.ask()
+        config = {name: trial.suggest_float(name, low, high) for name, (low, high) in bounds.items()}
+        study.tell(trial, task.evaluate(config, 1, 0, EvalContext()).value)
+    return 1e3 * (time.perf_counter() - start) / trials
+
+
+@pytest.mark.parametrize("trials", SIZES)
+@pytest.mark.parametrize("name", available_runners())
+def test_runner_overhead(benchmark, name: str, trials: int) -> None:
+    if trials > CAPS.get(name, trials):
+        pytest.skip(f"{name} capped at {CAPS[name]} trials: its cost per trial grows with history")
+    try:
+        result = benchmark.pedantic(measure, args=(name, trials), rounds=1, iterations=1)
+    except (RunnerError, RegistryError) as exc:  # e.g. nevergrad.ngopt refusing a MetaModel it would crash in
+        pytest.skip(str(exc))
+    ratio = result.mean_ms / reference_ms()
+    benchmark.extra_info.update({"mean_ms_per_trial": result.mean_ms,
+                                 "last_tenth_ms_per_trial": result.last_tenth_ms,
+                                 "reference_ms_per_trial": reference_ms(), "ratio": ratio})
+    print(f"\n{name} @ {trials}: {result.mean_ms:.3f} ms/trial (last tenth "
+          f"{result.last_tenth_ms:.3f} ms) = {ratio:.1f}× bare optuna random")
+
+
+def main(names: list[str]) -> None:
+    names = names or available_runners()
+    ref = reference_ms()
+    print(f"ask+tell ms per trial on {TASK} (mean over the study / mean over its last tenth); "
+          f"bare optuna RandomSampler loop: {ref:.3f} ms\n")
+    print("| runner | " + " | ".join(f"{n} trials" for n in SIZES) + " |")
+    print("|---|" + "---|" * len(SIZES))
+    for name in names:
+        cells = []
+        for trials in SIZES:
+            if trials > CAPS.get(name, trials):
+                cells.append(f"capped at {CAPS[name]}")
+                continue
+            try:
+                result = measure(name, trials)
+            except (RunnerError, RegistryError) as exc:
+                cells.append(f"refused: {str(exc)[:60]}…")
+                continue
+            cells.append(f"{result.mean_ms:.2f} / {result.last_tenth_ms:.2f}")
+        if name in CAPS and CAPS[name] not in SIZES:
+            result = measure(name, CAPS[name])
+            cells[-1] = f"({CAPS[name]}: {result.mean_ms:.0f} / {result.last_tenth_ms:.0f})"
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -18,7 +18,7 @@ import math
 import pytest
 from scipy.stats import mannwhitneyu
 
-from tunebench.registry import make_runner, make_task
+from tunebench.registry import get_runner_class, make_runner, make_task
 from tunebench.runners.base import Outcome, Status
 from tunebench.tasks.base import EvalContext
 
@@ -99,6 +99,9 @@ def _values(task: str, runner: str, reps: int) -> list[float]:
 def test_model_based_runner_against_random(runner: str, task: str) -> None:
     if (runner, task) in NOT_RUN:
         pytest.skip(NOT_RUN[runner, task])
+    unavailable = getattr(get_runner_class(runner), "unavailable", None)
+    if unavailable:
+        pytest.skip(f"{runner} is unavailable here: {unavailable}")
     baseline = _values(task, "random", RANDOM_REPS)
     values = _values(task, runner, REPS.get(runner, DEFAULT_REPS))
     better = mannwhitneyu(values, baseline, alternative="less").pvalue

@@ -114,3 +114,12 @@ def test_ngopt_refuses_a_metamodel_that_would_crash_on_numpy_2() -> None:
     else:  # pragma: no cover - an older numpy: the MetaModel works
         nr.NevergradNGOpt(space, Direction.MINIMIZE, 0, budget_hint=500)
     nr.NevergradNGOpt(space, Direction.MINIMIZE, 0, budget_hint=100)  # picks no MetaModel
+
+
+def test_bo_points_a_rounding_error_outside_the_box_are_clipped_back() -> None:
+    import numpy as np
+
+    runner = nr.NevergradBO(Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)}),
+                            Direction.MINIMIZE, 0, budget_hint=10)
+    data = runner._optimizer._normalizer.backward(np.array([1.0 + 1e-12, -1e-12]))
+    assert np.all(np.isfinite(data))

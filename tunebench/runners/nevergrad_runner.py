@@ -190,6 +190,25 @@ class NevergradRunner(LibraryRunner):
         return rows(space, render)
 
 
+_EDGE = 1e-9
+
+
+class _BoxClipper:
+    """bayes_opt proposes points on the faces of its [0, 1] box; mapping a coordinate of exactly
+    0 or 1 back through nevergrad's normaliser can fail part-way (ValueError "Only data between
+    [0] and [1] can be transformed back", seen on linreg with seed 5). Points are moved 1e-9
+    inside the box first, which changes no configuration beyond that rounding."""
+
+    def __init__(self, normalizer: Any) -> None:
+        self._normalizer = normalizer
+
+    def backward(self, x: Any) -> Any:
+        return self._normalizer.backward(np.clip(x, _EDGE, 1.0 - _EDGE))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._normalizer, name)
+
+
 _NOTES = "conditional parameters flattened (always optimised, dropped when inactive)"
 
 
@@ -248,6 +267,11 @@ class NevergradBO(NevergradRunner):
     capabilities = _caps("GP-BO", "needs a budget; cost per trial grows with the history; a "
                          "repeated point is not told twice (bayes_opt refuses duplicates)")
     optimizer = "BO"
+
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_hint: int | None = None, budget: int | None = None) -> None:
+        super().__init__(space, direction, seed, budget_hint, budget)
+        self._optimizer._normalizer = _BoxClipper(self._optimizer._normalizer)
 
     def _tell(self, handle: ng.p.Parameter, config: Config, outcome: Outcome) -> None:
         from bayes_opt.util import NotUniqueError

@@ -18,7 +18,7 @@ from tunebench.data.errors import (
 from tunebench.data.mnist import ImageSet, load_mnist, load_mnist_idx, read_idx
 from tunebench.data.splits import stratified_sample, stratified_split
 from tunebench.data.store import ENV_VAR, data_dir, fetch, fetch_many, status
-from tunebench.data.text import TextSet, load_texts, read_text_table
+from tunebench.data.text import TextSet, load_texts, read_text_table, text_datasets
 
 __all__ = [
     "CATALOG",
@@ -43,4 +43,5 @@ __all__ = [
     "status",
     "stratified_sample",
     "stratified_split",
+    "text_datasets",
 ]

@@ -11,6 +11,7 @@ import torch.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib.util
 import inspect
 import sys
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Generic, TypeVar
 
 from tunebench.runners.base import Runner, RunnerError
@@ -175,6 +177,33 @@ def register_runner(cls: type[Runner]) -> type[Runner]:
     return cls
 
 
+def import_plugin_module(path: str | Path) -> ModuleType:
+    """Import a plugin file once per process, keyed by its resolved path.
+
+    Raises :class:`RegistryError` naming the file when it is missing or fails to import.
+    """
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise RegistryError(f"plugin file {path} does not exist")
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    module_name = f"tunebench_plugin_{path.stem}_{digest}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise RegistryError(f"plugin file {path} cannot be imported as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise RegistryError(
+            f"plugin file {path} failed to import: {type(exc).__name__}: {exc}"
+        ) from exc
+    return module
+
+
 def load_plugin_file(path: str | Path) -> list[str]:
     """Import a plugin file and register every Task and Runner subclass it defines.
 
@@ -182,24 +211,7 @@ def load_plugin_file(path: str | Path) -> list[str]:
     fails to import, or defines nothing usable.
     """
     path = Path(path).expanduser().resolve()
-    if not path.is_file():
-        raise RegistryError(f"plugin file {path} does not exist")
-    module_name = f"tunebench_plugin_{path.stem}_{abs(hash(str(path))):x}"
-    if module_name in sys.modules:
-        module = sys.modules[module_name]
-    else:
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:
-            raise RegistryError(f"plugin file {path} cannot be imported as Python")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
-            del sys.modules[module_name]
-            raise RegistryError(
-                f"plugin file {path} failed to import: {type(exc).__name__}: {exc}"
-            ) from exc
+    module = import_plugin_module(path)
     registered = []
     for value in vars(module).values():
         if not inspect.isclass(value) or value.__module__ != module.__name__:

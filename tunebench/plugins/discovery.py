@@ -16,16 +16,15 @@ so it is reported next to the others instead of hiding them.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import inspect
-import sys
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from types import ModuleType
 
+from tunebench.registry import RegistryError, import_plugin_module
 from tunebench.runners.base import Runner
 from tunebench.tasks.base import Task
 
@@ -82,19 +81,11 @@ def _from_file(path: Path) -> list[Found]:
     source = f"plugin file {path}"
     if not path.is_file():
         raise PluginNotFound(f"plugin file {path} does not exist")
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
-    module_name = f"tunebench_checked_{path.stem}_{digest}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise PluginNotFound(f"{path} cannot be imported as Python")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        del sys.modules[module_name]
+        module = import_plugin_module(path)
+    except RegistryError as exc:
         return [Found("plugin", path.name, source, None,
-                      f"failed to import: {type(exc).__name__}: {exc}")]
+                      str(exc).replace(f"plugin file {path} ", ""))]
     found = [_from_class(cls, source) for cls in _plugin_classes(module, False)]
     if not found:
         return [Found("plugin", path.name, source, None,

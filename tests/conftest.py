@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+import sqlite3
+import subprocess
+import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,3 +30,27 @@ def write_suite(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+def stored_trial_count(db: Path) -> int:
+    """Trials committed so far in a store another process may be writing (0 before it exists)."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def run_and_kill(suite: Path, db: Path, at_least: int, *extra: str, timeout: float = 90) -> int:
+    """Run ``tunebench run`` in a child process group, SIGKILL the whole group once ``at_least``
+    trials are stored, and return how many were stored when it died."""
+    proc = subprocess.Popen([sys.executable, "-m", "tunebench", "run", str(suite), "--db", str(db),
+                             "-q", *extra], start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + timeout
+    while stored_trial_count(db) < at_least and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be killed; slow the task down"
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and any workers it started
+    proc.wait()
+    return stored_trial_count(db)

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from conftest import run_and_kill
 
 import tunebench
 from tunebench.suite.parallel import assign_device, worker_environment
@@ -146,28 +142,11 @@ def test_ray_executor_gives_the_serial_trials_and_listens_on_loopback_only(seria
     assert _identity(tmp_path / "ray.db").equals(expected)
 
 
-def _count(db: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            return conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
 def test_an_interrupted_parallel_run_resumes_like_a_serial_one(serial_reference, write_suite, tmp_path):
     _, expected = serial_reference
     path = write_suite(SUITE.replace("@DELAY@", "0.01"))  # same numbers, slower trials
     db = tmp_path / "killed.db"
-    proc = subprocess.Popen([sys.executable, "-m", "tunebench", "run", str(path), "--db", str(db),
-                             "--executor", "process", "-j", "2", "-q"], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 90
-    while _count(db) < 30 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers
-    proc.wait()
-    stored = _count(db)
+    stored = run_and_kill(path, db, 30, "--executor", "process", "-j", "2")
     assert 30 <= stored < len(expected)
     summary = tunebench.run_suite(path, db, executor="process", workers=2, progress=False)
     assert summary.trials_run == len(expected) - stored

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
-
 import pytest
+from conftest import run_and_kill
 
 import tunebench
 from tunebench.suite.seeding import derive_seed
@@ -45,14 +39,6 @@ def _trials(db):
     return load_trials(db)[IDENTITY]
 
 
-def _count(db) -> int:
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            return conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
 def test_two_runs_of_one_suite_give_bit_identical_trials(write_suite, tmp_path):
     path = write_suite(SUITE.replace("@DELAY@", "0.0"))
     tunebench.run_suite(path, tmp_path / "a.db", progress=False)
@@ -69,16 +55,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(write_sui
     expected = _trials(reference)
 
     killed = tmp_path / "killed.db"
-    proc = subprocess.Popen([sys.executable, "-m", "tunebench", "run", str(path), "--db", str(killed),
-                             "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    deadline = time.monotonic() + 60
-    while _count(killed) < 25 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert proc.poll() is None, "the run ended before it could be killed; slow the task down"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    stored_before = _count(killed)
+    stored_before = run_and_kill(path, killed, at_least=25)
     assert 25 <= stored_before < len(expected)
     unfinished = load_studies(killed)
     assert (unfinished["status"] != "done").any()

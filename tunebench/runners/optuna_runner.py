@@ -162,10 +162,14 @@ class OptunaRunner(LibraryRunner):
     def _library_text(cls, param: Param, options: dict[str, Any]) -> str:
         return distribution_text(param)
 
+    #: The sampler models only the parameters every trial has (optuna's intersection search
+    #: space); the others, conditional ones, go to its independent (random) sampler.
+    intersection_only: ClassVar[bool] = False
+
     @classmethod
     def _loss_reason(cls, param: Param, options: dict[str, Any]) -> str:
         """Why the sampler does not model ``param`` as defined ("" when it does)."""
-        return ""
+        return _CONDITIONAL_RANDOM if cls.intersection_only and param.active_if else ""
 
 
 def _suggest(trial: optuna.trial.Trial, name: str, param: Param) -> Any:
@@ -223,6 +227,7 @@ class OptunaCMAES(OptunaRunner):
     capabilities = _caps("evolutionary", "categoricals and conditional parameters are sampled "
                          "at random by the independent sampler; integers are rounded")
     unavailable = None if importlib.util.find_spec("cmaes") else _CMAES_MISSING
+    intersection_only = True
 
     def __init__(self, space: Space, direction: Direction, seed: int,
                  budget_hint: int | None = None, n_startup_trials: int = 1,
@@ -241,7 +246,7 @@ class OptunaCMAES(OptunaRunner):
     @classmethod
     def _loss_reason(cls, param: Param, options: dict[str, Any]) -> str:
         if param.active_if:
-            return _CONDITIONAL_RANDOM
+            return super()._loss_reason(param, options)
         if isinstance(param, Categorical):
             return "CMA-ES models only numeric parameters: sampled at random (independent sampler)"
         if param.kind == "int" and not options.get("with_margin", False):
@@ -254,6 +259,7 @@ class OptunaGP(OptunaRunner):
     description = "optuna GPSampler (Gaussian-process Bayesian optimisation, logEI)"
     capabilities = _caps("GP-BO", "conditional parameters are sampled at random by the "
                          "independent sampler; cost per trial grows with the history (cubic)")
+    intersection_only = True
 
     def __init__(self, space: Space, direction: Direction, seed: int,
                  budget_hint: int | None = None, n_startup_trials: int = 10,
@@ -267,10 +273,6 @@ class OptunaGP(OptunaRunner):
                 warn_independent_sampling=False,
             )
         self._open(sampler, pruner)
-
-    @classmethod
-    def _loss_reason(cls, param: Param, options: dict[str, Any]) -> str:
-        return _CONDITIONAL_RANDOM if param.active_if else ""
 
 
 class OptunaQMC(OptunaRunner):
@@ -303,6 +305,7 @@ class OptunaNSGA2(OptunaRunner):
     description = "optuna NSGAIISampler (genetic algorithm; single objective here)"
     capabilities = _caps("evolutionary", "first generation is random (population_size trials); "
                          "conditional parameters are sampled at random")
+    intersection_only = True
 
     def __init__(self, space: Space, direction: Direction, seed: int,
                  budget_hint: int | None = None, population_size: int = 50,
@@ -312,10 +315,6 @@ class OptunaNSGA2(OptunaRunner):
             sampler = optuna.samplers.NSGAIISampler(
                 seed=self.seed, population_size=check_int("population_size", population_size, 2))
         self._open(sampler, pruner)
-
-    @classmethod
-    def _loss_reason(cls, param: Param, options: dict[str, Any]) -> str:
-        return _CONDITIONAL_RANDOM if param.active_if else ""
 
 
 class _EndlessGridSampler(optuna.samplers.GridSampler):

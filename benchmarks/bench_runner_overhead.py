@@ -123,7 +123,7 @@ def main(names: list[str]) -> None:
             try:
                 result = measure(name, trials)
             except (RunnerError, RegistryError) as exc:
-                cells.append(f"refused: {str(exc)[:60]}…")
+                cells.append("refused: " + str(exc).split(": ", 1)[-1][:70] + "…")
                 continue
             cells.append(f"{result.mean_ms:.2f} / {result.last_tenth_ms:.2f}")
         if name in CAPS and CAPS[name] not in SIZES:

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from tunebench.data import CATALOG, data_dir
+from tunebench.data import is_fetched
 from tunebench.suite import devices
 from tunebench.tasks import training
 from tunebench.tasks.base import EvalContext
@@ -203,10 +203,6 @@ def text_loops(threads: int = THREADS) -> dict[str, Loop]:
 
 # --- pytest-benchmark cases ---------------------------------------------------------------------
 
-def _have(name: str) -> bool:
-    return (data_dir() / "wheels" / CATALOG[name].wheel).is_file()
-
-
 _LOOPS: dict[str, Callable[[int], dict[str, Loop]]] = {"mnist_cnn": mnist_loops,
                                                        "text_clf": text_loops}
 _DATA = {"mnist_cnn": "mnist", "text_clf": "rotten-tomatoes"}
@@ -232,7 +228,7 @@ def report_speedups(pytestconfig: pytest.Config):
 @pytest.mark.parametrize("loop", ["reference", "tunebench"])  # reference first: the ratio needs it
 @pytest.mark.parametrize("task", ["mnist_cnn", "text_clf"])
 def test_training_throughput(benchmark, report_speedups, task: str, loop: str) -> None:
-    if not _have(_DATA[task]):
+    if not is_fetched(_DATA[task]):
         pytest.skip(f"run `tunebench data fetch {_DATA[task]}`")
     torch.set_num_threads(THREADS)
     if task not in _BUILT:

@@ -17,7 +17,7 @@ from tunebench.data.errors import (
 )
 from tunebench.data.mnist import ImageSet, load_mnist, load_mnist_idx, read_idx
 from tunebench.data.splits import stratified_sample, stratified_split
-from tunebench.data.store import ENV_VAR, data_dir, fetch, fetch_many, status
+from tunebench.data.store import ENV_VAR, data_dir, fetch, fetch_many, is_fetched, status
 from tunebench.data.text import TextSet, load_texts, read_text_table, text_datasets
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "fetch",
     "fetch_many",
     "get_package",
+    "is_fetched",
     "load_mnist",
     "load_mnist_idx",
     "load_texts",

@@ -71,6 +71,11 @@ def fetch_command(name: str | None = None) -> str:
     return f"tunebench data fetch {name}" if name else "tunebench data fetch"
 
 
+def is_fetched(name: str, root: str | os.PathLike[str] | None = None) -> bool:
+    """Whether data set ``name``'s wheel is in the cache (its checksum is checked when it is used)."""
+    return wheel_path(get_package(name), root).is_file()
+
+
 _VERIFIED: dict[tuple[str, int, int], str] = {}
 
 

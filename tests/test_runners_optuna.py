@@ -6,8 +6,7 @@ import pytest
 from optuna.trial import TrialState
 
 from tunebench.runners import optuna_runner as opt
-from tunebench.runners.adapter import RunnerUnavailable
-from tunebench.runners.base import Outcome, RunnerError, Status
+from tunebench.runners.base import Outcome, RunnerError, RunnerUnavailable, Status
 from tunebench.runners.baselines import grid_points
 from tunebench.runners.conformance import Conformance, mixed_space
 from tunebench.runners.translation import translate

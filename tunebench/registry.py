@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Generic, TypeVar
 
-from tunebench.runners.base import Runner, RunnerError
+from tunebench.runners.base import Runner, RunnerError, RunnerUnavailable
 from tunebench.space import Space
 from tunebench.tasks.base import Direction, Task, TaskError, option_names
 
@@ -280,5 +280,7 @@ def make_runner(name: str, space: Space, direction: Direction | str, seed: int,
     _check_options(cls, options, 4, f"runner {name!r}")
     try:
         return cls(space, Direction(direction), seed, budget_hint, **options)
+    except RunnerUnavailable as exc:
+        raise RegistryError(f"{exc}; choose another runner (`tunebench list runners`)") from exc
     except (RunnerError, ValueError, TypeError) as exc:
         raise RegistryError(f"runner {name!r} rejected its options {options}: {exc}") from exc

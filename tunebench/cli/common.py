@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 
 import typer
@@ -27,3 +28,17 @@ def user_errors() -> Iterator[None]:
         yield
     except USER_ERRORS as exc:
         fail(str(exc))
+
+
+def parse_options(items: list[str]) -> dict[str, object]:
+    """``-o KEY=VALUE`` options: each value read as JSON when it parses (4, true, [1, 2]), else text."""
+    options: dict[str, object] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            fail(f"--option needs KEY=VALUE, got {item!r}")
+        try:
+            options[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key] = raw
+    return options

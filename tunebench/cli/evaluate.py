@@ -7,7 +7,7 @@ import time
 
 import typer
 
-from tunebench.cli.common import console, fail, user_errors
+from tunebench.cli.common import console, fail, parse_options, user_errors
 
 
 def evaluate(
@@ -28,16 +28,7 @@ def evaluate(
     from tunebench.tasks.base import EvalContext
 
     with user_errors():
-        options = {}
-        for item in option:
-            key, sep, raw = item.partition("=")
-            if not sep:
-                fail(f"--option needs KEY=VALUE, got {item!r}")
-            try:
-                options[key] = json.loads(raw)
-            except json.JSONDecodeError:
-                options[key] = raw
-        the_task = make_task(task, options)
+        the_task = make_task(task, parse_options(option))
         if config is None:
             cfg = the_task.default_config()
         else:

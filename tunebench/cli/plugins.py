@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from tunebench.cli.common import console, fail, user_errors
+from tunebench.cli.common import console, fail, parse_options, user_errors
 
 new_app = typer.Typer(
     help="Write a ready-to-edit plugin package (pyproject with the entry point, module, test).",
@@ -76,15 +75,7 @@ def check_plugin(
     """
     from tunebench.plugins import check_plugin as run_checks
 
-    options = {}
-    for item in option:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            fail(f"--option needs KEY=VALUE, got {item!r}")
-        try:
-            options[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            options[key] = raw
+    options = parse_options(option)
     with user_errors():
         report = run_checks(target, options, fidelity=fidelity, trials=trials)
     failed_plugins = 0

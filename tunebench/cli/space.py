@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 from rich.table import Table
 
-from tunebench.cli.common import console, fail, user_errors
-
-
-def _parse_options(items: list[str]) -> dict[str, object]:
-    options: dict[str, object] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            fail(f"--option needs KEY=VALUE, got {item!r}")
-        try:
-            options[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            options[key] = raw
-    return options
+from tunebench.cli.common import console, fail, parse_options, user_errors
 
 
 def show_space(
@@ -42,7 +27,7 @@ def show_space(
     from tunebench.tasks.base import option_names
 
     with user_errors():
-        the_task = make_task(task, _parse_options(task_option))
+        the_task = make_task(task, parse_options(task_option))
         space = the_task.space
         if runner is None:
             table = Table("parameter", "definition", title=f"{task}: search space")
@@ -51,7 +36,7 @@ def show_space(
             console.print(table)
             return
         cls = get_runner_class(runner)
-        options = _parse_options(option)
+        options = parse_options(option)
         accepted = option_names(cls)[4:]
         unknown = sorted(set(options) - set(accepted))
         if unknown:

@@ -19,17 +19,9 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from tunebench.runners.base import Outcome, Runner, RunnerError, Status
+from tunebench.runners.base import Outcome, Runner, RunnerError, RunnerUnavailable, Status
 from tunebench.space import Config, Space, config_key
 from tunebench.tasks.base import Direction
-
-
-class RunnerUnavailable(RunnerError):
-    """The runner cannot work here (a missing optional dependency, an unusable algorithm).
-
-    Raised at construction, with the reason the runner also declares in its description, so a
-    conformance check can tell "declared unavailable" from "broken".
-    """
 
 
 class LibraryRunner(Runner):

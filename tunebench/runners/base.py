@@ -27,6 +27,14 @@ class RunnerError(Exception):
     """A runner is misconfigured (bad options): a user error, reported before any trial runs."""
 
 
+class RunnerUnavailable(RunnerError):
+    """The runner cannot work here (a missing optional dependency, an unusable algorithm).
+
+    Raised at construction with the reason, which the runner also declares in its description,
+    so a conformance check can tell "declared unavailable" from "broken".
+    """
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What the runner is told about one trial.

@@ -25,7 +25,7 @@ of :data:`FIDELITY` steps, and every fifth trial fails.
 - ``foreign_tell``: telling a configuration other than the one asked (what a resumed study whose
   runner cannot replay exactly does) is accepted and the runner goes on.
 
-Runners that declare themselves unavailable (:class:`~tunebench.runners.adapter.RunnerUnavailable`
+Runners that declare themselves unavailable (:class:`~tunebench.runners.base.RunnerUnavailable`
 at construction) are reported as skipped, with the reason.
 """
 
@@ -38,8 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from tunebench.runners.adapter import RunnerUnavailable
-from tunebench.runners.base import Capabilities, Outcome, Runner, Status
+from tunebench.runners.base import Capabilities, Outcome, Runner, RunnerUnavailable, Status
 from tunebench.space import Categorical, Config, Float, Int, Space, config_key
 from tunebench.tasks.base import Direction
 

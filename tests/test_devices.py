@@ -9,8 +9,8 @@ import time
 import pytest
 import torch
 
-from tunebench.suite import devices
-from tunebench.suite.devices import DeviceError
+from tunebench import devices
+from tunebench.devices import DeviceError
 
 
 @pytest.fixture

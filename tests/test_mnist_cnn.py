@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
+from tunebench import devices
 from tunebench.data import CATALOG, DataMissingError, is_fetched
 from tunebench.registry import RegistryError, make_task
-from tunebench.suite import devices
 from tunebench.tasks import training
 from tunebench.tasks.base import Direction, EvalContext, TrialPruned
 from tunebench.tasks.mnist_cnn import INITS, LeNet, MnistCNNTask

@@ -150,3 +150,16 @@ def test_the_grid_is_enumerated_lazily_and_completely():
     assert sorted(asked) == sorted(config_key(p) for p in points)  # one pass visits all
     with pytest.raises(IndexError):
         grid[len(grid)]
+
+
+def test_a_huge_grid_is_sampled_without_replacement_not_refused():
+    from tunebench.runners.baselines import GridSearch
+    from tunebench.space import Float, Space, config_key
+
+    space = Space({f"x{i}": Float(0.0, 1.0) for i in range(12)})  # 5**12 = 244 million points
+    runner = GridSearch(space, "minimize", seed=0, resolution=5)
+    asked = [runner.ask() for _ in range(500)]
+    assert len({config_key(c) for c in asked}) == 500
+    assert all(c[f"x{i}"] in (0.0, 0.25, 0.5, 0.75, 1.0) for c in asked for i in range(12))
+    again = GridSearch(space, "minimize", seed=0, resolution=5)
+    assert [again.ask() for _ in range(500)] == asked

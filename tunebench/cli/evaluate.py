@@ -23,8 +23,8 @@ def evaluate(
 
     Example: tunebench eval linreg -c '{"learning_rate": 0.01, ...}' -f 20
     """
+    from tunebench.devices import resolve_device
     from tunebench.registry import make_task
-    from tunebench.suite.devices import resolve_device
     from tunebench.tasks.base import EvalContext
 
     with user_errors():

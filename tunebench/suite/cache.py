@@ -216,7 +216,7 @@ def numerics_settings(uses_torch: bool, device: str, threads: int, precision: st
         if device.startswith("cuda"):
             out["torch"]["gpu"] = torch.cuda.get_device_name(device)
         if applied:
-            from tunebench.suite import devices
+            from tunebench import devices
 
             with devices.pinned_threads(threads), devices.deterministic(device):
                 out["determinism"] = devices.determinism_settings(device)

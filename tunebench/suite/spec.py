@@ -16,12 +16,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tunebench.devices import PRECISIONS
 from tunebench.space import canonical_json
 from tunebench.suite.budget import Budget, BudgetKind
 from tunebench.suite.seeding import evaluation_seed, runner_seed
 
 DEVICES_HELP = "auto, cpu, cuda, cuda:N or mps"
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 class SuiteError(ValueError):
@@ -38,7 +38,8 @@ class Settings:
 
     device: str = "auto"
     threads: int = 1
-    precision: str = "fp32"
+    #: "auto": the fastest precision that keeps accuracy on the device (bf16 on CPUs with AMX-BF16)
+    precision: str = "auto"
     trial_timeout: float | None = None  # seconds; a slower trial is stopped and stored as failed
     #: GPUs a study asks Ray for (a fraction shares a GPU); None: one for torch tasks if any exist.
     gpus_per_study: float | None = None
@@ -228,7 +229,7 @@ def _parse_settings(reader: _Reader, table: Mapping[str, Any]) -> Settings:
     ):
         raise reader.error("settings.device", f"must be one of {DEVICES_HELP}, got {device!r}")
     threads = reader.integer(table, "threads", "settings", 1, 1)
-    precision = reader.string(table, "precision", "settings", "fp32")
+    precision = reader.string(table, "precision", "settings", "auto")
     if precision not in PRECISIONS:
         raise reader.error("settings.precision",
                            f"must be one of {', '.join(PRECISIONS)}, got {precision!r}")

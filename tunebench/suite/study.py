@@ -17,9 +17,9 @@ import traceback as traceback_module
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
+from tunebench.devices import resolve_device, synchronize
 from tunebench.runners.base import Runner, Status
 from tunebench.space import InvalidConfigError, config_key
-from tunebench.suite.devices import resolve_device, synchronize
 from tunebench.suite.environment import capture_environment
 from tunebench.suite.records import StudyResult, TrialRecord
 from tunebench.suite.spec import StudySpec

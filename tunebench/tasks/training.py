@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tunebench.suite import devices
+from tunebench import devices
 from tunebench.tasks.base import EvalContext, Result, TaskError
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")

@@ -142,3 +142,10 @@ def test_parser_never_fails_with_anything_but_a_suite_error(suite, budget, tasks
     else:
         assert spec.studies()
         assert spec.budget.amount > 0
+
+
+@pytest.mark.parametrize("name", ["quick", "standard", "all-runners"])
+def test_every_shipped_suite_is_valid_and_names_only_available_runners(name):
+    spec = load_suite(name)
+    assert spec.studies()
+    assert "hyperopt.atpe" not in {r.name for r in spec.runners}

@@ -23,7 +23,7 @@ from tunebench.suite.spec import load_suite
 from .conftest import best_of, report_ratio
 
 TRIALS = 2000
-ROUNDS = 5
+ROUNDS = 7
 _counter = itertools.count()
 _tmp = Path(tempfile.mkdtemp(prefix="tunebench-bench-"))
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from tunebench.runners.base import Outcome, Runner, RunnerError, RunnerUnavailable, Status
-from tunebench.space import Config, Space, config_key
+from tunebench.space import Config, Space
 from tunebench.tasks.base import Direction
 
 
@@ -37,18 +37,22 @@ class LibraryRunner(Runner):
         if budget_hint is not None and (isinstance(budget_hint, bool) or budget_hint < 1):
             raise RunnerError(f"budget_hint must be a positive integer or None, got {budget_hint!r}")
         super().__init__(space, direction, seed, budget_hint)
-        self._pending: list[tuple[str, Any]] = []
+        self._pending: list[tuple[Config, Any]] = []
 
     # ------------------------------------------------------------------ the Runner surface
     def ask(self) -> Config:
         config, handle = self._ask()
         config = self.space.validate(config)
-        self._pending.append((config_key(config), handle))
-        return config
+        self._pending.append((config, handle))
+        return dict(config)
 
     def tell(self, config: Config, outcome: Outcome) -> None:
-        config = self.space.validate(config)
-        handle = self._take(config_key(config))
+        # The harness tells back the (validated) configuration it was given: plain equality
+        # finds it without re-validating and hashing on every trial.
+        handle = self._take(config)
+        if handle is None:
+            config = self.space.validate(config)
+            handle = self._take(config)
         if handle is not None:
             self._tell(handle, config, outcome)
             return
@@ -59,9 +63,8 @@ class LibraryRunner(Runner):
     def should_prune(self, config: Config, step: int, value: float) -> bool:
         if not math.isfinite(value):
             return False  # the harness consults the pruner only on finite values
-        key = config_key(self.space.validate(config))
-        for pending_key, handle in self._pending:
-            if pending_key == key:
+        for pending, handle in self._pending:
+            if pending == config:
                 return self._should_prune(handle, step, value)
         return False
 
@@ -82,9 +85,9 @@ class LibraryRunner(Runner):
         return False
 
     # ------------------------------------------------------------------ helpers
-    def _take(self, key: str) -> Any:
-        for i, (pending_key, handle) in enumerate(self._pending):
-            if pending_key == key:
+    def _take(self, config: Config) -> Any:
+        for i, (pending, handle) in enumerate(self._pending):
+            if pending == config:
                 del self._pending[i]
                 return handle
         return None

@@ -97,6 +97,12 @@ class OptunaRunner(LibraryRunner):
 
     def _open(self, sampler: optuna.samplers.BaseSampler, pruner: str) -> None:
         check_choice("pruner", pruner, PRUNERS)
+        #: Learning curves matter to optuna only for pruning (and for ranking pruned trials).
+        self._prunes = pruner != "none"
+        #: Without conditions every trial has the same parameters: ask for them in one call
+        #: (optuna samples them in the same order as define-by-run would, at less cost).
+        self._fixed = None if self.space.is_conditional else {
+            name: distribution(self.space[name]) for name in self.space}
         with _quiet():
             self._study = optuna.create_study(
                 sampler=sampler, pruner=make_pruner(pruner), study_name="tunebench",
@@ -104,8 +110,11 @@ class OptunaRunner(LibraryRunner):
             )
 
     def _ask(self) -> tuple[Config, _Pending]:
-        config: Config = {}
         with _quiet():
+            if self._fixed is not None:
+                trial = self._study.ask(self._fixed)
+                return trial.params, _Pending(trial)
+            config: Config = {}
             trial = self._study.ask()
             for name in self.space:
                 if self.space.is_active(name, config):
@@ -114,7 +123,8 @@ class OptunaRunner(LibraryRunner):
 
     def _tell(self, handle: _Pending, config: Config, outcome: Outcome) -> None:
         with _quiet():
-            _report_curve(handle.trial, handle.reported, outcome.curve)
+            if self._prunes or outcome.status is Status.PRUNED:
+                _report_curve(handle.trial, handle.reported, outcome.curve)
             if outcome.status is Status.PRUNED:
                 self._study.tell(handle.trial, state=TrialState.PRUNED)
             elif self.loss(outcome) is None:

@@ -53,11 +53,18 @@ CREATE TABLE IF NOT EXISTS trials (
     eval_seconds REAL NOT NULL, cpu_seconds REAL NOT NULL, optimizer_seconds REAL NOT NULL,
     charge REAL NOT NULL, error TEXT, traceback TEXT, cached INTEGER NOT NULL DEFAULT 0,
     started_at REAL NOT NULL, extra_json TEXT,
-    PRIMARY KEY (study_id, number));
+    PRIMARY KEY (study_id, number)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS curves (
     study_id INTEGER NOT NULL, trial INTEGER NOT NULL, step INTEGER NOT NULL, value REAL,
-    PRIMARY KEY (study_id, trial, step));
+    PRIMARY KEY (study_id, trial, step)) WITHOUT ROWID;
 """
+
+
+_INSERT_TRIAL = (
+    "INSERT INTO trials (study_id, number, config_json, config_key, status, value, test_value,"
+    " fidelity, fidelity_spent, eval_seconds, cpu_seconds, optimizer_seconds, charge, error,"
+    " traceback, cached, started_at, extra_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 
 
 class StoreError(RuntimeError):
@@ -208,26 +215,32 @@ class ResultStore:
 
     # ------------------------------------------------------------------ trials
     def add_trial(self, study_id: int, record: TrialRecord) -> None:
-        """Commit one finished trial and its curve in a single transaction."""
-        with self._transaction() as cur:
-            cur.execute(
-                "INSERT INTO trials (study_id, number, config_json, config_key, status, value,"
-                " test_value, fidelity, fidelity_spent, eval_seconds, cpu_seconds,"
-                " optimizer_seconds, charge, error, traceback, cached, started_at, extra_json)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (study_id, record.number, _json(record.config), record.config_key,
-                 str(record.status), _finite(record.value), _finite(record.test_value),
-                 record.fidelity, record.fidelity_spent, record.eval_seconds, record.cpu_seconds,
-                 record.optimizer_seconds, record.charge, record.error, record.traceback,
-                 int(record.cached), record.started_at,
-                 _json(record.extra) if record.extra else None),
-            )
+        """Commit one finished trial and its curve in a single transaction.
+
+        This is on every trial's path, so it talks to the connection directly rather than
+        through :meth:`_transaction` (same BEGIN / COMMIT / ROLLBACK, fewer Python frames).
+        """
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(_INSERT_TRIAL, (
+                study_id, record.number, _json(record.config), record.config_key,
+                str(record.status), _finite(record.value), _finite(record.test_value),
+                record.fidelity, record.fidelity_spent, record.eval_seconds, record.cpu_seconds,
+                record.optimizer_seconds, record.charge, record.error, record.traceback,
+                int(record.cached), record.started_at,
+                _json(record.extra) if record.extra else None,
+            ))
             if len(record.curve) > 1:  # a one-step curve is the value itself: not stored twice
-                cur.executemany(
+                conn.executemany(
                     "INSERT INTO curves (study_id, trial, step, value) VALUES (?,?,?,?)",
                     [(study_id, record.number, step, _finite(v))
                      for step, v in enumerate(record.curve, start=1)],
                 )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def history(self, study_id: int) -> list[TrialRecord]:
         """The stored trials of a study, in order, as the study loop produced them."""

@@ -23,7 +23,7 @@ _tmp = Path(tempfile.mkdtemp(prefix="tunebench-scaling-"))
 
 SUITE = load_suite({
     "suite": {"name": "scaling", "seed": 0, "repetitions": 4},
-    "budget": {"trials": 12}, "settings": {"threads": 1},
+    "budget": {"trials": 200}, "settings": {"threads": 1},
     "tasks": [{"name": "linreg"}], "runners": [{"name": "random"}, {"name": "grid"}],
 })
 

@@ -78,6 +78,16 @@ class Param:
     def to_dict(self) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def __repr__(self) -> str:
+        """What a user would write: ``Float(1e-05, 1.0, log=True)``, conditions only if any."""
+        parts = self._repr_args()
+        if self.active_if:
+            parts.append(f"active_if={_condition_to_dict(self.active_if)!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def _repr_args(self) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     @property
     def parents(self) -> tuple[str, ...]:
         return tuple(parent for parent, _ in self.active_if)
@@ -96,7 +106,7 @@ def _check_default(param: Param, name_hint: str = "default") -> None:
         raise SpaceError(f"{name_hint} {default!r} lies outside {param!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Float(Param):
     """A real number in ``[low, high]``; ``log=True`` samples uniformly in log space (needs low > 0)."""
 
@@ -159,12 +169,20 @@ class Float(Param):
             return [self.from_unit(0.5)]
         return [self.from_unit(i / (resolution - 1)) for i in range(resolution)]
 
+    def _repr_args(self) -> list[str]:
+        parts = [repr(self.low), repr(self.high)]
+        if self.log:
+            parts.append("log=True")
+        if self.default is not None:
+            parts.append(f"default={self.default!r}")
+        return parts
+
     def to_dict(self) -> dict[str, Any]:
         return {"type": "float", "low": self.low, "high": self.high, "log": self.log,
                 "default": self.default, "active_if": _condition_to_dict(self.active_if)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Int(Param):
     """An integer in ``[low, high]`` (both included); ``log=True`` needs low >= 1."""
 
@@ -232,12 +250,20 @@ class Int(Param):
             points = [round(self.low + i * step) for i in range(resolution)]
         return sorted({int(min(max(p, self.low), self.high)) for p in points})
 
+    def _repr_args(self) -> list[str]:
+        parts = [repr(self.low), repr(self.high)]
+        if self.log:
+            parts.append("log=True")
+        if self.default is not None:
+            parts.append(f"default={self.default!r}")
+        return parts
+
     def to_dict(self) -> dict[str, Any]:
         return {"type": "int", "low": self.low, "high": self.high, "log": self.log,
                 "default": self.default, "active_if": _condition_to_dict(self.active_if)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Categorical(Param):
     """One of a finite set of choices (str, int, float, bool or None), unordered."""
 
@@ -289,6 +315,12 @@ class Categorical(Param):
 
     def grid(self, resolution: int) -> list[Value]:
         return list(self.choices)
+
+    def _repr_args(self) -> list[str]:
+        parts = [repr(list(self.choices))]
+        if self.default is not None:
+            parts.append(f"default={self.default!r}")
+        return parts
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "categorical", "choices": list(self.choices), "default": self.default,

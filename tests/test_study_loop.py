@@ -169,3 +169,89 @@ name = "random"
         else:
             assert row.best_value == running
             assert row.best_test_value == incumbent_test
+
+
+def test_the_store_has_one_writer_and_refuses_what_is_not_a_store(tmp_path):
+    import sqlite3
+
+    import pytest
+
+    from tunebench.suite.store import ResultStore, StoreError
+
+    db = tmp_path / "r.db"
+    with ResultStore(db), pytest.raises(StoreError, match="being written by another tunebench run"):
+        ResultStore(db)
+    ResultStore(db).close()  # released when the first writer closes
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+    with pytest.raises(StoreError, match="not a tunebench results store"):
+        ResultStore(other)
+    with pytest.raises(StoreError, match="is a directory"):
+        ResultStore(tmp_path)
+    text = tmp_path / "text.db"
+    text.write_text("hello")
+    with pytest.raises(StoreError, match="cannot be used as a tunebench results store"):
+        load_trials(text)
+
+
+def test_a_task_reporting_impossible_fidelity_is_a_failed_trial(write_suite, tmp_path):
+    plugin = tmp_path / "liar.py"
+    plugin.write_text(
+        "from tunebench.space import Float, Space\n"
+        "from tunebench.tasks.base import Result, Task\n"
+        "class Liar(Task):\n"
+        "    name = 'liar'\n"
+        "    max_fidelity = 4\n"
+        "    space = Space({'x': Float(0.0, 1.0)})\n"
+        "    def evaluate(self, config, fidelity, seed, context):\n"
+        "        return Result(value=config['x'], fidelity_spent=0 if config['x'] < 0.5 else 99)\n"
+    )
+    path = write_suite(f"""
+[suite]
+name = "liar"
+plugins = ["{plugin}"]
+[budget]
+epochs = 12
+[[tasks]]
+name = "liar"
+[[runners]]
+name = "random"
+""")
+    db = tmp_path / "r.db"
+    tunebench.run_suite(path, db, progress=False)  # ends: impossible fidelities cannot stall it
+    trials = load_trials(db)
+    assert (trials["status"] == "failed").all()
+    assert trials["error"].str.startswith("InvalidResult: task 'liar' reported fidelity_spent").all()
+    assert trials["charge"].sum() == 12 and (trials["charge"] == 4).all()
+
+
+def test_a_failed_study_is_marked_in_the_store_with_its_error(write_suite, tmp_path):
+    from tunebench.suite.executors import StudyJob
+    from tunebench.suite.run import RunSummary, _DriverSink
+    from tunebench.suite.spec import load_suite
+    from tunebench.suite.store import ResultStore
+
+    spec = load_suite(write_suite(HEADER + """
+[budget]
+trials = 3
+[[tasks]]
+name = "flaky"
+[[runners]]
+name = "random"
+"""))
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        suite_id = store.register_suite(spec)
+        study = spec.studies()[0]
+        study_id = store.ensure_study(suite_id, study, "minimize", None, True)
+        sink = _DriverSink(store, {study.key: study_id}, {"flaky": None}, _NoProgress(),
+                           RunSummary(db, "loop", 1))
+        sink.study_failed(StudyJob(study).study.key, "RuntimeError: worker lost", "")
+    row = load_studies(db).iloc[0]
+    assert row["status"] == "failed" and row["error"] == "RuntimeError: worker lost"
+
+
+class _NoProgress:
+    def study_done(self) -> None:
+        pass

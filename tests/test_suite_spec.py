@@ -76,6 +76,8 @@ BAD = {
     "bad task option": (GOOD.replace("dim = 4", "dim = 0"), "rosenbrock"),
     "duplicate label": (GOOD.replace('label = "rosen4"\n', 'label = "branin"\n'), "appears twice"),
     "bad device": (GOOD + '\n[settings]\ndevice = "tpu"\n', "settings.device"),
+    "optimiser charge on trials": (GOOD.replace("trials = 5\n", "trials = 5\ncharge_optimizer = true\n", 1),
+                                   "only a device_seconds budget can charge"),
     "missing plugin": (GOOD.replace('seed = 3', 'seed = 3\nplugins = ["nope.py"]'),
                        "plugin file 'nope.py' not found"),
 }

@@ -60,14 +60,22 @@ class SerialExecutor:
 def make_executor(name: str, workers: int = 1, **options: Any) -> Executor:
     """An executor by name: ``serial``, ``process`` or ``ray``."""
     if name == "serial":
-        if options:
-            raise ValueError(f"the serial executor takes no options, got {sorted(options)}")
+        if options or workers > 1:
+            raise ValueError("the serial executor runs one study at a time: for parallel studies "
+                             "use --executor process (one machine) or --executor ray")
         return SerialExecutor()
     if name == "process":
+        if options:
+            raise ValueError(f"the process executor takes only --workers, not {sorted(options)} "
+                             "(--address is for --executor ray)")
         from tunebench.suite.parallel import ProcessExecutor
 
-        return ProcessExecutor(workers=workers, **options)
+        return ProcessExecutor(workers=workers)
     if name == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise ValueError("the ray executor needs Ray: pip install 'tunebench[ray]'")
         from tunebench.suite.ray_executor import RayExecutor
 
         return RayExecutor(workers=workers, **options)

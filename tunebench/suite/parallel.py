@@ -64,6 +64,20 @@ def _gpu_count() -> int:
     return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
 
 
+def _with_device(study: Any, worker: int) -> Any:
+    """The study with this worker's GPU when the suite says ``auto`` and the task uses torch."""
+    if study.settings.device != "auto":
+        return study
+    from tunebench.registry import get_task_class, load_plugin_file
+
+    for plugin in study.plugins:
+        load_plugin_file(plugin)
+    if not get_task_class(study.task.name).uses_torch:
+        return study
+    device = assign_device("auto", worker, _gpu_count())
+    return replace(study, settings=replace(study.settings, device=device))
+
+
 def _worker_main(worker: int, jobs: Any, results: Any, cache: EvaluationCache | None,
                  threads: int) -> None:
     os.environ.update(worker_environment(threads))
@@ -72,17 +86,8 @@ def _worker_main(worker: int, jobs: Any, results: Any, cache: EvaluationCache | 
         job = jobs.get()
         if job is None:
             return
-        study = job.study
-        if study.settings.device == "auto":
-            from tunebench.registry import load_plugin_file, make_task
-
-            for plugin in study.plugins:
-                load_plugin_file(plugin)
-            if make_task(study.task.name, study.task.options).uses_torch:
-                device = assign_device("auto", worker, _gpu_count())
-                study = replace(study, settings=replace(study.settings, device=device))
         try:
-            result = run_study(study, sink, job.history, cache=cache)
+            result = run_study(_with_device(job.study, worker), sink, job.history, cache=cache)
         except Exception as exc:
             results.put(("failed", job.study.key, (f"{type(exc).__name__}: {exc}",
                                                    traceback.format_exc())))
@@ -127,6 +132,7 @@ class ProcessExecutor:
                 if process.is_alive():
                     process.terminate()
                 process.join(timeout=10)
+            _drain_finished_trials(results, sink)
 
     def _collect(self, n_jobs: int, results: Any, processes: list[Any], sink: RunSink) -> None:
         remaining = n_jobs
@@ -167,3 +173,14 @@ def _forget(running: dict[int, tuple[str, str, int]], key: tuple[str, str, int])
     for worker, current in list(running.items()):
         if current == key:
             del running[worker]
+
+
+def _drain_finished_trials(results: Any, sink: RunSink) -> None:
+    """Commit trials that finished but were still queued when the run stopped (nothing is lost)."""
+    while True:
+        try:
+            kind, key, payload = results.get(timeout=0.1)
+        except (queue.Empty, OSError, EOFError, ValueError):
+            return
+        if kind == "trial":
+            sink.trial_finished(key, payload)

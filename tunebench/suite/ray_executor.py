@@ -88,8 +88,8 @@ class RayExecutor:
         if started_here:
             if self.address:
                 ray.init(address=self.address, logging_level="ERROR", log_to_driver=False)
-            else:
-                start_local_ray(self.workers)
+            else:  # room for `workers` studies at a time, each with its thread count
+                start_local_ray(self.workers * max(job.study.settings.threads for job in jobs))
         try:
             self._run(ray, Queue, jobs, sink, cache)
         finally:
@@ -112,7 +112,10 @@ class RayExecutor:
                 _drain(events, sink)  # a study's trials all arrive before its result is read
                 for ref in done:
                     key = pending.pop(ref)
-                    kind, payload = ray.get(ref)
+                    try:
+                        kind, payload = ray.get(ref)
+                    except ray.exceptions.RayError as exc:  # a worker crashed or was killed
+                        kind, payload = "failed", (f"{type(exc).__name__}: {exc}", "")
                     if kind == "done":
                         sink.study_finished(key, payload)
                     else:
@@ -138,12 +141,14 @@ def _drain(events: Any, sink: RunSink) -> None:
 
 def _gpus_for(job: StudyJob, cluster_gpus: float) -> float:
     """One GPU (or the suite's fraction) for torch studies when the cluster has GPUs."""
+    if job.study.settings.device == "cpu":
+        return 0.0
     requested = job.study.settings.gpus_per_study
     if requested is not None:
         return float(requested)
-    if cluster_gpus <= 0 or job.study.settings.device == "cpu":
+    if cluster_gpus <= 0:
         return 0.0
-    from tunebench.registry import make_task
+    from tunebench.registry import get_task_class
 
-    return 1.0 if make_task(job.study.task.name, job.study.task.options).uses_torch else 0.0
+    return 1.0 if get_task_class(job.study.task.name).uses_torch else 0.0
 

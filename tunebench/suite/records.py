@@ -36,6 +36,7 @@ class TrialRecord:
     cached: bool = False
     started_at: float = 0.0  # unix time
     extra: dict[str, Any] = field(default_factory=dict)
+    pruner_steps: tuple[int, ...] = ()  # steps the runner's pruner saw, replayed on resume
 
     def outcome(self) -> Outcome:
         """What the runner was told about this trial."""

@@ -74,6 +74,7 @@ class _DriverSink:
         self.progress.study_done()
 
     def study_failed(self, key: tuple[str, str, int], error: str, trace: str) -> None:
+        self.store.fail_study(self.study_ids[key], error)
         self.summary.failed_studies[f"{key[0]} × {key[1]} #{key[2]}"] = error
         self.progress.study_done()
 

@@ -216,6 +216,10 @@ def _parse_budget(reader: _Reader, table: Mapping[str, Any], where: str) -> Budg
     charge = table.get("charge_optimizer", False)
     if not isinstance(charge, bool):
         raise reader.error(f"{where}.charge_optimizer", f"must be true or false, got {charge!r}")
+    if charge and kind != "device_seconds":
+        raise reader.error(f"{where}.charge_optimizer", "only a device_seconds budget can charge "
+                                                        "optimiser time; remove it or use "
+                                                        "device_seconds")
     return Budget(BudgetKind(kind), int(amount) if kind != "device_seconds" else float(amount),
                   charge)
 

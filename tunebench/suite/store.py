@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS studies (
     task_version TEXT, runner_version TEXT, device TEXT, threads INTEGER, precision TEXT,
     env_id INTEGER REFERENCES environments(id),
     status TEXT NOT NULL DEFAULT 'pending', budget_spent REAL NOT NULL DEFAULT 0,
-    started_at REAL, finished_at REAL,
+    started_at REAL, finished_at REAL, error TEXT,
     UNIQUE (suite_id, task, runner, repetition));
 CREATE TABLE IF NOT EXISTS trials (
     study_id INTEGER NOT NULL REFERENCES studies(id), number INTEGER NOT NULL,
@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS trials (
     value REAL, test_value REAL, fidelity INTEGER NOT NULL, fidelity_spent REAL NOT NULL,
     eval_seconds REAL NOT NULL, cpu_seconds REAL NOT NULL, optimizer_seconds REAL NOT NULL,
     charge REAL NOT NULL, error TEXT, traceback TEXT, cached INTEGER NOT NULL DEFAULT 0,
-    started_at REAL NOT NULL, extra_json TEXT,
+    started_at REAL NOT NULL, extra_json TEXT, pruner_steps TEXT,
     PRIMARY KEY (study_id, number)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS curves (
     study_id INTEGER NOT NULL, trial INTEGER NOT NULL, step INTEGER NOT NULL, value REAL,
@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS curves (
 _INSERT_TRIAL = (
     "INSERT INTO trials (study_id, number, config_json, config_key, status, value, test_value,"
     " fidelity, fidelity_spent, eval_seconds, cpu_seconds, optimizer_seconds, charge, error,"
-    " traceback, cached, started_at, extra_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " traceback, cached, started_at, extra_json, pruner_steps)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 
@@ -72,22 +73,51 @@ class StoreError(ValueError):
 
 
 def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
-    if readonly:
-        if not path.is_file():
-            raise FileNotFoundError(f"no results store at {path}; run a suite with --db {path}")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=10000")
+    """Open a store, turning every way a path can be wrong into one clear :class:`StoreError`."""
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory; give a file name for the results store, "
+                         f"e.g. --db {path / 'results.db'}")
+    if readonly and not path.is_file():
+        raise FileNotFoundError(f"no results store at {path}; run a suite with --db {path}")
     try:
-        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")
-    except sqlite3.DatabaseError as exc:
+        if readonly:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not readonly:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"{path} cannot be used as a tunebench results store ({exc})") from None
+    if tables and not {"meta", "suites", "trials"} <= tables:
         conn.close()
-        raise StoreError(f"{path} is not a tunebench results store (SQLite says: {exc})") from None
+        raise StoreError(f"{path} is an SQLite database but not a tunebench results store "
+                         f"(its tables: {', '.join(sorted(tables))}); choose another --db")
+    if readonly and not tables:
+        conn.close()
+        raise StoreError(f"{path} is empty: no suite has been run into it yet")
     return conn
+
+
+def _lock(path: Path) -> Any:
+    """Hold an exclusive lock beside the store while writing: the driver is the only writer.
+
+    Two runs into one store would evaluate the same unfinished studies twice; the second gets a
+    clear error instead. The lock is released when the process ends, however it ends.
+    """
+    import fcntl
+
+    handle = open(path.with_name(path.name + ".lock"), "w")  # noqa: SIM115 - held while open
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise StoreError(f"{path} is being written by another tunebench run; wait for it to "
+                         "finish (or stop it), then run again to resume") from None
+    return handle
 
 
 def _json(value: Any) -> str:
@@ -104,6 +134,7 @@ class ResultStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._conn = _connect(self.path)
+        self._lock = _lock(self.path)
         self._conn.executescript(_SCHEMA)  # idempotent; executescript manages its own commit
         with self._transaction() as cur:
             row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -115,6 +146,7 @@ class ResultStore:
 
     def close(self) -> None:
         self._conn.close()
+        self._lock.close()
 
     def __enter__(self) -> ResultStore:
         return self
@@ -128,11 +160,11 @@ class ResultStore:
         cur.execute("BEGIN IMMEDIATE")
         try:
             yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        else:
             cur.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                cur.execute("ROLLBACK")
+            raise
 
     # ------------------------------------------------------------------ suite and environment
     def register_suite(self, spec: SuiteSpec, allow_other_suites: bool = False) -> int:
@@ -210,8 +242,13 @@ class ResultStore:
 
     def finish_study(self, study_id: int, result: StudyResult) -> None:
         with self._transaction() as cur:
-            cur.execute("UPDATE studies SET status='done', budget_spent=?, finished_at=? "
-                        "WHERE id=?", (result.budget_spent, time.time(), study_id))
+            cur.execute("UPDATE studies SET status='done', budget_spent=?, finished_at=?, "
+                        "error=NULL WHERE id=?", (result.budget_spent, time.time(), study_id))
+
+    def fail_study(self, study_id: int, error: str) -> None:
+        """Mark a study that stopped on an error (its finished trials stay; a re-run resumes it)."""
+        with self._transaction() as cur:
+            cur.execute("UPDATE studies SET status='failed', error=? WHERE id=?", (error, study_id))
 
     # ------------------------------------------------------------------ trials
     def add_trial(self, study_id: int, record: TrialRecord) -> None:
@@ -230,17 +267,19 @@ class ResultStore:
                 record.optimizer_seconds, record.charge, record.error, record.traceback,
                 int(record.cached), record.started_at,
                 _json(record.extra) if record.extra else None,
+                ",".join(map(str, record.pruner_steps)) if record.pruner_steps else None,
             ))
-            if len(record.curve) > 1:  # a one-step curve is the value itself: not stored twice
+            if record.curve:
                 conn.executemany(
                     "INSERT INTO curves (study_id, trial, step, value) VALUES (?,?,?,?)",
                     [(study_id, record.number, step, _finite(v))
                      for step, v in enumerate(record.curve, start=1)],
                 )
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def history(self, study_id: int) -> list[TrialRecord]:
         """The stored trials of a study, in order, as the study loop produced them."""
@@ -256,23 +295,18 @@ def read_history(conn: sqlite3.Connection, study_id: int) -> list[TrialRecord]:
     for row in conn.execute(
             "SELECT number, config_json, config_key, status, value, test_value, fidelity,"
             " fidelity_spent, eval_seconds, cpu_seconds, optimizer_seconds, charge, error,"
-            " traceback, cached, started_at, extra_json FROM trials WHERE study_id=?"
+            " traceback, cached, started_at, extra_json, pruner_steps FROM trials WHERE study_id=?"
             " ORDER BY number", (study_id,)):
         records.append(TrialRecord(
             number=row[0], config=json.loads(row[1]), config_key=row[2], status=Status(row[3]),
             value=row[4], test_value=row[5], fidelity=row[6], fidelity_spent=row[7],
-            curve=_curve(curves.get(row[0]), row[4], row[7]), eval_seconds=row[8], cpu_seconds=row[9],
+            curve=tuple(curves.get(row[0], ())), eval_seconds=row[8], cpu_seconds=row[9],
             optimizer_seconds=row[10], charge=row[11], error=row[12], traceback=row[13],
             cached=bool(row[14]), started_at=row[15],
             extra=json.loads(row[16]) if row[16] else {},
+            pruner_steps=tuple(int(step) for step in row[17].split(",")) if row[17] else (),
         ))
     return records
-
-
-def _curve(stored: list[float] | None, value: float | None, spent: float) -> tuple[float, ...]:
-    if stored is not None:
-        return tuple(stored)
-    return (value,) if value is not None and spent == 1 else ()
 
 
 # ---------------------------------------------------------------------- reading (public API)
@@ -281,7 +315,7 @@ _STUDY_COLUMNS = """
     s.id AS study_id, su.name AS suite, s.task, s.task_name, s.task_options, s.runner,
     s.runner_name, s.runner_options, s.repetition, s.eval_seed, s.runner_seed, s.budget_json,
     s.settings_json, s.direction, s.optimum, s.optimum_is_exact, s.task_version,
-    s.runner_version, s.device, s.threads, s.precision, s.env_id, s.status,
+    s.runner_version, s.device, s.threads, s.precision, s.env_id, s.status, s.error,
     s.started_at, s.finished_at
 """
 

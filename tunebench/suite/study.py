@@ -134,9 +134,9 @@ class StudyLoop:
                     f"{record.config}. The runner is not deterministic given its seed, or the "
                     "library version changed since the stored run."
                 )
-            for step, value in enumerate(record.curve[: int(record.fidelity_spent)], start=1):
-                if self.runner.should_prune(record.config, step, value):
-                    break
+            # Show the pruner exactly the steps it was consulted on live, no more, no fewer.
+            for step in record.pruner_steps:
+                self.runner.should_prune(record.config, step, record.curve[step - 1])
             self.runner.tell(record.config, record.outcome())
             self.spent += record.charge
             self.trials.append(record)
@@ -201,6 +201,7 @@ class StudyLoop:
             record = self._evaluate(number, config, key, fidelity, context, started_at)
             if self.cache is not None:
                 self.cache.store(self.task, self.study, record, context)
+        record.pruner_steps = tuple(context.pruner_steps)
         t1 = self.clock()
         self.runner.tell(config, record.outcome())
         self._optimizer_seconds += self.clock() - t1
@@ -215,21 +216,25 @@ class StudyLoop:
     def _context(self, config: dict[str, Any]) -> EvalContext:
         settings = self.study.settings
 
+        consulted: list[int] = []
+
         def prune(step: int, value: float) -> bool:
+            consulted.append(step)  # replayed on resume, exactly
             t0 = self.clock()
             try:
                 return self.runner.should_prune(config, step, value)
             finally:
                 self._optimizer_seconds += self.clock() - t0
 
-        deadline = (time.monotonic() + settings.trial_timeout) if settings.trial_timeout else None
         return EvalContext(device=self.device, threads=settings.threads,
-                           precision=settings.precision, deadline=deadline, pruner=prune)
+                           precision=settings.precision, pruner=prune, pruner_steps=consulted)
 
     def _evaluate(self, number: int, config: dict[str, Any], key: str, fidelity: int,
                   context: EvalContext, started_at: float) -> TrialRecord:
         status, error, trace = Status.OK, None, None
         result: Result | None = None
+        timeout = self.study.settings.trial_timeout
+        context.deadline = time.monotonic() + timeout if timeout else None
         synchronize(self.device)
         cpu0, t0 = time.process_time(), self.clock()
         try:
@@ -256,16 +261,20 @@ class StudyLoop:
         extra: dict[str, Any] = {}
         if result is not None:
             value, test_value, extra = result.value, result.test_value, dict(result.extra)
-            curve = result.curve or curve
+            curve = curve or result.curve  # what was reported live, else what the task returned
             spent = result.fidelity_spent if result.fidelity_spent is not None else fidelity
-            if not math.isfinite(value):
+            if not 0 < spent <= fidelity:
+                status, error = Status.FAILED, (
+                    f"InvalidResult: task {self.task.name!r} reported fidelity_spent={spent!r} "
+                    f"for a trial asked for fidelity {fidelity}")
+                spent, value = fidelity, None
+            elif not math.isfinite(value):
                 status, error = Status.FAILED, f"NonFiniteValue: the task returned {value!r}"
                 value = None
         elif status is Status.PRUNED:
             value = curve[-1] if curve else None
-            spent = len(curve)
-        if status is Status.FAILED and error is not None and not curve:
-            spent = min(spent, fidelity)
+            spent = max(len(curve), 1)  # a pruned trial pays at least one step
+        spent = min(spent, fidelity)
         return TrialRecord(
             number=number, config=config, config_key=key, status=status, value=value,
             test_value=test_value if status is Status.OK else None, fidelity=fidelity,

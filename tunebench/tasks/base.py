@@ -88,6 +88,8 @@ class EvalContext:
     deadline: float | None = None  # time.monotonic() value after which the trial times out
     pruner: Callable[[int, float], bool] | None = None
     curve: list[float] = field(default_factory=list)
+    #: Steps at which the pruner was consulted (the harness replays exactly these on resume).
+    pruner_steps: list[int] = field(default_factory=list)
 
     def report(self, step: int, value: float) -> None:
         """Report the validation value after fidelity step ``step`` (1-based)."""

@@ -124,8 +124,31 @@ label = "r"
     keep = ["repetition", "trial", "status", "value", "test_value", "config_key", "fidelity",
             "fidelity_spent", "charge"]
     assert cached[keep].equals(live[keep])
-    # Pruned trials were never stored: the cache holds only complete evaluations.
+    # Served from complete evaluations, nothing was evaluated: no prefix was needed.
     assert {e["status"] for e in replay.entries()} == {"ok"}
+
+
+def test_a_pruning_runner_rerun_trains_nothing_pruned_trials_included(write_suite, tmp_path):
+    path = _suite(write_suite, """
+[budget]
+epochs = 60
+[[tasks]]
+name = "curve"
+[[runners]]
+name = "recorder"
+""")
+    cache = EvaluationCacheStore(tmp_path / "c.db")
+    tunebench.run_suite(path, tmp_path / "first.db", cache=cache, progress=False)
+    first = load_trials(tmp_path / "first.db")
+    assert (first["status"] == "pruned").any()
+    assert "pruned" in {e["status"] for e in cache.entries()}  # stored as prefixes
+    again = EvaluationCacheStore(tmp_path / "c.db")
+    tunebench.run_suite(path, tmp_path / "second.db", cache=again, progress=False)
+    second = load_trials(tmp_path / "second.db")
+    assert second["cached"].all()
+    assert again.stats.misses == 0
+    keep = ["trial", "status", "value", "config_key", "fidelity_spent", "charge"]
+    assert first[keep].equals(second[keep])
 
 
 def test_only_complete_and_deterministic_failures_are_stored(write_suite, tmp_path):
@@ -290,13 +313,14 @@ def test_is_cacheable_by_status_and_error():
     from tunebench.runners.base import Status
     from tunebench.suite.records import TrialRecord
 
-    def record(status, error=None, cached=False):
-        return TrialRecord(0, {}, "k", status, None, None, 1, 1.0, (), 0.0, 0.0, 0.0, 0.0,
+    def record(status, error=None, cached=False, curve=()):
+        return TrialRecord(0, {}, "k", status, None, None, 1, 1.0, curve, 0.0, 0.0, 0.0, 0.0,
                            error=error, cached=cached)
 
     assert is_cacheable(record(Status.OK))
     assert not is_cacheable(record(Status.OK, cached=True))
-    assert not is_cacheable(record(Status.PRUNED))
+    assert is_cacheable(record(Status.PRUNED, curve=(0.5, 0.4)))  # a prefix of the evaluation
+    assert not is_cacheable(record(Status.PRUNED))  # stopped before reporting anything
     assert is_cacheable(record(Status.FAILED, "NonFiniteValue: the task returned nan"))
     assert is_cacheable(record(Status.FAILED, "FloatingPointError: diverged"))
     for error in ("TrialTimeout: slow", "RuntimeError: boom", "FileNotFoundError: x", "MemoryError: "):

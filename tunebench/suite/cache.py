@@ -24,11 +24,13 @@ data file: when such a change alters numbers, bump the task's ``version``.
 non-finite value or an arithmetic error (``FloatingPointError``, ``OverflowError``,
 ``ZeroDivisionError``), which are properties of the inputs. Other failures (a timeout, out of
 memory, a missing file, a CUDA error) may depend on the machine or the moment and are recomputed.
-**Pruned trials are not stored**: where a trial stops depends on the runner's pruner, not on the
-evaluation. A hit is instead *replayed* through the current runner's pruner, step by step, exactly
-as the live evaluation would have reported its curve: if the pruner stops it at step *k*, the trial
-is served as pruned at *k* (as a live run would have been, since the curve is deterministic), so a
-pruning runner sees the same trials with or without the cache. Under a ``device_seconds`` budget a
+**Pruned trials are stored as prefixes**: where a trial stops depends on the runner's pruner, not
+on the evaluation, but the first *k* steps of an evaluation are the same whoever stops it (tasks
+report a deterministic curve). A hit is *replayed* through the current runner's pruner, step by
+step, exactly as the live evaluation would have reported its curve: if the pruner stops it at step
+*k* within what is stored, the trial is served as pruned at *k* (as a live run would have been), so
+a pruning runner sees the same trials with or without the cache. A stored prefix the pruner would
+run past is a miss; the complete evaluation then replaces the prefix. Under a ``device_seconds`` budget a
 pruned trial's charge would be the time of its first *k* steps, which is not recorded, so there a
 pruning runner's multi-step evaluations are recomputed rather than served.
 
@@ -255,6 +257,8 @@ def is_cacheable(record: TrialRecord) -> bool:
         return False
     if record.status is Status.OK:
         return True
+    if record.status is Status.PRUNED:
+        return bool(record.curve)  # a prefix: served only to a pruner that stops within it
     if record.status is Status.FAILED and record.error:
         return record.error.split(":", 1)[0] in DETERMINISTIC_FAILURES
     return False
@@ -407,6 +411,9 @@ class EvaluationCacheStore:
             return None
         config = json.loads(config_json)
         pruned_at = _replay_pruner(reported, context)
+        if pruned_at is None and status == Status.PRUNED:  # the pruner would run past the prefix
+            self.stats.misses += 1
+            return None
         if pruned_at is not None:
             self.stats.pruned_hits += 1
             share = pruned_at / len(reported)
@@ -446,9 +453,11 @@ class EvaluationCacheStore:
                json.dumps([float(v) for v in context.curve]), record.eval_seconds,
                record.cpu_seconds, record.error, record.traceback,
                canonical_json(record.extra) if record.extra else None, time.time())
+        # A complete evaluation replaces a stored prefix of itself; a prefix never replaces anything.
+        verb = "INSERT OR IGNORE" if record.status is Status.PRUNED else "INSERT OR REPLACE"
         try:
             with self._lock:  # one statement in autocommit mode: its own transaction
-                conn.execute(f"INSERT OR IGNORE INTO evaluations VALUES ({','.join('?' * 21)})", row)
+                conn.execute(f"{verb} INTO evaluations VALUES ({','.join('?' * 21)})", row)
         except (sqlite3.Error, TypeError, ValueError) as exc:
             self._disable(f"writing failed ({type(exc).__name__}: {exc})")
             return

@@ -17,12 +17,30 @@ import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, TypeAlias
 
 import numpy as np
 
 Value: TypeAlias = float | int | str | bool | None
 Config: TypeAlias = dict[str, Value]
+
+
+class Direction(StrEnum):
+    """Whether a task's metric is minimised or maximised: shared by tasks and runners, so it lives
+    here in the neutral layer rather than with either of them."""
+
+    MINIMIZE = "minimize"
+    MAXIMIZE = "maximize"
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether ``a`` is strictly better than ``b`` in this direction."""
+        return a < b if self is Direction.MINIMIZE else a > b
+
+    @property
+    def sign(self) -> float:
+        """Multiply a value by this to turn it into a loss (lower is better)."""
+        return 1.0 if self is Direction.MINIMIZE else -1.0
 
 
 class SpaceError(ValueError):

@@ -140,7 +140,7 @@ import numpy as np
 
 from tunebench.runners.base import Capabilities, Outcome, Runner, RunnerError
 from tunebench.space import Config, Space
-from tunebench.tasks.base import Direction
+from tunebench.space import Direction
 
 
 class $cls(Runner):

@@ -20,8 +20,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from tunebench.runners.base import Outcome, Runner, RunnerError, RunnerUnavailable, Status
-from tunebench.space import Config, Space
-from tunebench.tasks.base import Direction
+from tunebench.space import Config, Direction, Space
 
 
 class LibraryRunner(Runner):

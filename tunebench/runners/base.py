@@ -13,8 +13,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from tunebench.space import Config, Space
-from tunebench.tasks.base import Direction
+from tunebench.space import Config, Direction, Space
 
 
 class Status(StrEnum):

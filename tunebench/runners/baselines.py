@@ -9,8 +9,7 @@ import math
 import numpy as np
 
 from tunebench.runners.base import Capabilities, Outcome, Runner, RunnerError
-from tunebench.space import Config, Space
-from tunebench.tasks.base import Direction
+from tunebench.space import Config, Direction, Space
 
 
 class RandomSearch(Runner):

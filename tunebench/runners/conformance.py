@@ -39,8 +39,7 @@ from typing import Any
 import numpy as np
 
 from tunebench.runners.base import Capabilities, Outcome, Runner, RunnerUnavailable, Status
-from tunebench.space import Categorical, Config, Float, Int, Space, config_key
-from tunebench.tasks.base import Direction
+from tunebench.space import Categorical, Config, Direction, Float, Int, Space, config_key
 
 #: Fidelity steps of the conformance task (enough for successive halving to have a rung).
 FIDELITY = 4

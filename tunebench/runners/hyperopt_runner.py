@@ -36,8 +36,7 @@ from tunebench.runners.adapter import LibraryRunner, check_int, check_number
 from tunebench.runners.base import Capabilities, Outcome, RunnerError
 from tunebench.runners.hyperopt_space import HyperoptSpace
 from tunebench.runners.translation import ParamTranslation
-from tunebench.space import Config, Space
-from tunebench.tasks.base import Direction
+from tunebench.space import Config, Direction, Space
 
 logging.getLogger("hyperopt").setLevel(logging.WARNING)
 

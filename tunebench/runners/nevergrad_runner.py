@@ -32,8 +32,7 @@ import numpy as np
 from tunebench.runners.adapter import LibraryRunner, check_int
 from tunebench.runners.base import Capabilities, Outcome, RunnerError
 from tunebench.runners.translation import ParamTranslation, fmt, rows
-from tunebench.space import Categorical, Config, Float, Param, Space
-from tunebench.tasks.base import Direction
+from tunebench.space import Categorical, Config, Direction, Float, Param, Space
 
 FAILURE_LOSS = float("inf")
 

@@ -35,8 +35,7 @@ from tunebench.runners.adapter import (
 )
 from tunebench.runners.base import Capabilities, Outcome, RunnerError, Status
 from tunebench.runners.translation import ParamTranslation, fmt, rows
-from tunebench.space import Categorical, Config, Float, Param, Space
-from tunebench.tasks.base import Direction
+from tunebench.space import Categorical, Config, Direction, Float, Param, Space
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 

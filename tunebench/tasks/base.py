@@ -14,24 +14,9 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, ClassVar
 
-from tunebench.space import Config, Space
-
-
-class Direction(StrEnum):
-    MINIMIZE = "minimize"
-    MAXIMIZE = "maximize"
-
-    def better(self, a: float, b: float) -> bool:
-        """Whether ``a`` is strictly better than ``b`` in this direction."""
-        return a < b if self is Direction.MINIMIZE else a > b
-
-    @property
-    def sign(self) -> float:
-        """Multiply a value by this to turn it into a loss (lower is better)."""
-        return 1.0 if self is Direction.MINIMIZE else -1.0
+from tunebench.space import Config, Direction, Space
 
 
 class TaskError(Exception):

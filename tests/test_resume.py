@@ -163,3 +163,19 @@ def test_a_huge_grid_is_sampled_without_replacement_not_refused():
     assert all(c[f"x{i}"] in (0.0, 0.25, 0.5, 0.75, 1.0) for c in asked for i in range(12))
     again = GridSearch(space, "minimize", seed=0, resolution=5)
     assert [again.ask() for _ in range(500)] == asked
+
+
+def test_resume_refuses_to_mix_library_versions(write_suite, tmp_path):
+    import sqlite3
+
+    from tunebench.suite.run import ResumeError
+
+    path = write_suite(SUITE.replace("@DELAY@", "0.0"))
+    db = tmp_path / "a.db"
+    tunebench.run_suite(path, db, progress=False)
+    with sqlite3.connect(db) as conn:  # as if the first trials came from an older library
+        conn.execute("UPDATE studies SET runner_version='0.0.1', status='running' WHERE id=1")
+        conn.execute("DELETE FROM trials WHERE study_id=1 AND number >= 5")
+    with pytest.raises(ResumeError, match=r"library version 0\.0\.1 → "):
+        tunebench.run_suite(path, db, progress=False)
+    assert len(load_trials(db)[lambda f: f["study_id"] == 1]) == 5  # nothing stored was touched

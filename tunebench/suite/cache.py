@@ -213,13 +213,16 @@ def numerics_settings(uses_torch: bool, device: str, threads: int, precision: st
     if uses_torch:
         import torch
 
+        from tunebench import devices
+
         out["torch"] = {"version": torch.__version__, "cuda": torch.version.cuda,
-                        "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+                        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                        # what precision "auto" resolves to depends on these, not on the name
+                        "cpu_fast_bf16": devices.cpu_has_fast_bf16()}
         if device.startswith("cuda"):
             out["torch"]["gpu"] = torch.cuda.get_device_name(device)
+            out["torch"]["gpu_bf16"] = bool(torch.cuda.is_bf16_supported())
         if applied:
-            from tunebench import devices
-
             with devices.pinned_threads(threads), devices.deterministic(device):
                 out["determinism"] = devices.determinism_settings(device)
     return out

@@ -23,7 +23,7 @@ from tunebench.suite.records import StudyResult, TrialRecord
 from tunebench.suite.spec import StudySpec, SuiteSpec, load_suite
 from tunebench.suite.store import ResultStore
 from tunebench.suite.study import EvaluationCache
-from tunebench.tasks.base import Direction
+from tunebench.tasks.base import Direction, Task
 
 
 @dataclass
@@ -120,5 +120,30 @@ def _plan(store: ResultStore, suite_id: int, spec: SuiteSpec, studies: list[Stud
                                       task.optimum_for_seed(study.eval_seed), task.optimum_is_exact)
         study_ids[study.key] = study_id
         if store.study_status(study_id) != "done":
-            jobs.append(StudyJob(study, tuple(store.history(study_id))))
+            history = tuple(store.history(study_id))
+            if history:
+                _check_versions(store, study_id, study, task)
+            jobs.append(StudyJob(study, history))
     return jobs, study_ids, directions
+
+
+class ResumeError(ValueError):
+    """Resuming would mix trials from two versions of a task or a library in one study."""
+
+
+def _check_versions(store: ResultStore, study_id: int, study: StudySpec, task: Task) -> None:
+    """Refuse to continue a study whose stored trials came from another task or library version."""
+    from tunebench.registry import get_runner_class
+
+    stored_runner, stored_task = store.study_versions(study_id)
+    current_runner = get_runner_class(study.runner.name).version()
+    changes = [f"{what} {old} → {new}" for what, old, new in (
+        (f"runner {study.runner.name!r} library version", stored_runner, current_runner),
+        (f"task {study.task.name!r} version", stored_task, task.version),
+    ) if old is not None and old != new]
+    if changes:
+        raise ResumeError(
+            f"{study.describe()} has stored trials from another version ({'; '.join(changes)}); "
+            "resuming would mix both in one study. Run into a new --db, or go back to the "
+            "version that produced the stored trials."
+        )

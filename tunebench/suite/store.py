@@ -225,6 +225,12 @@ class ResultStore:
             )
             return int(cur.lastrowid or 0)
 
+    def study_versions(self, study_id: int) -> tuple[str | None, str | None]:
+        """(runner library version, task version) recorded when the study last ran."""
+        row = self._conn.execute("SELECT runner_version, task_version FROM studies WHERE id=?",
+                                 (study_id,)).fetchone()
+        return row[0], row[1]
+
     def study_status(self, study_id: int) -> str:
         row = self._conn.execute("SELECT status FROM studies WHERE id=?", (study_id,)).fetchone()
         return str(row[0])

@@ -188,12 +188,7 @@ class Float(Param):
         return [self.from_unit(i / (resolution - 1)) for i in range(resolution)]
 
     def _repr_args(self) -> list[str]:
-        parts = [repr(self.low), repr(self.high)]
-        if self.log:
-            parts.append("log=True")
-        if self.default is not None:
-            parts.append(f"default={self.default!r}")
-        return parts
+        return _numeric_repr_args(self.low, self.high, self.log, self.default)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "float", "low": self.low, "high": self.high, "log": self.log,
@@ -269,12 +264,7 @@ class Int(Param):
         return sorted({int(min(max(p, self.low), self.high)) for p in points})
 
     def _repr_args(self) -> list[str]:
-        parts = [repr(self.low), repr(self.high)]
-        if self.log:
-            parts.append("log=True")
-        if self.default is not None:
-            parts.append(f"default={self.default!r}")
-        return parts
+        return _numeric_repr_args(self.low, self.high, self.log, self.default)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "int", "low": self.low, "high": self.high, "log": self.log,
@@ -343,6 +333,15 @@ class Categorical(Param):
     def to_dict(self) -> dict[str, Any]:
         return {"type": "categorical", "choices": list(self.choices), "default": self.default,
                 "active_if": _condition_to_dict(self.active_if)}
+
+
+def _numeric_repr_args(low: float, high: float, log: bool, default: Any) -> list[str]:
+    parts = [repr(low), repr(high)]
+    if log:
+        parts.append("log=True")
+    if default is not None:
+        parts.append(f"default={default!r}")
+    return parts
 
 
 def _is_plain(value: Any) -> bool:

@@ -33,14 +33,9 @@ def run(
 
     options = {"address": address} if address else {}
     with user_errors():
-        cache = None
-        if not no_cache:
-            try:
-                from tunebench.suite.cache import EvaluationCacheStore
-            except ImportError:
-                EvaluationCacheStore = None
-            if EvaluationCacheStore is not None:
-                cache = EvaluationCacheStore.beside(db)
+        from tunebench.suite.cache import EvaluationCacheStore
+
+        cache = None if no_cache else EvaluationCacheStore.beside(db)
         try:
             summary = run_suite(suite, db, executor=executor, workers=workers, append=append,
                                 cache=cache, progress=not quiet, console=err_console, **options)

@@ -330,7 +330,13 @@ def check_names(spec: SuiteSpec) -> None:
     Builds each task and, for each task, each runner once, so a bad option value or an unsupported
     (task, runner) pair is reported now rather than hours into a run.
     """
-    from tunebench.registry import RegistryError, load_plugin_file, make_runner, make_task
+    from tunebench.registry import (
+        RegistryError,
+        get_runner_class,
+        load_plugin_file,
+        make_runner,
+        make_task,
+    )
 
     source = spec.source or "<suite>"
     for plugin in spec.plugins:
@@ -345,7 +351,7 @@ def check_names(spec: SuiteSpec) -> None:
             raise SuiteError(str(exc), source, f"tasks[{i}]") from None
         for j, runner_spec in enumerate(spec.runners):
             try:
-                runner_cls = _runner_class(runner_spec.name)
+                runner_cls = get_runner_class(runner_spec.name)
                 if task.space.is_conditional and not runner_cls.capabilities.conditional:
                     raise RegistryError(
                         f"runner {runner_spec.name!r} does not support conditional search "
@@ -356,12 +362,6 @@ def check_names(spec: SuiteSpec) -> None:
                             budget.trials_hint(task.max_fidelity), runner_spec.options)
             except RegistryError as exc:
                 raise SuiteError(str(exc), source, f"runners[{j}]") from None
-
-
-def _runner_class(name: str) -> Any:
-    from tunebench.registry import get_runner_class
-
-    return get_runner_class(name)
 
 
 def shipped_suites() -> dict[str, Path]:

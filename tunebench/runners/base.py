@@ -110,12 +110,7 @@ class Runner(ABC):
     @classmethod
     def version(cls) -> str:
         """Version of the library behind the runner (recorded with results)."""
-        from importlib.metadata import PackageNotFoundError
-        from importlib.metadata import version as package_version
+        from tunebench import __version__
+        from tunebench.versions import package_version
 
-        try:
-            return package_version(cls.capabilities.library)
-        except PackageNotFoundError:
-            from tunebench import __version__
-
-            return __version__
+        return package_version(cls.capabilities.library) or __version__

@@ -79,6 +79,7 @@ from tunebench.suite.budget import BudgetKind
 from tunebench.suite.records import TrialRecord
 from tunebench.suite.spec import StudySpec
 from tunebench.tasks.base import EvalContext, Task
+from tunebench.versions import package_version
 
 #: Name of the cache file in a results store's folder.
 CACHE_FILENAME = "tunebench-cache.db"
@@ -185,15 +186,6 @@ def _numpy_blas() -> tuple[tuple[str, str, str], ...]:
                           str(p.get("architecture"))) for p in (own or pools)}))
 
 
-def _version(distribution: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return None
-
-
 def numerics_settings(uses_torch: bool, device: str, threads: int, precision: str,
                       *, applied: bool = False) -> dict[str, Any]:
     """The facts that change the numbers an evaluation computes (part of every cache key).
@@ -206,7 +198,7 @@ def numerics_settings(uses_torch: bool, device: str, threads: int, precision: st
 
     out: dict[str, Any] = {
         "device_type": device.split(":")[0], "threads": threads, "precision": precision,
-        "numpy": numpy.__version__, "scipy": _version("scipy"),
+        "numpy": numpy.__version__, "scipy": package_version("scipy"),
         "blas": [{"api": api, "version": ver, "architecture": arch}
                  for api, ver, arch in _numpy_blas()],
     }

@@ -12,9 +12,10 @@ import socket
 import subprocess
 import sys
 from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from tunebench.versions import package_version
 
 #: Packages whose versions can change results.
 TRACKED_PACKAGES = (
@@ -23,15 +24,8 @@ TRACKED_PACKAGES = (
 )
 
 
-@lru_cache(maxsize=4)
 def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in names:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
+    return {name: package_version(name) for name in names}
 
 
 def cpu_model() -> str:

@@ -1,7 +1,8 @@
 """Harness cost per trial against a bare optuna ask/tell loop, both durable per trial.
 
 Both sides run optuna's RandomSampler on Branin for 2000 trials in this process and commit each
-trial to SQLite as it ends (WAL, synchronous=NORMAL). The difference is what tunebench adds: the
+trial to SQLite as it ends (WAL, synchronous=NORMAL). Rounds alternate between the two sides and
+each side keeps its fastest round. The difference is what tunebench adds: the
 neutral space, seeds, timings, failure handling, budget accounting and the richer trial record.
 Peer harnesses measured on this machine: hposuite 1.4×, benchopt 1.5×, bayesmark 5.6×, CARP-S 20×.
 """
@@ -64,8 +65,16 @@ def tunebench_run(db: Path) -> None:
 
 
 def test_harness_overhead_per_trial_vs_bare_optuna(benchmark):
-    reference = best_of(ROUNDS, _fresh_db, bare_optuna_loop)
-    benchmark.pedantic(tunebench_run, setup=lambda: ((_fresh_db(),), {}), rounds=ROUNDS, iterations=1)
+    bare_seconds: list[float] = []
+
+    def run_bare_then_set_up():
+        """Each tunebench round follows a bare round: the machine's drifts hit both sides alike."""
+        bare_seconds.append(best_of(1, _fresh_db, bare_optuna_loop))
+        return (_fresh_db(),), {}
+
+    benchmark.pedantic(tunebench_run, setup=run_bare_then_set_up, rounds=ROUNDS, iterations=1,
+                       warmup_rounds=1)
+    reference = min(bare_seconds)
     ratio = report_ratio(benchmark, "harness_vs_bare_optuna", reference, target=1.25)
     per_trial_ms = benchmark.stats.stats.min / TRIALS * 1e3
     bare_ms = reference / TRIALS * 1e3

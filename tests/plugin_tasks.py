@@ -92,3 +92,24 @@ class Recorder(Runner):
 
     def should_prune(self, config: Config, step: int, value: float) -> bool:
         return step >= 2 and value > 0.8
+
+
+#: (pruner calls entered, pruner calls finished) of SlowPruner runners, by seed.
+PRUNE_CALLS: dict[int, list[int]] = {}
+
+
+class SlowPruner(Recorder):
+    """A pruner that takes 0.15 s to decide (and never prunes): a trial's time limit falls while
+    the library is deciding."""
+
+    name = "slow_pruner"
+
+    def __init__(self, space, direction, seed, budget_hint=None) -> None:
+        super().__init__(space, direction, seed, budget_hint)
+        PRUNE_CALLS[seed] = [0, 0]
+
+    def should_prune(self, config: Config, step: int, value: float) -> bool:
+        PRUNE_CALLS[self.seed][0] += 1
+        time.sleep(0.15)
+        PRUNE_CALLS[self.seed][1] += 1
+        return False

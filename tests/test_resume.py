@@ -179,3 +179,20 @@ def test_resume_refuses_to_mix_library_versions(write_suite, tmp_path):
     with pytest.raises(ResumeError, match=r"library version 0\.0\.1 → "):
         tunebench.run_suite(path, db, progress=False)
     assert len(load_trials(db)[lambda f: f["study_id"] == 1]) == 5  # nothing stored was touched
+
+
+def test_resume_refuses_to_mix_trials_from_two_versions_of_the_task_code(write_suite, tmp_path):
+    import sqlite3
+
+    from tunebench.suite.run import ResumeError
+
+    path = write_suite(SUITE.replace("@DELAY@", "0.0"))
+    db = tmp_path / "a.db"
+    tunebench.run_suite(path, db, progress=False)
+    with sqlite3.connect(db) as conn:  # as if the task's source had been edited since
+        assert all(code for (code,) in conn.execute("SELECT task_code FROM studies"))
+        conn.execute("UPDATE studies SET task_code='0123456789abcdef', status='running' WHERE id=1")
+        conn.execute("DELETE FROM trials WHERE study_id=1 AND number >= 5")
+    with pytest.raises(ResumeError, match=r"source code \(hash\) 0123456789ab → [0-9a-f]{12}"):
+        tunebench.run_suite(path, db, progress=False)
+    assert len(load_trials(db)[lambda f: f["study_id"] == 1]) == 5  # nothing stored was touched

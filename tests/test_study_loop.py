@@ -53,23 +53,27 @@ def test_the_runner_is_told_failures_as_failures():
     from tunebench.suite.study import StudyLoop
 
     class Sink:
+        def __init__(self):
+            self.records = []
+
         def study_started(self, key, info):
             pass
 
         def trial_finished(self, key, record):
-            pass
+            self.records.append(record)
 
     spec = load_suite({
         "suite": {"name": "x", "plugins": [str(PLUGIN_TASKS)]},
         "budget": {"trials": 30}, "tasks": [{"name": "flaky"}], "runners": [{"name": "recorder"}],
     })
     study = spec.studies()[0]
-    loop = StudyLoop(study, Sink())
+    sink = Sink()
+    loop = StudyLoop(study, sink)
     loop.run()
     told = __import__("sys").modules[type(loop.runner).__module__].TOLD[study.runner_seed]
     assert len(told) == 30
     statuses = [o.status for o in told]
-    assert statuses == [t.status for t in loop.trials]
+    assert statuses == [t.status for t in sink.records]
     assert all(o.value is None for o in told if o.status == "failed")
     assert any(o.status == "failed" for o in told) and any(o.status == "ok" for o in told)
 
@@ -255,3 +259,32 @@ name = "random"
 class _NoProgress:
     def study_done(self) -> None:
         pass
+
+
+def test_a_time_limit_never_interrupts_the_runner_while_it_decides_whether_to_prune(write_suite,
+                                                                                      tmp_path):
+    import sys
+
+    from tunebench.registry import get_runner_class
+
+    path = write_suite(HEADER + """
+[budget]
+trials = 2
+[settings]
+trial_timeout = 0.2
+[[tasks]]
+name = "curve"
+[[runners]]
+name = "slow_pruner"
+""")
+    db = tmp_path / "r.db"
+    tunebench.run_suite(path, db, progress=False)
+    trials = load_trials(db)
+    # The limit falls during the second pruner call (0.15 s each): the call completes, then the
+    # trial stops as a timeout. Interrupted mid-call, the runner's state would be half-updated.
+    assert (trials["status"] == "failed").all()
+    assert trials["error"].str.startswith("TrialTimeout").all()
+    runner_module = sys.modules[get_runner_class("slow_pruner").__module__]
+    entered, finished = runner_module.PRUNE_CALLS[int(load_studies(db).loc[0, "runner_seed"])]
+    assert entered == finished == 4  # two trials, each stopped right after its second decision
+    assert (trials["eval_seconds"] < 0.45).all()

@@ -15,6 +15,7 @@ _API = {
     "load_suite": "tunebench.suite.spec",
     "load_trials": "tunebench.suite.store",
     "load_studies": "tunebench.suite.store",
+    "load_curves": "tunebench.suite.store",
     "load_environments": "tunebench.suite.store",
     "reproduce": "tunebench.suite.reproduce",
     "export_bundle": "tunebench.suite.bundle",

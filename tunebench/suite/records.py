@@ -37,6 +37,8 @@ class TrialRecord:
     started_at: float = 0.0  # unix time
     extra: dict[str, Any] = field(default_factory=dict)
     pruner_steps: tuple[int, ...] = ()  # steps the runner's pruner saw, replayed on resume
+    #: canonical JSON of ``config`` when already computed (with the key), so the store need not
+    config_json: str | None = None
 
     def outcome(self) -> Outcome:
         """What the runner was told about this trial."""
@@ -47,12 +49,9 @@ class TrialRecord:
 
 @dataclass(frozen=True)
 class StudyResult:
-    """How a study ended (returned to the driver)."""
+    """How a study ended (returned to the driver, which records what it spent)."""
 
     key: tuple[str, str, int]
     n_trials: int
     n_failed: int
     budget_spent: float
-    best_value: float | None
-    device: str
-    runner_version: str

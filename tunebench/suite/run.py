@@ -127,6 +127,10 @@ def _plan(store: ResultStore, suite_id: int, spec: SuiteSpec, studies: list[Stud
     return jobs, study_ids, directions
 
 
+def _short(code_hash: str | None) -> str | None:
+    return code_hash[:12] if code_hash else code_hash
+
+
 class ResumeError(ValueError):
     """Resuming would mix trials from two versions of a task or a library in one study."""
 
@@ -134,12 +138,15 @@ class ResumeError(ValueError):
 def _check_versions(store: ResultStore, study_id: int, study: StudySpec, task: Task) -> None:
     """Refuse to continue a study whose stored trials came from another task or library version."""
     from tunebench.registry import get_runner_class
+    from tunebench.suite.cache import task_code_hash
 
-    stored_runner, stored_task = store.study_versions(study_id)
+    stored_runner, stored_task, stored_code = store.study_versions(study_id)
     current_runner = get_runner_class(study.runner.name).version()
+    current_code = task_code_hash(type(task))
     changes = [f"{what} {old} → {new}" for what, old, new in (
         (f"runner {study.runner.name!r} library version", stored_runner, current_runner),
         (f"task {study.task.name!r} version", stored_task, task.version),
+        (f"task {study.task.name!r} source code (hash)", _short(stored_code), _short(current_code)),
     ) if old is not None and old != new]
     if changes:
         raise ResumeError(

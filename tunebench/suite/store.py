@@ -24,7 +24,10 @@ from tunebench.space import canonical_json
 from tunebench.suite.records import StudyResult, TrialRecord
 from tunebench.suite.spec import StudySpec, SuiteSpec
 
-SCHEMA_VERSION = 1
+#: 2: a trial's learning curve is a JSON array in its own row (was a ``curves`` table in 1: one
+#: more B-tree page written per commit, a quarter of the store's cost per trial); studies record
+#: the hash of their task's code, so a resume never mixes trials of two versions of it.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,7 +44,8 @@ CREATE TABLE IF NOT EXISTS studies (
     repetition INTEGER NOT NULL, eval_seed INTEGER NOT NULL, runner_seed INTEGER NOT NULL,
     budget_json TEXT NOT NULL, settings_json TEXT NOT NULL,
     direction TEXT NOT NULL, optimum REAL, optimum_is_exact INTEGER NOT NULL,
-    task_version TEXT, runner_version TEXT, device TEXT, threads INTEGER, precision TEXT,
+    task_version TEXT, task_code TEXT, runner_version TEXT, device TEXT, threads INTEGER,
+    precision TEXT,
     env_id INTEGER REFERENCES environments(id),
     status TEXT NOT NULL DEFAULT 'pending', budget_spent REAL NOT NULL DEFAULT 0,
     started_at REAL, finished_at REAL, error TEXT,
@@ -52,20 +56,18 @@ CREATE TABLE IF NOT EXISTS trials (
     value REAL, test_value REAL, fidelity INTEGER NOT NULL, fidelity_spent REAL NOT NULL,
     eval_seconds REAL NOT NULL, cpu_seconds REAL NOT NULL, optimizer_seconds REAL NOT NULL,
     charge REAL NOT NULL, error TEXT, traceback TEXT, cached INTEGER NOT NULL DEFAULT 0,
-    started_at REAL NOT NULL, extra_json TEXT, pruner_steps TEXT,
+    started_at REAL NOT NULL, extra_json TEXT, pruner_steps TEXT, curve_json TEXT,
     PRIMARY KEY (study_id, number)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS curves (
-    study_id INTEGER NOT NULL, trial INTEGER NOT NULL, step INTEGER NOT NULL, value REAL,
-    PRIMARY KEY (study_id, trial, step)) WITHOUT ROWID;
 """
 
 
 _INSERT_TRIAL = (
     "INSERT INTO trials (study_id, number, config_json, config_key, status, value, test_value,"
     " fidelity, fidelity_spent, eval_seconds, cpu_seconds, optimizer_seconds, charge, error,"
-    " traceback, cached, started_at, extra_json, pruner_steps)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " traceback, cached, started_at, extra_json, pruner_steps, curve_json)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
+_curve_encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 class StoreError(ValueError):
@@ -128,6 +130,36 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+def _curve_json(curve: tuple[float, ...]) -> str | None:
+    """A learning curve as a JSON array (null for a non-finite step), None when there is none."""
+    if not curve:
+        return None
+    return _curve_encoder([v if math.isfinite(v) else None for v in curve])
+
+
+def _curve(text: str | None) -> tuple[float, ...]:
+    return tuple(math.nan if v is None else float(v) for v in json.loads(text)) if text else ()
+
+
+def _schema_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    return SCHEMA_VERSION if row is None else int(row[0])
+
+
+def _migrate_from_1(cur: sqlite3.Cursor) -> None:
+    """Schema 1 → 2: move each trial's rows of the ``curves`` table into its ``curve_json``; add
+    ``studies.task_code`` (unknown, so unchecked, for studies run before)."""
+    cur.execute("ALTER TABLE studies ADD COLUMN task_code TEXT")
+    cur.execute("ALTER TABLE trials ADD COLUMN curve_json TEXT")
+    curves: dict[tuple[int, int], list[float]] = {}
+    for study_id, trial, value in cur.execute(
+            "SELECT study_id, trial, value FROM curves ORDER BY study_id, trial, step"):
+        curves.setdefault((study_id, trial), []).append(math.nan if value is None else value)
+    cur.executemany("UPDATE trials SET curve_json=? WHERE study_id=? AND number=?",
+                    [(_curve_json(tuple(c)), s, t) for (s, t), c in curves.items()])
+    cur.execute("DROP TABLE curves")
+
+
 class ResultStore:
     """Writer side of the store (the driver's)."""
 
@@ -138,11 +170,13 @@ class ResultStore:
         self._conn.executescript(_SCHEMA)  # idempotent; executescript manages its own commit
         with self._transaction() as cur:
             row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
-                cur.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
+            if row is not None and int(row[0]) > SCHEMA_VERSION:
                 raise StoreError(f"{self.path} was written by a newer tunebench (schema {row[0]});"
                                  " upgrade tunebench to read it")
+            if row is not None and int(row[0]) == 1:
+                _migrate_from_1(cur)
+            cur.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                        (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self._conn.close()
@@ -225,11 +259,13 @@ class ResultStore:
             )
             return int(cur.lastrowid or 0)
 
-    def study_versions(self, study_id: int) -> tuple[str | None, str | None]:
-        """(runner library version, task version) recorded when the study last ran."""
-        row = self._conn.execute("SELECT runner_version, task_version FROM studies WHERE id=?",
-                                 (study_id,)).fetchone()
-        return row[0], row[1]
+    def study_versions(self, study_id: int) -> tuple[str | None, str | None, str | None]:
+        """(runner library version, task version, task code hash) recorded when the study last
+        ran (None where unknown)."""
+        row = self._conn.execute(
+            "SELECT runner_version, task_version, task_code FROM studies WHERE id=?",
+            (study_id,)).fetchone()
+        return row[0], row[1], row[2]
 
     def study_status(self, study_id: int) -> str:
         row = self._conn.execute("SELECT status FROM studies WHERE id=?", (study_id,)).fetchone()
@@ -239,11 +275,11 @@ class ResultStore:
         with self._transaction() as cur:
             cur.execute(
                 "UPDATE studies SET status='running', device=?, threads=?, precision=?, "
-                "runner_version=?, task_version=?, env_id=?, "
+                "runner_version=?, task_version=?, task_code=?, env_id=?, "
                 "started_at=COALESCE(started_at, ?) WHERE id=?",
                 (info.get("device"), info.get("threads"), info.get("precision"),
-                 info.get("runner_version"), info.get("task_version"), env_id, time.time(),
-                 study_id),
+                 info.get("runner_version"), info.get("task_version"), info.get("task_code"),
+                 env_id, time.time(), study_id),
             )
 
     def finish_study(self, study_id: int, result: StudyResult) -> None:
@@ -258,7 +294,7 @@ class ResultStore:
 
     # ------------------------------------------------------------------ trials
     def add_trial(self, study_id: int, record: TrialRecord) -> None:
-        """Commit one finished trial and its curve in a single transaction.
+        """Commit one finished trial, its curve included, in a single transaction.
 
         This is on every trial's path, so it talks to the connection directly rather than
         through :meth:`_transaction` (same BEGIN / COMMIT / ROLLBACK, fewer Python frames).
@@ -267,20 +303,15 @@ class ResultStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute(_INSERT_TRIAL, (
-                study_id, record.number, _json(record.config), record.config_key,
-                str(record.status), _finite(record.value), _finite(record.test_value),
-                record.fidelity, record.fidelity_spent, record.eval_seconds, record.cpu_seconds,
-                record.optimizer_seconds, record.charge, record.error, record.traceback,
-                int(record.cached), record.started_at,
+                study_id, record.number, record.config_json or _json(record.config),
+                record.config_key, str(record.status), _finite(record.value),
+                _finite(record.test_value), record.fidelity, record.fidelity_spent,
+                record.eval_seconds, record.cpu_seconds, record.optimizer_seconds, record.charge,
+                record.error, record.traceback, int(record.cached), record.started_at,
                 _json(record.extra) if record.extra else None,
                 ",".join(map(str, record.pruner_steps)) if record.pruner_steps else None,
+                _curve_json(record.curve),
             ))
-            if record.curve:
-                conn.executemany(
-                    "INSERT INTO curves (study_id, trial, step, value) VALUES (?,?,?,?)",
-                    [(study_id, record.number, step, _finite(v))
-                     for step, v in enumerate(record.curve, start=1)],
-                )
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -293,24 +324,29 @@ class ResultStore:
 
 
 def read_history(conn: sqlite3.Connection, study_id: int) -> list[TrialRecord]:
-    curves: dict[int, list[float]] = {}
-    for trial, value in conn.execute(
-            "SELECT trial, value FROM curves WHERE study_id=? ORDER BY trial, step", (study_id,)):
-        curves.setdefault(trial, []).append(math.nan if value is None else value)
+    """A study's stored trials, in order, as the study loop produced them (any schema version)."""
+    legacy = _schema_version(conn) == 1  # a read-only store of schema 1 is read where it is
+    curve_column = "NULL" if legacy else "curve_json"
+    legacy_curves: dict[int, list[float]] = {}
+    if legacy:
+        for trial, value in conn.execute(
+                "SELECT trial, value FROM curves WHERE study_id=? ORDER BY trial, step", (study_id,)):
+            legacy_curves.setdefault(trial, []).append(math.nan if value is None else value)
     records = []
     for row in conn.execute(
             "SELECT number, config_json, config_key, status, value, test_value, fidelity,"
             " fidelity_spent, eval_seconds, cpu_seconds, optimizer_seconds, charge, error,"
-            " traceback, cached, started_at, extra_json, pruner_steps FROM trials WHERE study_id=?"
-            " ORDER BY number", (study_id,)):
+            f" traceback, cached, started_at, extra_json, pruner_steps, {curve_column}"
+            " FROM trials WHERE study_id=? ORDER BY number", (study_id,)):
         records.append(TrialRecord(
             number=row[0], config=json.loads(row[1]), config_key=row[2], status=Status(row[3]),
             value=row[4], test_value=row[5], fidelity=row[6], fidelity_spent=row[7],
-            curve=tuple(curves.get(row[0], ())), eval_seconds=row[8], cpu_seconds=row[9],
-            optimizer_seconds=row[10], charge=row[11], error=row[12], traceback=row[13],
-            cached=bool(row[14]), started_at=row[15],
+            curve=tuple(legacy_curves.get(row[0], ())) if legacy else _curve(row[18]),
+            eval_seconds=row[8], cpu_seconds=row[9], optimizer_seconds=row[10], charge=row[11],
+            error=row[12], traceback=row[13], cached=bool(row[14]), started_at=row[15],
             extra=json.loads(row[16]) if row[16] else {},
             pruner_steps=tuple(int(step) for step in row[17].split(",")) if row[17] else (),
+            config_json=row[1],
         ))
     return records
 
@@ -321,7 +357,7 @@ _STUDY_COLUMNS = """
     s.id AS study_id, su.name AS suite, s.task, s.task_name, s.task_options, s.runner,
     s.runner_name, s.runner_options, s.repetition, s.eval_seed, s.runner_seed, s.budget_json,
     s.settings_json, s.direction, s.optimum, s.optimum_is_exact, s.task_version,
-    s.runner_version, s.device, s.threads, s.precision, s.env_id, s.status, s.error,
+    {task_code} AS task_code, s.runner_version, s.device, s.threads, s.precision, s.env_id, s.status, s.error,
     s.started_at, s.finished_at
 """
 
@@ -329,8 +365,10 @@ _STUDY_COLUMNS = """
 def load_studies(db_path: str | Path) -> pd.DataFrame:
     """One row per study: identity, seeds, budget (and whether it was met), settings, status."""
     with closing(_connect(Path(db_path), readonly=True)) as conn:
+        columns = _STUDY_COLUMNS.format(
+            task_code="NULL" if _schema_version(conn) == 1 else "s.task_code")
         frame = pd.read_sql_query(
-            f"SELECT {_STUDY_COLUMNS}, "
+            f"SELECT {columns}, "
             "(SELECT COUNT(*) FROM trials t WHERE t.study_id = s.id) AS n_trials, "
             "(SELECT COALESCE(SUM(charge), 0) FROM trials t WHERE t.study_id = s.id) AS budget_spent, "
             "(SELECT COUNT(*) FROM trials t WHERE t.study_id = s.id AND t.status='failed') "
@@ -404,6 +442,29 @@ def _add_incumbent(frame: pd.DataFrame) -> None:
     frame["best_test_value"] = [
         test_values[int(i)] if not math.isnan(i) else math.nan for i in incumbent_row
     ]
+
+
+def load_curves(db_path: str | Path) -> pd.DataFrame:
+    """Every reported learning curve, one row per (trial, step): suite, study_id, task, runner,
+    repetition, trial, status, step, value (NaN where a step's value was not finite).
+
+    Long form, so ``seaborn.lineplot(data=..., x="step", y="value", hue="runner")`` plots it.
+    """
+    studies = load_studies(db_path)
+    with closing(_connect(Path(db_path), readonly=True)) as conn:
+        if _schema_version(conn) == 1:
+            query = ("SELECT c.study_id, c.trial, t.status, c.step, c.value FROM curves c JOIN "
+                     "trials t ON t.study_id = c.study_id AND t.number = c.trial")
+        else:
+            query = ("SELECT t.study_id, t.number AS trial, t.status, CAST(j.key AS INTEGER) + 1"
+                     " AS step, j.value FROM trials t, json_each(t.curve_json) j"
+                     " WHERE t.curve_json IS NOT NULL")
+        curves = pd.read_sql_query(query + " ORDER BY 1, 2, 4", conn)
+    keep = ["study_id", "suite", "task", "runner", "repetition"]
+    frame = curves.merge(studies[keep], on="study_id", how="left", validate="many_to_one")
+    frame["value"] = frame["value"].astype(float)
+    return frame[["suite", "study_id", "task", "runner", "repetition", "trial", "status", "step",
+                  "value"]].reset_index(drop=True)
 
 
 def load_environments(db_path: str | Path) -> dict[int, dict[str, Any]]:

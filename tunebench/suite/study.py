@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 from tunebench.devices import resolve_device, synchronize
 from tunebench.runners.base import Runner, Status
-from tunebench.space import InvalidConfigError, config_key
+from tunebench.space import InvalidConfigError, config_key, keyed_json
+from tunebench.suite.cache import numerics_settings, task_code_hash
 from tunebench.suite.environment import capture_environment
 from tunebench.suite.records import StudyResult, TrialRecord
 from tunebench.suite.spec import StudySpec
@@ -83,26 +84,45 @@ def study_threads(threads: int, uses_torch: bool) -> Iterator[None]:
                 torch.set_num_threads(previous_torch)
 
 
-@contextlib.contextmanager
-def _alarm(seconds: float | None) -> Iterator[None]:
-    """Interrupt a trial that overruns ``seconds`` (main thread on POSIX; elsewhere the
-    context's deadline still stops tasks that report per step)."""
-    usable = (seconds is not None and hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
-        yield
-        return
+_NO_TIME_LIMIT = contextlib.nullcontext()
 
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise TrialTimeout(f"trial exceeded its time limit of {seconds:g} s")
 
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
+class _Alarm:
+    """A trial's time limit as a SIGALRM timer (main thread on POSIX; elsewhere the context's
+    deadline still stops tasks that report per step).
+
+    While the runner's pruner decides, the signal is held back, so a timeout never interrupts a
+    library halfway through updating its state: it fires as the pruner returns.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._previous: Any = None
+
+    @staticmethod
+    def usable(seconds: float | None) -> bool:
+        return (seconds is not None and hasattr(signal, "setitimer")
+                and threading.current_thread() is threading.main_thread())
+
+    def _on_alarm(self, signum: int, frame: Any) -> None:
+        raise TrialTimeout(f"trial exceeded its time limit of {self.seconds:g} s")
+
+    def __enter__(self) -> _Alarm:
+        self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGALRM, self._previous)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held alarm fires here
 
 
 class StudyLoop:
@@ -118,8 +138,10 @@ class StudyLoop:
         self.task, self.runner = build_study_objects(study)
         self.device = resolve_device(study.settings.device, self.task.uses_torch)
         self.spent = 0.0
-        self.trials: list[TrialRecord] = []
+        self.n_trials = 0
+        self.n_failed = 0
         self._optimizer_seconds = 0.0
+        self._alarm: _Alarm | None = None  # armed while an evaluation runs under a time limit
 
     # -------------------------------------------------------------------- resume
     def replay(self, history: Sequence[TrialRecord]) -> None:
@@ -138,8 +160,12 @@ class StudyLoop:
             for step in record.pruner_steps:
                 self.runner.should_prune(record.config, step, record.curve[step - 1])
             self.runner.tell(record.config, record.outcome())
-            self.spent += record.charge
-            self.trials.append(record)
+            self._count(record)
+
+    def _count(self, record: TrialRecord) -> None:
+        self.spent += record.charge
+        self.n_trials += 1
+        self.n_failed += record.status is Status.FAILED
 
     # -------------------------------------------------------------------- main loop
     def run(self, history: Sequence[TrialRecord] = ()) -> StudyResult:
@@ -148,36 +174,25 @@ class StudyLoop:
             self.sink.study_started(self.study.key, {
                 "device": self.device, "threads": settings.threads,
                 "precision": settings.precision, "runner_version": self.runner.version(),
-                "task_version": self.task.version, "environment": self._environment(),
+                "task_version": self.task.version, "task_code": task_code_hash(type(self.task)),
+                "environment": self._environment(),
             })
             self.replay(history)
-            while not self.study.budget.exhausted(self.spent):
-                record = self.run_trial(len(self.trials))
-                self.spent += record.charge
-                self.trials.append(record)
-                self.sink.trial_finished(self.study.key, record)
-        return self.result()
+            exhausted, key = self.study.budget.exhausted, self.study.key
+            while not exhausted(self.spent):
+                record = self.run_trial(self.n_trials)
+                self._count(record)
+                self.sink.trial_finished(key, record)
+        return StudyResult(key=key, n_trials=self.n_trials, n_failed=self.n_failed,
+                           budget_spent=self.spent)
 
     def _environment(self) -> dict[str, Any]:
         """This process's environment plus the determinism settings the study's evaluations run
         with (threads, precision, BLAS, torch's deterministic flags): what `reproduce` compares."""
-        from tunebench.suite.cache import numerics_settings
-
         settings = self.study.settings
         return {**capture_environment(),
                 "determinism": numerics_settings(self.task.uses_torch, self.device, settings.threads,
                                                  settings.precision, applied=True)}
-
-    def result(self) -> StudyResult:
-        ok = [t.value for t in self.trials if t.status is Status.OK and t.value is not None]
-        sign = self.task.direction.sign
-        best = min(ok, key=lambda v: sign * v) if ok else None
-        return StudyResult(
-            key=self.study.key, n_trials=len(self.trials),
-            n_failed=sum(t.status is Status.FAILED for t in self.trials),
-            budget_spent=self.spent, best_value=best, device=self.device,
-            runner_version=self.runner.version(),
-        )
 
     def run_trial(self, number: int) -> TrialRecord:
         started_at = time.time()
@@ -191,7 +206,7 @@ class StudyLoop:
                 f"runner {self.study.runner.name!r} proposed an invalid configuration {raw}: "
                 f"{exc}. This is a bug in the runner."
             ) from None
-        key = config_key(config)
+        config_json, key = keyed_json(config)
         fidelity = self.study.budget.fidelity_for_next(self.task.max_fidelity, self.spent)
         self._optimizer_seconds = ask_seconds
         context = self._context(config)
@@ -210,7 +225,7 @@ class StudyLoop:
             optimizer_seconds=self._optimizer_seconds,
         )
         record.number, record.optimizer_seconds = number, self._optimizer_seconds
-        record.charge, record.started_at = charge, started_at
+        record.charge, record.started_at, record.config_json = charge, started_at, config_json
         return record
 
     def _context(self, config: dict[str, Any]) -> EvalContext:
@@ -222,7 +237,10 @@ class StudyLoop:
             consulted.append(step)  # replayed on resume, exactly
             t0 = self.clock()
             try:
-                return self.runner.should_prune(config, step, value)
+                if self._alarm is None:
+                    return self.runner.should_prune(config, step, value)
+                with self._alarm.held():
+                    return self.runner.should_prune(config, step, value)
             finally:
                 self._optimizer_seconds += self.clock() - t0
 
@@ -237,8 +255,9 @@ class StudyLoop:
         context.deadline = time.monotonic() + timeout if timeout else None
         synchronize(self.device)
         cpu0, t0 = time.process_time(), self.clock()
+        self._alarm = _Alarm(timeout) if _Alarm.usable(timeout) else None  # type: ignore[arg-type]
         try:
-            with _alarm(self.study.settings.trial_timeout):
+            with self._alarm or _NO_TIME_LIMIT:
                 returned = self.task.evaluate(dict(config), fidelity, self.study.eval_seed, context)
             synchronize(self.device)
             if not isinstance(returned, Result):
@@ -252,6 +271,8 @@ class StudyLoop:
         except Exception as exc:  # a failing trial is a result, never the end of the study
             status, error = Status.FAILED, f"{type(exc).__name__}: {exc}"
             trace = traceback_module.format_exc(limit=20)
+        finally:
+            self._alarm = None
         eval_seconds = self.clock() - t0
         cpu_seconds = time.process_time() - cpu0
         curve = tuple(context.curve)

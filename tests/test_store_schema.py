@@ -1,0 +1,135 @@
+"""The store's schema: learning curves live in their trial's row, and older stores are upgraded
+in place without losing a number."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+import pytest
+
+import tunebench
+from tunebench.suite.store import (
+    SCHEMA_VERSION,
+    ResultStore,
+    StoreError,
+    load_curves,
+    load_studies,
+    load_trials,
+    read_history,
+)
+
+SUITE = """
+[suite]
+name = "curves"
+seed = 3
+repetitions = 2
+plugins = ["@PLUGIN@"]
+[budget]
+epochs = 40
+[[tasks]]
+name = "curve"
+[[runners]]
+name = "recorder"
+"""
+
+
+@pytest.fixture
+def curve_store(write_suite, tmp_path):
+    db = tmp_path / "r.db"
+    tunebench.run_suite(write_suite(SUITE), db, progress=False)
+    return db
+
+
+def _histories(db) -> dict[int, list]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        ids = [row[0] for row in conn.execute("SELECT id FROM studies ORDER BY id")]
+        return {i: read_history(conn, i) for i in ids}
+    finally:
+        conn.close()
+
+
+def test_load_curves_gives_one_row_per_reported_step(curve_store):
+    curves = load_curves(curve_store)
+    trials = load_trials(curve_store)
+    per_trial = curves.groupby(["study_id", "trial"]).size()
+    # The "curve" task reports every epoch it runs: a trial's row count is what it spent.
+    spent = trials.set_index(["study_id", "trial"])["fidelity_spent"].astype(int)
+    assert per_trial.sort_index().tolist() == spent.sort_index().tolist()
+    assert (curves.groupby(["study_id", "trial"])["step"].apply(list)
+            .map(lambda steps: steps == list(range(1, len(steps) + 1))).all())
+    # The last reported step of a completed trial is its value.
+    last = curves.groupby(["study_id", "trial"]).last()["value"]
+    ok = trials[trials["status"] == "ok"].set_index(["study_id", "trial"])["value"]
+    assert last.loc[ok.index].tolist() == ok.tolist()
+    assert set(curves.columns) >= {"task", "runner", "repetition", "trial", "step", "value"}
+
+
+def _downgrade_to_schema_1(db) -> None:
+    """Rewrite a store as tunebench 0.1 wrote it: curves in their own table, one row per step."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.executescript("""
+        BEGIN;
+        CREATE TABLE curves (study_id INTEGER NOT NULL, trial INTEGER NOT NULL,
+            step INTEGER NOT NULL, value REAL, PRIMARY KEY (study_id, trial, step)) WITHOUT ROWID;
+        INSERT INTO curves SELECT t.study_id, t.number, CAST(j.key AS INTEGER) + 1, j.value
+            FROM trials t, json_each(t.curve_json) j WHERE t.curve_json IS NOT NULL;
+        ALTER TABLE trials DROP COLUMN curve_json;
+        ALTER TABLE studies DROP COLUMN task_code;
+        UPDATE meta SET value = '1' WHERE key = 'schema_version';
+        COMMIT;
+    """)
+    conn.close()
+
+
+def test_a_schema_1_store_is_read_as_it_is_and_upgraded_when_written(curve_store):
+    before = _histories(curve_store)
+    curves_before = load_curves(curve_store)
+    assert any(record.curve for history in before.values() for record in history)
+    _downgrade_to_schema_1(curve_store)
+
+    # Readers take the old layout as it is (a shared or archived store is never rewritten).
+    assert _histories(curve_store) == before
+    assert load_curves(curve_store).equals(curves_before)
+
+    # The writer upgrades it in one transaction; every curve survives, bit for bit.
+    ResultStore(curve_store).close()
+    conn = sqlite3.connect(curve_store)
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+    conn.close()
+    assert "curves" not in tables and int(version) == SCHEMA_VERSION
+    assert load_studies(curve_store)["task_code"].isna().all()  # unknown for older studies
+    assert _histories(curve_store) == before
+    assert load_curves(curve_store).equals(curves_before)
+
+
+def test_non_finite_curve_steps_are_stored_as_missing(tmp_path):
+    from tunebench.runners.base import Status
+    from tunebench.suite.records import TrialRecord
+    from tunebench.suite.spec import load_suite
+
+    spec = load_suite({"suite": {"name": "nan"}, "budget": {"trials": 1},
+                       "tasks": [{"name": "branin"}], "runners": [{"name": "random"}]})
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        suite_id = store.register_suite(spec)
+        study_id = store.ensure_study(suite_id, spec.studies()[0], "minimize", None, False)
+        store.add_trial(study_id, TrialRecord(
+            number=0, config={"x1": 0.0, "x2": 0.0}, config_key="k", status=Status.FAILED,
+            value=None, test_value=None, fidelity=3, fidelity_spent=3.0,
+            curve=(1.0, math.inf, math.nan), eval_seconds=0.0, cpu_seconds=0.0,
+            optimizer_seconds=0.0, charge=1.0))
+        [record] = store.history(study_id)
+    assert record.curve[0] == 1.0 and math.isnan(record.curve[1]) and math.isnan(record.curve[2])
+    assert load_curves(db)["value"].isna().tolist() == [False, True, True]
+
+
+def test_a_store_from_a_newer_tunebench_is_refused_untouched(curve_store):
+    conn = sqlite3.connect(curve_store, isolation_level=None)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    conn.close()
+    with pytest.raises(StoreError, match="newer tunebench"):
+        ResultStore(curve_store)
+    assert len(load_trials(curve_store)) > 0

@@ -194,6 +194,64 @@ def test_a_failing_study_does_not_stop_the_others(write_suite, tmp_path):
     assert sum(e[0] == "trial" for e in events) == 5
 
 
+PROBE_TASK = """
+from pathlib import Path
+
+from tunebench.space import Float, Space
+from tunebench.tasks.base import Result, Task
+
+
+class EnvironmentProbe(Task):
+    \"\"\"Writes the environment its process was started with (Linux keeps it in /proc).\"\"\"
+
+    name = "environment_probe"
+
+    def __init__(self, out: str) -> None:
+        self.out = out
+
+    @property
+    def space(self):
+        return Space({"x": Float(0.0, 1.0)})
+
+    def evaluate(self, config, fidelity, seed, context):
+        Path(self.out).write_bytes(Path("/proc/self/environ").read_bytes())
+        return Result(value=0.0)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+def test_process_workers_start_with_their_thread_variables(write_suite, tmp_path):
+    """BLAS and OpenMP read these once, when numpy (or torch) loads them, and a spawned worker
+    imports numpy before any of its own code runs. /proc/self/environ holds the environment the
+    process was started with (later os.environ changes do not show there), so finding the values
+    in it proves they were in place before the worker imported anything."""
+    plugin = tmp_path / "probe_task.py"
+    plugin.write_text(PROBE_TASK)
+    out = tmp_path / "environ"
+    path = write_suite(f"""
+    [suite]
+    name = "probe"
+    plugins = ["{plugin}"]
+    [budget]
+    trials = 1
+    [settings]
+    threads = 3
+    [[tasks]]
+    name = "environment_probe"
+    options = {{ out = "{out}" }}
+    [[runners]]
+    name = "random"
+    """)
+    expected = worker_environment(3)
+    driver_before = {name: os.environ.get(name) for name in expected}
+    summary = tunebench.run_suite(path, tmp_path / "probe.db", executor="process", workers=1,
+                                  progress=False)
+    assert summary.ok
+    started_with = dict(entry.split("=", 1) for entry in out.read_text().split("\0") if "=" in entry)
+    assert {name: started_with.get(name) for name in expected} == expected
+    assert {name: os.environ.get(name) for name in expected} == driver_before  # the driver's own
+
+
 def test_devices_are_assigned_round_robin_over_gpus():
     assert [assign_device("auto", w, 2) for w in range(4)] == ["cuda:0", "cuda:1", "cuda:0", "cuda:1"]
     assert assign_device("auto", 3, 0) == "auto"  # no GPU: the study resolves to CPU itself

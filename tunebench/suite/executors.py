@@ -8,13 +8,13 @@ belongs to the driver, the store's only writer.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tunebench.suite.records import StudyResult, TrialRecord
 from tunebench.suite.spec import StudySpec
-from tunebench.suite.study import EvaluationCache, run_study
+from tunebench.suite.study import EvaluationCache, StudySink, run_study
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,41 @@ class Executor(Protocol):
             cache: EvaluationCache | None = None) -> None: ...
 
 
+@dataclass(frozen=True)
+class JobOutcome:
+    """How one study ended, as plain data: a worker process sends it back over a queue and a Ray
+    task returns it, so every executor reports an ending the same way. No ``result`` means failed."""
+
+    key: tuple[str, str, int]
+    result: StudyResult | None = None
+    error: str = ""
+    trace: str = ""
+
+    @classmethod
+    def failed(cls, key: tuple[str, str, int], exc: BaseException, trace: str = "") -> JobOutcome:
+        """A failure named after its exception, as the store and the summary show it."""
+        return cls(key, error=f"{type(exc).__name__}: {exc}", trace=trace)
+
+    def report(self, sink: RunSink) -> None:
+        if self.result is None:
+            sink.study_failed(self.key, self.error, self.trace)
+        else:
+            sink.study_finished(self.key, self.result)
+
+
+def run_job(job: StudyJob, sink: StudySink, cache: EvaluationCache | None = None,
+            prepare: Callable[[StudySpec], StudySpec] | None = None) -> JobOutcome:
+    """Run one study and return how it ended rather than raise, so one broken study never stops
+    the others. ``prepare`` (a worker giving the study its GPU) runs inside the same guard, so a
+    plugin that fails to load there fails only its study."""
+    try:
+        study = prepare(job.study) if prepare else job.study
+        result = run_study(study, sink, job.history, cache=cache)
+    except Exception as exc:
+        return JobOutcome.failed(job.study.key, exc, traceback.format_exc())
+    return JobOutcome(job.study.key, result)
+
+
 class SerialExecutor:
     """Runs studies one after another in this process (the default for one worker)."""
 
@@ -48,13 +83,7 @@ class SerialExecutor:
     def run(self, jobs: Sequence[StudyJob], sink: RunSink,
             cache: EvaluationCache | None = None) -> None:
         for job in jobs:
-            try:
-                result = run_study(job.study, sink, job.history, cache=cache)
-            except Exception as exc:
-                sink.study_failed(job.study.key, f"{type(exc).__name__}: {exc}",
-                                  traceback.format_exc())
-            else:
-                sink.study_finished(job.study.key, result)
+            run_job(job, sink, cache).report(sink)
 
 
 def make_executor(name: str, workers: int = 1, **options: Any) -> Executor:

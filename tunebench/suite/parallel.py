@@ -5,7 +5,8 @@ and numbers are the same as under the serial executor. Workers never touch the s
 finished trial travels back over a queue as it ends and the driver commits it, so an interrupted
 parallel run resumes exactly like a serial one. Workers are started with ``spawn`` (no inherited
 torch or OpenMP state) and with OpenMP told not to spin, which otherwise slows two busy processes
-on two cores by several times.
+on two cores by several times. Their thread variables are in the environment they start with:
+a worker imports numpy while unpickling its target, before any of its own code could set them.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
-import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
-from tunebench.suite.executors import RunSink, StudyJob
-from tunebench.suite.records import StudyResult, TrialRecord
-from tunebench.suite.study import EvaluationCache, run_study
+from tunebench.suite.executors import RunSink, StudyJob, run_job
+from tunebench.suite.records import TrialRecord
+from tunebench.suite.spec import StudySpec
+from tunebench.suite.study import EvaluationCache
 
 _POLL_SECONDS = 0.5
 
@@ -64,7 +67,7 @@ def _gpu_count() -> int:
     return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
 
 
-def _with_device(study: Any, worker: int) -> Any:
+def _with_device(study: StudySpec, worker: int) -> StudySpec:
     """The study with this worker's GPU when the suite says ``auto`` and the task uses torch."""
     if study.settings.device != "auto":
         return study
@@ -78,21 +81,29 @@ def _with_device(study: Any, worker: int) -> Any:
     return replace(study, settings=replace(study.settings, device=device))
 
 
-def _worker_main(worker: int, jobs: Any, results: Any, cache: EvaluationCache | None,
-                 threads: int) -> None:
-    os.environ.update(worker_environment(threads))
+def _worker_main(worker: int, jobs: Any, results: Any, cache: EvaluationCache | None) -> None:
     sink = _QueueSink(results, worker)
-    while True:
-        job = jobs.get()
-        if job is None:
-            return
-        try:
-            result = run_study(_with_device(job.study, worker), sink, job.history, cache=cache)
-        except Exception as exc:
-            results.put(("failed", job.study.key, (f"{type(exc).__name__}: {exc}",
-                                                   traceback.format_exc())))
-        else:
-            results.put(("done", job.study.key, result))
+    prepare = partial(_with_device, worker=worker)
+    for job in iter(jobs.get, None):
+        outcome = run_job(job, sink, cache, prepare)
+        results.put(("ended", outcome.key, outcome))
+
+
+@contextmanager
+def _driver_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Set variables for the workers started inside the block: a spawned worker starts from the
+    driver's environment, so they are in place before it imports numpy. The driver gets its own
+    values back; its libraries are loaded already and its later children should not inherit these."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
 
 
 class ProcessExecutor:
@@ -119,12 +130,13 @@ class ProcessExecutor:
         for _ in range(n_workers):
             job_queue.put(None)
         processes = [
-            self.context.Process(target=_worker_main, args=(i, job_queue, results, cache, threads),
+            self.context.Process(target=_worker_main, args=(i, job_queue, results, cache),
                                  name=f"tunebench-worker-{i}", daemon=True)
             for i in range(n_workers)
         ]
-        for process in processes:
-            process.start()
+        with _driver_environment(worker_environment(threads)):
+            for process in processes:
+                process.start()
         try:
             self._collect(len(jobs), results, processes, sink)
         finally:
@@ -158,14 +170,9 @@ class ProcessExecutor:
                 sink.study_started(key, payload)
             elif kind == "trial":
                 sink.trial_finished(key, payload)
-            elif kind == "done":
-                assert isinstance(payload, StudyResult)
+            else:  # ended
                 _forget(running, key)
-                sink.study_finished(key, payload)
-                remaining -= 1
-            else:  # failed
-                _forget(running, key)
-                sink.study_failed(key, *payload)
+                payload.report(sink)
                 remaining -= 1
 
 

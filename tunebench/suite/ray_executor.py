@@ -10,14 +10,13 @@ interface, which a benchmark harness has no business doing.
 from __future__ import annotations
 
 import os
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from tunebench.suite.executors import RunSink, StudyJob
+from tunebench.suite.executors import JobOutcome, RunSink, StudyJob, run_job
 from tunebench.suite.parallel import worker_environment
 from tunebench.suite.records import TrialRecord
-from tunebench.suite.study import EvaluationCache, run_study
+from tunebench.suite.study import EvaluationCache
 
 #: Set before a local Ray starts: loopback-only listeners, no usage reporting, no token file.
 LOOPBACK_ENVIRONMENT = {
@@ -38,13 +37,9 @@ class _RayQueueSink:
         self.events.put(("trial", key, record))
 
 
-def _run_job(job: StudyJob, events: Any, cache: EvaluationCache | None) -> tuple[str, Any]:
+def _run_job(job: StudyJob, events: Any, cache: EvaluationCache | None) -> JobOutcome:
     os.environ.update(worker_environment(job.study.settings.threads))
-    try:
-        result = run_study(job.study, _RayQueueSink(events), job.history, cache=cache)
-    except Exception as exc:
-        return "failed", (f"{type(exc).__name__}: {exc}", traceback.format_exc())
-    return "done", result
+    return run_job(job, _RayQueueSink(events), cache)
 
 
 def start_local_ray(num_cpus: int) -> None:
@@ -113,13 +108,10 @@ class RayExecutor:
                 for ref in done:
                     key = pending.pop(ref)
                     try:
-                        kind, payload = ray.get(ref)
+                        outcome = ray.get(ref)
                     except ray.exceptions.RayError as exc:  # a worker crashed or was killed
-                        kind, payload = "failed", (f"{type(exc).__name__}: {exc}", "")
-                    if kind == "done":
-                        sink.study_finished(key, payload)
-                    else:
-                        sink.study_failed(key, *payload)
+                        outcome = JobOutcome.failed(key, exc)
+                    outcome.report(sink)
         finally:
             for ref in pending:
                 ray.cancel(ref, force=True)

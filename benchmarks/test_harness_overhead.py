@@ -24,7 +24,7 @@ from tunebench.suite.spec import load_suite
 from .conftest import best_of, report_ratio
 
 TRIALS = 2000
-ROUNDS = 7
+ROUNDS = 15
 _counter = itertools.count()
 _tmp = Path(tempfile.mkdtemp(prefix="tunebench-bench-"))
 

@@ -91,6 +91,8 @@ def resolve_device(requested: str = "auto", uses_torch: bool = False) -> str:
 
 def synchronize(device: str) -> None:
     """Wait for queued device work so a clock read measures it (a no-op on the CPU)."""
+    if device == "cpu":
+        return
     if device.startswith("cuda") and "torch" in sys.modules:
         import torch
 

@@ -65,8 +65,9 @@ class _DriverSink:
     def trial_finished(self, key: tuple[str, str, int], record: TrialRecord) -> None:
         self.store.add_trial(self.study_ids[key], record)
         self.summary.trials_run += 1
-        self.progress.trial(key[0], record.value if record.status == "ok" else None,
-                            record.status == "failed", self.directions[key[0]].better)
+        if self.progress.enabled:
+            self.progress.trial(key[0], record.value if record.status == "ok" else None,
+                                record.status == "failed", self.directions[key[0]].better)
 
     def study_finished(self, key: tuple[str, str, int], result: StudyResult) -> None:
         self.store.finish_study(self.study_ids[key], result)

@@ -232,7 +232,7 @@ name = "random"
 
 def test_a_failed_study_is_marked_in_the_store_with_its_error(write_suite, tmp_path):
     from tunebench.suite.executors import StudyJob
-    from tunebench.suite.run import RunSummary, _DriverSink
+    from tunebench.suite.sink import StoreSink
     from tunebench.suite.spec import load_suite
     from tunebench.suite.store import ResultStore
 
@@ -249,9 +249,9 @@ name = "random"
         suite_id = store.register_suite(spec)
         study = spec.studies()[0]
         study_id = store.ensure_study(suite_id, study, "minimize", None, True)
-        sink = _DriverSink(store, {study.key: study_id}, {"flaky": None}, _NoProgress(),
-                           RunSummary(db, "loop", 1))
+        sink = StoreSink(store, {study.key: study_id}, _NoProgress())
         sink.study_failed(StudyJob(study).study.key, "RuntimeError: worker lost", "")
+    assert sink.failed == {study.key: "RuntimeError: worker lost"}
     row = load_studies(db).iloc[0]
     assert row["status"] == "failed" and row["error"] == "RuntimeError: worker lost"
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from tunebench.suite.budget import Budget
-from tunebench.suite.records import StudyResult, TrialRecord
+from tunebench.suite.records import TrialRecord
 from tunebench.suite.spec import SuiteError, SuiteSpec, suite_from_dict
 from tunebench.suite.store import ResultStore, load_suite_specs, read_history
 
@@ -238,40 +238,6 @@ def _rebuild_suite(stored: Mapping[str, Any], plugins: Mapping[str, str]) -> Sui
 
 # ----------------------------------------------------------------------------- the run
 
-class _Sink:
-    """Stores the reproduction's trials (this module's driver is the reproduction store's writer)."""
-
-    def __init__(self, store: ResultStore, ids: Mapping[tuple[str, str, int], int],
-                 progress: Any) -> None:
-        self.store, self.ids, self.progress = store, ids, progress
-        self.env_ids: dict[tuple[str, str, int], int] = {}
-        self.errors: dict[tuple[str, str, int], str] = {}
-
-    def study_started(self, key: tuple[str, str, int], info: dict[str, Any]) -> None:
-        from tunebench.suite.environment import capture_environment
-
-        env_id = self.store.record_environment(info.pop("environment", None) or capture_environment())
-        self.env_ids[key] = env_id
-        self.store.start_study(self.ids[key], info, env_id)
-        if self.progress is not None:
-            self.progress.study_started(f"reproducing {key[0]} × {key[1]} #{key[2]}")
-
-    def trial_finished(self, key: tuple[str, str, int], record: TrialRecord) -> None:
-        self.store.add_trial(self.ids[key], record)
-        if self.progress is not None:
-            self.progress.trial(key[0], None, False, None)
-
-    def study_finished(self, key: tuple[str, str, int], result: StudyResult) -> None:
-        self.store.finish_study(self.ids[key], result)
-        if self.progress is not None:
-            self.progress.study_done()
-
-    def study_failed(self, key: tuple[str, str, int], error: str, trace: str) -> None:
-        self.errors[key] = error
-        if self.progress is not None:
-            self.progress.study_done()
-
-
 def reproduce(source: str | Path, *, sample: int | None = None, seed: int = 0,
               tolerance: float = 0.0, abs_tolerance: float = 0.0, executor: str = "serial",
               workers: int = 1, keep: str | Path | None = None, progress: bool = False,
@@ -345,6 +311,7 @@ def _run(suites: list[dict[str, Any]], chosen: list[_StoredStudy], plugins: Mapp
          ) -> tuple[dict[tuple[int, str, str, int], _Reproduced], dict[int, dict[str, Any]]]:
     from tunebench.suite.executors import StudyJob, make_executor
     from tunebench.suite.progress import RunProgress
+    from tunebench.suite.sink import StoreSink
 
     runner = make_executor(executor, workers)
     out: dict[tuple[int, str, str, int], _Reproduced] = {}
@@ -373,12 +340,12 @@ def _run(suites: list[dict[str, Any]], chosen: list[_StoredStudy], plugins: Mapp
                 ids[key] = store.ensure_study(suite_id, study, s.direction, s.optimum,
                                               s.optimum_is_exact)
                 jobs.append(StudyJob(study))
-            sink = _Sink(store, ids, bar)
+            sink = StoreSink(store, ids, bar, label_prefix="reproducing ")
             runner.run(jobs, sink, cache=None)  # a reproduction recomputes: never the cache
             for key, study_id in ids.items():
                 full = (stored_suite["id"], *key)
                 study_ids[full] = study_id
-                out[full] = _Reproduced(store.history(study_id), error=sink.errors.get(key))
+                out[full] = _Reproduced(store.history(study_id), error=sink.failed.get(key))
     with closing(sqlite3.connect(f"file:{target}?mode=ro", uri=True)) as conn:
         our_envs = {int(i): json.loads(t) for i, t in conn.execute("SELECT id, env_json FROM environments")}
         rows = {int(i): (env_id, device) for i, env_id, device in

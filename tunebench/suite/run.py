@@ -16,10 +16,9 @@ from typing import Any
 from rich.console import Console
 
 from tunebench.registry import make_task
-from tunebench.suite.environment import capture_environment
 from tunebench.suite.executors import Executor, StudyJob, make_executor
 from tunebench.suite.progress import RunProgress
-from tunebench.suite.records import StudyResult, TrialRecord
+from tunebench.suite.sink import StoreSink, study_label
 from tunebench.suite.spec import StudySpec, SuiteSpec, load_suite
 from tunebench.suite.store import ResultStore
 from tunebench.suite.study import EvaluationCache
@@ -44,42 +43,6 @@ class RunSummary:
         return not self.failed_studies
 
 
-class _DriverSink:
-    """Receives what executors report and writes it to the store, as it happens."""
-
-    def __init__(self, store: ResultStore, study_ids: Mapping[tuple[str, str, int], int],
-                 directions: Mapping[str, Direction], progress: RunProgress,
-                 summary: RunSummary) -> None:
-        self.store = store
-        self.study_ids = study_ids
-        self.directions = directions
-        self.progress = progress
-        self.summary = summary
-
-    def study_started(self, key: tuple[str, str, int], info: dict[str, Any]) -> None:
-        environment = info.pop("environment", None) or capture_environment()
-        env_id = self.store.record_environment(environment)
-        self.store.start_study(self.study_ids[key], info, env_id)
-        self.progress.study_started(f"{key[0]} × {key[1]} #{key[2]}")
-
-    def trial_finished(self, key: tuple[str, str, int], record: TrialRecord) -> None:
-        self.store.add_trial(self.study_ids[key], record)
-        self.summary.trials_run += 1
-        if self.progress.enabled:
-            self.progress.trial(key[0], record.value if record.status == "ok" else None,
-                                record.status == "failed", self.directions[key[0]].better)
-
-    def study_finished(self, key: tuple[str, str, int], result: StudyResult) -> None:
-        self.store.finish_study(self.study_ids[key], result)
-        self.summary.studies_run += 1
-        self.progress.study_done()
-
-    def study_failed(self, key: tuple[str, str, int], error: str, trace: str) -> None:
-        self.store.fail_study(self.study_ids[key], error)
-        self.summary.failed_studies[f"{key[0]} × {key[1]} #{key[2]}"] = error
-        self.progress.study_done()
-
-
 def run_suite(suite: str | Path | Mapping[str, Any] | SuiteSpec, db: str | Path, *,
               executor: str | Executor = "serial", workers: int = 1, append: bool = False,
               cache: EvaluationCache | None = None, progress: bool = True,
@@ -102,8 +65,12 @@ def run_suite(suite: str | Path | Mapping[str, Any] | SuiteSpec, db: str | Path,
         summary.studies_skipped = len(studies) - len(jobs)
         with RunProgress(len(studies), enabled=progress, console=console) as bar:
             bar.skip(summary.studies_skipped)
-            sink = _DriverSink(store, study_ids, directions, bar, summary)
-            chosen.run(jobs, sink, cache=cache)
+            sink = StoreSink(store, study_ids, bar, directions)
+            try:
+                chosen.run(jobs, sink, cache=cache)
+            finally:
+                summary.trials_run, summary.studies_run = sink.trials_run, sink.studies_run
+                summary.failed_studies = {study_label(k): e for k, e in sink.failed.items()}
     summary.seconds = time.perf_counter() - started
     return summary
 

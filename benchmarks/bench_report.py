@@ -1,6 +1,6 @@
 """Report generation for a store of 100,000 trials: under 30 s on two cores.
 
-The store is synthetic (see :mod:`tunebench.reports.synthetic`), written through the store's own
+The store is synthetic (see :mod:`tunebench.testing.synthetic_store`), written through the store's own
 writer, so the timed part is what ``tunebench report`` does: read the store, build every frame,
 statistic and figure, and write HTML, Markdown, PNG, SVG, CSV and LaTeX.
 
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from tunebench.reports import write_report
-from tunebench.reports.synthetic import SynthRunner, SynthTask, synthetic_store, write_store
+from tunebench.testing.synthetic_store import SynthRunner, SynthTask, synthetic_store, write_store
 
 #: The issue's target, in seconds.
 TARGET_SECONDS = 30.0

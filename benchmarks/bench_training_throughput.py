@@ -38,8 +38,10 @@ from tunebench import devices
 from tunebench.data import is_fetched
 from tunebench.tasks import training
 from tunebench.tasks.base import EvalContext
-from tunebench.tasks.mnist_cnn import LeNet, MnistCNNTask
-from tunebench.tasks.text_clf import BagOfNgrams, RaggedSplit, TextClassifierTask, Vocabulary, gather
+from tunebench.tasks.mnist_cnn import MnistCNNTask
+from tunebench.tasks.mnist_net import LeNet
+from tunebench.tasks.text_clf import TextClassifierTask, Vocabulary, gather
+from tunebench.tasks.text_net import BagOfNgrams, RaggedSplit
 
 #: One thread by default, as studies run (one per process); TUNEBENCH_BENCH_THREADS=2 for both cores.
 THREADS = int(os.environ.get("TUNEBENCH_BENCH_THREADS", "1"))

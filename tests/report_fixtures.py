@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from tunebench.reports.frames import StoreData
-from tunebench.reports.synthetic import SynthRunner, SynthTask, synthetic_store
+from tunebench.testing.synthetic_store import SynthRunner, SynthTask, synthetic_store
 
 #: A name with every HTML special character, and a dollar (matplotlib's mathtext trigger).
 NASTY = '<script>window.__pwned = 1</script>&"$x$'

@@ -7,6 +7,7 @@ import hashlib
 import os
 import struct
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from tunebench.data import (
     stratified_sample,
     stratified_split,
 )
-from tunebench.tasks.base import TaskError
+from tunebench.errors import UserError
 
 
 def write_idx(path: Path, array: np.ndarray, *, compress: bool = False) -> Path:
@@ -213,11 +214,19 @@ def test_data_dir_comes_from_override_env_or_home(monkeypatch: pytest.MonkeyPatc
     assert data_dir(tmp_path / "x") == tmp_path / "x"
 
 
+def test_the_data_layer_imports_nothing_from_the_layers_above_it() -> None:
+    above = tuple(f"tunebench.{layer}" for layer in ("tasks", "runners", "registry", "suite",
+                                                       "reports", "cli", "api", "plugins"))
+    code = f"import sys, tunebench.data; print(sorted(m for m in sys.modules if m.startswith({above})))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_missing_data_names_the_fetch_command(toy, tmp_path: Path) -> None:
     package, _ = toy
     with pytest.raises(DataMissingError, match="tunebench data fetch toy") as caught:
         store.require_wheel(package)
-    assert isinstance(caught.value, TaskError) and isinstance(caught.value, FileNotFoundError)
+    assert isinstance(caught.value, UserError) and isinstance(caught.value, FileNotFoundError)
     with pytest.raises(DataMissingError, match="tunebench data fetch mnist"):
         load_mnist(tmp_path / "empty-cache")
     with pytest.raises(DataMissingError, match="tunebench data fetch rotten-tomatoes"):

@@ -14,9 +14,12 @@ import torch
 from tunebench import devices
 from tunebench.data import CATALOG, DataMissingError, is_fetched
 from tunebench.registry import RegistryError, make_task
-from tunebench.tasks import training
+from tunebench.suite.cache import task_code_hash
+from tunebench.tasks import mnist_net, train_settings, training
 from tunebench.tasks.base import Direction, EvalContext, TrialPruned
-from tunebench.tasks.mnist_cnn import INITS, LeNet, MnistCNNTask
+from tunebench.tasks.mnist_cnn import INITS, MnistCNNTask
+from tunebench.tasks.mnist_net import LeNet
+from tunebench.tasks.train_settings import TrainSettings
 
 #: `make test` sets this so a data set missing after `make install` fails instead of skipping.
 REQUIRE_DATA = os.environ.get("TUNEBENCH_REQUIRE_DATA") == "1"
@@ -138,7 +141,7 @@ def test_auto_precision_is_resolved_and_recorded(idx_dir: Path) -> None:
 
 def test_optimisers_and_schedules_all_train(idx_dir: Path) -> None:
     task = MnistCNNTask(idx_dir=str(idx_dir), max_epochs=2)
-    for optimizer, schedule in zip(training.OPTIMIZERS, training.SCHEDULES, strict=True):
+    for optimizer, schedule in zip(train_settings.OPTIMIZERS, train_settings.SCHEDULES, strict=True):
         cfg = config(task, optimizer=optimizer, schedule=schedule, l1=1e-5,
                      lr=0.05 if "sgd" in optimizer or optimizer == "momentum" else 2e-3)
         if optimizer == "momentum":
@@ -148,12 +151,29 @@ def test_optimisers_and_schedules_all_train(idx_dir: Path) -> None:
 
 
 def test_schedules_span_the_maximum_fidelity() -> None:
-    assert training.lr_factor("constant", 7, 10) == 1.0
-    assert training.lr_factor("cosine", 0, 10) == 1.0
-    assert training.lr_factor("cosine", 5, 10) == pytest.approx(0.5)
-    assert training.lr_factor("exponential", 10, 10) == pytest.approx(0.01)
-    assert [training.lr_factor("step", e, 8) for e in (0, 3, 4, 6)] == pytest.approx(
+    assert train_settings.lr_factor("constant", 7, 10) == 1.0
+    assert train_settings.lr_factor("cosine", 0, 10) == 1.0
+    assert train_settings.lr_factor("cosine", 5, 10) == pytest.approx(0.5)
+    assert train_settings.lr_factor("exponential", 10, 10) == pytest.approx(0.01)
+    assert [train_settings.lr_factor("step", e, 8) for e in (0, 3, 4, 6)] == pytest.approx(
         [1.0, 1.0, 0.1, 0.01])
+
+
+@pytest.mark.parametrize("module", [mnist_net, training], ids=lambda m: m.__name__)
+def test_the_code_hash_covers_the_modules_evaluate_imports_lazily(module, tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """Editing the model or the loop, which the task imports only inside ``evaluate``, must
+    invalidate its cached evaluations as editing ``mnist_cnn.py`` does."""
+    task_code_hash.cache_clear()
+    before = task_code_hash(MnistCNNTask)
+    edited = tmp_path / Path(module.__file__).name
+    edited.write_text(Path(module.__file__).read_text() + "# one line more\n")
+    monkeypatch.setattr(module, "__file__", str(edited))
+    task_code_hash.cache_clear()
+    assert task_code_hash(MnistCNNTask) != before
+    monkeypatch.undo()
+    task_code_hash.cache_clear()
+    assert task_code_hash(MnistCNNTask) == before
 
 
 # --- the shared loop on tiny tensors -------------------------------------------------------------
@@ -165,7 +185,7 @@ def _tiny_split(n: int = 64) -> training.Split:
 
 def test_early_stopping_charges_only_the_epochs_run() -> None:
     split = _tiny_split()
-    settings = training.TrainSettings(lr=0.0, optimizer="sgd", patience=2)  # never improves
+    settings = TrainSettings(lr=0.0, optimizer="sgd", patience=2)  # never improves
     with training.runtime(EvalContext(threads=1)) as rt:
         result = training.fit(lambda: torch.nn.Linear(4, 2), split, split, split, settings,
                               fidelity=8, max_fidelity=8, seed=0, context=EvalContext(), rt=rt)
@@ -178,7 +198,7 @@ def test_the_best_epochs_model_is_the_one_tested() -> None:
     ctx = EvalContext()
     with training.runtime(EvalContext(threads=1)) as rt:
         result = training.fit(lambda: torch.nn.Linear(4, 2), split, split, split,
-                              training.TrainSettings(lr=0.5, optimizer="sgd", batch_size=8),
+                              TrainSettings(lr=0.5, optimizer="sgd", batch_size=8),
                               fidelity=4, max_fidelity=4, seed=0, context=ctx, rt=rt)
     best = result.curve.index(max(result.curve)) + 1
     assert result.extra["best_epoch"] == best and result.value == max(result.curve)
@@ -197,7 +217,7 @@ def test_a_diverging_run_fails_loudly() -> None:
     split = _tiny_split()
     with training.runtime(EvalContext(threads=1)) as rt, pytest.raises(FloatingPointError,
                                                                           match="diverged"):
-        training.fit(Broken, split, split, None, training.TrainSettings(lr=0.1), fidelity=1,
+        training.fit(Broken, split, split, None, TrainSettings(lr=0.1), fidelity=1,
                      max_fidelity=1, seed=0, context=EvalContext(), rt=rt)
 
 
@@ -209,7 +229,7 @@ def test_an_evaluation_leaves_the_process_as_it_found_it() -> None:
     split = _tiny_split()
     with training.runtime(EvalContext(threads=1)) as rt:
         training.fit(lambda: torch.nn.Linear(4, 2), split, split, None,
-                     training.TrainSettings(lr=0.1), fidelity=1, max_fidelity=1, seed=0,
+                     TrainSettings(lr=0.1), fidelity=1, max_fidelity=1, seed=0,
                      context=EvalContext(), rt=rt)
     assert torch.equal(torch.rand(1), expected)  # global RNG untouched
     assert torch.get_num_threads() == threads
@@ -220,7 +240,7 @@ def test_fidelity_outside_the_range_is_rejected() -> None:
     split = _tiny_split()
     with training.runtime(EvalContext(threads=1)) as rt, pytest.raises(Exception, match=r"1\.\.2"):
         training.fit(lambda: torch.nn.Linear(4, 2), split, split, None,
-                     training.TrainSettings(lr=0.1), fidelity=3, max_fidelity=2, seed=0,
+                     TrainSettings(lr=0.1), fidelity=3, max_fidelity=2, seed=0,
                      context=EvalContext(), rt=rt)
 
 

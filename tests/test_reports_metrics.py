@@ -9,7 +9,7 @@ from report_fixtures import fail_study, rename, small_store, subset
 
 from tunebench.reports import metrics
 from tunebench.reports.frames import StoreData, build_frames
-from tunebench.reports.synthetic import SynthRunner, SynthTask, synthetic_store
+from tunebench.testing.synthetic_store import SynthRunner, SynthTask, synthetic_store
 
 
 @pytest.fixture(scope="module")

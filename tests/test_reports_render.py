@@ -233,7 +233,7 @@ def test_bad_center_is_a_user_error():
 
 @pytest.fixture(scope="module")
 def store_db(tmp_path_factory) -> tuple[Path, StoreData]:
-    from tunebench.reports.synthetic import write_store
+    from tunebench.testing.synthetic_store import write_store
 
     data = subset(small_store(), runners=["random", "tpe"])
     db = tmp_path_factory.mktemp("store") / "results.db"

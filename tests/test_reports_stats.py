@@ -12,7 +12,7 @@ from scipy import stats as sps
 from tunebench.reports import stats
 from tunebench.reports.frames import build_frames
 from tunebench.reports.metrics import ranks_over_budget
-from tunebench.reports.synthetic import SynthRunner, SynthTask, synthetic_store
+from tunebench.testing.synthetic_store import SynthRunner, SynthTask, synthetic_store
 
 
 def _matrix(values, runners=("a", "b", "c", "d")) -> pd.DataFrame:

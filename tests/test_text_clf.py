@@ -12,14 +12,8 @@ import torch
 from tunebench.data import DataMissingError, is_fetched
 from tunebench.registry import RegistryError, make_task
 from tunebench.tasks.base import Direction, EvalContext
-from tunebench.tasks.text_clf import (
-    Corpus,
-    RaggedSplit,
-    TextClassifierTask,
-    Vocabulary,
-    gather,
-    tokenize,
-)
+from tunebench.tasks.text_clf import Corpus, TextClassifierTask, Vocabulary, gather, tokenize
+from tunebench.tasks.text_net import RaggedSplit, TextCNN
 
 #: `make test` sets this so a data set missing after `make install` fails instead of skipping.
 REQUIRE_DATA = os.environ.get("TUNEBENCH_REQUIRE_DATA") == "1"
@@ -74,8 +68,6 @@ def test_ragged_batches_for_bags_and_for_a_cnn() -> None:
 
 @pytest.mark.parametrize("width", [1, 2, 3])
 def test_the_cnn_ignores_padding(width: int) -> None:
-    from tunebench.tasks.text_clf import TextCNN
-
     torch.manual_seed(0)
     model = TextCNN(vocab=10, dim=8, num_classes=2, dropout=0.0, width=width).eval()
     short = model(torch.tensor([[3, 4, 5]]))

@@ -22,9 +22,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Generic, TypeVar
 
+from tunebench.errors import UserError
 from tunebench.runners.base import Runner, RunnerError, RunnerUnavailable
 from tunebench.space import Space
-from tunebench.tasks.base import Direction, Task, TaskError, option_names
+from tunebench.tasks.base import Direction, Task, option_names
 
 TASK_GROUP = "tunebench.tasks"
 RUNNER_GROUP = "tunebench.runners"
@@ -250,7 +251,7 @@ def make_task(name: str, options: Mapping[str, Any] | None = None) -> Task:
     _check_options(cls, options, 0, f"task {name!r}")
     try:
         task = cls(**options)
-    except (TaskError, ValueError, TypeError) as exc:
+    except (UserError, ValueError, TypeError) as exc:
         raise RegistryError(f"task {name!r} rejected its options {options}: {exc}") from exc
     _check_space(task, f"task {name!r} ({_TASKS.source(name)})")
     task._options = options  # type: ignore[attr-defined]

@@ -1,16 +1,17 @@
 """Errors of the data layer: each says what is wrong and which command or file fixes it.
 
-They are :class:`~tunebench.tasks.base.TaskError` subclasses (a missing or corrupt data set is a user
-error, not a failed trial) and also standard exceptions (``FileNotFoundError`` / ``ValueError``), so
-every command's ``user_errors()`` reports them as one line.
+They are :class:`~tunebench.errors.UserError` subclasses (a missing or corrupt data set is a user
+error, not a failed trial) — the same base as the task layer's ``TaskError``, which lives above the
+data layer and so cannot be its base — and also standard exceptions (``FileNotFoundError`` /
+``ValueError``), so every command's ``user_errors()`` reports them as one line.
 """
 
 from __future__ import annotations
 
-from tunebench.tasks.base import TaskError
+from tunebench.errors import UserError
 
 
-class DataError(TaskError):
+class DataError(UserError):
     """Something is wrong with a data set."""
 
 

@@ -14,11 +14,15 @@
 **The code hash** is the sha256 of the source files of the modules that define the task: every
 module in the task class's MRO (``tunebench/tasks/base.py`` included) and, transitively, every
 module of the same top-level package that those modules reference at module level (a module they
-import, or a class or function they import from one). For ``linreg`` that is ``tasks/linreg.py``,
-``tasks/base.py`` and ``space.py``; for a plugin file, the file itself and what it imports from
-its own package. Editing any of them invalidates the task's entries; editing the harness,
-the runners or the reports does not. A module imported *inside a function* is not seen, nor is a
-data file: when such a change alters numbers, bump the task's ``version``.
+import, or a class or function they import from one) or import inside a function. For ``linreg``
+that is ``tasks/linreg.py``, ``tasks/base.py``, ``errors.py`` and ``space.py``; ``mnist_cnn``'s
+include ``tasks/mnist_net.py`` and ``tasks/training.py``, which its ``evaluate`` imports (they need
+torch, which listing or checking the task must not pay for); for a plugin file, the file itself and
+what it imports from its own package. A module imported inside a function is imported for the hash,
+so the hash is the same whether or not a trial has run in the process. Editing any of them
+invalidates the task's entries; editing the harness, the runners or the reports does not. A data
+file is not seen, nor a module imported by a computed name: when such a change alters numbers, bump
+the task's ``version``.
 
 **What is cached**: complete evaluations only — ``ok`` trials, and trials that failed by a
 non-finite value or an arithmetic error (``FloatingPointError``, ``OverflowError``,
@@ -55,11 +59,14 @@ does not work over NFS).
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.util
 import inspect
 import json
 import math
 import os
+import re
 import sqlite3
 import sys
 import threading
@@ -134,6 +141,73 @@ def _referenced_modules(module: ModuleType) -> set[str]:
     return found
 
 
+def _imported_in_functions(module: ModuleType) -> set[str]:
+    """Names of the modules of ``module``'s own top-level package that it imports inside a function.
+
+    They are imported here (a task imports them when a trial runs anyway), so the answer is the
+    same in a process that has not evaluated the task yet. One that fails to import is left out:
+    no evaluation that needs it can succeed. Only a file with an indented import of its package is
+    parsed: parsing every file would take the hash of a synthetic task from about 1 ms to 50 ms.
+    """
+    path = getattr(module, "__file__", None)
+    top = module.__name__.split(".")[0]
+    indented_import = re.compile(
+        rf"\n[ \t]+(?:from[ \t]+(?:\.|{re.escape(top)}\b)|import[ \t][^\n#]*\b{re.escape(top)}\b)")
+    try:
+        source = Path(path).read_text(encoding="utf-8") if path else ""
+        tree = ast.parse(source) if indented_import.search(source) else None
+    except (OSError, SyntaxError, ValueError):
+        tree = None
+    if tree is None:
+        return set()
+    found: set[str] = set()
+    pending: list[tuple[ast.AST, bool]] = [(node, False) for node in tree.body]
+    while pending:
+        node, in_function = pending.pop()
+        if in_function:
+            for base, attribute in _import_targets(node, module.__package__):
+                name = _imported_module(base, attribute) if base.split(".")[0] == top else None
+                if name is not None:
+                    found.add(name)
+        inside = in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        pending.extend((child, inside) for child in ast.iter_child_nodes(node))
+    return found
+
+
+def _import_targets(node: ast.AST, package: str | None) -> list[tuple[str, str | None]]:
+    """``(module, attribute or None)`` for each name an import statement binds."""
+    if isinstance(node, ast.Import):
+        return [(alias.name, None) for alias in node.names]
+    if not isinstance(node, ast.ImportFrom):
+        return []
+    try:
+        base = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
+    except (ImportError, ValueError):  # a relative import outside a package
+        return []
+    return [(base, alias.name) for alias in node.names]
+
+
+def _imported_module(base: str, attribute: str | None) -> str | None:
+    """The module that ``import base`` or ``from base import attribute`` brings code from."""
+    try:
+        module = importlib.import_module(base)
+    except Exception:  # whatever a module raises on import, it cannot decide an evaluation's numbers
+        return None
+    if attribute is None:
+        return module.__name__
+    value = getattr(module, attribute, None)
+    if value is None:  # a submodule not imported yet
+        try:
+            value = importlib.import_module(f"{base}.{attribute}")
+        except Exception:
+            return module.__name__
+    if inspect.ismodule(value):
+        return value.__name__
+    if inspect.isclass(value) or inspect.isfunction(value):
+        return getattr(value, "__module__", None) or module.__name__
+    return module.__name__
+
+
 @lru_cache(maxsize=256)
 def task_code_hash(cls: type) -> str:
     """sha256 over the source files that define task class ``cls`` (see the module docstring)."""
@@ -144,7 +218,8 @@ def task_code_hash(cls: type) -> str:
         if name in seen or name not in sys.modules:
             continue
         seen.add(name)
-        pending.extend(_referenced_modules(sys.modules[name]) - seen)
+        module = sys.modules[name]
+        pending.extend((_referenced_modules(module) | _imported_in_functions(module)) - seen)
     # Digests are sorted, not module names: a plugin file's module name differs between processes.
     digests = sorted(d for d in (_module_source_digest(sys.modules[n]) for n in seen) if d)
     return hashlib.sha256("\n".join(digests).encode()).hexdigest()

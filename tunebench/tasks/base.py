@@ -16,11 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from tunebench.errors import UserError
 from tunebench.space import Config, Direction, Space
 
 
-class TaskError(Exception):
-    """A task is misconfigured (bad options, missing data): a user error, not a failed trial."""
+class TaskError(UserError):
+    """A task is misconfigured (bad options): a user error, not a failed trial.
+
+    A missing or corrupt data set raises :class:`~tunebench.data.DataError` instead, a sibling
+    under :class:`~tunebench.errors.UserError`: catch that to handle both.
+    """
 
 
 class TrialPruned(Exception):

@@ -7,6 +7,9 @@ subset of ``test_size``) only ever give ``test_value``. The data come from the p
 data cache (``tunebench data fetch mnist``), or from a directory of IDX files (``idx_dir``).
 
 Metric: classification accuracy, maximised. See :mod:`tunebench.tasks.training` for the loop.
+
+This module does not import torch, so the task can be listed, built and checked without it; the
+model (:mod:`tunebench.tasks.mnist_net`) and the loop are imported when a trial is evaluated.
 """
 
 from __future__ import annotations
@@ -14,59 +17,16 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import torch
-from torch import nn
 
 from tunebench.data import ImageSet, load_mnist, load_mnist_idx, stratified_sample, stratified_split
 from tunebench.space import Categorical, Config, Float, Int, Space
-from tunebench.tasks import training
 from tunebench.tasks.base import Direction, EvalContext, Result, Task, TaskError
+from tunebench.tasks.train_settings import OPTIMIZERS, SCHEDULES, TrainSettings, derive_seed
 
+#: Weight initialisations the space offers (applied by :func:`tunebench.tasks.mnist_net.initialise`).
 INITS = ("default", "kaiming", "kaiming_zeros", "xavier", "xavier_zeros")
 #: Data seed of the fixed stratified subsets (the same subset in every study and repetition).
 SUBSET_SEED = 0
-
-
-class LeNet(nn.Module):
-    """conv5x5(c) → pool → conv5x5(2c) → pool → fc(hidden) → dropout → fc(classes), ReLUs between.
-
-    Two choices for the CPU: ReLU comes after pooling (the same values as before it, on a quarter
-    of the elements), and dropout acts on the hidden layer only — on the 3136 flattened conv
-    features its random mask alone cost about a tenth of a training step here.
-    """
-
-    def __init__(self, channels: int = 32, hidden: int = 128, dropout: float = 0.25,
-                 num_classes: int = 10, init: str = "default") -> None:
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, channels, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
-            nn.Conv2d(channels, 2 * channels, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
-        )
-        self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(2 * channels * 7 * 7, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, num_classes),
-        )
-        initialise(self, init)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
-
-
-def initialise(model: nn.Module, scheme: str) -> None:
-    """Re-initialise conv and linear layers: ``default`` keeps torch's own initialisation."""
-    if scheme not in INITS:
-        raise TaskError(f"init must be one of {INITS}, got {scheme!r}")
-    if scheme == "default":
-        return
-    family, _, bias = scheme.partition("_")
-    for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.Conv1d, nn.Linear)):
-            if family == "kaiming":
-                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            else:
-                nn.init.xavier_uniform_(module.weight)
-            if bias == "zeros" and module.bias is not None:
-                nn.init.zeros_(module.bias)
 
 
 class MnistCNNTask(Task):
@@ -105,7 +65,7 @@ class MnistCNNTask(Task):
         self._data: ImageSet | None = None  # loaded on first use, then kept
         self._space = Space({
             "lr": Float(1e-4, 1.0, log=True, default=1e-3),
-            "optimizer": Categorical(training.OPTIMIZERS, default="adam"),
+            "optimizer": Categorical(OPTIMIZERS, default="adam"),
             "momentum": Float(0.5, 0.99, default=0.9, active_if={"optimizer": "momentum"}),
             "weight_decay": Float(1e-8, 1e-2, log=True, default=1e-6),
             "l1": Float(1e-9, 1e-4, log=True, default=1e-9),
@@ -114,7 +74,7 @@ class MnistCNNTask(Task):
             "channels": Int(8, 64, log=True, default=32),
             "hidden": Int(32, 512, log=True, default=128),
             "init": Categorical(INITS, default="default"),
-            "schedule": Categorical(training.SCHEDULES, default="cosine"),
+            "schedule": Categorical(SCHEDULES, default="cosine"),
             "patience": Int(1, 10, default=3),
         })
 
@@ -140,7 +100,7 @@ class MnistCNNTask(Task):
                 raise TaskError(f"train_size {self.train_size} exceeds the {len(pool)} images")
             pool = stratified_sample(data.train_labels, self.train_size, SUBSET_SEED)
         rest, held = stratified_split(data.train_labels[pool], self.val_fraction,
-                                      training.derive_seed(seed, "split"))
+                                      derive_seed(seed, "split"))
         test = np.arange(len(data.test_labels))
         if self.test_size is not None:
             test = stratified_sample(data.test_labels, min(self.test_size, len(test)), SUBSET_SEED)
@@ -151,30 +111,17 @@ class MnistCNNTask(Task):
         }
 
     def evaluate(self, config: Config, fidelity: int, seed: int, context: EvalContext) -> Result:
+        from tunebench.tasks import mnist_net, training  # torch: only when a trial runs
+
         config = self.space.validate(config)
         parts = self.splits(seed)
         data = self.load()
         with training.runtime(context, low_precision_pays=self.low_precision_pays) as rt:
-            train_images = parts["train"][0]
-            mean = float(train_images.mean()) / 255.0
-            std = float(train_images.std()) / 255.0
-
-            def to_split(images: np.ndarray, labels: np.ndarray) -> training.Split:
-                x = torch.from_numpy(np.ascontiguousarray(images)).to(rt.device)
-                x = ((x.float() / 255.0 - mean) / std).unsqueeze(1)
-                return training.Split(x.contiguous(memory_format=torch.channels_last),
-                                      torch.from_numpy(labels).to(rt.device))
-
-            splits = {name: to_split(*arrays) for name, arrays in parts.items()}
-
-            def build() -> nn.Module:
-                model = LeNet(config["channels"], config["hidden"], config["dropout"],
-                              data.num_classes, config["init"])
-                return model.to(memory_format=torch.channels_last)
-
+            splits = mnist_net.to_device(parts, rt.device)
             return training.fit(
-                build, splits["train"], splits["val"], splits["test"],
-                training.TrainSettings.from_config(config),
+                mnist_net.model_builder(config, data.num_classes),
+                splits["train"], splits["val"], splits["test"], TrainSettings.from_config(config),
                 fidelity=fidelity, max_fidelity=self.max_fidelity, seed=seed,
                 context=context, rt=rt, extra={"data": data.source, "data_sha256": data.fingerprint},
             )
+

@@ -18,6 +18,10 @@ offsets, and a batch is gathered with tensor ops — no per-document Python whil
 
 Metric: classification accuracy, maximised. With ``model="cnn"``, ``ngram`` is the convolution width
 over word embeddings (the n-gram detector's span).
+
+This module does not import torch, so the task can be listed, built and checked without it; the
+models and batches (:mod:`tunebench.tasks.text_net`) and the loop are imported when a trial is
+evaluated.
 """
 
 from __future__ import annotations
@@ -28,8 +32,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import torch
-from torch import nn
 
 from tunebench.data import (
     TextSet,
@@ -40,8 +42,8 @@ from tunebench.data import (
     text_datasets,
 )
 from tunebench.space import Categorical, Config, Float, Int, Space
-from tunebench.tasks import training
 from tunebench.tasks.base import Direction, EvalContext, Result, Task, TaskError
+from tunebench.tasks.train_settings import OPTIMIZERS, SCHEDULES, TrainSettings, derive_seed
 
 MODELS = ("bag", "cnn")
 #: Data seed of the fixed test split and training subset (the same in every study and repetition).
@@ -142,84 +144,6 @@ class Vocabulary:
         return ids[known], new_offsets
 
 
-@dataclass(frozen=True)
-class RaggedSplit:
-    """Variable-length documents on the device: flat ids, offsets and labels.
-
-    A batch is ``(ids, offsets)`` for an ``EmbeddingBag``, or a zero-padded ``(batch, length)``
-    matrix (at most ``pad_to`` long) for a CNN, gathered with tensor ops only.
-    """
-
-    ids: torch.Tensor
-    offsets: torch.Tensor
-    labels: torch.Tensor
-    pad_to: int | None = None
-
-    @classmethod
-    def from_numpy(cls, ids: np.ndarray, offsets: np.ndarray, labels: np.ndarray,
-                   device: torch.device, pad_to: int | None = None) -> RaggedSplit:
-        # one trailing padding id, so gathers stay in range even when every document is empty
-        ids = np.concatenate([ids, [0]]).astype(np.int64)
-        return cls(torch.from_numpy(ids).to(device), torch.from_numpy(offsets).to(device),
-                   torch.from_numpy(np.ascontiguousarray(labels)).to(device), pad_to)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def batch(self, index: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
-        starts = self.offsets.index_select(0, index)
-        lengths = self.offsets.index_select(0, index + 1) - starts
-        labels = self.labels.index_select(0, index)
-        if self.pad_to is None:
-            ends = torch.cumsum(lengths, 0)
-            bag_offsets = ends - lengths
-            total = int(ends[-1]) if len(ends) else 0
-            positions = (torch.repeat_interleave(starts - bag_offsets, lengths, output_size=total)
-                         + torch.arange(total, device=starts.device))
-            return (self.ids.index_select(0, positions), bag_offsets), labels
-        width = max(min(int(lengths.max()), self.pad_to), 1)
-        steps = torch.arange(width, device=starts.device)
-        inside = steps.unsqueeze(0) < lengths.unsqueeze(1)
-        positions = torch.where(inside, starts.unsqueeze(1) + steps, len(self.ids) - 1)
-        return (self.ids[positions],), labels
-
-
-class BagOfNgrams(nn.Module):
-    """Mean of n-gram embeddings → dropout → linear (fastText's classifier)."""
-
-    def __init__(self, vocab: int, dim: int, num_classes: int, dropout: float) -> None:
-        super().__init__()
-        self.embedding = nn.EmbeddingBag(vocab + 1, dim, mode="mean")  # no padding_idx: 2x faster
-        self.dropout = nn.Dropout(dropout)
-        self.output = nn.Linear(dim, num_classes)
-
-    def forward(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        return self.output(self.dropout(self.embedding(ids, offsets)))
-
-
-class TextCNN(nn.Module):
-    """Word embeddings → conv1d(width) → ReLU → max over time → dropout → linear."""
-
-    def __init__(self, vocab: int, dim: int, num_classes: int, dropout: float,
-                 width: int) -> None:
-        super().__init__()
-        self.embedding = nn.Embedding(vocab + 2, dim, padding_idx=0)
-        self.width = width
-        self.conv = nn.Conv1d(dim, dim, width, padding=width // 2)
-        self.dropout = nn.Dropout(dropout)
-        self.output = nn.Linear(dim, num_classes)
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        features = torch.relu(self.conv(self.embedding(tokens).transpose(1, 2)))
-        # keep the window positions an unpadded document of this length would have (padding
-        # comes last), so a document's output does not depend on the batch it is in
-        lengths = (tokens != 0).sum(dim=1, keepdim=True)
-        positions = torch.arange(features.shape[2], device=tokens.device).unsqueeze(0)
-        valid = positions < lengths + 2 * (self.width // 2) - self.width + 1
-        features = features.masked_fill(~valid.unsqueeze(1), 0.0)
-        return self.output(self.dropout(features.amax(dim=2)))
-
-
 _CORPORA: dict[str, Corpus] = {}
 _KEYS: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
 
@@ -280,7 +204,7 @@ class TextClassifierTask(Task):
         self._data: TextSet | None = None  # loaded on first use, then kept
         self._space = Space({
             "lr": Float(1e-4, 1.0, log=True, default=3e-3),
-            "optimizer": Categorical(training.OPTIMIZERS, default="adam"),
+            "optimizer": Categorical(OPTIMIZERS, default="adam"),
             "momentum": Float(0.5, 0.99, default=0.9, active_if={"optimizer": "momentum"}),
             "weight_decay": Float(1e-9, 1e-3, log=True, default=1e-8),
             "dropout": Float(0.0, 0.8, default=0.3),
@@ -288,7 +212,7 @@ class TextClassifierTask(Task):
             "ngram": Int(1, 3, default=2),
             "vocab_size": Int(1000, 50_000, log=True, default=20_000),
             "batch_size": Int(16, 512, log=True, default=64),
-            "schedule": Categorical(training.SCHEDULES, default="constant"),
+            "schedule": Categorical(SCHEDULES, default="constant"),
             "patience": Int(1, 10, default=3),
         })
 
@@ -340,10 +264,12 @@ class TextClassifierTask(Task):
                                 "outside the test split")
             pool = pool[stratified_sample(labels[pool], self.train_size, SUBSET_SEED)]
         rest, held = stratified_split(labels[pool], self.val_fraction,
-                                      training.derive_seed(seed, "split"))
+                                      derive_seed(seed, "split"))
         return {"train": pool[rest], "val": pool[held], "test": test}
 
     def evaluate(self, config: Config, fidelity: int, seed: int, context: EvalContext) -> Result:
+        from tunebench.tasks import text_net, training  # torch: only when a trial runs
+
         config = self.space.validate(config)
         data = self.load()
         all_labels = np.concatenate([data.labels, data.test_labels]
@@ -356,26 +282,16 @@ class TextClassifierTask(Task):
         encoded = {name: vocab.encode(*gather(keys, offsets, docs),
                                       unknown=len(vocab) + 1 if cnn else None)
                    for name, docs in parts.items()}
-        majority = np.bincount(all_labels[parts["train"]]).argmax()
+        labels = {name: all_labels[docs] for name, docs in parts.items()}
+        majority = np.bincount(labels["train"]).argmax()
         with training.runtime(
             context, low_precision_pays=self.low_precision_pays_for[self.model]
         ) as rt:
-            splits = {
-                name: RaggedSplit.from_numpy(ids, offs, all_labels[parts[name]], rt.device,
-                                             pad_to=self.max_length if cnn else None)
-                for name, (ids, offs) in encoded.items()
-            }
-
-            def build() -> nn.Module:
-                if cnn:
-                    return TextCNN(len(vocab), config["embed_dim"], data.num_classes,
-                                   config["dropout"], config["ngram"])
-                return BagOfNgrams(len(vocab), config["embed_dim"], data.num_classes,
-                                   config["dropout"])
-
+            splits = text_net.to_device(encoded, labels, rt.device,
+                                        pad_to=self.max_length if cnn else None)
             return training.fit(
-                build, splits["train"], splits["val"], splits["test"],
-                training.TrainSettings.from_config(config),
+                text_net.model_builder(self.model, len(vocab), config, data.num_classes),
+                splits["train"], splits["val"], splits["test"], TrainSettings.from_config(config),
                 fidelity=fidelity, max_fidelity=self.max_fidelity, seed=seed,
                 context=context, rt=rt,
                 extra={
@@ -383,7 +299,8 @@ class TextClassifierTask(Task):
                     "data_sha256": data.fingerprint,
                     "model": self.model,
                     "vocabulary": len(vocab),
-                    "majority_val": float(np.mean(all_labels[parts["val"]] == majority)),
-                    "majority_test": float(np.mean(all_labels[parts["test"]] == majority)),
+                    "majority_val": float(np.mean(labels["val"] == majority)),
+                    "majority_test": float(np.mean(labels["test"] == majority)),
                 },
             )
+

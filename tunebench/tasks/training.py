@@ -12,6 +12,10 @@
   whose validation metric has not improved for ``patience`` epochs; the model of the best epoch is
   the one scored on the test set.
 
+What the loop is told (:class:`~tunebench.tasks.train_settings.TrainSettings`, the schedules, the
+seeds) lives in :mod:`tunebench.tasks.train_settings`, without torch; tasks import this module only
+when a trial runs.
+
 The metric is accuracy (maximise). ``Result.value`` is the best validation accuracy seen so far, which
 is the accuracy of the returned model; ``curve`` holds each epoch's validation accuracy.
 """
@@ -19,7 +23,6 @@ is the accuracy of the returned model; ``curve`` holds each epoch's validation a
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,17 +34,7 @@ from torch import nn
 
 from tunebench import devices
 from tunebench.tasks.base import EvalContext, Result, TaskError
-
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
-SCHEDULES = ("constant", "exponential", "step", "cosine")
-#: Where the exponential schedule ends, as a fraction of the initial learning rate.
-EXPONENTIAL_FINAL_FACTOR = 0.01
-
-
-def derive_seed(seed: int, purpose: str) -> int:
-    """A 63-bit seed for one purpose (``"init"``, ``"shuffle"``, ``"split"``…) of an evaluation seed."""
-    digest = hashlib.sha256(f"{int(seed)}:{purpose}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+from tunebench.tasks.train_settings import TrainSettings, derive_seed, lr_factor
 
 
 class Batches(Protocol):
@@ -74,35 +67,6 @@ class Split:
         return (self.inputs.index_select(0, index),), self.labels.index_select(0, index)
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    """The optimisation hyperparameters every task shares (taken from a configuration)."""
-
-    lr: float
-    optimizer: str = "adam"
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    l1: float = 0.0
-    batch_size: int = 128
-    schedule: str = "constant"
-    patience: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise TaskError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.schedule not in SCHEDULES:
-            raise TaskError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.batch_size < 1:
-            raise TaskError(f"batch_size must be positive, got {self.batch_size}")
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> TrainSettings:
-        """Pick the shared hyperparameters out of a task configuration (absent ones: defaults)."""
-        names = ("lr", "optimizer", "momentum", "weight_decay", "l1", "batch_size", "schedule",
-                 "patience")
-        return cls(**{name: config[name] for name in names if config.get(name) is not None})
-
-
 def make_optimizer(params: list[nn.Parameter], settings: TrainSettings,
                    device: torch.device | None = None) -> torch.optim.Optimizer:
     """The optimiser ``settings`` names; fused kernels (one pass over all weights) on CPU and CUDA."""
@@ -116,20 +80,6 @@ def make_optimizer(params: list[nn.Parameter], settings: TrainSettings,
     if settings.optimizer == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=wd, fused=fused)
     return torch.optim.AdamW(params, lr=lr, weight_decay=wd, fused=fused)
-
-
-def lr_factor(schedule: str, epoch: int, horizon: int) -> float:
-    """The learning-rate multiplier during epoch ``epoch`` (0-based) of a ``horizon``-epoch schedule."""
-    horizon = max(int(horizon), 1)
-    if schedule == "constant":
-        return 1.0
-    if schedule == "exponential":
-        return EXPONENTIAL_FINAL_FACTOR ** (epoch / horizon)
-    if schedule == "step":  # x0.1 at half and again at three quarters of the horizon
-        return 0.1 ** ((epoch >= horizon / 2) + (epoch >= 3 * horizon / 4))
-    if schedule == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * epoch / horizon))
-    raise TaskError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
 
 
 @dataclass

@@ -9,9 +9,14 @@ follow the contract of :mod:`tunebench.suite.store` column for column.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from tunebench.reports.frames import StoreData
 
 ERRORS = (
     "RuntimeError: CUDA out of memory (simulated)",
@@ -50,7 +55,7 @@ def synthetic_store(
     *,
     seed: int = 0,
     suite: str = "synthetic",
-):
+) -> StoreData:
     """A :class:`~tunebench.reports.frames.StoreData` of independent draws (see module docstring)."""
     from tunebench.reports.frames import StoreData
 
@@ -173,7 +178,7 @@ def synthetic_store(
     return StoreData(trials, studies, environments, specs)
 
 
-def write_store(data, db_path) -> None:
+def write_store(data: StoreData, db_path: str | Path) -> None:
     """Write a synthetic :class:`StoreData` into a real results store, through the store's writer.
 
     The suite is rebuilt from the frames (one task and runner entry per label, each task's budget
@@ -229,5 +234,4 @@ def write_store(data, db_path) -> None:
                 ))
             store.finish_study(sid, StudyResult(
                 key=spec.key, n_trials=int(row.n_trials), n_failed=n_failed,
-                budget_spent=float(row.budget_spent), best_value=None, device=str(row.device),
-                runner_version="0.0"))
+                budget_spent=float(row.budget_spent)))

@@ -91,21 +91,31 @@ class _Alarm:
     """A trial's time limit as a SIGALRM timer (main thread on POSIX; elsewhere the context's
     deadline still stops tasks that report per step).
 
-    While the runner's pruner decides, the signal is held back, so a timeout never interrupts a
-    library halfway through updating its state: it fires as the pruner returns.
+    While the runner's pruner decides, an alarm is held back, so a timeout never interrupts a
+    library halfway through updating its state: it fires as the pruner returns. Held in Python,
+    not with a signal mask: the kernel may deliver the signal to any other thread of the process,
+    and Python then runs the handler in the main thread regardless.
     """
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._previous: Any = None
+        self._holding = False
+        self._fired = False
 
     @staticmethod
     def usable(seconds: float | None) -> bool:
         return (seconds is not None and hasattr(signal, "setitimer")
                 and threading.current_thread() is threading.main_thread())
 
+    def _timeout(self) -> TrialTimeout:
+        return TrialTimeout(f"trial exceeded its time limit of {self.seconds:g} s")
+
     def _on_alarm(self, signum: int, frame: Any) -> None:
-        raise TrialTimeout(f"trial exceeded its time limit of {self.seconds:g} s")
+        if self._holding:
+            self._fired = True
+            return
+        raise self._timeout()
 
     def __enter__(self) -> _Alarm:
         self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
@@ -118,11 +128,13 @@ class _Alarm:
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        self._holding = True
         try:
             yield
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held alarm fires here
+            self._holding = False
+            if self._fired:
+                raise self._timeout()  # the alarm that fell while the pruner decided
 
 
 class StudyLoop:

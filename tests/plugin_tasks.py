@@ -6,6 +6,7 @@ import math
 import time
 
 from tunebench.runners.base import Capabilities, Outcome, Runner
+from tunebench.runners.optuna_runner import OptunaRandom
 from tunebench.space import Categorical, Config, Float, Space
 from tunebench.tasks.base import EvalContext, Result, Task
 
@@ -113,3 +114,12 @@ class SlowPruner(Recorder):
         time.sleep(0.15)
         PRUNE_CALLS[self.seed][1] += 1
         return False
+
+
+class Overreacher(OptunaRandom):
+    """An optuna adapter whose replaced ask() proposes x outside the space."""
+
+    name = "overreacher"
+
+    def ask(self) -> Config:
+        return {**super().ask(), "x": 2.0}

@@ -299,3 +299,20 @@ name = "slow_pruner"
     # Unloaded, each trial stops right after its second decision; a loaded machine may stop it
     # after the first. Every decision that began has ended either way.
     assert entered == finished >= 2
+
+
+
+def test_an_adapter_whose_ask_is_replaced_has_its_proposals_checked(write_suite, tmp_path):
+    """The loop skips its own check only for the library adapter's ask(), which validates; a
+    runner that replaces ask() (here an optuna subclass) is checked like any other."""
+    summary = tunebench.run_suite(write_suite(HEADER + """
+[budget]
+trials = 3
+[[tasks]]
+name = "curve"
+[[runners]]
+name = "overreacher"
+"""), tmp_path / "r.db", progress=False)
+    [error] = summary.failed_studies.values()
+    assert "runner 'overreacher' proposed an invalid configuration" in error
+    assert "'x'=2.0 is outside" in error and "bug in the runner" in error

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, final
 
 from tunebench.runners.base import Outcome, Runner, RunnerError, RunnerUnavailable, Status
 from tunebench.space import Config, Direction, Space
@@ -39,6 +39,7 @@ class LibraryRunner(Runner):
         self._pending: list[tuple[Config, Any]] = []
 
     # ------------------------------------------------------------------ the Runner surface
+    @final  # the study loop relies on it: proposals from here are validated already
     def ask(self) -> Config:
         config, handle = self._ask()
         config = self.space.validate(config)

@@ -78,7 +78,7 @@ def distribution_text(param: Param) -> str:
     return f"{kind}({fmt(param.low)}, {fmt(param.high)}{', log=True' if param.log else ''})"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     trial: optuna.trial.Trial
     reported: set[int] = field(default_factory=set)

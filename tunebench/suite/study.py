@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from tunebench.devices import resolve_device, synchronize
+from tunebench.runners.adapter import LibraryRunner
 from tunebench.runners.base import Runner, Status
 from tunebench.space import InvalidConfigError, config_key, keyed_json
 from tunebench.suite.cache import numerics_settings, task_code_hash
@@ -154,6 +155,10 @@ class StudyLoop:
         self.n_failed = 0
         self._optimizer_seconds = 0.0
         self._alarm: _Alarm | None = None  # armed while an evaluation runs under a time limit
+        #: The library adapter's own ask() validates every proposal against this very space:
+        #: checking it twice would only cost time on every trial.
+        self._proposals_validated = (type(self.runner).ask is LibraryRunner.ask
+                                     and self.runner.space is self.task.space)
 
     # -------------------------------------------------------------------- resume
     def replay(self, history: Sequence[TrialRecord]) -> None:
@@ -211,13 +216,7 @@ class StudyLoop:
         t0 = self.clock()
         raw = self.runner.ask()
         ask_seconds = self.clock() - t0
-        try:
-            config = self.task.space.validate(raw)
-        except InvalidConfigError as exc:
-            raise InvalidConfigError(
-                f"runner {self.study.runner.name!r} proposed an invalid configuration {raw}: "
-                f"{exc}. This is a bug in the runner."
-            ) from None
+        config = raw if self._proposals_validated else self._validated(raw)
         config_json, key = keyed_json(config)
         fidelity = self.study.budget.fidelity_for_next(self.task.max_fidelity, self.spent)
         self._optimizer_seconds = ask_seconds
@@ -239,6 +238,15 @@ class StudyLoop:
         record.number, record.optimizer_seconds = number, self._optimizer_seconds
         record.charge, record.started_at, record.config_json = charge, started_at, config_json
         return record
+
+    def _validated(self, proposal: Any) -> dict[str, Any]:
+        try:
+            return self.task.space.validate(proposal)
+        except InvalidConfigError as exc:
+            raise InvalidConfigError(
+                f"runner {self.study.runner.name!r} proposed an invalid configuration {proposal}: "
+                f"{exc}. This is a bug in the runner."
+            ) from None
 
     def _context(self, config: dict[str, Any]) -> EvalContext:
         settings = self.study.settings

@@ -1,9 +1,12 @@
 """Harness cost per trial against a bare optuna ask/tell loop, both durable per trial.
 
 Both sides run optuna's RandomSampler on Branin for 2000 trials in this process and commit each
-trial to SQLite as it ends (WAL, synchronous=NORMAL). Rounds alternate between the two sides and
-each side keeps its fastest round. The difference is what tunebench adds: the
-neutral space, seeds, timings, failure handling, budget accounting and the richer trial record.
+trial to SQLite as it ends (WAL, synchronous=NORMAL). Rounds alternate between the two sides; the
+ratio is reported two ways: fastest round against fastest round, and the median over rounds of
+each round against the bare round run just before it (steadier on a machine whose speed drifts).
+`count_overhead_instructions.py` gives the same ratio in executed instructions, free of noise.
+The difference is what tunebench adds: the neutral space, seeds, timings, failure handling,
+budget accounting and the richer trial record.
 Peer harnesses measured on this machine: hposuite 1.4×, benchopt 1.5×, bayesmark 5.6×, CARP-S 20×.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -76,7 +80,13 @@ def test_harness_overhead_per_trial_vs_bare_optuna(benchmark):
                        warmup_rounds=1)
     reference = min(bare_seconds)
     ratio = report_ratio(benchmark, "harness_vs_bare_optuna", reference, target=1.25)
+    # Each round against the bare round just before it: on a machine whose speed drifts, the two
+    # fastest rounds may come from different moments; adjacent rounds share one.
+    paired = statistics.median(ours / bare for ours, bare in
+                               zip(benchmark.stats.stats.data, bare_seconds[-ROUNDS:], strict=True))
+    benchmark.extra_info["harness_vs_bare_optuna_paired_median"] = paired
     per_trial_ms = benchmark.stats.stats.min / TRIALS * 1e3
     bare_ms = reference / TRIALS * 1e3
-    print(f"tunebench: {per_trial_ms:.3f} ms/trial; bare optuna loop: {bare_ms:.3f} ms/trial")
+    print(f"tunebench: {per_trial_ms:.3f} ms/trial; bare optuna loop: {bare_ms:.3f} ms/trial; "
+          f"median of paired rounds: {paired:.2f}×")
     assert ratio < 3, "the harness costs far more than the bare loop: look for work added to the trial path"

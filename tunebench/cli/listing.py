@@ -45,13 +45,15 @@ def register(app: typer.Typer) -> None:
 
 
 def _optimum(name: str) -> str:
-    """The default instance's optimum ("ref." where it is a reference, not a proven bound)."""
+    """The default instance's exact optimum; a reference (a fit on each seed's own split, e.g.
+    linreg's lasso path) is named, not computed: a listing must stay instant."""
     from tunebench.registry import make_task
 
     try:
         task = make_task(name)
+        if not task.optimum_is_exact:
+            return "reference, per seed"
+        optimum = task.optimum
     except Exception:  # listing must not fail because one task cannot be built with defaults
         return "?"
-    if task.optimum is None:
-        return "—"
-    return f"{task.optimum:.6g}" + ("" if task.optimum_is_exact else " (ref.)")
+    return "—" if optimum is None else f"{optimum:.6g}"

@@ -50,10 +50,11 @@ def bare_optuna_loop(db: Path) -> None:
              for name, p in branin.space.items()}
     for number in range(TRIALS):
         trial = study.ask(space)
-        value = branin(trial.params)
+        params = trial.params  # a copy on every access: a careful loop takes it once
+        value = branin(params)
         study.tell(trial, value)
         conn.execute("BEGIN")
-        conn.execute("INSERT INTO trials VALUES (?, ?, ?)", (number, json.dumps(trial.params), value))
+        conn.execute("INSERT INTO trials VALUES (?, ?, ?)", (number, json.dumps(params), value))
         conn.execute("COMMIT")
     conn.close()
 

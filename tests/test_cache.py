@@ -351,3 +351,35 @@ name = "random"
 @pytest.fixture(autouse=True)
 def _one_thread():
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def test_a_task_code_hash_does_not_depend_on_what_else_the_process_imported(tmp_path):
+    """A driver builds every task of a suite; a worker builds one. Importing a sibling module
+    attaches it to the package, which must not change the hash (resume compares the two)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("def helper(x):\n    return x\n")
+    for name in ("a", "b"):
+        (package / f"{name}.py").write_text(textwrap.dedent(f"""
+            from pkg import helper
+            from tunebench.tasks.base import Task
+            class {name.upper()}(Task):
+                pass
+        """))
+    probe = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import pkg.b
+        if sys.argv[1] == "driver":
+            import pkg.a
+        from tunebench.suite.cache import task_code_hash
+        print(task_code_hash(pkg.b.B))
+    """)
+    hashes = {side: subprocess.run([sys.executable, "-c", probe, side], capture_output=True,
+                                   text=True, check=True).stdout.strip()
+              for side in ("worker", "driver")}
+    assert hashes["worker"] == hashes["driver"] and len(hashes["worker"]) == 64

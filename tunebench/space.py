@@ -345,6 +345,7 @@ class Categorical(Param):
 
     def index(self, value: Value) -> int:
         # bool is an int in Python: compare canonical forms so True never matches 1.
+        value = _to_python(value)
         index = self._keys.get(_canonical_json(value)) if _is_plain(value) else None
         if index is None:
             raise InvalidConfigError(f"{value!r} is not one of {list(self.choices)!r}")

@@ -126,12 +126,21 @@ def _module_source_digest(module: ModuleType) -> str | None:
 
 
 def _referenced_modules(module: ModuleType) -> set[str]:
-    """Names of the modules of ``module``'s own top-level package that it references."""
+    """Names of the modules of ``module``'s own top-level package that it references.
+
+    A package's own submodules are followed only when its source names them: the import system
+    sets every imported submodule as an attribute of its package, so following them all would make
+    the hash depend on what else the process happened to import (a driver that built every task of
+    a suite against a worker that built one).
+    """
     top = module.__name__.split(".")[0]
     found: set[str] = set()
     for value in list(vars(module).values()):
         if inspect.ismodule(value):
             name = value.__name__
+            if name.startswith(module.__name__ + ".") and not _source_names(
+                    module, name.rsplit(".", 1)[1]):
+                continue
         elif inspect.isclass(value) or inspect.isfunction(value):
             name = getattr(value, "__module__", None) or ""
         else:
@@ -206,6 +215,15 @@ def _imported_module(base: str, attribute: str | None) -> str | None:
     if inspect.isclass(value) or inspect.isfunction(value):
         return getattr(value, "__module__", None) or module.__name__
     return module.__name__
+
+
+def _source_names(module: ModuleType, word: str) -> bool:
+    path = getattr(module, "__file__", None)
+    try:
+        source = Path(path).read_text(encoding="utf-8") if path else ""
+    except OSError:
+        return True  # unreadable: follow it rather than risk missing a change
+    return re.search(rf"\b{re.escape(word)}\b", source) is not None
 
 
 @lru_cache(maxsize=256)

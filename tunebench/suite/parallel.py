@@ -114,6 +114,9 @@ class ProcessExecutor:
     def __init__(self, workers: int = 2, start_method: str = "spawn") -> None:
         if workers < 1:
             raise ValueError(f"the process executor needs at least one worker, got {workers}")
+        if start_method not in ("spawn", "fork"):  # a forkserver keeps the environment it began with
+            raise ValueError(f"the process executor starts workers by 'spawn' or 'fork' (their "
+                             f"thread variables come from the driver at start), not {start_method!r}")
         self.workers = workers
         self.context = mp.get_context(start_method)
 

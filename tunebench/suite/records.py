@@ -37,7 +37,8 @@ class TrialRecord:
     started_at: float = 0.0  # unix time
     extra: dict[str, Any] = field(default_factory=dict)
     pruner_steps: tuple[int, ...] = ()  # steps the runner's pruner saw, replayed on resume
-    #: canonical JSON of ``config`` when already computed (with the key), so the store need not
+    #: canonical JSON of ``config`` when the loop already made it (with the key); the store
+    #: writes it as it is instead of encoding the configuration again
     config_json: str | None = None
 
     def outcome(self) -> Outcome:

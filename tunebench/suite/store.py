@@ -299,8 +299,9 @@ class ResultStore:
     def add_trial(self, study_id: int, record: TrialRecord) -> None:
         """Commit one finished trial, its curve included.
 
-        One INSERT in autocommit mode is one transaction of its own (atomic, and durable when it
-        returns), so the trial's path makes one call into SQLite instead of BEGIN / INSERT / COMMIT.
+        One INSERT in autocommit mode is one transaction of its own (atomic, and committed when it
+        returns: durable against a killed process, as every commit here), so the trial's path makes
+        one call into SQLite instead of BEGIN / INSERT / COMMIT.
         """
         self._conn.execute(_INSERT_TRIAL, (
             study_id, record.number, record.config_json or _json(record.config), record.config_key,

@@ -124,8 +124,10 @@ class _Alarm:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, self._previous)
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        finally:  # an alarm falling between the two calls must not leave our handler installed
+            signal.signal(signal.SIGALRM, self._previous)
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
@@ -158,6 +160,7 @@ class StudyLoop:
         #: The library adapter's own ask() validates every proposal against this very space:
         #: checking it twice would only cost time on every trial.
         self._proposals_validated = (type(self.runner).ask is LibraryRunner.ask
+                                     and "ask" not in vars(self.runner)
                                      and self.runner.space is self.task.space)
 
     # -------------------------------------------------------------------- resume
@@ -254,12 +257,10 @@ class StudyLoop:
         consulted: list[int] = []
 
         def prune(step: int, value: float) -> bool:
-            consulted.append(step)  # replayed on resume, exactly
             t0 = self.clock()
             try:
-                if self._alarm is None:
-                    return self.runner.should_prune(config, step, value)
-                with self._alarm.held():
+                with self._alarm.held() if self._alarm is not None else _NO_TIME_LIMIT:
+                    consulted.append(step)  # replayed on resume, exactly: only steps it decided
                     return self.runner.should_prune(config, step, value)
             finally:
                 self._optimizer_seconds += self.clock() - t0
@@ -275,7 +276,7 @@ class StudyLoop:
         context.deadline = time.monotonic() + timeout if timeout else None
         synchronize(self.device)
         cpu0, t0 = time.process_time(), self.clock()
-        self._alarm = _Alarm(timeout) if _Alarm.usable(timeout) else None  # type: ignore[arg-type]
+        self._alarm = _Alarm(timeout) if timeout is not None and _Alarm.usable(timeout) else None
         try:
             with self._alarm or _NO_TIME_LIMIT:
                 returned = self.task.evaluate(dict(config), fidelity, self.study.eval_seed, context)

@@ -130,6 +130,16 @@ def test_a_store_from_a_newer_tunebench_is_refused_untouched(curve_store):
     conn = sqlite3.connect(curve_store, isolation_level=None)
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
     conn.close()
+    conn = sqlite3.connect(curve_store, isolation_level=None)
+    conn.execute("DROP TABLE environments")  # as a newer schema might have
+    conn.close()
     with pytest.raises(StoreError, match="newer tunebench"):
         ResultStore(curve_store)
+    conn = sqlite3.connect(curve_store)
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn.close()
+    assert "environments" not in tables  # nothing was created in it
     assert len(load_trials(curve_store)) > 0
+    # The refused store's lock was released: a second attempt is refused for the same reason.
+    with pytest.raises(StoreError, match="newer tunebench"):
+        ResultStore(curve_store)

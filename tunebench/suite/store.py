@@ -169,21 +169,34 @@ class ResultStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._conn = _connect(self.path)
-        self._lock = _lock(self.path)
+        self._lock: Any = None
+        try:
+            self._lock = _lock(self.path)
+            self._prepare_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    def _prepare_schema(self) -> None:
+        """Create a new store's tables or upgrade an older store's; a store from a newer tunebench
+        is refused before anything is written to it."""
+        has_meta = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+        version = _schema_version(self._conn) if has_meta else SCHEMA_VERSION
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} was written by a newer tunebench (schema {version});"
+                             " upgrade tunebench to read it")
         self._conn.executescript(_SCHEMA)  # idempotent; executescript manages its own commit
         with self._transaction() as cur:
-            row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is not None and int(row[0]) > SCHEMA_VERSION:
-                raise StoreError(f"{self.path} was written by a newer tunebench (schema {row[0]});"
-                                 " upgrade tunebench to read it")
-            if row is not None and int(row[0]) == 1:
+            if version == 1:
                 _migrate_from_1(cur)
             cur.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                         (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self._conn.close()
-        self._lock.close()
+        if self._lock is not None:
+            self._lock.close()
 
     def __enter__(self) -> ResultStore:
         return self

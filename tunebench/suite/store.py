@@ -101,6 +101,8 @@ def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     if readonly and not tables:
         conn.close()
         raise StoreError(f"{path} is empty: no suite has been run into it yet")
+    if readonly:  # one snapshot for everything read through it, even while a writer upgrades it
+        conn.execute("BEGIN")
     return conn
 
 

@@ -115,17 +115,18 @@ _COLUMNS = ("status, value, test_value, fidelity_spent, curve_json, reported_jso
 
 # ----------------------------------------------------------------------------- the key
 
-def _module_source_digest(module: ModuleType) -> str | None:
+def _module_source(module: ModuleType) -> bytes | None:
+    """The bytes of ``module``'s source file; None when it has none or it cannot be read."""
     path = getattr(module, "__file__", None)
     if not path:
         return None
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return Path(path).read_bytes()
     except OSError:
         return None
 
 
-def _referenced_modules(module: ModuleType) -> set[str]:
+def _referenced_modules(module: ModuleType, source: str | None) -> set[str]:
     """Names of the modules of ``module``'s own top-level package that it references.
 
     A package's own submodules are followed only when its source names them: the import system
@@ -139,7 +140,7 @@ def _referenced_modules(module: ModuleType) -> set[str]:
         if inspect.ismodule(value):
             name = value.__name__
             if name.startswith(module.__name__ + ".") and not _source_names(
-                    module, name.rsplit(".", 1)[1]):
+                    source, name.rsplit(".", 1)[1]):
                 continue
         elif inspect.isclass(value) or inspect.isfunction(value):
             name = getattr(value, "__module__", None) or ""
@@ -150,7 +151,7 @@ def _referenced_modules(module: ModuleType) -> set[str]:
     return found
 
 
-def _imported_in_functions(module: ModuleType) -> set[str]:
+def _imported_in_functions(module: ModuleType, source: str | None) -> set[str]:
     """Names of the modules of ``module``'s own top-level package that it imports inside a function.
 
     They are imported here (a task imports them when a trial runs anyway), so the answer is the
@@ -158,14 +159,12 @@ def _imported_in_functions(module: ModuleType) -> set[str]:
     no evaluation that needs it can succeed. Only a file with an indented import of its package is
     parsed: parsing every file would take the hash of a synthetic task from about 1 ms to 50 ms.
     """
-    path = getattr(module, "__file__", None)
     top = module.__name__.split(".")[0]
     indented_import = re.compile(
         rf"\n[ \t]+(?:from[ \t]+(?:\.|{re.escape(top)}\b)|import[ \t][^\n#]*\b{re.escape(top)}\b)")
     try:
-        source = Path(path).read_text(encoding="utf-8") if path else ""
-        tree = ast.parse(source) if indented_import.search(source) else None
-    except (OSError, SyntaxError, ValueError):
+        tree = ast.parse(source) if source and indented_import.search(source) else None
+    except (SyntaxError, ValueError):
         tree = None
     if tree is None:
         return set()
@@ -217,12 +216,9 @@ def _imported_module(base: str, attribute: str | None) -> str | None:
     return module.__name__
 
 
-def _source_names(module: ModuleType, word: str) -> bool:
-    path = getattr(module, "__file__", None)
-    try:
-        source = Path(path).read_text(encoding="utf-8") if path else ""
-    except OSError:
-        return True  # unreadable: follow it rather than risk missing a change
+def _source_names(source: str | None, word: str) -> bool:
+    if source is None:
+        return True  # no readable source: follow it rather than risk missing a change
     return re.search(rf"\b{re.escape(word)}\b", source) is not None
 
 
@@ -230,16 +226,20 @@ def _source_names(module: ModuleType, word: str) -> bool:
 def task_code_hash(cls: type) -> str:
     """sha256 over the source files that define task class ``cls`` (see the module docstring)."""
     pending = [c.__module__ for c in cls.__mro__ if c.__module__ not in ("builtins", "abc")]
-    seen: set[str] = set()
+    sources: dict[str, bytes | None] = {}  # each file read once, for both following and hashing
     while pending:
         name = pending.pop()
-        if name in seen or name not in sys.modules:
+        if name in sources or name not in sys.modules:
             continue
-        seen.add(name)
         module = sys.modules[name]
-        pending.extend((_referenced_modules(module) | _imported_in_functions(module)) - seen)
+        source = sources[name] = _module_source(module)
+        # No file at all (a namespace package) reads as empty; a file that cannot be read, as None.
+        text = (source.decode("utf-8", "replace") if source is not None
+                else None if getattr(module, "__file__", None) else "")
+        pending.extend((_referenced_modules(module, text) | _imported_in_functions(module, text))
+                       - sources.keys())
     # Digests are sorted, not module names: a plugin file's module name differs between processes.
-    digests = sorted(d for d in (_module_source_digest(sys.modules[n]) for n in seen) if d)
+    digests = sorted(hashlib.sha256(s).hexdigest() for s in sources.values() if s is not None)
     return hashlib.sha256("\n".join(digests).encode()).hexdigest()
 
 

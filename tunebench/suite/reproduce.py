@@ -40,7 +40,7 @@ from typing import Any
 
 from tunebench.suite.budget import Budget
 from tunebench.suite.records import TrialRecord
-from tunebench.suite.spec import SuiteError, SuiteSpec, suite_from_dict
+from tunebench.suite.spec import SuiteError, SuiteSpec, study_label, suite_from_dict
 from tunebench.suite.store import ResultStore, load_suite_specs, read_history
 
 IDENTICAL = "identical"
@@ -119,7 +119,7 @@ class StudyComparison:
 
     @property
     def label(self) -> str:
-        return f"{self.task} × {self.runner} #{self.repetition}"
+        return study_label((self.task, self.runner, self.repetition))
 
     @property
     def reproduced(self) -> bool:

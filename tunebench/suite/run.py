@@ -18,8 +18,8 @@ from rich.console import Console
 from tunebench.registry import make_task
 from tunebench.suite.executors import Executor, StudyJob, make_executor
 from tunebench.suite.progress import RunProgress
-from tunebench.suite.sink import StoreSink, study_label
-from tunebench.suite.spec import StudySpec, SuiteSpec, load_suite
+from tunebench.suite.sink import StoreSink
+from tunebench.suite.spec import StudySpec, SuiteSpec, load_suite, study_label
 from tunebench.suite.store import ResultStore
 from tunebench.suite.study import EvaluationCache
 from tunebench.tasks.base import Direction, Task

@@ -13,13 +13,10 @@ from tunebench.space import Direction
 from tunebench.suite.environment import capture_environment
 from tunebench.suite.progress import RunProgress
 from tunebench.suite.records import StudyResult, TrialRecord
+from tunebench.suite.spec import study_label
 from tunebench.suite.store import ResultStore
 
 StudyKey = tuple[str, str, int]
-
-
-def study_label(key: StudyKey) -> str:
-    return f"{key[0]} × {key[1]} #{key[2]}"
 
 
 class StoreSink:

@@ -71,6 +71,11 @@ class RunnerSpec:
         return {"name": self.name, "label": self.label, "options": dict(self.options)}
 
 
+def study_label(key: tuple[str, str, int]) -> str:
+    """How a study is named to people: ``task × runner #repetition``."""
+    return f"{key[0]} × {key[1]} #{key[2]}"
+
+
 @dataclass(frozen=True)
 class StudySpec:
     """One (task, runner, repetition) study: everything a worker needs, picklable."""
@@ -90,7 +95,7 @@ class StudySpec:
         return (self.task.label, self.runner.label, self.repetition)
 
     def describe(self) -> str:
-        return f"{self.task.label} × {self.runner.label} #{self.repetition}"
+        return study_label(self.key)
 
 
 @dataclass(frozen=True)

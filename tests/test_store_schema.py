@@ -11,6 +11,7 @@ import pytest
 import tunebench
 from tunebench.suite.store import (
     SCHEMA_VERSION,
+    TRIAL_VALUE_COLUMNS,
     ResultStore,
     StoreError,
     load_curves,
@@ -66,8 +67,33 @@ def test_load_curves_gives_one_row_per_reported_step(curve_store):
     assert set(curves.columns) >= {"task", "runner", "repetition", "trial", "step", "value"}
 
 
+#: The trials table as schema 2 made it: the same columns under a (study_id, number) key.
+_SCHEMA_2_TRIALS = f"""
+    CREATE TABLE trials (
+        study_id INTEGER NOT NULL REFERENCES studies(id), number INTEGER NOT NULL,
+        {TRIAL_VALUE_COLUMNS}, PRIMARY KEY (study_id, number)) WITHOUT ROWID;
+"""
+
+
+def _downgrade_to_schema_2(db) -> None:
+    """Rewrite a store as schema 2 had it: trials in a WITHOUT ROWID table on (study_id, number)."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    columns = ", ".join(row[1] for row in conn.execute("PRAGMA table_info(trials)") if row[1] != "id")
+    conn.executescript(f"""
+        BEGIN;
+        ALTER TABLE trials RENAME TO trials_3;
+        {_SCHEMA_2_TRIALS}
+        INSERT INTO trials ({columns}) SELECT {columns} FROM trials_3;
+        DROP TABLE trials_3;
+        UPDATE meta SET value = '2' WHERE key = 'schema_version';
+        COMMIT;
+    """)
+    conn.close()
+
+
 def _downgrade_to_schema_1(db) -> None:
     """Rewrite a store as tunebench 0.1 wrote it: curves in their own table, one row per step."""
+    _downgrade_to_schema_2(db)
     conn = sqlite3.connect(db, isolation_level=None)
     conn.executescript("""
         BEGIN;
@@ -83,6 +109,16 @@ def _downgrade_to_schema_1(db) -> None:
     conn.close()
 
 
+def _schema(db) -> tuple[set[str], int]:
+    conn = sqlite3.connect(db)
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+    finally:
+        conn.close()
+    return tables, int(version)
+
+
 def test_a_schema_1_store_is_read_as_it_is_and_upgraded_when_written(curve_store):
     before = _histories(curve_store)
     curves_before = load_curves(curve_store)
@@ -95,14 +131,85 @@ def test_a_schema_1_store_is_read_as_it_is_and_upgraded_when_written(curve_store
 
     # The writer upgrades it in one transaction; every curve survives, bit for bit.
     ResultStore(curve_store).close()
-    conn = sqlite3.connect(curve_store)
-    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
-    conn.close()
-    assert "curves" not in tables and int(version) == SCHEMA_VERSION
+    tables, version = _schema(curve_store)
+    assert "curves" not in tables and version == SCHEMA_VERSION
     assert load_studies(curve_store)["task_code"].isna().all()  # unknown for older studies
     assert _histories(curve_store) == before
     assert load_curves(curve_store).equals(curves_before)
+
+
+def test_a_schema_2_store_is_read_as_it_is_and_rebuilt_when_written(curve_store):
+    before = _histories(curve_store)
+    trials_before = load_trials(curve_store)
+    studies_before = load_studies(curve_store)
+    _downgrade_to_schema_2(curve_store)
+
+    assert _histories(curve_store) == before
+    assert load_trials(curve_store).equals(trials_before)
+    assert load_studies(curve_store).equals(studies_before)
+
+    ResultStore(curve_store).close()
+    tables, version = _schema(curve_store)
+    assert version == SCHEMA_VERSION and "trials_schema_2" not in tables
+    assert _histories(curve_store) == before
+    assert load_trials(curve_store).equals(trials_before)
+    assert load_studies(curve_store).equals(studies_before)
+    conn = sqlite3.connect(curve_store)
+    keys = conn.execute("SELECT id, study_id, number FROM trials").fetchall()
+    conn.close()
+    assert keys and all(key == (study << 32) + number for key, study, number in keys)
+
+
+def test_a_trial_whose_key_disagrees_with_its_study_and_number_is_refused(curve_store):
+    conn = sqlite3.connect(curve_store, isolation_level=None)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            conn.execute("UPDATE trials SET number = number + 1000 WHERE number = 0")
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            conn.execute("UPDATE trials SET number = -1, id = (study_id << 32) - 1 WHERE number = 0")
+    finally:
+        conn.close()
+
+
+def _wal_frames_per_trial(db, study_id: int, record_for, n: int) -> float:
+    """WAL frames (pages) the store writes per committed trial, with checkpoints held off."""
+    with ResultStore(db) as store:
+        store._conn.execute("PRAGMA wal_autocheckpoint=0")
+        store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for number in range(n):
+            store.add_trial(study_id, record_for(number))
+        _, frames, _ = store._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return frames / n
+
+
+def test_a_trial_commit_writes_little_more_than_one_page(tmp_path):
+    """Appending to a rowid table fills its last page before starting the next; the old
+    WITHOUT ROWID layout split pages in half and rewrote siblings (≈1.75 pages per trial)."""
+    import random
+
+    from tunebench.runners.base import Status
+    from tunebench.space import keyed_json
+    from tunebench.suite.records import TrialRecord
+    from tunebench.suite.spec import load_suite
+
+    spec = load_suite({"suite": {"name": "pages"}, "budget": {"trials": 1},
+                       "tasks": [{"name": "branin"}], "runners": [{"name": "random"}]})
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        study_id = store.ensure_study(store.register_suite(spec), spec.studies()[0], "minimize",
+                                      None, False)
+    rng = random.Random(0)
+
+    def record_for(number: int) -> TrialRecord:
+        config = {"x1": rng.uniform(-5, 10), "x2": rng.uniform(0, 15)}
+        text, key = keyed_json(config)
+        value = rng.uniform(0, 300)
+        return TrialRecord(number=number, config=config, config_key=key, status=Status.OK,
+                           value=value, test_value=value, fidelity=1, fidelity_spent=1.0,
+                           curve=(value,), eval_seconds=1e-5, cpu_seconds=1e-5,
+                           optimizer_seconds=1e-4, charge=1.0, started_at=1.7e9, config_json=text)
+
+    assert _wal_frames_per_trial(db, study_id, record_for, 1000) < 1.25
 
 
 def test_non_finite_curve_steps_are_stored_as_missing(tmp_path):

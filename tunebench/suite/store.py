@@ -27,7 +27,30 @@ from tunebench.suite.spec import StudySpec, SuiteSpec
 #: 2: a trial's learning curve is a JSON array in its own row (was a ``curves`` table in 1: one
 #: more B-tree page written per commit, a quarter of the store's cost per trial); studies record
 #: the hash of their task's code, so a resume never mixes trials of two versions of it.
-SCHEMA_VERSION = 2
+#: 3: trials live in a rowid table keyed by ``id = study_id << 32 | number`` (was WITHOUT ROWID on
+#: (study_id, number)). SQLite appends to a rowid B-tree by filling its last page and starting a
+#: new one, where an index B-tree splits pages in half and rewrites their siblings: a third fewer
+#: pages written per trial, and a study's trials are still one contiguous key range.
+SCHEMA_VERSION = 3
+
+#: A study's trials are the ids from ``study_id << 32`` up, one per trial number.
+_STUDY_SHIFT = 32
+
+#: A trial's columns after its key (the same in schemas 2 and 3; only the key changed).
+TRIAL_VALUE_COLUMNS = """
+    config_json TEXT NOT NULL, config_key TEXT NOT NULL, status TEXT NOT NULL,
+    value REAL, test_value REAL, fidelity INTEGER NOT NULL, fidelity_spent REAL NOT NULL,
+    eval_seconds REAL NOT NULL, cpu_seconds REAL NOT NULL, optimizer_seconds REAL NOT NULL,
+    charge REAL NOT NULL, error TEXT, traceback TEXT, cached INTEGER NOT NULL DEFAULT 0,
+    started_at REAL NOT NULL, extra_json TEXT, pruner_steps TEXT, curve_json TEXT"""
+
+_TRIALS_TABLE = f"""
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id), number INTEGER NOT NULL,{TRIAL_VALUE_COLUMNS},
+    CHECK (number >= 0 AND number < {1 << _STUDY_SHIFT}
+           AND id = (study_id << {_STUDY_SHIFT}) + number));
+"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,23 +73,15 @@ CREATE TABLE IF NOT EXISTS studies (
     status TEXT NOT NULL DEFAULT 'pending', budget_spent REAL NOT NULL DEFAULT 0,
     started_at REAL, finished_at REAL, error TEXT,
     UNIQUE (suite_id, task, runner, repetition));
-CREATE TABLE IF NOT EXISTS trials (
-    study_id INTEGER NOT NULL REFERENCES studies(id), number INTEGER NOT NULL,
-    config_json TEXT NOT NULL, config_key TEXT NOT NULL, status TEXT NOT NULL,
-    value REAL, test_value REAL, fidelity INTEGER NOT NULL, fidelity_spent REAL NOT NULL,
-    eval_seconds REAL NOT NULL, cpu_seconds REAL NOT NULL, optimizer_seconds REAL NOT NULL,
-    charge REAL NOT NULL, error TEXT, traceback TEXT, cached INTEGER NOT NULL DEFAULT 0,
-    started_at REAL NOT NULL, extra_json TEXT, pruner_steps TEXT, curve_json TEXT,
-    PRIMARY KEY (study_id, number)) WITHOUT ROWID;
-"""
+""" + _TRIALS_TABLE
 
 
-_INSERT_TRIAL = (
-    "INSERT INTO trials (study_id, number, config_json, config_key, status, value, test_value,"
-    " fidelity, fidelity_spent, eval_seconds, cpu_seconds, optimizer_seconds, charge, error,"
-    " traceback, cached, started_at, extra_json, pruner_steps, curve_json)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_TRIAL_COLUMNS = (
+    "study_id, number, config_json, config_key, status, value, test_value, fidelity,"
+    " fidelity_spent, eval_seconds, cpu_seconds, optimizer_seconds, charge, error, traceback,"
+    " cached, started_at, extra_json, pruner_steps, curve_json"
 )
+_INSERT_TRIAL = f"INSERT INTO trials (id, {_TRIAL_COLUMNS}) VALUES ({','.join('?' * 21)})"
 _float_repr = float.__repr__
 
 
@@ -165,6 +180,24 @@ def _migrate_from_1(cur: sqlite3.Cursor) -> None:
     cur.execute("DROP TABLE curves")
 
 
+def _migrate_from_2(cur: sqlite3.Cursor) -> None:
+    """Schema 2 → 3: rebuild ``trials`` as a rowid table keyed by (study_id << 32) + number."""
+    cur.execute("ALTER TABLE trials RENAME TO trials_schema_2")
+    cur.execute(_TRIALS_TABLE)
+    cur.execute(f"INSERT INTO trials (id, {_TRIAL_COLUMNS}) SELECT (study_id << {_STUDY_SHIFT})"
+                f" + number, {_TRIAL_COLUMNS} FROM trials_schema_2 ORDER BY study_id, number")
+    cur.execute("DROP TABLE trials_schema_2")
+
+
+def _study_trials(version: int, study_id: int) -> tuple[str, tuple[int, ...]]:
+    """The WHERE clause selecting one study's trials, and its parameters: a key range since
+    schema 3, the (study_id, number) primary key before."""
+    if version < 3:
+        return "study_id = ?", (study_id,)
+    first = study_id << _STUDY_SHIFT
+    return "id BETWEEN ? AND ?", (first, first + (1 << _STUDY_SHIFT) - 1)
+
+
 class ResultStore:
     """Writer side of the store (the driver's)."""
 
@@ -192,6 +225,8 @@ class ResultStore:
         with self._transaction() as cur:
             if version == 1:
                 _migrate_from_1(cur)
+            if version <= 2:
+                _migrate_from_2(cur)
             cur.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                         (str(SCHEMA_VERSION),))
 
@@ -319,7 +354,8 @@ class ResultStore:
         one call into SQLite instead of BEGIN / INSERT / COMMIT.
         """
         self._conn.execute(_INSERT_TRIAL, (
-            study_id, record.number, record.config_json or _json(record.config), record.config_key,
+            (study_id << _STUDY_SHIFT) + record.number, study_id, record.number,
+            record.config_json or _json(record.config), record.config_key,
             str(record.status), _finite(record.value), _finite(record.test_value), record.fidelity,
             record.fidelity_spent, record.eval_seconds, record.cpu_seconds,
             record.optimizer_seconds, record.charge, record.error, record.traceback,
@@ -335,19 +371,21 @@ class ResultStore:
 
 def read_history(conn: sqlite3.Connection, study_id: int) -> list[TrialRecord]:
     """A study's stored trials, in order, as the study loop produced them (any schema version)."""
-    legacy = _schema_version(conn) == 1  # a read-only store of schema 1 is read where it is
+    version = _schema_version(conn)  # a read-only store of an older schema is read as it is
+    legacy = version == 1
     curve_column = "NULL" if legacy else "curve_json"
     legacy_curves: dict[int, list[float]] = {}
     if legacy:
         for trial, value in conn.execute(
                 "SELECT trial, value FROM curves WHERE study_id=? ORDER BY trial, step", (study_id,)):
             legacy_curves.setdefault(trial, []).append(math.nan if value is None else value)
+    where, parameters = _study_trials(version, study_id)
     records = []
     for row in conn.execute(
             "SELECT number, config_json, config_key, status, value, test_value, fidelity,"
             " fidelity_spent, eval_seconds, cpu_seconds, optimizer_seconds, charge, error,"
             f" traceback, cached, started_at, extra_json, pruner_steps, {curve_column}"
-            " FROM trials WHERE study_id=? ORDER BY number", (study_id,)):
+            f" FROM trials WHERE {where} ORDER BY number", parameters):
         records.append(TrialRecord(
             number=row[0], config=json.loads(row[1]), config_key=row[2], status=Status(row[3]),
             value=row[4], test_value=row[5], fidelity=row[6], fidelity_spent=row[7],
@@ -378,11 +416,12 @@ def load_studies(db_path: str | Path) -> pd.DataFrame:
         columns = _STUDY_COLUMNS.format(
             task_code="NULL" if _schema_version(conn) == 1 else "s.task_code")
         frame = pd.read_sql_query(
-            f"SELECT {columns}, "
-            "(SELECT COUNT(*) FROM trials t WHERE t.study_id = s.id) AS n_trials, "
-            "(SELECT COALESCE(SUM(charge), 0) FROM trials t WHERE t.study_id = s.id) AS budget_spent, "
-            "(SELECT COUNT(*) FROM trials t WHERE t.study_id = s.id AND t.status='failed') "
-            "AS n_failed FROM studies s JOIN suites su ON su.id = s.suite_id ORDER BY s.id",
+            f"SELECT {columns}, COALESCE(t.n_trials, 0) AS n_trials,"
+            " COALESCE(t.budget_spent, 0.0) AS budget_spent, COALESCE(t.n_failed, 0) AS n_failed"
+            " FROM studies s JOIN suites su ON su.id = s.suite_id LEFT JOIN"
+            " (SELECT study_id, COUNT(*) AS n_trials, SUM(charge) AS budget_spent,"
+            "  SUM(status = 'failed') AS n_failed FROM trials GROUP BY study_id) t"
+            " ON t.study_id = s.id ORDER BY s.id",
             conn,
         )
     budgets = frame.pop("budget_json").map(json.loads)

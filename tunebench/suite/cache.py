@@ -267,9 +267,10 @@ def _numpy_blas() -> tuple[tuple[str, str, str], ...]:
     """
     try:
         import numpy
-        from threadpoolctl import threadpool_info
 
-        pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        from tunebench.threadpools import pool_info
+
+        pools = [p for p in pool_info() if p.get("user_api") == "blas"]
     except Exception:  # threadpoolctl inspects native libraries; a failure must not stop a run
         return ()
     here = Path(numpy.__file__).resolve().parent

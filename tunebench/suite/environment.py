@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from tunebench.threadpools import pool_info
 from tunebench.versions import package_version
 
 #: Packages whose versions can change results.
@@ -75,11 +76,9 @@ def torch_info() -> dict[str, Any] | None:
 
 def blas_info() -> list[dict[str, Any]]:
     try:
-        from threadpoolctl import threadpool_info
-
         return [{k: v for k, v in pool.items() if k in ("internal_api", "version",
                                                           "num_threads", "architecture")}
-                for pool in threadpool_info()]
+                for pool in pool_info()]
     except Exception:  # threadpoolctl inspects native libraries; never fail a run over it
         return []
 

@@ -26,6 +26,7 @@ from tunebench.suite.environment import capture_environment
 from tunebench.suite.records import StudyResult, TrialRecord
 from tunebench.suite.spec import StudySpec
 from tunebench.tasks.base import EvalContext, Result, Task, TrialPruned, TrialTimeout
+from tunebench.threadpools import limit_threads
 
 
 class ReplayMismatchError(RuntimeError):
@@ -67,15 +68,13 @@ def build_study_objects(study: StudySpec) -> tuple[Task, Runner]:
 @contextlib.contextmanager
 def study_threads(threads: int, uses_torch: bool) -> Iterator[None]:
     """Pin BLAS (and torch) threads for the study: thread count changes numbers, so it is fixed."""
-    from threadpoolctl import threadpool_limits
-
     previous_torch = None
     if uses_torch:
         import torch
 
         previous_torch = torch.get_num_threads()
         torch.set_num_threads(threads)
-    with threadpool_limits(limits=threads):
+    with limit_threads(threads):
         try:
             yield
         finally:

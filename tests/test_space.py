@@ -435,3 +435,25 @@ def test_categorical_sampling_covers_every_choice_evenly():
 def test_grid_points_belong_to_the_parameter(param, resolution):
     points = param.grid(resolution)
     assert points and all(param.contains(p) for p in points)
+
+
+_plain_values = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False), st.integers(), st.booleans(), st.none(),
+    st.text(), st.sampled_from([np.float64(0.1), np.int64(7), np.bool_(True)]))
+
+
+@given(st.dictionaries(st.text(), _plain_values, max_size=8))
+def test_the_per_trial_config_encoder_writes_exactly_the_canonical_json(config):
+    from tunebench import space as space_module
+
+    assert space_module._config_json(config) == space_module._canonical_json(config)
+
+
+def test_without_the_c_json_encoder_the_canonical_encoder_is_used(monkeypatch):
+    import json.encoder
+
+    from tunebench import space as space_module
+
+    assert space_module._config_json is not space_module._canonical_json  # CPython has it
+    monkeypatch.setattr(json.encoder, "c_make_encoder", None)
+    assert space_module._make_config_encoder() is space_module._canonical_json

@@ -316,3 +316,17 @@ name = "overreacher"
     [error] = summary.failed_studies.values()
     assert "runner 'overreacher' proposed an invalid configuration" in error
     assert "'x'=2.0 is outside" in error and "bug in the runner" in error
+
+
+def test_a_result_holds_plain_floats_whatever_numbers_the_task_returns():
+    import numpy as np
+
+    from tunebench.tasks.base import Result
+
+    result = Result(value=np.float32(0.5), test_value=np.float64(0.25), curve=[np.float32(1.5), 2])
+    assert type(result.value) is float and type(result.test_value) is float
+    assert type(result.curve) is tuple and [type(v) for v in result.curve] == [float, float]
+    assert result.curve == (1.5, 2.0)
+    assert Result(value=1.0, curve=[]).curve == ()
+    plain = Result(value=1.0, test_value=None, curve=(1.0,))
+    assert plain.test_value is None and plain.curve == (1.0,)

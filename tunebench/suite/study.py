@@ -151,6 +151,7 @@ class StudyLoop:
         self.clock = clock
         self.task, self.runner = build_study_objects(study)
         self.device = resolve_device(study.settings.device, self.task.uses_torch)
+        self._gpu = self.device != "cpu"  # the clock reads wait for queued device work
         self.spent = 0.0
         self.n_trials = 0
         self.n_failed = 0
@@ -273,13 +274,21 @@ class StudyLoop:
         result: Result | None = None
         timeout = self.study.settings.trial_timeout
         context.deadline = time.monotonic() + timeout if timeout else None
-        synchronize(self.device)
-        cpu0, t0 = time.process_time(), self.clock()
-        self._alarm = _Alarm(timeout) if timeout is not None and _Alarm.usable(timeout) else None
-        try:
-            with self._alarm or _NO_TIME_LIMIT:
-                returned = self.task.evaluate(dict(config), fidelity, self.study.eval_seed, context)
+        gpu = self._gpu
+        if gpu:
             synchronize(self.device)
+        cpu0, t0 = time.process_time(), self.clock()
+        alarm = self._alarm = _Alarm(timeout) if timeout is not None and _Alarm.usable(timeout) \
+            else None
+        try:
+            if alarm is None:
+                returned = self.task.evaluate(dict(config), fidelity, self.study.eval_seed, context)
+            else:
+                with alarm:
+                    returned = self.task.evaluate(dict(config), fidelity, self.study.eval_seed,
+                                                  context)
+            if gpu:
+                synchronize(self.device)
             if not isinstance(returned, Result):
                 raise TypeError(f"task {self.task.name!r} returned {type(returned).__name__} "
                                 f"{returned!r:.80}, not a tunebench Result")

@@ -53,10 +53,16 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "value", float(self.value))
-        if self.test_value is not None:
+        # Numbers from numpy or torch become plain floats, so they store and compare exactly.
+        # Built on every trial: a field already of the right type is left as it is.
+        if type(self.value) is not float:
+            object.__setattr__(self, "value", float(self.value))
+        if self.test_value is not None and type(self.test_value) is not float:
             object.__setattr__(self, "test_value", float(self.test_value))
-        object.__setattr__(self, "curve", tuple(float(v) for v in self.curve))
+        if self.curve:
+            object.__setattr__(self, "curve", tuple(map(float, self.curve)))
+        elif type(self.curve) is not tuple:
+            object.__setattr__(self, "curve", ())
 
     @property
     def is_finite(self) -> bool:

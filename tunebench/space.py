@@ -521,7 +521,7 @@ class Space(Mapping[str, Param]):
 
         Raises :class:`InvalidConfigError` naming the offending parameter and what it should be.
         """
-        if not isinstance(config, Mapping):
+        if type(config) is not dict and not isinstance(config, Mapping):  # ABC check: only if needed
             raise InvalidConfigError(f"a configuration must be a mapping, got {config!r}")
         params = self._params
         if not config.keys() <= params.keys():

@@ -328,5 +328,51 @@ def test_a_result_holds_plain_floats_whatever_numbers_the_task_returns():
     assert type(result.curve) is tuple and [type(v) for v in result.curve] == [float, float]
     assert result.curve == (1.5, 2.0)
     assert Result(value=1.0, curve=[]).curve == ()
+    # Arrays have no truth value; a one-step curve at 0.0 is still a curve.
+    assert Result(value=1.0, curve=np.array([0.5, 0.25])).curve == (0.5, 0.25)
+    assert Result(value=0.0, curve=np.array([0.0])).curve == (0.0,)
+    assert Result(value=1.0, curve=np.array([])).curve == ()
     plain = Result(value=1.0, test_value=None, curve=(1.0,))
     assert plain.test_value is None and plain.curve == (1.0,)
+
+
+def test_on_a_gpu_each_evaluation_is_timed_between_two_device_syncs(monkeypatch):
+    """The GPU path on a CPU machine: a non-torch task takes the requested device as given, and a
+    stand-in for torch.cuda.synchronize that waits shows the wait inside eval_seconds."""
+    import time
+
+    from tunebench.suite import study as study_module
+    from tunebench.suite.spec import load_suite
+
+    synced: list[str] = []
+
+    def slow_sync(device: str) -> None:
+        synced.append(device)
+        time.sleep(0.02)  # queued device work finishing
+
+    monkeypatch.setattr(study_module, "synchronize", slow_sync)
+
+    class ListSink:
+        def __init__(self) -> None:
+            self.records: list = []
+
+        def study_started(self, key, info) -> None:
+            self.device = info["device"]
+
+        def trial_finished(self, key, record) -> None:
+            self.records.append(record)
+
+    def run(device: str) -> ListSink:
+        spec = load_suite({"suite": {"name": "gpu"}, "budget": {"trials": 3},
+                           "settings": {"device": device},
+                           "tasks": [{"name": "branin"}], "runners": [{"name": "random"}]})
+        sink = ListSink()
+        study_module.run_study(spec.studies()[0], sink)
+        return sink
+
+    on_gpu = run("cuda:0")
+    assert on_gpu.device == "cuda:0" and synced == ["cuda:0"] * 6  # before and after each trial
+    assert all(record.eval_seconds >= 0.02 for record in on_gpu.records)
+    synced.clear()
+    run("cpu")
+    assert synced == []  # nothing to wait for on the CPU

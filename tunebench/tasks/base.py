@@ -59,10 +59,8 @@ class Result:
             object.__setattr__(self, "value", float(self.value))
         if self.test_value is not None and type(self.test_value) is not float:
             object.__setattr__(self, "test_value", float(self.test_value))
-        if self.curve:
+        if type(self.curve) is not tuple or self.curve:  # arrays and tensors have no truth value
             object.__setattr__(self, "curve", tuple(map(float, self.curve)))
-        elif type(self.curve) is not tuple:
-            object.__setattr__(self, "curve", ())
 
     @property
     def is_finite(self) -> bool:

@@ -160,6 +160,40 @@ def test_a_schema_2_store_is_read_as_it_is_and_rebuilt_when_written(curve_store)
     assert keys and all(key == (study << 32) + number for key, study, number in keys)
 
 
+def test_views_and_indexes_a_user_made_on_trials_survive_the_upgrade(curve_store):
+    _downgrade_to_schema_2(curve_store)
+    conn = sqlite3.connect(curve_store, isolation_level=None)
+    conn.execute("CREATE VIEW ok_trials AS SELECT study_id, number, value FROM trials"
+                 " WHERE status = 'ok'")
+    conn.execute("CREATE INDEX trials_by_key ON trials (config_key)")
+    before = conn.execute("SELECT * FROM ok_trials ORDER BY study_id, number").fetchall()
+    conn.close()
+
+    ResultStore(curve_store).close()
+    conn = sqlite3.connect(curve_store)
+    try:
+        assert conn.execute("SELECT * FROM ok_trials ORDER BY study_id, number").fetchall() == before
+        indexes = {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'trials'")}
+        assert "trials_by_key" in indexes
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+
+
+def test_an_upgrade_that_fails_leaves_the_store_as_it_was_and_says_why(curve_store):
+    _downgrade_to_schema_2(curve_store)
+    conn = sqlite3.connect(curve_store, isolation_level=None)
+    conn.execute("UPDATE trials SET number = -1 WHERE number = 0 AND study_id = 1")  # no key in 3
+    conn.close()
+    before = _histories(curve_store)
+
+    with pytest.raises(StoreError, match=r"from schema 2 to 3 failed .*left as it was"):
+        ResultStore(curve_store)
+    assert _schema(curve_store)[1] == 2
+    assert _histories(curve_store) == before
+
+
 def test_a_trial_whose_key_disagrees_with_its_study_and_number_is_refused(curve_store):
     conn = sqlite3.connect(curve_store, isolation_level=None)
     try:

@@ -44,13 +44,18 @@ TRIAL_VALUE_COLUMNS = """
     charge REAL NOT NULL, error TEXT, traceback TEXT, cached INTEGER NOT NULL DEFAULT 0,
     started_at REAL NOT NULL, extra_json TEXT, pruner_steps TEXT, curve_json TEXT"""
 
-_TRIALS_TABLE = f"""
-CREATE TABLE IF NOT EXISTS trials (
+
+
+def _trials_table(name: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY,
     study_id INTEGER NOT NULL REFERENCES studies(id), number INTEGER NOT NULL,{TRIAL_VALUE_COLUMNS},
-    CHECK (number >= 0 AND number < {1 << _STUDY_SHIFT}
+    CHECK (study_id >= 0 AND study_id < {1 << (63 - _STUDY_SHIFT)}
+           AND number >= 0 AND number < {1 << _STUDY_SHIFT}
            AND id = (study_id << {_STUDY_SHIFT}) + number));
 """
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -73,7 +78,7 @@ CREATE TABLE IF NOT EXISTS studies (
     status TEXT NOT NULL DEFAULT 'pending', budget_spent REAL NOT NULL DEFAULT 0,
     started_at REAL, finished_at REAL, error TEXT,
     UNIQUE (suite_id, task, runner, repetition));
-""" + _TRIALS_TABLE
+""" + _trials_table("trials")
 
 
 _TRIAL_COLUMNS = (
@@ -181,21 +186,34 @@ def _migrate_from_1(cur: sqlite3.Cursor) -> None:
 
 
 def _migrate_from_2(cur: sqlite3.Cursor) -> None:
-    """Schema 2 → 3: rebuild ``trials`` as a rowid table keyed by (study_id << 32) + number."""
-    cur.execute("ALTER TABLE trials RENAME TO trials_schema_2")
-    cur.execute(_TRIALS_TABLE)
-    cur.execute(f"INSERT INTO trials (id, {_TRIAL_COLUMNS}) SELECT (study_id << {_STUDY_SHIFT})"
-                f" + number, {_TRIAL_COLUMNS} FROM trials_schema_2 ORDER BY study_id, number")
-    cur.execute("DROP TABLE trials_schema_2")
+    """Schema 2 → 3: rebuild ``trials`` as a rowid table keyed by (study_id << 32) + number.
+
+    Built beside the old table and renamed into its place, so views a user made on ``trials``
+    keep working (a rename of the old table would have taken them along), and the user's own
+    indexes and triggers on it are made again on the new table."""
+    kept = [sql for (sql,) in cur.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = 'trials' AND type IN ('index', 'trigger')"
+        " AND sql IS NOT NULL")]
+    cur.execute(_trials_table("trials_schema_3"))
+    cur.execute(f"INSERT INTO trials_schema_3 (id, {_TRIAL_COLUMNS}) SELECT (study_id <<"
+                f" {_STUDY_SHIFT}) + number, {_TRIAL_COLUMNS} FROM trials ORDER BY study_id, number")
+    cur.execute("DROP TABLE trials")
+    cur.execute("PRAGMA legacy_alter_table = ON")  # leave views naming `trials` as they are
+    try:
+        cur.execute("ALTER TABLE trials_schema_3 RENAME TO trials")
+    finally:
+        cur.execute("PRAGMA legacy_alter_table = OFF")
+    for sql in kept:
+        cur.execute(sql)
 
 
 def _study_trials(version: int, study_id: int) -> tuple[str, tuple[int, ...]]:
-    """The WHERE clause selecting one study's trials, and its parameters: a key range since
-    schema 3, the (study_id, number) primary key before."""
+    """The clause selecting one study's trials in trial order, and its parameters: a key range
+    since schema 3, the (study_id, number) primary key before."""
     if version < 3:
-        return "study_id = ?", (study_id,)
+        return "study_id = ? ORDER BY number", (study_id,)
     first = study_id << _STUDY_SHIFT
-    return "id BETWEEN ? AND ?", (first, first + (1 << _STUDY_SHIFT) - 1)
+    return "id BETWEEN ? AND ? ORDER BY id", (first, first + (1 << _STUDY_SHIFT) - 1)
 
 
 class ResultStore:
@@ -222,13 +240,20 @@ class ResultStore:
             raise StoreError(f"{self.path} was written by a newer tunebench (schema {version});"
                              " upgrade tunebench to read it")
         self._conn.executescript(_SCHEMA)  # idempotent; executescript manages its own commit
-        with self._transaction() as cur:
-            if version == 1:
-                _migrate_from_1(cur)
-            if version <= 2:
-                _migrate_from_2(cur)
-            cur.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                        (str(SCHEMA_VERSION),))
+        try:
+            with self._transaction() as cur:
+                if version == 1:
+                    _migrate_from_1(cur)
+                if version <= 2:
+                    _migrate_from_2(cur)
+                cur.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                            (str(SCHEMA_VERSION),))
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"{self.path}: upgrading the store from schema {version} to {SCHEMA_VERSION} failed "
+                f"({' '.join(str(exc).split())}); it was left as it was. Its results can still be "
+                "read (readers take an older store as it is); to write to it, correct the rows "
+                "the error names, in a copy.") from None
 
     def close(self) -> None:
         self._conn.close()
@@ -385,7 +410,7 @@ def read_history(conn: sqlite3.Connection, study_id: int) -> list[TrialRecord]:
             "SELECT number, config_json, config_key, status, value, test_value, fidelity,"
             " fidelity_spent, eval_seconds, cpu_seconds, optimizer_seconds, charge, error,"
             f" traceback, cached, started_at, extra_json, pruner_steps, {curve_column}"
-            f" FROM trials WHERE {where} ORDER BY number", parameters):
+            f" FROM trials WHERE {where}", parameters):
         records.append(TrialRecord(
             number=row[0], config=json.loads(row[1]), config_key=row[2], status=Status(row[3]),
             value=row[4], test_value=row[5], fidelity=row[6], fidelity_spent=row[7],

@@ -49,6 +49,16 @@ print(json.dumps({"mnist_cnn": task_code_hash(MnistCNNTask),
                   "text_clf": task_code_hash(TextClassifierTask)}))
 """
 
+LIST_ONLY = """
+import json, sys
+from typer.testing import CliRunner
+from tunebench.cli import app
+
+listing = CliRunner().invoke(app, ["list", "tasks"])
+print(json.dumps({"exit_code": listing.exit_code, "output": listing.output,
+                  "heavy": sorted({m.split(".")[0] for m in sys.modules} & {"torch", "sklearn"})}))
+"""
+
 
 def _run(code: str) -> dict:
     env = {**os.environ, "COLUMNS": "200"}
@@ -75,3 +85,11 @@ def test_the_code_hash_is_the_same_before_and_after_a_trial_imported_torch() -> 
 
     task_code_hash.cache_clear()
     assert fresh == {name: task_code_hash(cls) for name, cls in TORCH_TASKS.items()}
+
+
+def test_listing_every_installed_task_imports_neither_torch_nor_scikit_learn() -> None:
+    """Plugins included (the example package, installed by `make install`, uses scikit-learn
+    inside its functions): each of these imports takes seconds."""
+    found = _run(LIST_ONLY)
+    assert found["exit_code"] == 0, found["output"]
+    assert found["heavy"] == []

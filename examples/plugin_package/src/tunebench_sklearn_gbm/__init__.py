@@ -6,6 +6,9 @@ Installed, this package registers the task ``sklearn_hgb`` through the entry-poi
 the model's ``random_state``; fidelity step *k* means ``k * iterations_per_step`` boosting
 iterations, trained by warm-starting the same model, with the validation log loss reported after
 every step.
+
+scikit-learn is imported where it is used, not at the top: tunebench imports every installed plugin
+to list its tasks, and importing scikit-learn takes about 2 s.
 """
 
 from __future__ import annotations
@@ -13,17 +16,14 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, load_digits
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import accuracy_score, log_loss
-from sklearn.model_selection import train_test_split
 
 from tunebench.space import Config, Float, Int, Space
 from tunebench.tasks.base import Direction, EvalContext, Result, Task, TaskError
 
 __version__ = "0.1.0"
 
-DATASETS = {"breast_cancer": load_breast_cancer, "digits": load_digits}
+#: data set name → its loader in sklearn.datasets
+DATASETS = {"breast_cancer": "load_breast_cancer", "digits": "load_digits"}
 
 SPACE = Space({
     "learning_rate": Float(0.01, 1.0, log=True, default=0.1),
@@ -36,13 +36,17 @@ SPACE = Space({
 
 @functools.cache
 def _data(dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    features, labels = DATASETS[dataset](return_X_y=True)
+    import sklearn.datasets
+
+    features, labels = getattr(sklearn.datasets, DATASETS[dataset])(return_X_y=True)
     return features, labels
 
 
 @functools.lru_cache(maxsize=8)
 def split(dataset: str, seed: int) -> tuple[np.ndarray, ...]:
     """Stratified 60/20/20 train / validation / test split fixed by ``seed``."""
+    from sklearn.model_selection import train_test_split
+
     features, labels = _data(dataset)
     state = seed % 2**32
     x_fit, x_test, y_fit, y_test = train_test_split(
@@ -76,6 +80,9 @@ class HistGradientBoostingTask(Task):
         return SPACE
 
     def evaluate(self, config: Config, fidelity: int, seed: int, context: EvalContext) -> Result:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.metrics import accuracy_score, log_loss
+
         x_train, x_val, x_test, y_train, y_val, y_test = split(self.dataset, seed)
         model = HistGradientBoostingClassifier(
             **config, early_stopping=False, warm_start=True, random_state=seed % 2**32)

@@ -4,6 +4,7 @@ Both sides run optuna's RandomSampler on Branin for 2000 trials in this process 
 trial to SQLite as it ends (WAL, synchronous=NORMAL). Rounds alternate between the two sides; the
 ratio is reported two ways: fastest round against fastest round, and the median over rounds of
 each round against the bare round run just before it (steadier on a machine whose speed drifts).
+A full garbage collection before each round leaves neither side a collection owed by the other.
 `count_overhead_instructions.py` gives the same ratio in executed instructions, free of noise.
 The difference is what tunebench adds: the neutral space, seeds, timings, failure handling,
 budget accounting and the richer trial record.
@@ -12,6 +13,7 @@ Peer harnesses measured on this machine: hposuite 1.4×, benchopt 1.5×, bayesma
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import sqlite3
@@ -73,8 +75,12 @@ def test_harness_overhead_per_trial_vs_bare_optuna(benchmark):
     bare_seconds: list[float] = []
 
     def run_bare_then_set_up():
-        """Each tunebench round follows a bare round: the machine's drifts hit both sides alike."""
+        """Each tunebench round follows a bare round: the machine's drifts hit both sides alike.
+        A full collection before each side's round: neither pays for the garbage the other left
+        (a full collection falling inside a round costs ~10% of it)."""
+        gc.collect()
         bare_seconds.append(best_of(1, _fresh_db, bare_optuna_loop))
+        gc.collect()
         return (_fresh_db(),), {}
 
     benchmark.pedantic(tunebench_run, setup=run_bare_then_set_up, rounds=ROUNDS, iterations=1,

@@ -10,6 +10,7 @@ which also catches a library loaded through ctypes or a lazy dlopen.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import sys
 import threading
@@ -21,6 +22,12 @@ _controller: Any = None
 _seen: tuple[int, int | None] = (-1, None)
 
 _PHDR_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+
+
+@functools.cache
+def _process_symbols() -> Any:
+    """The process's own symbol table (where ``dl_iterate_phdr`` lives), opened once."""
+    return ctypes.CDLL(None)
 
 
 def _count_shared_objects() -> int | None:
@@ -35,7 +42,7 @@ def _count_shared_objects() -> int | None:
         return 0
 
     try:
-        ctypes.CDLL(None).dl_iterate_phdr(_PHDR_CALLBACK(one_more), None)
+        _process_symbols().dl_iterate_phdr(_PHDR_CALLBACK(one_more), None)
     except (AttributeError, OSError):
         return None
     return count

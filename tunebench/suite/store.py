@@ -86,7 +86,8 @@ _TRIAL_COLUMNS = (
     " fidelity_spent, eval_seconds, cpu_seconds, optimizer_seconds, charge, error, traceback,"
     " cached, started_at, extra_json, pruner_steps, curve_json"
 )
-_INSERT_TRIAL = f"INSERT INTO trials (id, {_TRIAL_COLUMNS}) VALUES ({','.join('?' * 21)})"
+_INSERT_TRIAL = (f"INSERT INTO trials (id, {_TRIAL_COLUMNS})"  # one placeholder per column, id included
+                 f" VALUES ({','.join('?' * (1 + len(_TRIAL_COLUMNS.split(','))))})")
 _float_repr = float.__repr__
 
 

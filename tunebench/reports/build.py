@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tunebench.reports import metrics, plots, stats
+from tunebench.reports import metrics, plots, presentation, stats
 from tunebench.reports.frames import BUDGET_UNITS, Frames, StoreData, build_frames, read_store
-from tunebench.reports.provenance import Provenance, collect
+from tunebench.reports.headline import build_headline
+from tunebench.reports.provenance import Provenance, collect, environments_for_reading
 from tunebench.reports.render import (
     DASH,
     Page,
@@ -85,6 +86,8 @@ class Report:
     summary: list[tuple[str, str]]
     statistics: dict[str, Any]
     provenance: Provenance
+    #: The report's opening: what it found and what it cannot say, as (kind, text) items.
+    headline: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -473,16 +476,27 @@ class _Builder:
         for name, text in prov.suite_sources.items():
             s.add("pre", (f"Suite file {name}", text))
         if len(prov.environments):
-            self.table(s, long_table("environments", "Environments", prov.environments,
-                                     {"env_id": str, "torch_threads": str}, in_latex=False))
+            shown = environments_for_reading(prov.environments)
+            self.table(s, wide_table("environments", "Environments", shown, index_name="fact",
+                                     formatter=str, data=prov.environments))
+            self.tables["environments"].align = ["l"] * (shown.shape[1] + 1)
+            self.tables["environments"].in_latex = False
         else:
             s.add("warn", "The store holds no environment record.")
+        studies = prov.studies
+        same = [c for c in studies.columns if len(studies) > 1 and c != "study_id"
+                and studies[c].astype(str).nunique() == 1]
+        if same:
+            s.add("note", "Every study has the same " + "; ".join(
+                f"{c.replace('_', ' ')}: {studies[c].iloc[0]}" for c in same) + ".")
+        varying = studies.drop(columns=same)
+        formats = {"study_id": str, "repetition": str, "eval_seed": str, "runner_seed": str,
+                   "budget_amount": fmt, "budget_spent": fmt, "n_trials": fmt_int,
+                   "n_failed": fmt_int, "threads": str, "env_id": str}
         self.table(s, long_table(
-            "studies", "Studies: seeds and budgets", prov.studies,
-            {"study_id": str, "repetition": str, "eval_seed": str, "runner_seed": str,
-             "budget_amount": fmt, "budget_spent": fmt, "n_trials": fmt_int, "n_failed": fmt_int,
-             "threads": str, "env_id": str},
-            in_latex=False, collapsed=True))
+            "studies", "Studies: seeds and budgets", varying,
+            {c: f for c, f in formats.items() if c in varying.columns},
+            data=studies, in_latex=False, collapsed=True))
 
     # -- the result ----------------------------------------------------------------------
 
@@ -511,11 +525,23 @@ class _Builder:
     def report(self, source: object) -> Report:
         suites = sorted(self.f.studies["suite"].astype(str).unique())
         warnings = list(self.prov.warnings) if self.prov else []
+        head = build_headline(self.f, self.results, self.statistics, self.alpha)
+        self.statistics["headline"] = head
+        config = presentation.finalise(self.f, self.results, self.tables, self.sections,
+                                       self.statistics, head, self.alpha)
+        self.results["best_configurations"] = config.data
+        best = Section("best-configurations", "Best configurations")
+        best.add("p", "The configuration with the best validation value each runner found on "
+                      "each task, over all its repetitions, with that trial's test value.")
+        best.add("table", config.name)
+        after = next((i + 1 for i, s in enumerate(self.sections) if s.id == "final-accuracy"),
+                     len(self.sections))
+        self.sections.insert(after, best)
         return Report(
             title="tunebench report — " + ", ".join(suites), data=self.f, frames=self.results,
             tables=self.tables, figures=self.figures, captions=self.captions,
             sections=self.sections, warnings=warnings, summary=self.summary(source),
-            statistics=self.statistics, provenance=self.prov,
+            statistics=self.statistics, provenance=self.prov, headline=head.items,
         )
 
 
@@ -574,7 +600,7 @@ def write_report(source: str | PathLike[str] | StoreData | Report, out_dir: str 
     page = Page(title=report.title,
                 generated=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                 summary=report.summary, warnings=report.warnings, sections=report.sections,
-                tables=report.tables, figures=embedded)
+                tables=report.tables, figures=embedded, headline=report.headline)
     index, markdown = out / "index.html", out / "report.md"
     index.write_text(render_html(page), encoding="utf-8")
     markdown.write_text(render_markdown(page), encoding="utf-8")

@@ -8,6 +8,7 @@ saving goes through Agg (PNG) and matplotlib's SVG writer.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import warnings
 from collections.abc import Iterator, Sequence
@@ -56,6 +57,7 @@ class RunnerStyle:
         # for the random-search baseline, the reference every other line is read against.
         order = [0, 1, 2, 4, 3, 9, 5, 6, 8]
         self.runners = list(runners)
+        self.baseline = baseline if baseline in self.runners else None
         self.colours, self.dashes = {}, {}
         others = [r for r in self.runners if r != baseline]
         for i, runner in enumerate(others):
@@ -65,12 +67,6 @@ class RunnerStyle:
             self.colours[baseline] = palette[7]
             self.dashes[baseline] = "-"
 
-    @property
-    def legend_width(self) -> float:
-        """Inches a legend of every runner needs beside a plot."""
-        longest = max((len(label(r)) for r in self.runners), default=6)
-        return 0.75 + 0.075 * max(longest, 6)
-
     def palette(self) -> dict[str, tuple[float, float, float]]:
         """Colours keyed by drawn label (for seaborn's ``palette=``)."""
         return {label(r): c for r, c in self.colours.items()}
@@ -79,21 +75,67 @@ class RunnerStyle:
         return [Line2D([], [], color=self.colours[r], linestyle=self.dashes[r], linewidth=2,
                        label=label(r)) for r in (runners or self.runners)]
 
+    def present(self, runners: object) -> list[str]:
+        """The report's runners that occur in ``runners`` (a column), in the report's order."""
+        seen = set(pd.Series(runners).astype(str))
+        return [r for r in self.runners if r in seen]
+
 
 def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+#: Most runner lines drawn in one panel; beyond this a figure becomes small multiples, each panel
+#: holding a share of the runners and the baseline (a panel of 21 lines and bands is unreadable).
+MAX_LINES = 8
+
+#: Height (inches) of one row of a legend, and of its title.
+_LEGEND_ROW, _LEGEND_TITLE = 0.21, 0.3
+
+
+def runner_groups(style: RunnerStyle, runners: Sequence[str]) -> list[list[str]]:
+    """Runners split into panels of at most :data:`MAX_LINES` lines, the baseline in every one.
+
+    Up to ``MAX_LINES`` runners stay together; beyond, the non-baseline runners are cut into
+    near-equal consecutive groups (consecutive runners never share a colour and line style)."""
+    runners = list(runners)
+    if len(runners) <= MAX_LINES:
+        return [runners]
+    base = [style.baseline] if style.baseline in runners else []
+    others = [r for r in runners if r not in base]
+    size = MAX_LINES - len(base)
+    n = math.ceil(len(others) / size)
+    cuts = np.linspace(0, len(others), n + 1).round().astype(int)
+    return [base + others[lo:hi] for lo, hi in itertools.pairwise(cuts)]
+
+
+def legend_columns(style: RunnerStyle, runners: Sequence[str], width: float) -> tuple[int, float]:
+    """Columns and height (inches) of a legend of ``runners`` that fits across ``width`` inches.
+
+    Each entry is as wide as the longest label (the legend never runs off the figure, whatever the
+    number or length of the names)."""
+    item = 0.75 + 0.072 * max((len(label(r)) for r in runners), default=6)
+    ncol = max(1, min(len(runners), int((width - 0.3) // item)))
+    rows = math.ceil(len(runners) / ncol) if runners else 0
+    return ncol, _LEGEND_TITLE + _LEGEND_ROW * rows + 0.1
+
+
 def _facets(n: int, *, ncols: int = 3, width: float = 3.4, height: float = 2.6,
-            legend: float = 0.0, rotated: bool = False) -> tuple[Figure, list]:
+            legend: Sequence[str] | None = None, style: RunnerStyle | None = None,
+            rotated: bool = False) -> tuple[Figure, list]:
     """A grid of panels with fixed margins (in inches) instead of a layout engine: laying out
-    dozens of panels is most of the cost of drawing them, and fixed margins cost nothing."""
+    dozens of panels is most of the cost of drawing them, and fixed margins cost nothing.
+
+    With ``legend`` (runners) and ``style``, room for a legend of every runner is kept below the
+    panels (see :func:`legend_columns`); :func:`_legend` draws it there."""
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
     extra = 0.9 if rotated else 0.0
-    left, right, top, bottom = 0.8, legend + 0.1 if legend else 0.25, 0.35, 0.55 + extra
+    left, right, top, bottom = 0.8, 0.25, 0.35, 0.55 + extra
     wgap, hgap = 0.85, 0.75 + extra
     fig_w = left + ncols * width + (ncols - 1) * wgap + right
+    legend_h = legend_columns(style, legend, fig_w)[1] if legend and style else 0.0
+    bottom += legend_h
     fig_h = top + nrows * height + (nrows - 1) * hgap + bottom
     fig = Figure(figsize=(fig_w, fig_h))
     fig.subplots_adjust(left=left / fig_w, right=1 - right / fig_w, bottom=bottom / fig_h,
@@ -104,13 +146,23 @@ def _facets(n: int, *, ncols: int = 3, width: float = 3.4, height: float = 2.6,
     return fig, list(axes[:n])
 
 
-def _legend(fig: Figure, style: RunnerStyle, runners: Sequence[str] | None = None) -> None:
-    if fig.get_layout_engine() is None:  # fixed margins: the legend sits in the right margin
-        right = fig.subplotpars.right
-        fig.legend(handles=style.handles(runners), loc="upper left", title="runner",
-                   bbox_to_anchor=(right + 0.1 / fig.get_figwidth(), fig.subplotpars.top))
-    else:
-        fig.legend(handles=style.handles(runners), loc="outside right upper", title="runner")
+def _legend(fig: Figure, style: RunnerStyle, runners: Sequence[str]) -> None:
+    """Every runner's entry below the panels, in as many columns as the figure's width holds."""
+    ncol, _ = legend_columns(style, runners, fig.get_figwidth())
+    fig.legend(handles=style.handles(runners), loc="lower center", ncol=ncol, title="runner",
+               bbox_to_anchor=(0.5, 0.04 / fig.get_figheight()), columnspacing=1.2,
+               handlelength=2.2, borderaxespad=0.0)
+
+
+def _grouped_axes(style: RunnerStyle, runners: Sequence[str], *, width: float = 5.6,
+                  height: float = 3.2) -> tuple[Figure, list, list[list[str]]]:
+    """One panel per group of runners (:func:`runner_groups`), the legend of all below."""
+    groups = runner_groups(style, runners)
+    if len(groups) > 1:
+        width, height = 4.2, 2.8
+    fig, axes = _facets(len(groups), ncols=3, width=width, height=height, legend=runners,
+                        style=style)
+    return fig, axes, groups
 
 
 def _log_scale(ax, axis: str = "y") -> None:
@@ -131,14 +183,21 @@ def _positive_floor(values: np.ndarray) -> float:
 
 def sample_efficiency(summary: pd.DataFrame, style: RunnerStyle, *, use_budget: bool,
                       xlabels: dict[str, str], center: str) -> Figure:
-    """Best-so-far (or regret, log axis) against budget: one panel per task, band = bootstrap 95%."""
+    """Best-so-far (or regret, log axis) against budget, band = bootstrap interval over repetitions.
+
+    One panel per task; beyond :data:`MAX_LINES` runners, one row per task and one panel per group
+    of runners, random search drawn in every panel."""
     tasks = list(dict.fromkeys(summary["task"]))
-    fig, axes = _facets(len(tasks), legend=style.legend_width)
-    for ax, task in zip(axes, tasks, strict=True):
+    runners = style.present(summary["runner"])
+    groups = runner_groups(style, runners)
+    panels = [(task, group) for task in tasks for group in groups]
+    fig, axes = _facets(len(panels), ncols=3 if len(groups) == 1 else len(groups),
+                        legend=runners, style=style)
+    for ax, (task, group) in zip(axes, panels, strict=True):
         part = summary[summary["task"] == task]
         regret = part["quantity"].iloc[0] == "regret"
         floor = _positive_floor(part[["center", "lo", "hi"]].to_numpy()) if regret else None
-        for runner, line in part.groupby("runner", sort=False):
+        for runner, line in part[part["runner"].isin(group)].groupby("runner", sort=False):
             x = line["budget" if use_budget else "x"].to_numpy(dtype=float)
             ys = [line[c].to_numpy(dtype=float) for c in ("center", "lo", "hi")]
             if regret:
@@ -150,30 +209,49 @@ def sample_efficiency(summary: pd.DataFrame, style: RunnerStyle, *, use_budget: 
                                 step="post", linewidth=0)
         if regret:
             _log_scale(ax)
-        ax.set_title(label(task))
+        ax.set_title(_panel_title(task, group, groups))
         ax.set_xlabel(xlabels.get(task, "trials"))
         ax.set_ylabel(f"{center} regret" if regret else f"{center} best value")
-    _legend(fig, style, [r for r in style.runners if r in set(summary["runner"])])
+    _legend(fig, style, runners)
     return fig
+
+
+def _panel_title(task: str | None, group: list[str], groups: list[list[str]]) -> str:
+    """A panel's title: its task and, in small multiples, which group of runners it shows."""
+    parts = [label(task)] if task is not None else []
+    if len(groups) > 1:
+        parts.append(f"runners {groups.index(group) + 1}/{len(groups)}")
+    return " · ".join(parts)
+
+
+def _grouped_lines(frame: pd.DataFrame, style: RunnerStyle, y: str, *, xscale: float,
+                   steps: bool) -> tuple[Figure, list]:
+    """Lines of ``y`` against ``x`` per runner, one panel per group of runners, legend below."""
+    runners = style.present(frame["runner"])
+    fig, axes, groups = _grouped_axes(style, runners)
+    for ax, group in zip(axes, groups, strict=True):
+        for runner, line in frame[frame["runner"].isin(group)].groupby("runner", sort=False):
+            x = line["x"].to_numpy(dtype=float) * xscale
+            ax.plot(x, line[y].to_numpy(dtype=float), color=style.colours[runner],
+                    linestyle=style.dashes[runner], linewidth=1.6,
+                    drawstyle="steps-post" if steps else "default")
+            if {"lo", "hi"} <= set(line.columns) and line["lo"].notna().any():
+                ax.fill_between(x, line["lo"], line["hi"], color=style.colours[runner],
+                                alpha=0.18, linewidth=0, step="post" if steps else None)
+        ax.set_title(_panel_title(None, group, groups))
+    _legend(fig, style, runners)
+    return fig, axes
 
 
 def normalised_score(summary: pd.DataFrame, style: RunnerStyle, *, xlabel: str,
                      xscale: float) -> Figure:
     """Mean normalised score over tasks against budget (0 = optimum, 1 = random search)."""
-    fig = _figure(6.4, 3.6)
-    ax = fig.subplots()
-    for runner, line in summary.groupby("runner", sort=False):
-        x = line["x"].to_numpy(dtype=float) * xscale
-        ax.plot(x, line["center"], color=style.colours[runner], linestyle=style.dashes[runner],
-                linewidth=1.6)
-        if line["lo"].notna().any():
-            ax.fill_between(x, line["lo"], line["hi"], color=style.colours[runner], alpha=0.18,
-                            linewidth=0)
-    ax.axhline(1.0, color="0.4", linewidth=0.8, linestyle="--")
-    ax.axhline(0.0, color="0.4", linewidth=0.8)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("normalised score (lower is better)")
-    _legend(fig, style, [r for r in style.runners if r in set(summary["runner"])])
+    fig, axes = _grouped_lines(summary, style, "center", xscale=xscale, steps=False)
+    for ax in axes:
+        ax.axhline(1.0, color="0.4", linewidth=0.8, linestyle="--")
+        ax.axhline(0.0, color="0.4", linewidth=0.8)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("normalised score (lower is better)")
     return fig
 
 
@@ -183,7 +261,9 @@ def final_values(final: pd.DataFrame, style: RunnerStyle, *, column: str,
     tasks = list(dict.fromkeys(final["task"]))
     runners = [r for r in style.runners if r in set(final["runner"])]
     rotated = len(runners) > 3 or any(len(label(r, 16)) > 10 for r in runners)
-    fig, axes = _facets(len(tasks), width=max(3.0, 0.55 * len(runners) + 1.2), rotated=rotated)
+    width = max(3.0, 0.55 * len(runners) + 1.2)
+    fig, axes = _facets(len(tasks), ncols=max(1, min(3, int(14 // width))), width=width,
+                        rotated=rotated)
     jitter = np.random.default_rng(0)
     for ax, task in zip(axes, tasks, strict=True):
         part = final[(final["task"] == task) & final[column].notna()]
@@ -217,16 +297,11 @@ def final_values(final: pd.DataFrame, style: RunnerStyle, *, column: str,
 def ranks(ranks_frame: pd.DataFrame, style: RunnerStyle, *, xlabel: str,
           xscale: float) -> Figure:
     """Average rank against budget (1 = best at the top)."""
-    fig = _figure(6.4, 3.6)
-    ax = fig.subplots()
-    for runner, line in ranks_frame.groupby("runner", sort=False):
-        ax.plot(line["x"].to_numpy(dtype=float) * xscale, line["rank"],
-                color=style.colours[runner], linestyle=style.dashes[runner],
-                drawstyle="steps-post", linewidth=1.6)
-    ax.set_ylim(len(style.runners) + 0.3, 0.7)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("average rank (1 = best)")
-    _legend(fig, style, [r for r in style.runners if r in set(ranks_frame["runner"])])
+    fig, axes = _grouped_lines(ranks_frame, style, "rank", xscale=xscale, steps=True)
+    for ax in axes:
+        ax.set_ylim(len(style.runners) + 0.3, 0.7)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("average rank (1 = best)")
     return fig
 
 
@@ -271,88 +346,83 @@ def win_rates(matrix: pd.DataFrame) -> Figure:
     """How often the row runner's final value beats the column runner's (ties count half)."""
     n = len(matrix)
     longest = max((len(label(r)) for r in matrix.index), default=0)
-    fig = _figure(1.8 + 0.75 * n + 0.07 * longest, 1.2 + 0.6 * n + 0.05 * longest)
+    annotate = n <= 10  # beyond, numbers in cells would be too small to read: colour alone
+    cell = 0.75 if annotate else 0.42
+    fig = _figure(1.8 + cell * n + 0.07 * longest, 1.2 + 0.8 * cell * n + 0.05 * longest)
     ax = fig.subplots()
     shown = matrix.copy()
     shown.index = [label(r) for r in matrix.index]
     shown.columns = [label(r) for r in matrix.columns]
     with warnings.catch_warnings():  # seaborn 0.13 calls a colormap method matplotlib retires
         warnings.simplefilter("ignore", PendingDeprecationWarning)
-        sns.heatmap(shown, ax=ax, vmin=0, vmax=1, center=0.5, cmap="vlag_r", annot=True,
+        sns.heatmap(shown, ax=ax, vmin=0, vmax=1, center=0.5, cmap="vlag_r", annot=annotate,
                     fmt=".2f", square=True, cbar_kws={"label": "win rate of row over column"},
                     linewidths=0.5, annot_kws={"fontsize": 8})
     ax.grid(False)
     ax.set_xlabel("")
     ax.set_ylabel("")
-    ax.tick_params(axis="x", labelrotation=30)
+    ax.tick_params(axis="x", labelrotation=30 if annotate else 90)
     ax.tick_params(axis="y", labelrotation=0)
     return fig
 
 
 def ecdf(ecdf_frame: pd.DataFrame, style: RunnerStyle, *, xlabel: str, xscale: float) -> Figure:
     """COCO-style runtime ECDF: share of (task, target) pairs reached against budget (log axis)."""
-    fig = _figure(6.4, 3.6)
-    ax = fig.subplots()
-    for runner, line in ecdf_frame.groupby("runner", sort=False):
-        ax.plot(line["x"].to_numpy(dtype=float) * xscale, line["fraction"],
-                color=style.colours[runner], linestyle=style.dashes[runner],
-                drawstyle="steps-post", linewidth=1.6)
-    _log_scale(ax, "x")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("share of (task, target) pairs reached")
-    _legend(fig, style, [r for r in style.runners if r in set(ecdf_frame["runner"])])
+    fig, axes = _grouped_lines(ecdf_frame, style, "fraction", xscale=xscale, steps=True)
+    for ax in axes:
+        _log_scale(ax, "x")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("share of (task, target) pairs reached")
     return fig
 
 
 def optimizer_overhead(overhead: pd.DataFrame, style: RunnerStyle) -> Figure:
     """Optimiser seconds per trial (median and interquartile band) against trial number."""
-    fig = _figure(6.4, 3.6)
-    ax = fig.subplots()
     floor = _positive_floor(overhead[["q25", "median", "q75"]].to_numpy(dtype=float))
-    for runner, line in overhead.groupby("runner", sort=False):
-        x = line["trial_number"].to_numpy(dtype=float)
-        ax.plot(x, np.maximum(line["median"], floor), color=style.colours[runner],
-                linestyle=style.dashes[runner], linewidth=1.4)
-        ax.fill_between(x, np.maximum(line["q25"], floor), np.maximum(line["q75"], floor),
-                        color=style.colours[runner], alpha=0.15, linewidth=0)
-    _log_scale(ax)
-    ax.set_xlabel("trial number")
-    ax.set_ylabel("optimiser seconds per trial")
-    _legend(fig, style, [r for r in style.runners if r in set(overhead["runner"])])
+    shown = pd.DataFrame({"runner": overhead["runner"],
+                          "x": overhead["trial_number"].to_numpy(dtype=float),
+                          "median": np.maximum(overhead["median"].to_numpy(dtype=float), floor),
+                          "lo": np.maximum(overhead["q25"].to_numpy(dtype=float), floor),
+                          "hi": np.maximum(overhead["q75"].to_numpy(dtype=float), floor)})
+    fig, axes = _grouped_lines(shown, style, "median", xscale=1.0, steps=False)
+    for ax in axes:
+        _log_scale(ax)
+        ax.set_xlabel("trial number")
+        ax.set_ylabel("optimiser seconds per trial")
     return fig
 
 
 def eval_seconds(trials: pd.DataFrame, style: RunnerStyle) -> Figure:
-    """Evaluation seconds per trial by task and runner (log axis): box = quartiles, whiskers =
-    5th and 95th percentiles (computed with pandas, so 100,000 trials draw as fast as 100)."""
+    """Evaluation seconds per trial, one panel per task, one box per runner named on the axis (log
+    axis): box = quartiles, whiskers = 5th and 95th percentiles (computed with pandas, so 100,000
+    trials draw as fast as 100). Runners are named beside their boxes, so no legend is needed."""
     data = trials[trials["eval_seconds"] > 0]
     tasks = list(dict.fromkeys(trials["task"]))
-    runners = [r for r in style.runners if r in set(trials["runner"])]
-    fig = _figure(6.8, 1.0 + 0.22 * max(1, len(tasks)) * max(2, len(runners)) ** 0.8)
-    ax = fig.subplots()
+    runners = style.present(trials["runner"])
+    fig, axes = _facets(max(1, len(tasks)), ncols=1, width=5.5, height=0.5 + 0.2 * len(runners))
+    names = [label(r) for r in runners]
+    fig.subplots_adjust(left=(0.4 + 0.07 * max(map(len, names), default=4)) / fig.get_figwidth())
     if data.empty:
-        ax.text(0.5, 0.5, "no evaluation times recorded", ha="center", va="center",
-                transform=ax.transAxes)
+        axes[0].text(0.5, 0.5, "no evaluation times recorded", ha="center", va="center",
+                     transform=axes[0].transAxes)
         return fig
     q = (data.groupby(["task", "runner"])["eval_seconds"]
          .quantile([0.05, 0.25, 0.5, 0.75, 0.95]).unstack())
-    height = 0.8 / max(1, len(runners))
-    for t, task in enumerate(tasks):
+    for ax, task in zip(axes, tasks, strict=True):
         for j, runner in enumerate(runners):
             if (task, runner) not in q.index:
                 continue
             p05, p25, p50, p75, p95 = q.loc[(task, runner)].to_numpy(dtype=float)
-            position = t + (j - (len(runners) - 1) / 2) * height
             box = ax.bxp([{"med": p50, "q1": p25, "q3": p75, "whislo": p05, "whishi": p95,
-                           "fliers": []}], positions=[position], widths=height * 0.85,
+                           "fliers": []}], positions=[j], widths=0.7,
                          orientation="horizontal", patch_artist=True, showfliers=False,
                          medianprops={"color": "0.15"})
             box["boxes"][0].set_facecolor(style.colours[runner])
             box["boxes"][0].set_edgecolor("0.3")
-    ax.set_yticks(range(len(tasks)), [label(t) for t in tasks])
-    ax.set_ylim(len(tasks) - 0.5, -0.5)
-    _log_scale(ax, "x")
-    ax.set_xlabel("evaluation seconds per trial")
-    _legend(fig, style, runners)
+        ax.set_yticks(range(len(runners)), names)
+        ax.set_ylim(len(runners) - 0.5, -0.5)
+        ax.set_title(label(task))
+        _log_scale(ax, "x")
+        ax.set_xlabel("evaluation seconds per trial")
     return fig

@@ -3,6 +3,7 @@ where a comparison was not fair (unequal budgets, different devices, budgets not
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,29 +46,83 @@ def _git(env: dict[str, Any]) -> str | None:
     return None if value is None else str(value)
 
 
-def environment_table(environments: dict[int, dict[str, Any]]) -> pd.DataFrame:
-    rows = []
+def canonical(value: Any) -> Any:
+    """``value`` with every list sorted (by its items' JSON): two records that list the same native
+    libraries in another order (threadpoolctl's order follows load order) compare equal."""
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        items = [canonical(v) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, default=str))
+    return value
+
+
+def merge_environments(environments: dict[int, dict[str, Any]]
+                       ) -> list[tuple[list[int], dict[str, Any]]]:
+    """Environment records grouped when they are one environment: equal up to list order, and up
+    to whether torch was imported when the record was taken (a record without torch facts joins the
+    one record, if exactly one, that has them). Returns (ids, record) in id order."""
+    by_key: dict[str, list[int]] = {}
     for env_id, env in sorted(environments.items()):
+        env = env if isinstance(env, dict) else {}
+        rest = canonical({k: v for k, v in env.items() if k != "torch"})
+        by_key.setdefault(json.dumps(rest, sort_keys=True, default=str), []).append(env_id)
+    groups: list[tuple[list[int], dict[str, Any]]] = []
+    for ids in by_key.values():
+        torches: dict[str, list[int]] = {}
+        for env_id in ids:
+            torch = environments[env_id].get("torch") if isinstance(environments[env_id], dict) \
+                else None
+            key = json.dumps(canonical(torch), sort_keys=True, default=str) if torch else ""
+            torches.setdefault(key, []).append(env_id)
+        loaded = [k for k in torches if k]
+        if len(loaded) <= 1:
+            groups.append((ids, environments[torches[loaded[0]][0] if loaded else ids[0]]))
+        else:
+            unloaded = torches.get("", [])
+            for key in loaded:
+                groups.append((sorted(torches[key] + unloaded), environments[torches[key][0]]))
+                unloaded = []
+    return sorted(groups, key=lambda group: group[0][0])
+
+
+def environment_table(environments: dict[int, dict[str, Any]]) -> pd.DataFrame:
+    """One row per distinct environment (see :func:`merge_environments`); ``env_id`` lists the
+    store's ids it stands for ("1, 4, 5")."""
+    rows = []
+    for ids, env in merge_environments(environments):
+        env = env if isinstance(env, dict) else {}
         torch = env.get("torch") if isinstance(env.get("torch"), dict) else {}
         packages = env.get("packages") if isinstance(env.get("packages"), dict) else {}
         ordered = [p for p in KEY_PACKAGES if p in packages]
         ordered += sorted(p for p in packages if p not in KEY_PACKAGES)
+        threads = _get(torch, "threads")
         rows.append({
-            "env_id": env_id,
+            "env_id": ", ".join(map(str, ids)),
             "hostname": _get(env, "hostname", "host"),
             "python": _get(env, "python", "python_version"),
             "platform": _get(env, "platform", "os"),
             "cpu": _get(env, "cpu", "processor"),
-            "torch": _get(torch, "version"),
-            "torch_threads": _get(torch, "threads"),
+            "torch": _get(torch, "version") or ("not imported" if "torch" in env else None),
+            "torch_threads": int(threads) if isinstance(threads, (int, float)) else None,
             "cpu_capability": _get(torch, "cpu_capability"),
             "cuda": _get(torch, "cuda"),
             "git_revision": _git(env),
             "packages": ", ".join(f"{p} {packages[p]}" for p in ordered),
         })
-    return pd.DataFrame(rows, columns=["env_id", "hostname", "python", "platform", "cpu", "torch",
-                                       "torch_threads", "cpu_capability", "cuda", "git_revision",
-                                       "packages"])
+    columns = ["env_id", "hostname", "python", "platform", "cpu", "torch", "torch_threads",
+               "cpu_capability", "cuda", "git_revision", "packages"]
+    return pd.DataFrame(rows, columns=columns).astype(object)
+
+
+def environments_for_reading(table: pd.DataFrame) -> pd.DataFrame:
+    """The environment table turned on its side (one column per environment, one row per fact),
+    so it fits a page whatever the length of the package list; empty facts left out."""
+    shown = table.set_index("env_id").T
+    shown.columns = [f"environment {c}" for c in shown.columns]
+    shown = shown[shown.map(lambda v: v not in (None, "") and v == v).any(axis=1)]
+    shown.index = [str(i).replace("_", " ") for i in shown.index]
+    return shown.map(lambda v: "—" if v is None or v != v else str(v)).rename_axis("fact")
 
 
 def suite_table(specs: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -139,8 +194,8 @@ def collect(data: StoreData, frames: Frames) -> Provenance:
         table = environment_table({int(e): data.environments.get(int(e), {}) for e in envs})
         varying = [c for c in ("hostname", "python", "torch", "packages", "git_revision", "cpu")
                    if table[c].astype(str).nunique() > 1]
-        if varying:
-            notes.append(f"Studies ran in {len(envs)} environments that differ in "
+        if varying and len(table) > 1:
+            notes.append(f"Studies ran in {len(table)} environments that differ in "
                          + ", ".join(varying) + ".")
 
     suites, sources = suite_table(data.suite_specs)

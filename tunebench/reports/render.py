@@ -38,6 +38,7 @@ class Table:
     in_latex: bool = True
     collapsed: bool = False  # shown folded in the HTML page (long tables)
     align: list[str] = field(default_factory=list)  # "l" or "r" per column; default: text left
+    compact: bool = False  # tight cells (a runner × runner matrix)
 
     def __post_init__(self) -> None:
         if not self.align:
@@ -86,6 +87,27 @@ def fmt_pm(mean: Any, half: Any) -> str:
         return f"{mean:.3e} ± {half:.1e}"
     decimals = max(0, decimals)
     return f"{mean:.{decimals}f} ± {half:.{decimals}f}"
+
+
+def fmt_interval(mean: Any, low: Any, high: Any,
+                 bounds: tuple[float, float] = (-math.inf, math.inf)) -> str:
+    """``mean ± half`` where the interval lies inside the metric's ``bounds``; else the interval
+    clipped to them, ``mean [low, high]`` (an accuracy is never printed as 0.6 ± 1.1)."""
+    if not _finite(mean):
+        return DASH
+    if not (_finite(low) and _finite(high)):
+        return fmt(mean)
+    lo_bound, hi_bound = bounds
+    low, high = float(low), float(high)
+    if lo_bound <= low and high <= hi_bound:
+        return fmt_pm(mean, (high - low) / 2)
+    low, high = max(low, lo_bound), min(high, hi_bound)
+    half = (high - low) / 2
+    digits = 1 - math.floor(math.log10(half)) if half > 0 else 3
+    decimals = min(8, max(0, digits))
+    if abs(float(mean)) >= 1e6:
+        return f"{float(mean):.3e} [{low:.2e}, {high:.2e}]"
+    return f"{float(mean):.{decimals}f} [{low:.{decimals}f}, {high:.{decimals}f}]"
 
 
 def fmt_p(p: Any) -> str:
@@ -260,6 +282,8 @@ class Page:
     tables: dict[str, Table]
     figures: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
+    #: What the report found, first on the page: (kind, text) with kind p, note or warn.
+    headline: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _longest_backtick_run(text: str) -> int:

@@ -1,0 +1,242 @@
+"""The report's opening: what the statistics found, in words, and what they cannot say.
+
+Sentences are generated from the decisions of :mod:`tunebench.reports.decisions` — overall from the
+significance section's own pairwise table (so the headline and that table never disagree), per task
+from the repetitions of that task — and from checks of the design: too few repetitions for any
+test to reach significance, budgets that end inside a model-based runner's random start-up phase,
+and repetitions that are identical (a deterministic runner and task repeat nothing).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from tunebench.reports import decisions, stats
+from tunebench.reports.frames import Frames
+
+#: Runner options that set how many initial trials a model-based runner draws before its model.
+STARTUP_OPTIONS = ("n_startup_trials", "n_startup_jobs", "n_initial_points", "n_init",
+                   "n_initial_design")
+
+#: Optional study columns (added by the suite layer) flagging a degenerate repetition.
+DEGENERATE_COLUMNS = ("degenerate", "degenerate_repetition", "identical_repetition")
+
+#: Below this many repetitions the report's intervals are not trusted to hold their level.
+MIN_REPETITIONS_FOR_INTERVALS = 5
+
+
+@dataclass
+class Headline:
+    """The opening sentences, and the per-task decisions the tables' bold marks follow."""
+
+    items: list[tuple[str, str]] = field(default_factory=list)  # (kind, text): p, note, warn
+    best_by_task: dict[str, str | None] = field(default_factory=dict)
+    metric_by_task: dict[str, str] = field(default_factory=dict)  # "test" or "validation"
+    overall_best: str | None = None
+
+
+def names(items: list[str], limit: int = 12) -> str:
+    """``a, b and c`` (and ``… and N more`` past ``limit``)."""
+    items = [str(i) for i in items]
+    if len(items) > limit:
+        items = [*items[:limit], f"{len(items) - limit} more"]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def task_blocks(frames: Frames, task: str, metric: str = "auto") -> tuple[pd.DataFrame, str]:
+    """Repetitions × runners of one task's final values as losses, and which metric they are.
+
+    ``auto``: the test value where every study of the task has one (the headline table shows test
+    values), else the validation value; only repetitions every runner has."""
+    final = frames.final[frames.final["task"] == task]
+    sign = -1.0 if frames.references.loc[task, "direction"] == "maximize" else 1.0
+    if metric == "auto":
+        metric = "test" if len(final) and final["final_test"].notna().all() else "validation"
+    column = "final_test" if metric == "test" else "filled_loss"
+    values = final[column] * (sign if metric == "test" else 1.0)
+    wide = final.assign(_v=values).pivot_table(index="repetition", columns="runner", values="_v",
+                                               aggfunc="first")
+    wide = wide.dropna(how="any")
+    wide.columns = [str(c) for c in wide.columns]
+    return wide.reindex(columns=[r for r in frames.runners if r in wide.columns]), metric
+
+
+def build_headline(frames: Frames, results: dict[str, pd.DataFrame],
+                   statistics: dict, alpha: float = stats.ALPHA) -> Headline:
+    """Sentences stating the report's conclusions, overall and per task, and its limits."""
+    head = Headline()
+    runners, baseline = frames.runners, _baseline(frames)
+    head.items += _overall(results.get("wilcoxon"), statistics, runners, baseline, alpha, head)
+    head.items += _per_task(frames, baseline, alpha, head)
+    head.items += _limits(frames)
+    return head
+
+
+def _baseline(frames: Frames) -> str | None:
+    from tunebench.reports.metrics import find_baseline
+
+    return find_baseline(frames)
+
+
+def _versus(decided: pd.DataFrame, baseline: str | None, runners: list[str]) -> str:
+    """Which runners are significantly better or worse than the baseline, in one sentence."""
+    if baseline is None or baseline not in runners:
+        return ""
+    worse, better = decisions.better_than(decided, baseline)
+    rest = [r for r in runners if r not in (*better, *worse, baseline)]
+    parts = []
+    if better:
+        parts.append(f"significantly better than {baseline}: {names(better)}")
+    if worse:
+        parts.append(f"significantly worse than {baseline}: {names(worse)}")
+    if rest:
+        parts.append(f"not distinguishable from {baseline}: "
+                     + (names(rest) if len(rest) <= 6 else f"the other {len(rest)} runners"))
+    return "; ".join(parts)
+
+
+def _overall(pairs: pd.DataFrame | None, statistics: dict, runners: list[str],
+             baseline: str | None, alpha: float, head: Headline) -> list[tuple[str, str]]:
+    if len(runners) < 2:
+        return [("warn", "Only one runner: there is nothing to compare.")]
+    if pairs is None or pairs.empty:
+        return [("warn", "Too few complete blocks for any significance test: no runner can be "
+                         "called better than another. Run more repetitions.")]
+    decided = decisions.with_direction(pairs)
+    n_blocks = statistics.get("n_blocks", int(pairs["n"].max()))
+    significant = int(decided["significant"].sum())
+    best = decisions.significantly_best(decided, runners)
+    head.overall_best = best
+    how = (f"two-sided Wilcoxon signed-rank tests, Holm-corrected over {len(decided)} pairs, "
+           f"α = {alpha:g}, over {n_blocks} blocks")
+    friedman = statistics.get("friedman")
+    lead = (f"Overall, {best} is significantly better than every other runner" if best else
+            "Overall, no runner is significantly better than every other")
+    text = f"{lead} ({how}); {significant} of {len(decided)} pairs differ significantly."
+    if friedman is not None:
+        verdict = "differ" if friedman.pvalue < alpha else "show no evidence of differing"
+        text += (f" Friedman's test: the runners {verdict} "
+                 f"({'p < 0.001' if friedman.pvalue < 0.001 else f'p = {friedman.pvalue:.3f}'}).")
+    items = [("p", text)]
+    versus = _versus(decided, baseline, runners)
+    if versus:
+        items.append(("p", "Against random search, overall — " + versus + "."))
+    needed = decisions.min_blocks_for_significance(len(runners), alpha)
+    if n_blocks < needed:
+        items.append(("warn", f"{n_blocks} blocks are too few for any pair to reach significance "
+                              f"after Holm's correction over {len(decided)} pairs (that needs at "
+                              f"least {needed}): the absence of differences above says nothing."))
+    return items
+
+
+def _per_task(frames: Frames, baseline: str | None, alpha: float,
+              head: Headline) -> list[tuple[str, str]]:
+    items: list[tuple[str, str]] = []
+    too_few: dict[int, list[str]] = {}
+    needed = decisions.min_blocks_for_significance(len(frames.runners), alpha)
+    for task in frames.tasks:
+        matrix, metric = task_blocks(frames, task)
+        head.metric_by_task[task] = metric
+        head.best_by_task[task] = None
+        n, k = matrix.shape
+        if k < 2:
+            continue
+        if n < needed:
+            too_few.setdefault(n, []).append(task)
+            continue
+        decided = decisions.pairwise_decisions(matrix, alpha)
+        best = decisions.significantly_best(decided, list(matrix.columns))
+        head.best_by_task[task] = best
+        lead = (f"{best} is significantly best" if best else
+                "no runner is significantly better than every other")
+        versus = _versus(decided, baseline, list(matrix.columns))
+        items.append(("p", f"On {task} ({n} repetitions, final {metric} value): {lead}"
+                           + (f"; {versus}" if versus else "") + "."))
+    for n, tasks in too_few.items():
+        items.append(("note", f"On {names(tasks)}, {n} repetition{'s' if n != 1 else ''} cannot "
+                              f"tell any two runners apart (with {len(frames.runners)} runners, "
+                              f"Holm's correction needs at least {needed} repetitions per task): "
+                              "per-task values are estimates, not rankings."))
+    return items
+
+
+def _limits(frames: Frames) -> list[tuple[str, str]]:
+    items: list[tuple[str, str]] = []
+    reps = frames.studies.groupby(["task", "runner"])["repetition"].nunique()
+    if len(reps) and reps.min() < MIN_REPETITIONS_FOR_INTERVALS:
+        items.append(("warn", f"Only {reps.min()} repetition{'s' if reps.min() != 1 else ''} per "
+                              "runner and task: with fewer than "
+                              f"{MIN_REPETITIONS_FOR_INTERVALS}, confidence bands and intervals do "
+                              "not reach their stated level; read them as rough spreads."))
+    startup = startup_phase(frames)
+    if startup:
+        items.append(("warn", "Budget inside the random start-up phase: " + "; ".join(startup)
+                              + ". These runners were compared as the random search they "
+                                "start with, not as the model-based methods they are."))
+    identical = identical_repetitions(frames)
+    if identical:
+        items.append(("note", "Identical repetitions (every repetition gave the same values, so "
+                              "they add no evidence): " + names(identical, limit=20) + "."))
+    return items
+
+
+def _startup_length(runner_name: str, options: object) -> tuple[int, str] | None:
+    """The runner's start-up trials: its option if set in the suite, else its library default."""
+    if isinstance(options, dict):
+        for key in STARTUP_OPTIONS:
+            if isinstance(options.get(key), (int, float)) and not isinstance(options[key], bool):
+                return int(options[key]), key
+    try:
+        from tunebench.registry import get_runner_class
+
+        parameters = inspect.signature(get_runner_class(runner_name).__init__).parameters
+    except Exception:  # an unknown or unimportable runner: nothing is known about its start-up
+        return None
+    for key in STARTUP_OPTIONS:
+        default = parameters[key].default if key in parameters else None
+        if isinstance(default, int) and not isinstance(default, bool):
+            return default, key
+    return None
+
+
+def startup_phase(frames: Frames) -> list[str]:
+    """``runner on tasks (N trials, option = M)`` where studies ended inside the start-up phase."""
+    studies = frames.studies
+    if studies.empty:
+        return []
+    first = studies.drop_duplicates(["task", "runner"])
+    trials_run = studies.groupby(["task", "runner"])["n_trials"].median()
+    inside: dict[tuple[str, str, int, float], list[str]] = {}
+    for row in first.itertuples(index=False):
+        found = _startup_length(str(row.runner_name), row.runner_options)
+        if found is None:
+            continue
+        length, option = found
+        n = float(trials_run.get((row.task, row.runner), np.nan))
+        if np.isfinite(n) and n <= length:
+            inside.setdefault((str(row.runner), option, length, n), []).append(str(row.task))
+    return [f"{runner} on {names(tasks)} ({n:g} trials, {option} = {length})"
+            for (runner, option, length, n), tasks in inside.items()]
+
+
+def identical_repetitions(frames: Frames) -> list[str]:
+    """``runner on task`` where every repetition is the same study (or a store flag says so)."""
+    out = []
+    flags = [c for c in DEGENERATE_COLUMNS if c in frames.studies.columns]
+    trials = frames.trials
+    for (task, runner), group in frames.studies.groupby(["task", "runner"], sort=False):
+        if flags and group[flags[0]].fillna(False).astype(bool).any():
+            out.append(f"{runner} on {task}")
+            continue
+        if group["repetition"].nunique() < 2:
+            continue
+        sequences = {np.round(t["value"].to_numpy(dtype=float), 12).tobytes()
+                     for _, t in trials[trials["study_id"].isin(group["study_id"])]
+                     .groupby("study_id")}
+        if len(sequences) == 1:
+            out.append(f"{runner} on {task}")
+    return out

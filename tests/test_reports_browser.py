@@ -1,7 +1,10 @@
 """The HTML report in a real headless Chromium (Debian's ``chromium``), opened from disk.
 
 Checks what a reader sees: every section, every figure decoded, no console error, no request
-leaving the page, and names full of HTML special characters shown as text, never run.
+leaving the page, and names full of HTML special characters shown as text, never run. On a store of
+21 runners (as many as the all-runners suite): every runner's name drawn, inside the figure and
+clear of the other entries, in every figure's legend (the SVG figures opened in the browser, text
+kept as text), and the page and its provenance tables no wider than a 1280 px window.
 """
 
 from __future__ import annotations
@@ -11,14 +14,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib import colors as mpl_colors
 from report_fixtures import NASTY, rename, small_store
 
 from tunebench.reports import build_report, write_report
+from tunebench.testing.synthetic_store import SynthRunner, SynthTask, synthetic_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-SECTIONS = ["Summary", "Sample efficiency", "Final test performance", "Normalised score",
+SECTIONS = ["Summary", "Sample efficiency", "Final test performance", "Best configurations",
+            "Normalised score",
             "Ranks over budget", "Significance", "Anytime performance", "Costs and failures",
             "Provenance"]
 
@@ -29,6 +35,20 @@ pytestmark = [
 ]
 
 
+#: The runners of tunebench/suites/all-runners.toml (21, random among them).
+ALL_RUNNERS = ["grid", "hyperopt.anneal", "hyperopt.rand", "hyperopt.tpe", "nevergrad.bo",
+               "nevergrad.cma", "nevergrad.de", "nevergrad.ngopt", "nevergrad.oneplusone",
+               "nevergrad.portfolio", "nevergrad.pso", "optuna.asha", "optuna.cmaes", "optuna.gp",
+               "optuna.hyperband", "optuna.qmc", "optuna.random", "optuna.tpe", "random",
+               "sobol", "smac.bo"]
+
+
+def _launch(playwright):
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
+        args=ARGS)
+
+
 @pytest.fixture(scope="module")
 def page_report(tmp_path_factory):
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -37,9 +57,7 @@ def page_report(tmp_path_factory):
     written = write_report(build_report(data, n_boot=200), out)
     console, errors, outside = [], [], []
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
-            args=ARGS)
+        browser = _launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda message: console.append((message.type, message.text)))
@@ -107,3 +125,115 @@ def test_screenshot_shows_a_page(page_report):
     assert width == 1280 and height > 3000
     assert pixels.std() > 20  # not a blank page
     assert (pixels < 100).mean() > 0.005  # dark text and lines are drawn
+
+
+# -- many runners ------------------------------------------------------------------------------
+
+#: Per SVG text: its string, its box and whether it belongs to the figure's legend; the figure's box.
+SVG_TEXTS = """() => {
+    const root = document.documentElement.getBoundingClientRect();
+    const texts = Array.from(document.querySelectorAll("text")).map(t => {
+        const r = t.getBoundingClientRect();
+        return {text: t.textContent, legend: t.closest('g[id^="legend"]') !== null,
+                left: r.left, right: r.right, top: r.top, bottom: r.bottom};
+    });
+    return {texts, width: root.width, height: root.height};
+}"""
+
+
+@pytest.fixture(scope="module")
+def many_runners(tmp_path_factory):
+    """A 21-runner report (three cheap synthetic tasks, three repetitions, 15 trials), in Chromium:
+    the text of every figure's SVG, and the page's layout at 1280 px."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    runners = [SynthRunner(name, power=1.0 if name == "random" else 1.0 + (i % 5) / 2)
+               for i, name in enumerate(ALL_RUNNERS)]
+    tasks = [SynthTask("branin", budget_amount=15), SynthTask("hartmann6", budget_amount=15),
+             SynthTask("acc", direction="maximize", optimum=None, scale=0.5, best=0.95,
+                       budget_amount=15)]
+    report = build_report(synthetic_store(tasks, runners, repetitions=3), n_boot=50)
+    written = write_report(report, tmp_path_factory.mktemp("many"))
+    figures = {}
+    with sync_api.sync_playwright() as playwright:
+        browser = _launch(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            for svg in sorted(written.directory.glob("figures/*.svg")):
+                page.goto(svg.as_uri(), wait_until="load")
+                figures[svg.stem] = page.evaluate(SVG_TEXTS)
+            page.goto(written.index.as_uri(), wait_until="load")
+            page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+            layout = page.evaluate("""() => ({
+                page_width: document.documentElement.scrollWidth,
+                provenance: Array.from(document.querySelectorAll("#provenance .table-wrap")).map(
+                    w => ({id: w.id, scroll: w.scrollWidth, client: w.clientWidth})),
+                provenance_text: document.querySelector("#provenance").innerText,
+                summary_text: document.querySelector("#summary").innerText,
+            })""")
+        finally:
+            browser.close()
+    return {"report": report, "figures": figures, "layout": layout}
+
+
+def _overlap(a: dict, b: dict, slack: float = 0.5) -> bool:
+    return (a["left"] < b["right"] - slack and b["left"] < a["right"] - slack
+            and a["top"] < b["bottom"] - slack and b["top"] < a["bottom"] - slack)
+
+
+def test_every_runner_is_named_in_every_figure_legend(many_runners):
+    figures = many_runners["figures"]
+    with_legend = {name for name, f in figures.items() if any(t["legend"] for t in f["texts"])}
+    # Every figure of lines has a legend; the others name runners on an axis.
+    assert {"sample_efficiency_trials", "normalised_score", "ranks_over_budget", "ecdf",
+            "optimizer_overhead"} <= with_legend
+    for name in with_legend:
+        entries = [t for t in figures[name]["texts"] if t["legend"] and t["text"] != "runner"]
+        assert sorted(t["text"] for t in entries) == sorted(ALL_RUNNERS), name
+        width, height = figures[name]["width"], figures[name]["height"]
+        for t in entries:  # drawn inside the figure, not cut at its edge
+            assert t["left"] >= 0 and t["top"] >= 0, (name, t)
+            assert t["right"] <= width + 0.5 and t["bottom"] <= height + 0.5, (name, t)
+        for i, a in enumerate(entries):  # and legible: no entry drawn over another
+            assert not any(_overlap(a, b) for b in entries[i + 1:]), (name, a["text"])
+
+
+def test_figures_without_a_legend_name_every_runner_on_their_axes(many_runners):
+    figures = many_runners["figures"]
+    for name in ("final_test", "eval_seconds", "win_rates", "critical_difference"):
+        texts = figures[name]["texts"]
+        shown = {t["text"].split(" (")[0] for t in texts
+                 if t["right"] <= figures[name]["width"] + 0.5 and t["left"] >= 0}
+        assert set(ALL_RUNNERS) <= shown, (name, set(ALL_RUNNERS) - shown)
+
+
+def test_random_is_drawn_in_every_small_multiple(many_runners):
+    report = many_runners["report"]
+    random_grey = tuple(round(c, 3) for c in mpl_colors.to_rgb(
+        report.figures["ranks_over_budget"].legends[0].legend_handles[
+            ALL_RUNNERS.index("random")].get_color()))
+    for name in ("sample_efficiency_trials", "normalised_score", "ranks_over_budget", "ecdf"):
+        axes = [ax for ax in report.figures[name].axes if ax.get_visible()]
+        assert len(axes) > 1, name  # 21 runners: small multiples, not 21 lines in one panel
+        for ax in axes:
+            colours = {tuple(round(c, 3) for c in mpl_colors.to_rgb(line.get_color()))
+                       for line in ax.get_lines()}
+            assert random_grey in colours, (name, ax.get_title())
+            assert len(ax.get_lines()) <= 8 + 2  # a handful of lines (+ reference lines)
+
+
+def test_the_page_and_its_provenance_fit_1280_px(many_runners):
+    layout = many_runners["layout"]
+    assert layout["page_width"] <= 1280
+    assert layout["provenance"], "no provenance table"
+    for wrap in layout["provenance"]:
+        assert wrap["scroll"] <= wrap["client"], wrap
+    text = layout["provenance_text"]
+    assert "0123456789abcdef" in text  # the git revision
+    assert "nan" not in text.lower().split()
+
+
+def test_the_summary_opens_with_what_the_report_found(many_runners):
+    text = many_runners["layout"]["summary_text"]
+    assert text.index("What this report found") < text.index("Suite")
+    assert "no runner is significantly better than every other" in text
+    assert "at least 14" in text  # 21 runners: Holm over 210 pairs needs 14 blocks

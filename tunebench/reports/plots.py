@@ -122,15 +122,16 @@ def legend_columns(style: RunnerStyle, runners: Sequence[str], width: float) -> 
 
 def _facets(n: int, *, ncols: int = 3, width: float = 3.4, height: float = 2.6,
             legend: Sequence[str] | None = None, style: RunnerStyle | None = None,
-            rotated: bool = False) -> tuple[Figure, list]:
+            rotated: float = 0.0) -> tuple[Figure, list]:
     """A grid of panels with fixed margins (in inches) instead of a layout engine: laying out
     dozens of panels is most of the cost of drawing them, and fixed margins cost nothing.
 
     With ``legend`` (runners) and ``style``, room for a legend of every runner is kept below the
-    panels (see :func:`legend_columns`); :func:`_legend` draws it there."""
+    panels (see :func:`legend_columns`); :func:`_legend` draws it there. ``rotated``: inches of
+    room below each panel for slanted tick labels."""
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    extra = 0.9 if rotated else 0.0
+    extra = rotated
     left, right, top, bottom = 0.8, 0.25, 0.35, 0.55 + extra
     wgap, hgap = 0.85, 0.75 + extra
     fig_w = left + ncols * width + (ncols - 1) * wgap + right
@@ -260,10 +261,11 @@ def final_values(final: pd.DataFrame, style: RunnerStyle, *, column: str,
     """Box plot with every repetition as a dot, one panel per task."""
     tasks = list(dict.fromkeys(final["task"]))
     runners = [r for r in style.runners if r in set(final["runner"])]
-    rotated = len(runners) > 3 or any(len(label(r, 16)) > 10 for r in runners)
+    slanted = len(runners) > 3 or any(len(label(r)) > 10 for r in runners)
+    longest = max((len(label(r)) for r in runners), default=0)
     width = max(3.0, 0.55 * len(runners) + 1.2)
     fig, axes = _facets(len(tasks), ncols=max(1, min(3, int(14 // width))), width=width,
-                        rotated=rotated)
+                        rotated=0.2 + 0.055 * longest if slanted else 0.0)
     jitter = np.random.default_rng(0)
     for ax, task in zip(axes, tasks, strict=True):
         part = final[(final["task"] == task) & final[column].notna()]
@@ -282,13 +284,13 @@ def final_values(final: pd.DataFrame, style: RunnerStyle, *, column: str,
                            color="0.15", zorder=3, linewidths=0)
         else:
             ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
-        ax.set_xticks(range(len(runners)), [label(r, 16) for r in runners])
+        ax.set_xticks(range(len(runners)), [label(r) for r in runners])
         ax.set_xlim(-0.6, len(runners) - 0.4)
         ax.set_title(label(task))
         ax.set_ylabel(ylabel)
         ax.grid(axis="x", visible=False)
-        if rotated:
-            ax.tick_params(axis="x", labelrotation=30)
+        if slanted:
+            ax.tick_params(axis="x", labelrotation=45)
             for tick in ax.get_xticklabels():
                 tick.set_horizontalalignment("right")
     return fig

@@ -1,0 +1,162 @@
+"""`tunebench show` on a real SQLite store: regrets against each repetition's own reference, paired
+differences against random search, the best configuration, readable at 80 columns in a terminal
+(a real pseudo-terminal) and in a pipe."""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import pty
+import re
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from rich.cells import cell_len
+from scipy import stats as sps
+
+from tunebench.cli.show import summary_frame
+from tunebench.reports.frames import StoreData
+from tunebench.testing.synthetic_store import SynthRunner, SynthTask, synthetic_store, write_store
+
+ROOT = Path(__file__).resolve().parents[1]
+ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
+#: The optimum of each repetition's split: far apart, as linreg's are (3108.9, 2004.2, 3103.6).
+SHIFTS = {0: 3108.9, 1: 2004.2, 2: 3103.6, 3: 2500.0}
+
+
+def shifted_store(runners: list[SynthRunner]) -> StoreData:
+    """A task whose optimum depends on the repetition (known per seed), and one that knows none."""
+    tasks = [SynthTask("split", budget_amount=12, scale=100.0),
+             SynthTask("acc", direction="maximize", optimum=None, scale=0.5, best=0.95,
+                       budget_amount=12)]
+    data = synthetic_store(tasks, runners, repetitions=len(SHIFTS), seed=3)
+    trials, studies = data.trials.copy(), data.studies.copy()
+    on = trials["task"] == "split"
+    shift = trials.loc[on, "repetition"].map(SHIFTS)
+    for column in ("value", "test_value", "best_value", "best_test_value", "optimum"):
+        trials.loc[on, column] = trials.loc[on, column] + shift
+    son = studies["task"] == "split"
+    studies.loc[son, "optimum"] = studies.loc[son, "repetition"].map(SHIFTS)
+    return StoreData(trials, studies, data.environments, data.suite_specs)
+
+
+def hand_regrets(data: StoreData) -> pd.DataFrame:
+    """Per study, by hand: final best against the optimum of its repetition (split) or the best
+    value any runner reached in its repetition (acc)."""
+    ok = data.trials[data.trials["status"] == "ok"]
+    rows = []
+    for (task, runner, rep), group in ok.groupby(["task", "runner", "repetition"]):
+        if task == "split":
+            regret = group["value"].min() - SHIFTS[rep]
+        else:
+            best_in_rep = ok[(ok["task"] == "acc") & (ok["repetition"] == rep)]["value"].max()
+            regret = best_in_rep - group["value"].max()
+        rows.append({"task": task, "runner": runner, "repetition": rep, "regret": regret})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    data = shifted_store([SynthRunner("random"), SynthRunner("tpe", power=3.0),
+                          SynthRunner("a-runner-with-a-long-name", power=2.0)])
+    db = tmp_path_factory.mktemp("show") / "results.db"
+    write_store(data, db)
+    return data, db
+
+
+def test_each_repetition_is_measured_against_its_own_reference(store):
+    data, db = store
+    frame, _ = summary_frame(db)
+    expected = hand_regrets(data)
+    assert (expected["regret"] >= 0).all() and expected["regret"].max() < 100  # not ~1000s
+    for row in frame.itertuples():
+        mine = expected[(expected["task"] == row.task) & (expected["runner"] == row.runner)]
+        assert row.regret == pytest.approx(mine["regret"].median(), rel=1e-9, abs=1e-12)
+
+
+def test_the_spread_is_of_paired_differences_against_random(store):
+    data, db = store
+    frame, _ = summary_frame(db)
+    expected = hand_regrets(data).pivot_table(index=["task", "repetition"], columns="runner",
+                                              values="regret")
+    for row in frame[frame["runner"] != "random"].itertuples():
+        diff = (expected.loc[row.task, row.runner] - expected.loc[row.task, "random"]).to_numpy()
+        half = sps.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / math.sqrt(len(diff))
+        assert row.delta == pytest.approx(diff.mean(), rel=1e-9)
+        assert row.delta_half == pytest.approx(half, rel=1e-9)
+        assert row.pairs == len(SHIFTS)
+    # The spread over repetitions of the best value is mostly the splits' (hundreds): never shown.
+    split = data.trials[data.trials["task"] == "split"].groupby("study_id")["best_value"].last()
+    assert split.std() > 100
+    assert (frame.loc[frame["task"] == "split", "delta_half"].dropna() < 100).all()
+
+
+def test_the_best_configuration_is_the_best_trial_over_all_repetitions(store):
+    data, db = store
+    _, best = summary_frame(db)
+    ok = data.trials[data.trials["status"] == "ok"]
+    for row in best.itertuples():
+        mine = ok[(ok["task"] == row.task) & (ok["runner"] == row.runner)]
+        top = mine.loc[mine["value"].idxmax() if row.task == "acc" else mine["value"].idxmin()]
+        assert row.value == pytest.approx(top["value"]) and row.config == top["config"]
+        assert row.repetition == top["repetition"] and row.trial == top["trial"]
+    assert len(best) == 6
+
+
+def _run(db: Path, *, terminal: bool) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "TERM": "xterm"}
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    command = [sys.executable, "-m", "tunebench", "show", "--db", str(db)]
+    if not terminal:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120,
+                              check=True)
+        return done.stdout
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 80, 0, 0))
+    proc = subprocess.Popen(command, stdout=slave, stderr=slave, stdin=slave, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert proc.wait(timeout=120) == 0
+    return b"".join(chunks).decode()
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal-80", "pipe"])
+def test_show_fits_80_columns(store, terminal):
+    _, db = store
+    out = _run(db, terminal=terminal)
+    assert ("\x1b[" in out) == terminal  # a real terminal gets colour codes, a pipe none
+    lines = ANSI.sub("", out).replace("\r", "").splitlines()
+    assert max(cell_len(line) for line in lines) <= 80
+    text = " ".join(" ".join(lines).split())  # titles wrap at 80 columns
+    assert "best configuration" in text and "x=" in text
+    assert "regret from the optimum of each repetition" in text
+    assert "regret from the best value seen in each repetition" in text
+    assert "Δ vs random" in text and "baseline" in text
+    assert "a-runner-with-a-long-name".replace("-", "") in re.sub(r"[\s│-]", "", text)
+
+
+def test_without_random_search_no_spread_is_printed(tmp_path):
+    data = shifted_store([SynthRunner("tpe", power=3.0), SynthRunner("cma", power=2.0)])
+    write_store(data, tmp_path / "r.db")
+    out = _run(tmp_path / "r.db", terminal=False)
+    assert "±" not in out
+    assert "No random-search runner" in out
+    frame, _ = summary_frame(tmp_path / "r.db")
+    assert np.isnan(frame["delta"]).all()

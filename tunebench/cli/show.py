@@ -57,7 +57,11 @@ def _loss(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 
 def study_regrets(trials: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
-    """One row per study: its final best value, test value and regret against its own reference."""
+    """One row per study: its final best value, test value and regret against its own reference.
+
+    A (suite, task, runner, repetition) recorded twice counts once: its latest study."""
+    studies = studies.sort_values("study_id").drop_duplicates(
+        ["suite", "task", "runner", "repetition"], keep="last")
     last = trials.groupby("study_id").tail(1).set_index("study_id")
     frame = studies.join(last[["best_value", "best_test_value"]], on="study_id")
     refs = repetition_references(trials, studies)
@@ -86,7 +90,7 @@ def paired_difference(regrets: pd.DataFrame, runner: str, baseline: str) -> tupl
 
 
 def summary_frame(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per (suite, task, runner): median regret against each repetition's own reference, the paired
+    """Per (suite, task, runner): mean regret against each repetition's own reference, the paired
     difference against random search, counts; and the best configuration of each."""
     from tunebench.reports.best_config import best_configurations
     from tunebench.suite.store import load_studies, load_trials
@@ -101,7 +105,7 @@ def summary_frame(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             "suite": suite, "task": task, "runner": runner,
             "direction": group["direction"].iloc[0], "reps": group["repetition"].nunique(),
             "done": int((group["status"] == "done").sum()), "studies": len(group),
-            "regret": float(group["regret"].median()),
+            "regret": float(group["regret"].mean()),
             "delta": mean, "delta_half": half, "pairs": pairs,
             "test": float(pd.to_numeric(group["best_test_value"], errors="coerce").mean()),
             "trials": int(group["n_trials"].sum()), "failed": int(group["n_failed"].sum()),
@@ -128,7 +132,7 @@ def _delta(row) -> str:
 
 
 def show(db: Path = typer.Option(Path("results.db"), "--db", help="Results store.")) -> None:
-    """Summarise a results store: per task and runner, the median regret against each repetition's
+    """Summarise a results store: per task and runner, the mean regret against each repetition's
     own reference, the paired difference against random search, and the best configuration.
 
     "Δ vs random" is the mean over repetitions of (runner's regret − random search's regret in the
@@ -144,13 +148,15 @@ def show(db: Path = typer.Option(Path("results.db"), "--db", help="Results store
     has_baseline = BASELINE in set(frame["runner"])
     for (suite, task), rows in frame.groupby(["suite", "task"], sort=False):
         first = rows.iloc[0]
-        sources = sorted({s for text in rows["source"] for s in text.split(", ") if s})
-        reference = " / ".join("the optimum of each repetition" if s == "optimum" else
-                               "the best value seen in each repetition" for s in sources)
+        sources = {s for text in rows["source"] for s in text.split(", ") if s}
+        reference = {frozenset({"optimum"}): "the optimum of each repetition",
+                     frozenset({"best seen"}): "the best value seen in each repetition"}.get(
+            frozenset(sources), "each repetition's reference optimum, or the best value seen "
+                                "where a run beat it")
         table = Table(title=f"{suite} · {task}: {first['direction']}, budget {first['budget']:g} "
                             f"{first['budget_kind']}; regret from {reference}",
                       title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-        headers = ["runner", "median regret"] + (["Δ vs random"] if has_baseline else []) + \
+        headers = ["runner", "mean regret"] + (["Δ vs random"] if has_baseline else []) + \
             ["mean test", "studies", "failed"]
         longest = min(14, max(len(str(r)) for r in rows["runner"]))
         for column in headers:
@@ -162,7 +168,7 @@ def show(db: Path = typer.Option(Path("results.db"), "--db", help="Results store
                           f"{row.failed}/{row.trials}" if row.failed else "")
         console.print(table)
         if not has_baseline:
-            console.print("No random-search runner: regrets are medians over repetitions, no "
+            console.print("No random-search runner: regrets are means over repetitions, no "
                           "spread is shown (a spread over repetitions would measure the splits).")
         configs = Table(title="best configuration (best validation value over all repetitions)",
                         title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)

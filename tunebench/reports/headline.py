@@ -95,7 +95,7 @@ def _versus(decided: pd.DataFrame, baseline: str | None, runners: list[str]) -> 
         parts.append(f"significantly worse than {baseline}: {names(worse)}")
     if rest:
         parts.append(f"not distinguishable from {baseline}: "
-                     + (names(rest) if len(rest) <= 6 else f"the other {len(rest)} runners"))
+                     + (names(rest) if len(rest) <= 6 else f"the {len(rest)} others"))
     return "; ".join(parts)
 
 
@@ -124,7 +124,7 @@ def _overall(pairs: pd.DataFrame | None, statistics: dict, runners: list[str],
     items = [("p", text)]
     versus = _versus(decided, baseline, runners)
     if versus:
-        items.append(("p", "Against random search, overall — " + versus + "."))
+        items.append(("p", versus[0].upper() + versus[1:] + " (overall)."))
     needed = decisions.min_blocks_for_significance(len(runners), alpha)
     if n_blocks < needed:
         items.append(("warn", f"{n_blocks} blocks are too few for any pair to reach significance "

@@ -10,6 +10,7 @@ kept as text), and the page and its provenance tables no wider than a 1280 px wi
 from __future__ import annotations
 
 import shutil
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -35,12 +36,10 @@ pytestmark = [
 ]
 
 
-#: The runners of tunebench/suites/all-runners.toml (21, random among them).
-ALL_RUNNERS = ["grid", "hyperopt.anneal", "hyperopt.rand", "hyperopt.tpe", "nevergrad.bo",
-               "nevergrad.cma", "nevergrad.de", "nevergrad.ngopt", "nevergrad.oneplusone",
-               "nevergrad.portfolio", "nevergrad.pso", "optuna.asha", "optuna.cmaes", "optuna.gp",
-               "optuna.hyperband", "optuna.qmc", "optuna.random", "optuna.tpe", "random",
-               "sobol", "smac.bo"]
+#: The runners of the shipped all-runners suite (21, random among them).
+ALL_RUNNERS = [r["name"] for r in tomllib.loads(
+    (Path(__file__).resolve().parents[1] / "tunebench" / "suites" / "all-runners.toml")
+    .read_text())["runners"]]
 
 
 def _launch(playwright):
@@ -181,6 +180,7 @@ def _overlap(a: dict, b: dict, slack: float = 0.5) -> bool:
 
 
 def test_every_runner_is_named_in_every_figure_legend(many_runners):
+    assert len(ALL_RUNNERS) == 21 and "random" in ALL_RUNNERS
     figures = many_runners["figures"]
     with_legend = {name for name, f in figures.items() if any(t["legend"] for t in f["texts"])}
     # Every figure of lines has a legend; the others name runners on an axis.

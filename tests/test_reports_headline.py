@@ -118,6 +118,12 @@ def test_intervals_are_clipped_to_the_metric_range():
     numbers = [float(x) for text in cells for x in re.findall(r"-?\d+\.?\d*(?:e-?\d+)?", text)]
     assert numbers and all(0.0 <= x <= 1.0 for x in numbers), cells
     assert any("[" in text for text in cells)  # two repetitions: t interval clipped at least once
+    detail = report.tables["final_test_detail"]
+    low, high = detail.columns.index("95% CI low"), detail.columns.index("95% CI high")
+    shown = [float(row[i].text) for row in detail.rows for i in (low, high)]
+    assert all(0.0 <= x <= 1.0 for x in shown), shown
+    raw = report.frames["final_test"]
+    assert (raw["ci_low"] < 0).any() or (raw["ci_high"] > 1).any()  # there was something to clip
 
 
 def _identical(data: StoreData, runner: str) -> StoreData:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from tunebench.reports import decisions, stats
 from tunebench.reports.frames import Frames
+from tunebench.reports.metrics import find_baseline
 
 #: Runner options that set how many initial trials a model-based runner draws before its model.
 STARTUP_OPTIONS = ("n_startup_trials", "n_startup_jobs", "n_initial_points", "n_init",
@@ -69,17 +70,11 @@ def build_headline(frames: Frames, results: dict[str, pd.DataFrame],
                    statistics: dict, alpha: float = stats.ALPHA) -> Headline:
     """Sentences stating the report's conclusions, overall and per task, and its limits."""
     head = Headline()
-    runners, baseline = frames.runners, _baseline(frames)
+    runners, baseline = frames.runners, find_baseline(frames)
     head.items += _overall(results.get("wilcoxon"), statistics, runners, baseline, alpha, head)
     head.items += _per_task(frames, baseline, alpha, head)
     head.items += _limits(frames)
     return head
-
-
-def _baseline(frames: Frames) -> str | None:
-    from tunebench.reports.metrics import find_baseline
-
-    return find_baseline(frames)
 
 
 def _versus(decided: pd.DataFrame, baseline: str | None, runners: list[str]) -> str:

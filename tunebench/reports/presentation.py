@@ -93,6 +93,24 @@ def final_test_table(frames: Frames, summary: pd.DataFrame, best: dict[str, str 
                  in_latex=old.in_latex, collapsed=old.collapsed)
 
 
+def clip_detail(table: Table, frames: Frames) -> None:
+    """The per-study interval columns of a detail table (``95% CI low/high``), clipped to each
+    task's metric range like the final table's (the CSV keeps the unclipped bounds)."""
+    columns = {c: i for i, c in enumerate(table.columns)}
+    if "task" not in columns or not {"95% CI low", "95% CI high"} <= set(columns):
+        return
+    bounds = {}
+    for task in frames.tasks:
+        part = frames.final[frames.final["task"] == task]
+        bounds[task] = metric_bounds(part["final_test"].to_numpy(dtype=float),
+                                     str(frames.references.loc[task, "direction"]))
+    for row, raw in zip(table.rows, table.data.itertuples(index=False), strict=False):
+        lo, hi = bounds.get(row[columns["task"]].text, (-math.inf, math.inf))
+        for name, value in (("95% CI low", raw.ci_low), ("95% CI high", raw.ci_high)):
+            if np.isfinite(value) and not lo <= value <= hi:
+                row[columns[name]] = Cell(fmt(min(max(value, lo), hi)))
+
+
 def pairwise_matrix(pairs: pd.DataFrame, order: list[str]) -> Table:
     """Runner × runner: the Holm-adjusted p-value of each pair, signed by who is better.
 
@@ -160,6 +178,9 @@ def finalise(frames: Frames, results: dict[str, pd.DataFrame], tables: dict[str,
                 "Wilcoxon–Holm); no bold where no runner is.")
             if len(frames.runners) > MAX_LINES:
                 tables[name] = transpose(table)
+    if "final_test_detail" in tables and {"ci_low", "ci_high"} <= set(
+            tables["final_test_detail"].data.columns):
+        clip_detail(tables["final_test_detail"], frames)
     if len(frames.runners) > MAX_LINES:
         _compact_pairwise(results, tables, sections, statistics)
     config = best_config_table(frames)

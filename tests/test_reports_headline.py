@@ -87,13 +87,16 @@ def test_the_overall_sentence_follows_the_significance_table():
     pairs = report.frames["wilcoxon"]
     significant = int(pairs["significant"].sum())
     first = report.headline[0][1]
-    assert first.startswith("Overall, ")
+    assert first.startswith("At 20 trials, over all tasks, ")
     assert f"{significant} of {len(pairs)} pairs differ significantly" in first
+    for row in pairs[pairs["significant"]].sort_values("pvalue_holm").head(5).itertuples():
+        p = "Holm p < 0.001" if row.pvalue_holm < 0.001 else f"Holm p = {row.pvalue_holm:.3f}"
+        assert p in first  # how sure: the adjusted p-value of each difference named
     from tunebench.reports import stats
 
     matrix = stats.block_matrix(report.data.final).values
     expected = independent_best(matrix)
-    assert (f"Overall, {expected} is significantly better" in first) if expected else \
+    assert (f"{expected} is significantly better" in first) if expected else \
         ("no runner is significantly better than every other" in first)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tunebench.reports import decisions, stats
-from tunebench.reports.frames import Frames
+from tunebench.reports.frames import BUDGET_UNITS, Frames
 from tunebench.reports.metrics import find_baseline
 
 #: Runner options that set how many initial trials a model-based runner draws before its model.
@@ -71,7 +71,8 @@ def build_headline(frames: Frames, results: dict[str, pd.DataFrame],
     """Sentences stating the report's conclusions, overall and per task, and its limits."""
     head = Headline()
     runners, baseline = frames.runners, find_baseline(frames)
-    head.items += _overall(results.get("wilcoxon"), statistics, runners, baseline, alpha, head)
+    head.items += _overall(results.get("wilcoxon"), statistics, runners, baseline, alpha, head,
+                           _budget(frames))
     head.items += _per_task(frames, baseline, alpha, head)
     head.items += _limits(frames)
     return head
@@ -94,8 +95,33 @@ def _versus(decided: pd.DataFrame, baseline: str | None, runners: list[str]) -> 
     return "; ".join(parts)
 
 
+def _clearest(decided: pd.DataFrame, limit: int = 5) -> str:
+    """The significant pairs with the smallest adjusted p-values: ``a over b (p = …)``."""
+    shown = decided[decided["significant"].astype(bool)].sort_values("pvalue_holm", kind="stable")
+    parts = []
+    for row in shown.head(limit).itertuples(index=False):
+        winner, loser = (row.runner_a, row.runner_b) if row.a_better else (row.runner_b, row.runner_a)
+        parts.append(f"{winner} over {loser} ({p_text(row.pvalue_holm)})")
+    more = len(shown) - len(parts)
+    return ", ".join(parts) + (f" and {more} more" if more > 0 else "")
+
+
+def p_text(p: float) -> str:
+    """An adjusted p-value for prose."""
+    return "Holm p < 0.001" if p < 0.001 else f"Holm p = {p:.3f}"
+
+
+def _budget(frames: Frames) -> str:
+    """``At 50 trials`` when every study had that budget, else ``At the end of each budget``."""
+    common = frames.common_budget
+    if common is None:
+        return "At the end of each task's budget"
+    return f"At {common[1]:g} {BUDGET_UNITS.get(common[0], common[0])}"
+
+
 def _overall(pairs: pd.DataFrame | None, statistics: dict, runners: list[str],
-             baseline: str | None, alpha: float, head: Headline) -> list[tuple[str, str]]:
+             baseline: str | None, alpha: float, head: Headline,
+             budget: str = "Overall") -> list[tuple[str, str]]:
     if len(runners) < 2:
         return [("warn", "Only one runner: there is nothing to compare.")]
     if pairs is None or pairs.empty:
@@ -109,9 +135,11 @@ def _overall(pairs: pd.DataFrame | None, statistics: dict, runners: list[str],
     how = (f"two-sided Wilcoxon signed-rank tests, Holm-corrected over {len(decided)} pairs, "
            f"α = {alpha:g}, over {n_blocks} blocks")
     friedman = statistics.get("friedman")
-    lead = (f"Overall, {best} is significantly better than every other runner" if best else
-            "Overall, no runner is significantly better than every other")
-    text = f"{lead} ({how}); {significant} of {len(decided)} pairs differ significantly."
+    lead = (f"{budget}, over all tasks, {best} is significantly better than every other runner"
+            if best else f"{budget}, over all tasks, no runner is significantly better than every "
+                         "other")
+    text = f"{lead} ({how}); {significant} of {len(decided)} pairs differ significantly"
+    text += f": {_clearest(decided)}." if significant else "."
     if friedman is not None:
         verdict = "differ" if friedman.pvalue < alpha else "show no evidence of differing"
         text += (f" Friedman's test: the runners {verdict} "
@@ -149,8 +177,10 @@ def _per_task(frames: Frames, baseline: str | None, alpha: float,
         lead = (f"{best} is significantly best" if best else
                 "no runner is significantly better than every other")
         versus = _versus(decided, baseline, list(matrix.columns))
+        clearest = _clearest(decided, limit=3)
         items.append(("p", f"On {task} ({n} repetitions, final {metric} value): {lead}"
-                           + (f"; {versus}" if versus else "") + "."))
+                           + (f"; {versus}" if versus else "")
+                           + (f"; clearest: {clearest}" if clearest else "") + "."))
     for n, tasks in too_few.items():
         items.append(("note", f"On {names(tasks)}, {n} repetition{'s' if n != 1 else ''} cannot "
                               f"tell any two runners apart (with {len(frames.runners)} runners, "

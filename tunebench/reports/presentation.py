@@ -122,7 +122,7 @@ def pairwise_matrix(pairs: pd.DataFrame, order: list[str]) -> Table:
     for row in decided.itertuples(index=False):
         a, b = str(row.runner_a), str(row.runner_b)
         p = float(row.pvalue_holm)
-        text = "<.01" if p < 0.01 else f"{p:.2f}".removeprefix("0")
+        text = "<.01" if p < 0.01 else "1" if p >= 0.995 else f"{p:.2f}".removeprefix("0")
         for me, other, better in ((a, b, bool(row.a_better)), (b, a, not bool(row.a_better))):
             sign = "+" if better else "−"
             cell[(me, other)] = Cell(f"{sign}{text}", bold=bool(row.significant) and better)

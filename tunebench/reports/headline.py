@@ -252,16 +252,12 @@ def identical_repetitions(frames: Frames) -> list[str]:
     """``runner on task`` where every repetition is the same study (or a store flag says so)."""
     out = []
     flags = [c for c in DEGENERATE_COLUMNS if c in frames.studies.columns]
-    trials = frames.trials
+    values = frames.trials.groupby("study_id", sort=False)["value"]
+    digest = values.apply(lambda v: np.round(v.to_numpy(dtype=float), 12).tobytes())
     for (task, runner), group in frames.studies.groupby(["task", "runner"], sort=False):
-        if flags and group[flags[0]].fillna(False).astype(bool).any():
-            out.append(f"{runner} on {task}")
-            continue
-        if group["repetition"].nunique() < 2:
-            continue
-        sequences = {np.round(t["value"].to_numpy(dtype=float), 12).tobytes()
-                     for _, t in trials[trials["study_id"].isin(group["study_id"])]
-                     .groupby("study_id")}
-        if len(sequences) == 1:
+        flagged = bool(flags) and group[flags[0]].fillna(False).astype(bool).any()
+        same = group["repetition"].nunique() > 1 and \
+            len(set(digest.reindex(group["study_id"]).dropna())) == 1
+        if flagged or same:
             out.append(f"{runner} on {task}")
     return out

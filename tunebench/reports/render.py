@@ -230,7 +230,7 @@ _TEX_SPECIAL = {
     "<": r"\textless{}", ">": r"\textgreater{}", '"': "''",
 }
 _TEX_UNICODE = {"±": r"$\pm$", DASH: "--", "…": r"\ldots{}", "µ": r"$\mu$", "½": r"$\frac12$",
-                "≥": r"$\geq$", "≤": r"$\leq$", "×": r"$\times$"}
+                "≥": r"$\geq$", "≤": r"$\leq$", "×": r"$\times$", "−": r"$-$"}
 
 
 def tex_escape(text: object) -> str:

@@ -166,6 +166,8 @@ def many_runners(tmp_path_factory):
                 page_width: document.documentElement.scrollWidth,
                 provenance: Array.from(document.querySelectorAll("#provenance .table-wrap")).map(
                     w => ({id: w.id, scroll: w.scrollWidth, client: w.clientWidth})),
+                overflowing: Array.from(document.querySelectorAll(".table-wrap")).filter(
+                    w => w.scrollWidth > w.clientWidth).map(w => w.id),
                 provenance_text: document.querySelector("#provenance").innerText,
                 summary_text: document.querySelector("#summary").innerText,
             })""")
@@ -221,12 +223,14 @@ def test_random_is_drawn_in_every_small_multiple(many_runners):
             assert len(ax.get_lines()) <= 8 + 2  # a handful of lines (+ reference lines)
 
 
-def test_the_page_and_its_provenance_fit_1280_px(many_runners):
+def test_the_page_its_tables_and_its_provenance_fit_1280_px(many_runners):
     layout = many_runners["layout"]
     assert layout["page_width"] <= 1280
     assert layout["provenance"], "no provenance table"
     for wrap in layout["provenance"]:
         assert wrap["scroll"] <= wrap["client"], wrap
+    # 21 runners: wide tables turned (runners as rows), the pairwise table a compact matrix.
+    assert layout["overflowing"] == []
     text = layout["provenance_text"]
     assert "0123456789abcdef" in text  # the git revision
     assert "nan" not in text.lower().split()

@@ -199,12 +199,17 @@ def test_environments_listing_libraries_in_another_order_are_one():
                      {"internal_api": "openmp", "num_threads": 2}],
             "torch": {"version": "2.5", "threads": 2}}
     reordered = {**base, "blas": base["blas"][::-1]}
+    # as recorded before torch was imported: no torch facts, and torch's own OpenMP runtime,
+    # a second pool like the first, not yet listed
+    loaded = {**base, "blas": [*base["blas"], base["blas"][1]]}
     no_torch = {**base, "torch": None}
     other = {**base, "packages": {"numpy": "2.1"}}
-    table = environment_table({1: base, 2: reordered, 3: no_torch, 4: other})
-    assert list(table["env_id"]) == ["1, 2, 3", "4"]
-    assert list(table["torch_threads"]) == [2, 2]
-    assert list(table["git_revision"]) == ["abc123", "abc123"]
+    fewer_threads = {**reordered, "blas": [{"internal_api": "openblas", "num_threads": 1},
+                                           {"internal_api": "openmp", "num_threads": 2}]}
+    table = environment_table({1: loaded, 2: reordered, 3: no_torch, 4: other, 5: fewer_threads})
+    assert list(table["env_id"]) == ["1, 2, 3", "4", "5"]
+    assert list(table["torch_threads"]) == [2, 2, 2]
+    assert set(table["git_revision"]) == {"abc123"}
     alone = environment_table({5: no_torch})
     assert alone["torch"].iloc[0] == "not imported" and alone["torch_threads"].iloc[0] is None
     shown = environments_for_reading(alone)

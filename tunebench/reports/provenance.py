@@ -57,16 +57,27 @@ def canonical(value: Any) -> Any:
     return value
 
 
+def _same_environment_key(env: dict[str, Any]) -> str:
+    """What two records of one environment share: everything but the torch facts (recorded only
+    once a process has imported torch), lists in any order, and the native thread pools as a set
+    (importing torch loads a second OpenMP runtime, listed as one more pool of the same kind)."""
+    rest = {k: v for k, v in env.items() if k != "torch"}
+    if isinstance(rest.get("blas"), list):
+        pools = {json.dumps(canonical(pool), sort_keys=True, default=str) for pool in rest["blas"]}
+        rest["blas"] = sorted(pools)
+    return json.dumps(canonical(rest), sort_keys=True, default=str)
+
+
 def merge_environments(environments: dict[int, dict[str, Any]]
                        ) -> list[tuple[list[int], dict[str, Any]]]:
-    """Environment records grouped when they are one environment: equal up to list order, and up
-    to whether torch was imported when the record was taken (a record without torch facts joins the
-    one record, if exactly one, that has them). Returns (ids, record) in id order."""
+    """Environment records grouped when they are one environment (see
+    :func:`_same_environment_key`); a record without torch facts joins the one record, if exactly
+    one, that has them. Returns (ids, record) in id order."""
     by_key: dict[str, list[int]] = {}
     for env_id, env in sorted(environments.items()):
         env = env if isinstance(env, dict) else {}
-        rest = canonical({k: v for k, v in env.items() if k != "torch"})
-        by_key.setdefault(json.dumps(rest, sort_keys=True, default=str), []).append(env_id)
+        rest = _same_environment_key(env)
+        by_key.setdefault(rest, []).append(env_id)
     groups: list[tuple[list[int], dict[str, Any]]] = []
     for ids in by_key.values():
         torches: dict[str, list[int]] = {}
@@ -112,7 +123,7 @@ def environment_table(environments: dict[int, dict[str, Any]]) -> pd.DataFrame:
         })
     columns = ["env_id", "hostname", "python", "platform", "cpu", "torch", "torch_threads",
                "cpu_capability", "cuda", "git_revision", "packages"]
-    return pd.DataFrame(rows, columns=columns).astype(object)
+    return pd.DataFrame(rows, columns=columns, dtype=object)  # None stays None, never NaN
 
 
 def environments_for_reading(table: pd.DataFrame) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from tunebench.runners.base import Capabilities, Outcome, Runner, RunnerError
+from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, Runner, RunnerError
 from tunebench.space import Config, Direction, Space
 
 
@@ -21,8 +21,8 @@ class RandomSearch(Runner):
     capabilities = Capabilities(library="tunebench", family="random", batch=True)
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None) -> None:
-        super().__init__(space, direction, seed, budget_hint)
+                 budget_info: BudgetInfo | None = None) -> None:
+        super().__init__(space, direction, seed, budget_info)
         self._rng = np.random.default_rng(self.seed)
 
     def ask(self) -> Config:
@@ -103,8 +103,8 @@ class GridSearch(Runner):
     shuffle_limit = 1_000_000
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None, resolution: int = 5) -> None:
-        super().__init__(space, direction, seed, budget_hint)
+                 budget_info: BudgetInfo | None = None, resolution: int = 5) -> None:
+        super().__init__(space, direction, seed, budget_info)
         if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
             raise RunnerError(f"resolution must be a positive integer, got {resolution!r}")
         self.resolution = resolution

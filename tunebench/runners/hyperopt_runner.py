@@ -33,7 +33,7 @@ from hyperopt import (
 )
 
 from tunebench.runners.adapter import LibraryRunner, check_int, check_number
-from tunebench.runners.base import Capabilities, Outcome, RunnerError
+from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, RunnerError
 from tunebench.runners.hyperopt_space import HyperoptSpace
 from tunebench.runners.translation import ParamTranslation
 from tunebench.space import Config, Direction, Space
@@ -111,9 +111,9 @@ class HyperoptTPE(HyperoptRunner):
     capabilities = _caps("TPE", "the first n_startup_jobs trials are random")
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None, n_startup_jobs: int = 20,
+                 budget_info: BudgetInfo | None = None, n_startup_jobs: int = 20,
                  n_ei_candidates: int = 24, gamma: float = 0.25) -> None:
-        super().__init__(space, direction, seed, budget_hint)
+        super().__init__(space, direction, seed, budget_info)
         if not 0 < check_number("gamma", gamma) < 1:
             raise RunnerError(f"option gamma must lie in (0, 1), got {gamma!r}")
         self._open(functools.partial(
@@ -129,9 +129,9 @@ class HyperoptAnneal(HyperoptRunner):
     capabilities = _caps("annealing")
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None, avg_best_idx: float = 2.0,
+                 budget_info: BudgetInfo | None = None, avg_best_idx: float = 2.0,
                  shrink_coef: float = 0.1) -> None:
-        super().__init__(space, direction, seed, budget_hint)
+        super().__init__(space, direction, seed, budget_info)
         self._open(functools.partial(
             anneal.suggest, avg_best_idx=check_number("avg_best_idx", avg_best_idx, 0),
             shrink_coef=check_number("shrink_coef", shrink_coef, 0),
@@ -144,8 +144,8 @@ class HyperoptRandom(HyperoptRunner):
     capabilities = _caps("random")
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None) -> None:
-        super().__init__(space, direction, seed, budget_hint)
+                 budget_info: BudgetInfo | None = None) -> None:
+        super().__init__(space, direction, seed, budget_info)
         self._open(rand.suggest)
 
 

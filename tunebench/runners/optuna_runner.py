@@ -33,7 +33,7 @@ from tunebench.runners.adapter import (
     check_choice,
     check_int,
 )
-from tunebench.runners.base import Capabilities, Outcome, RunnerError, Status
+from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, RunnerError, Status
 from tunebench.runners.translation import ParamTranslation, fmt, rows
 from tunebench.space import Categorical, Config, Direction, Float, Param, Space
 
@@ -201,9 +201,9 @@ class OptunaTPE(OptunaRunner):
     capabilities = _caps("TPE", "independent per-parameter model unless multivariate=true")
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None, multivariate: bool = False, group: bool = False,
+                 budget_info: BudgetInfo | None = None, multivariate: bool = False, group: bool = False,
                  n_startup_trials: int = 10, pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_hint)
+        super().__init__(space, direction, seed, budget_info)
         check_bool("multivariate", multivariate)
         if check_bool("group", group) and not multivariate:
             raise RunnerError("option group=true needs multivariate=true (optuna's rule)")
@@ -221,8 +221,8 @@ class OptunaRandom(OptunaRunner):
     capabilities = _caps("random")
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None, pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_hint)
+                 budget_info: BudgetInfo | None = None, pruner: str = "none") -> None:
+        super().__init__(space, direction, seed, budget_info)
         self._open(optuna.samplers.RandomSampler(seed=self.seed), pruner)
 
 
@@ -239,10 +239,10 @@ class OptunaCMAES(OptunaRunner):
     intersection_only = True
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None, n_startup_trials: int = 1,
+                 budget_info: BudgetInfo | None = None, n_startup_trials: int = 1,
                  restart_strategy: str = "none", with_margin: bool = False,
                  pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_hint)
+        super().__init__(space, direction, seed, budget_info)
         restart = check_choice("restart_strategy", restart_strategy, ("none", "ipop", "bipop"))
         with _quiet():
             sampler = optuna.samplers.CmaEsSampler(
@@ -271,9 +271,9 @@ class OptunaGP(OptunaRunner):
     intersection_only = True
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None, n_startup_trials: int = 10,
+                 budget_info: BudgetInfo | None = None, n_startup_trials: int = 10,
                  deterministic_objective: bool = False, pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_hint)
+        super().__init__(space, direction, seed, budget_info)
         with _quiet():
             sampler = optuna.samplers.GPSampler(
                 seed=self.seed, n_startup_trials=check_int("n_startup_trials", n_startup_trials, 0),
@@ -290,9 +290,9 @@ class OptunaQMC(OptunaRunner):
     capabilities = _caps("QMC", "scramble=false ignores the seed (every repetition identical)")
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None, qmc_type: str = "sobol", scramble: bool = True,
+                 budget_info: BudgetInfo | None = None, qmc_type: str = "sobol", scramble: bool = True,
                  pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_hint)
+        super().__init__(space, direction, seed, budget_info)
         with _quiet():
             sampler = optuna.samplers.QMCSampler(
                 seed=self.seed, qmc_type=check_choice("qmc_type", qmc_type, ("sobol", "halton")),
@@ -317,9 +317,9 @@ class OptunaNSGA2(OptunaRunner):
     intersection_only = True
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None, population_size: int = 50,
+                 budget_info: BudgetInfo | None = None, population_size: int = 50,
                  pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_hint)
+        super().__init__(space, direction, seed, budget_info)
         with _quiet():
             sampler = optuna.samplers.NSGAIISampler(
                 seed=self.seed, population_size=check_int("population_size", population_size, 2))
@@ -343,9 +343,9 @@ class OptunaGrid(OptunaRunner):
                          "inactive, so some grid points repeat a configuration")
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None, resolution: int = 5,
+                 budget_info: BudgetInfo | None = None, resolution: int = 5,
                  max_points: int = 1_000_000, pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_hint)
+        super().__init__(space, direction, seed, budget_info)
         axes = {name: space[name].grid(check_int("resolution", resolution, 1)) for name in space}
         size = math.prod(len(values) for values in axes.values())
         if size > check_int("max_points", max_points, 1):
@@ -375,9 +375,9 @@ class _MultiFidelityTPE(OptunaTPE):
     pruner_class: ClassVar[type[optuna.pruners.BasePruner]]
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None, min_resource: int = 1,
+                 budget_info: BudgetInfo | None = None, min_resource: int = 1,
                  reduction_factor: int | None = None, n_startup_trials: int = 10) -> None:
-        super().__init__(space, direction, seed, budget_hint, n_startup_trials=n_startup_trials)
+        super().__init__(space, direction, seed, budget_info, n_startup_trials=n_startup_trials)
         settings = {"min_resource": check_int("min_resource", min_resource, 1)}
         if reduction_factor is not None:
             settings["reduction_factor"] = check_int("reduction_factor", reduction_factor, 2)

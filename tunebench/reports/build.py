@@ -22,8 +22,8 @@ from matplotlib.figure import Figure
 
 from tunebench.reports import ecdf, metrics, normalised, plots, stats
 from tunebench.reports.frames import BUDGET_UNITS, Frames, StoreData, build_frames, read_store
-from tunebench.reports.references import task_reference_summary
 from tunebench.reports.provenance import Provenance, collect
+from tunebench.reports.references import task_reference_summary
 from tunebench.reports.render import (
     DASH,
     Page,

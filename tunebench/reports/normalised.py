@@ -82,11 +82,13 @@ class NormalisedScores:
     #: per (task, repetition): pooled (random search pooled over repetitions), reference_loss,
     #: clip_loss, n_random (evaluations in the pool), defined
     problems: pd.DataFrame = field(default_factory=pd.DataFrame)
-    over_budget: pd.DataFrame = field(default_factory=pd.DataFrame)  # task, runner, repetition, x, budget, score
+    #: task, runner, repetition, x, budget, score (on each task's own budget grid)
+    over_budget: pd.DataFrame = field(default_factory=pd.DataFrame)
     final: pd.DataFrame = field(default_factory=pd.DataFrame)  # task, runner, repetition, score
     #: random search's expected score (pooled estimator): task, repetition, x, m, score
     random_expected: pd.DataFrame = field(default_factory=pd.DataFrame)
-    table: pd.DataFrame = field(default_factory=pd.DataFrame)  # task × runner mean final score (+ all tasks)
+    #: task × runner mean final score, and the mean over tasks (row :data:`ALL_TASKS`)
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: per runner over the cross-task tasks: n_tasks, mean_score, bayesmark_score, relative_to_random
     summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     undefined_tasks: list[str] = field(default_factory=list)  # clip <= reference somewhere
@@ -212,7 +214,8 @@ def normalised_score_curve(frames: Frames, scores: NormalisedScores,
     Each task's score is first averaged over its repetitions, then over the cross-task tasks
     (smoke tasks and tasks with an undefined score left out), so every point averages the same
     tasks. The band is the Student-t interval over tasks, Bayesmark's error bar for its grand mean
-    (NaN with one task). Columns: runner, x, center, lo, hi, n_tasks; ``random_expected`` rows
+    (NaN with one task), clipped to the score's range [0, 1] (references are never beaten, so no
+    score is below 0). Columns: runner, x, center, lo, hi, n_tasks; ``random_expected`` rows
     (runner ``None``) carry random search's expected score.
     """
     tasks = [t for t in frames.cross_task_tasks if t not in scores.undefined_tasks]
@@ -231,7 +234,7 @@ def normalised_score_curve(frames: Frames, scores: NormalisedScores,
     out = []
     for (runner, x), values in per_task.groupby(level=["runner", "x"], sort=False):
         mean, lo, hi = mean_ci(values.to_numpy(dtype=float), level)
-        out.append((runner, x, mean, lo, hi, int(values.notna().sum())))
+        out.append((runner, x, mean, max(lo, 0.0), min(hi, 1.0), int(values.notna().sum())))
     curve = pd.DataFrame(out, columns=columns[:-1])
     curve["random_expected"] = curve["x"].map(random_curve)
     return curve.sort_values(["runner", "x"], kind="stable").reset_index(drop=True)

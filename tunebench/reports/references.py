@@ -138,8 +138,9 @@ def final_regrets(trials: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
     """One row per study: its final best value and regret against its own (task, repetition).
 
     For ``tunebench show`` and notebooks: takes the store's ``load_trials`` / ``load_studies``
-    frames as they are (tasks of different suites are named ``suite / task``). Columns: study_id, task, runner, repetition, final_value, reference_value,
-    reference_source, regret (NaN for a study without a successful trial).
+    frames as they are (tasks of different suites are named ``suite / task``). Columns: study_id,
+    task, runner, repetition, final_value, reference_value, reference_source, regret (NaN for a
+    study without a successful trial).
     """
     if "suite" in studies.columns and studies["suite"].nunique() > 1:  # keep suites apart
         trials = trials.assign(task=trials["suite"].astype(str) + " / " + trials["task"].astype(str))

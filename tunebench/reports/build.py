@@ -456,9 +456,9 @@ class _Builder:
                    "reached against budget (log axis). Targets are fixed per task and repetition "
                    "before runners are compared, so adding a runner moves no other curve: where "
                    "the task knows its optimum, COCO's Δf = 10^2 … 10^-8 above that seed's "
-                   "optimum; where it does not, quantiles of random search's evaluations on that "
-                   "repetition, from its median (about 2 random evaluations) to its best (all of "
-                   "them). Shares average over targets and repetitions, then tasks (each weighs "
+                   "optimum; where it does not, quantiles of random search's evaluations on the "
+                   "task (all repetitions pooled), from their median (about 2 random evaluations) "
+                   "to their best. Shares average over targets and repetitions, then tasks (each weighs "
                    "the same), on one budget grid.")
         if not curve.empty:
             n_tasks = int(curve["n_tasks"].iloc[0])
@@ -470,8 +470,8 @@ class _Builder:
             s.add("note", "No known optimum and no random search to set targets, so left out: "
                           + ", ".join(left_out) + ".")
         self.smoke_note(s)
-        self.table(s, long_table("ecdf_targets", "Targets per task (values in the task's own "
-                                 "direction; per repetition where references differ)",
+        self.table(s, long_table("ecdf_targets", "Targets per task (easiest and hardest: Δf "
+                                 "levels, or values averaged over repetitions)",
                                  ecdf.target_table(self.f, targets), {"targets": fmt_int},
                                  headers={"targets_from": "targets from",
                                           "targets": "per repetition"}))

@@ -5,10 +5,12 @@ runner moves nobody else's curve:
 
 - where the task declares its optimum: COCO's bbob targets, Δf = 10^2, 10^1.8, …, 10^-8 (51) above
   the optimum of that repetition's seed (a run that beats a reference optimum reaches them all);
-- where it does not: random search's evaluations on that repetition set the ladder, run-length
-  style: the target of level q is the q-quantile of random search's single evaluations, for q from
-  1/2 (what random search reaches in about 2 evaluations) down to 1/n (about n evaluations, all it
-  had). Without a random-search runner such a task has no targets and is left out (and said so).
+- where it does not: random search's evaluations on the task (pooled over its repetitions) set one
+  ladder for the task, run-length style: the target of level q is the q-quantile of random
+  search's single evaluations, for q from 1/2 (what random search reaches in about 2 evaluations)
+  down to 1/n (the best of all n). Pooling keeps random search from reaching every target of its
+  own repetition by construction (only one of its studies holds the hardest). Without a
+  random-search runner such a task has no targets and is left out (and said so).
 
 A study reaches a target once its best-so-far is at or below it. The share averages over targets
 and repetitions within a task, then over tasks (each weighs the same), on one budget grid
@@ -28,7 +30,7 @@ from tunebench.reports.metrics import find_baseline
 DELTA_F_TARGETS = np.logspace(2, -8, 51)
 
 DELTA_F = "Δf above the optimum (COCO's 10^2 … 10^-8)"
-RANDOM_LADDER = "quantiles of random search's evaluations (1/2 … 1/n)"
+RANDOM_LADDER = "quantiles of random search's evaluations, all repetitions (1/2 … 1/n)"
 
 
 def ecdf_targets(frames: Frames, n_targets: int = 20) -> pd.DataFrame:
@@ -43,13 +45,13 @@ def ecdf_targets(frames: Frames, n_targets: int = 20) -> pd.DataFrame:
     baseline = find_baseline(frames)
     random = frames.trials[frames.trials["runner"] == baseline] if baseline else frames.trials.iloc[:0]
     pools = dict(tuple(random.assign(loss=random["loss"].fillna(np.inf))
-                       .groupby(["task", "repetition"], sort=False)["loss"]))
+                       .groupby("task", sort=False)["loss"]))
     pieces = []
     for row in refs.itertuples(index=False):
         if known.get(row.task, False):
             levels, losses, kind = DELTA_F_TARGETS, row.declared_loss + DELTA_F_TARGETS, DELTA_F
         else:
-            pool = pools.get((row.task, row.repetition))
+            pool = pools.get(row.task)
             if pool is None or not len(pool):
                 continue
             values = pool.to_numpy(dtype=float)
@@ -114,18 +116,26 @@ def anytime_ecdf(frames: Frames, targets: pd.DataFrame, *, aggregate: bool = Tru
 
 
 def target_table(frames: Frames, targets: pd.DataFrame) -> pd.DataFrame:
-    """Per task: how its targets were set, how many, and the easiest and hardest (as values)."""
+    """Per task: how its targets were set, how many per repetition, the easiest and the hardest.
+
+    For Δf targets ``easiest`` / ``hardest`` are Δf levels (the same above every repetition's
+    optimum); for random-search ladders they are values in the task's direction.
+    """
     rows = []
     for task in frames.tasks:
         own = targets[targets["task"] == task] if len(targets) else targets
-        sign = float(frames.references.loc[task, "sign"])
         if own.empty:
             rows.append({"task": task, "targets_from": "none (no optimum, no random search)",
                          "targets": 0, "easiest": np.nan, "hardest": np.nan})
             continue
-        loss = own["target_loss"].to_numpy(dtype=float)
-        per_rep = own.groupby("repetition").size()
-        rows.append({"task": task, "targets_from": str(own["kind"].iloc[0]),
-                     "targets": int(per_rep.iloc[0]),
-                     "easiest": sign * float(np.nanmax(loss)), "hardest": sign * float(np.nanmin(loss))})
+        kind = str(own["kind"].iloc[0])
+        if kind == DELTA_F:
+            easiest, hardest = float(own["level"].max()), float(own["level"].min())
+        else:
+            sign = float(frames.references.loc[task, "sign"])
+            easiest = sign * float(own["target_loss"].max())
+            hardest = sign * float(own["target_loss"].min())
+        rows.append({"task": task, "targets_from": kind,
+                     "targets": int(own.groupby("repetition").size().iloc[0]),
+                     "easiest": easiest, "hardest": hardest})
     return pd.DataFrame(rows, columns=["task", "targets_from", "targets", "easiest", "hardest"])

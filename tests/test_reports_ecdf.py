@@ -89,7 +89,7 @@ def test_ecdf_is_non_decreasing_on_a_store_mixing_trial_and_epoch_budgets():
     for _, line in ecdf.groupby("runner"):
         fractions = line.sort_values("x")["fraction"].to_numpy()
         assert (np.diff(fractions) >= 0).all()
-        assert ((0 <= fractions) & (fractions <= 1)).all()
+        assert ((fractions >= 0) & (fractions <= 1)).all()
     per_task = anytime_ecdf(frames, ecdf_targets(frames), aggregate=False)
     for _, line in per_task.groupby(["task", "runner"]):
         assert (np.diff(line.sort_values("x")["fraction"].to_numpy()) >= 0).all()

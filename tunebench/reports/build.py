@@ -231,12 +231,13 @@ class _Builder:
             {"n_repetitions": fmt_int, "varies": lambda v: "yes" if v else "no"},
             headers={"reference_source": "reference", "n_repetitions": "repetitions",
                      "reference_min": "lowest", "reference_max": "highest",
-                     "varies": "differs by seed"}))
+                     "varies": "differs by repetition"}))
         varies = summary.loc[summary["varies"], "task"].tolist()
         if varies:
             s.add("note", "The reference differs between repetitions on " + ", ".join(varies)
-                          + ": a spread over repetitions there partly measures the seeds' data "
-                            "splits, not the optimisers; regrets and normalised scores remove it.")
+                          + ": a spread of raw values over repetitions there partly measures the "
+                            "seeds (data splits, noise), not the optimisers; regrets and normalised "
+                            "scores, measured per repetition, remove it.")
 
     def final_accuracy(self) -> None:
         s = self.section("final-accuracy", "Final test performance")
@@ -304,7 +305,7 @@ class _Builder:
         self.table(s, wide_table(
             "normalised_score", "Normalised score at the end of the budget (0 = reference, "
             "1 = one random evaluation; mean over repetitions, then tasks)", table,
-            index_name="task", bold=best_mask(table), formatter=lambda v: fmt(v, 3),
+            index_name="task", formatter=lambda v: fmt(v, 3),
             data=table.rename_axis("task").reset_index()))
         self.table(s, long_table(
             "normalised_summary", "Over tasks: Bayesmark's score and the ratio to random search",
@@ -365,11 +366,13 @@ class _Builder:
                               columns=matrix.columns)
         per_task = ranked.groupby(level="task", sort=False).mean()
         per_task = self.task_rows(per_task)
-        per_task.loc["all tasks"] = ranked.mean(axis=0)
+        # Each task weighs the same (its repetitions averaged first); smoke tasks stay out.
+        cross = [t for t in self.f.cross_task_tasks if t in per_task.index]
+        per_task.loc["all tasks (mean over tasks)"] = per_task.loc[cross].mean(axis=0)
         self.results["final_ranks"] = per_task.rename_axis("task").reset_index()
-        self.table(s, wide_table("final_ranks", "Average rank at the end of the budget", per_task,
-                                 index_name="task", formatter=lambda v: fmt(v, 3),
-                                 bold=best_mask(per_task)))
+        self.table(s, wide_table("final_ranks", "Average rank at the end of the budget (no "
+                                 "bold: see Significance for which differences hold)", per_task,
+                                 index_name="task", formatter=lambda v: fmt(v, 3)))
 
     def significance(self) -> None:
         s = self.section("significance", "Significance")
@@ -471,7 +474,7 @@ class _Builder:
                           + ", ".join(left_out) + ".")
         self.smoke_note(s)
         self.table(s, long_table("ecdf_targets", "Targets per task (easiest and hardest: Δf "
-                                 "levels, or values averaged over repetitions)",
+                                 "levels, or random-search values)",
                                  ecdf.target_table(self.f, targets), {"targets": fmt_int},
                                  headers={"targets_from": "targets from",
                                           "targets": "per repetition"}))

@@ -155,3 +155,19 @@ def test_random_baseline_found_by_registered_name():
     scores = normalised_scores(build_frames(data))
     assert scores.baseline == "my random search"
     assert isinstance(scores.summary, pd.DataFrame) and len(scores.summary) == 3
+
+
+def test_seed_dependent_optima_get_one_pool_per_repetition():
+    data = synthetic_store([SynthTask("shifted", optimum=0.0, shift=50.0, scale=4.0,
+                                      budget_amount=9)],
+                           [SynthRunner("random"), SynthRunner("tpe", power=3.0)], repetitions=3,
+                           seed=4)
+    scores = normalised_scores(build_frames(data))
+    problems = scores.problems.set_index("repetition")
+    assert not problems["pooled"].any() and (problems["n_random"] == 9).all()
+    t = data.trials
+    for rep in range(3):
+        own = sorted(t.loc[(t["runner"] == "random") & (t["repetition"] == rep), "value"])
+        assert problems.loc[rep, "clip_loss"] == own[4]  # the 5th of 9: ceil(9 / 2)
+        assert problems.loc[rep, "reference_loss"] == 50.0 * rep
+    assert scores.final["score"].between(0.0, 1.0).all()

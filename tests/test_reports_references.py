@@ -169,3 +169,22 @@ def test_a_beaten_reference_optimum_falls_back_to_the_best_seen():
     assert refs.loc[1, "reference_source"].startswith("best value seen")
     assert refs.loc[1, "reference_value"] == pytest.approx(
         trials.loc[rows & (trials["status"] == "ok"), "value"].min())
+
+
+def test_scaled_final_values_for_the_tests_use_each_repetitions_reference():
+    # A shift of 100 per repetition dwarfs the differences between runners; scaled from the raw
+    # values every study of repetition 3 would read ~1 and of repetition 0 ~0.
+    data = synthetic_store([SynthTask("shifted", optimum=0.0, shift=100.0, scale=2.0,
+                                      budget_amount=8)],
+                           [SynthRunner("random"), SynthRunner("tpe", power=3.0)], repetitions=4,
+                           seed=9)
+    final = build_frames(data).final
+    t = data.trials[data.trials["status"] == "ok"]
+    regrets = {(row.runner, row.repetition):
+               t.loc[(t["runner"] == row.runner) & (t["repetition"] == row.repetition),
+                     "value"].min() - 100.0 * row.repetition
+               for row in final.itertuples()}
+    low, high = min(regrets.values()), max(regrets.values())
+    for row in final.itertuples():
+        hand = (regrets[(row.runner, row.repetition)] - low) / (high - low)
+        assert row.scaled_loss == pytest.approx(hand, abs=1e-12)

@@ -250,11 +250,15 @@ def _final(trials: pd.DataFrame, studies: pd.DataFrame, rep_refs: pd.DataFrame) 
     # Failures are results: a study without one successful trial counts as the worst final value
     # seen on its task (and as worst of all where no study of the task succeeded).
     worst = final.groupby("task")["final_loss"].transform("max")
-    best = final.groupby("task")["final_loss"].transform("min")
-    filled = final["final_loss"].fillna(worst)
-    span = (worst - best).to_numpy()
-    scaled = np.where(span > 0, (filled - best).to_numpy() / np.where(span > 0, span, 1.0), 0.0)
-    final["filled_loss"] = filled.fillna(0.0)
+    final["filled_loss"] = final["final_loss"].fillna(worst).fillna(0.0)
+    # Scaled from the regrets, so each repetition is measured from its own reference (a seed with
+    # a harder data split does not look like a worse optimiser), then to [0, 1] within the task.
+    regret_col = final["final_regret"]
+    worst_r = final.groupby("task")["final_regret"].transform("max")
+    best_r = final.groupby("task")["final_regret"].transform("min")
+    span = (worst_r - best_r).to_numpy()
+    scaled = np.where(span > 0, (regret_col.fillna(worst_r) - best_r).to_numpy()
+                      / np.where(span > 0, span, 1.0), 0.0)
     final["scaled_loss"] = np.where(final["no_success"], 1.0, scaled)
     final["reference_loss"] = reference_of(final, rep_refs).astype(float)
     final["reference_source"] = reference_of(final, rep_refs, "reference_source")

@@ -121,6 +121,9 @@ def test_diverged_but_finite_values_keep_the_axis_within_bounds():
     assert curve["center"].between(0.0, 1.0).all()
     assert curve[["lo", "hi"]].stack().between(0.0, 1.0).all()  # t bands clipped to the range
     assert scores.over_budget["score"].dropna().between(0.0, 1.0).all()
+    figure = build_report(StoreData(trials, data.studies), n_boot=50).figures["normalised_score"]
+    low, high = figure.axes[0].get_ylim()
+    assert -0.2 < low <= 0.0 and 1.0 <= high < 1.5
 
 
 def test_the_curve_averages_the_same_tasks_at_every_point():

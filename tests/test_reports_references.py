@@ -14,7 +14,7 @@ import tunebench
 from tunebench.reports import build_report
 from tunebench.reports.frames import StoreData, build_frames, read_store
 from tunebench.reports.normalised import normalised_scores
-from tunebench.reports.references import final_regrets
+from tunebench.reports.references import final_regrets, reference_of
 from tunebench.suite.store import load_studies, load_trials
 from tunebench.tasks.linreg import LinearRegressionTask
 from tunebench.testing.synthetic_store import SynthRunner, SynthTask, synthetic_store
@@ -188,3 +188,11 @@ def test_scaled_final_values_for_the_tests_use_each_repetitions_reference():
     for row in final.itertuples():
         hand = (regrets[(row.runner, row.repetition)] - low) / (high - low)
         assert row.scaled_loss == pytest.approx(hand, abs=1e-12)
+
+
+def test_a_row_without_a_reference_reads_nan_not_another_rows_reference():
+    refs = build_frames(synthetic_store([SynthTask("a", budget_amount=5, shift=1.0)],
+                                        [SynthRunner("random")], repetitions=2)).repetition_references
+    probe = pd.DataFrame({"task": ["a", "a", "b"], "repetition": [1, 7, 0]})
+    np.testing.assert_array_equal(reference_of(probe, refs), [1.0, np.nan, np.nan])
+    assert list(reference_of(probe, refs, "reference_source")) == ["known optimum", None, None]

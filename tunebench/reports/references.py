@@ -98,11 +98,18 @@ def _exact_flags(trials: pd.DataFrame, studies: pd.DataFrame) -> np.ndarray:
 
 
 def reference_of(frame: pd.DataFrame, refs: pd.DataFrame, column: str = "reference_loss") -> np.ndarray:
-    """``refs[column]`` for each row of ``frame`` (matched on task and repetition)."""
-    index = pd.MultiIndex.from_frame(refs[KEY])
+    """``refs[column]`` for each row of ``frame`` (matched on task and repetition; NaN where
+    ``refs`` has no such row)."""
+    index = pd.MultiIndex.from_frame(refs[KEY]) if len(refs) else None
+    if index is None:
+        return np.full(len(frame), np.nan)
     rows = pd.MultiIndex.from_arrays([frame["task"].astype(str), frame["repetition"]])
-    return refs[column].to_numpy()[index.get_indexer(rows)] if len(refs) else np.full(
-        len(frame), np.nan)
+    found = index.get_indexer(rows)
+    values = refs[column].to_numpy()
+    out = values[np.maximum(found, 0)]
+    if out.dtype.kind == "f":
+        return np.where(found >= 0, out, np.nan)
+    return np.where(found >= 0, out, None)
 
 
 def regret(loss: np.ndarray, reference: np.ndarray) -> np.ndarray:

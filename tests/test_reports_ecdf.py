@@ -12,7 +12,7 @@ from report_fixtures import small_store, subset
 from tunebench.reports import build_report
 from tunebench.reports.budget_grid import common_fractions, on_common_grid
 from tunebench.reports.ecdf import DELTA_F_TARGETS, anytime_ecdf, ecdf_targets
-from tunebench.reports.frames import build_frames
+from tunebench.reports.frames import StoreData, build_frames
 from tunebench.reports.metrics import ranks_over_budget
 from tunebench.testing.synthetic_store import (
     ExplicitStudy,
@@ -139,3 +139,13 @@ def test_smoke_tasks_are_left_out_of_the_cross_task_curves():
     ranks = ranks_over_budget(frames)
     assert set(ranks["n_tasks"]) == {1} and set(ranks["n_blocks"]) == {3}
     assert np.isclose(ranks["x"].min(), 0.1)  # the smoke task's 1/20 steps are not on the grid
+
+
+def test_a_block_missing_a_runner_is_left_out_at_every_point():
+    data = _mixed_store(seed=6)
+    gone = int(data.studies.query("task == 'cnn' and runner == 'tpe' and repetition == 2")
+               ["study_id"].iloc[0])
+    data = StoreData(data.trials[data.trials["study_id"] != gone],
+                     data.studies[data.studies["study_id"] != gone])
+    ranks = ranks_over_budget(build_frames(data))
+    assert set(ranks["n_blocks"]) == {11} and set(ranks["n_tasks"]) == {3}

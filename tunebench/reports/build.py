@@ -203,14 +203,14 @@ class _Builder:
         if unknown:
             s.add("note", "No known optimum, so the best value itself is drawn (linear axis) for: "
                           + ", ".join(unknown) + ".")
-        self.references(s)
+        self.regret_references(s)
         if len(self.f.tasks) != len(unknown):
             s.add("note", "A regret of exactly 0 (optimum reached) is drawn at the bottom of the "
                           "log axis.")
         s.add("note", "A study that stopped after fewer trials than others keeps its final value "
                       "to the right of its last trial.")
 
-    def references(self, s: Section) -> None:
+    def regret_references(self, s: Section) -> None:
         """Each study's final regret against its own (task, repetition) reference, and a table
         of where each task's references come from."""
         final = self.f.final

@@ -234,10 +234,13 @@ class _Builder:
         if summary.empty or summary["n"].sum() == 0:
             s.add("warn", "No study has a test value: the tasks record none, or no trial succeeded.")
             return
-        if n_min >= 2 and method.below_nominal(n_min):
-            s.add("warn", f"Only {n_min} repetitions: every interval in this report has a lower "
-                          f"level than 95% — {method.describe(n_min)}. Run at least "
-                          f"{intervals.SMALL_N} repetitions for intervals near their nominal level.")
+        if 2 <= n_min < intervals.SMALL_N:
+            s.add("warn", f"Only {n_min} repetitions: the intervals of this report cover less than "
+                          f"95% — {method.describe(n_min)}. Run at least {intervals.SMALL_N} "
+                          "repetitions for intervals within 3 points of 95%.")
+        if 2 <= n_max < MIN_BLOCKS_FOR_SIGNIFICANCE:
+            s.add("note", f"With fewer than {MIN_BLOCKS_FOR_SIGNIFICANCE} repetitions no paired "
+                          "signed-rank test can reach p < 0.05, so no runner can be bold.")
         cells = {c: self.task_rows(summary.pivot(index="task", columns="runner", values=c))
                  for c in ("median", "median_ci_low", "median_ci_high")}
         texts = pd.DataFrame([[_fmt_ci(m, lo, hi) for m, lo, hi in zip(*rows, strict=True)]
@@ -380,28 +383,29 @@ class _Builder:
         procedure = self.procedure
         main = significance.compare(final, value=value, design="task", procedure=procedure,
                                     alpha=self.alpha)
-        named = {"wilcoxon-holm": "pairwise Wilcoxon signed-rank tests, Holm-corrected",
+        if len(self.f.runners) < 2:
+            s.add("warn", "Only one runner: nothing to test.")
+            return
+        fallback = main.n_blocks < significance.MIN_BLOCKS
+        if fallback:
+            main = significance.compare(final, value=value, design="repetition",
+                                        procedure=procedure, alpha=self.alpha)
+        named = {"wilcoxon-holm": "pairwise Wilcoxon signed-rank tests (Holm-corrected)",
                  "nemenyi": "Nemenyi's test on average ranks"}[procedure]
         s.add("p", f"Values are the final {value} values (the headline table's metric"
                    f"{'' if value == 'test' else ': no task records test values'}), as losses "
                    "scaled to [0, 1] within each task so tasks weigh alike (a study without a "
-                   "successful trial counts as the worst). Each block is one task: a runner's "
-                   "repetitions are averaged within the task first (Demšar 2006), so seeds of one "
-                   "task do not count as independent data sets. Friedman's test asks whether the "
-                   f"runners' ranks differ at all; {named} decide which pairs differ, and the "
-                   f"critical-difference diagram's bars come from those same decisions; α = "
-                   f"{self.alpha:g}.")
-        if len(self.f.runners) < 2:
-            s.add("warn", "Only one runner: nothing to test.")
-            return
-        if main.n_blocks < significance.MIN_BLOCKS:
-            s.add("warn", f"Only {main.n_blocks} task(s) with every runner: too few to compare "
-                          "runners across tasks (at least three are needed). Shown instead: "
-                          "(task, repetition) blocks. That is pseudo-replication — seeds of one task "
-                          "are not independent data sets — so read the results as a description of "
-                          "these tasks, not as evidence that carries over to others.")
-            main = significance.compare(final, value=value, design="repetition",
-                                        procedure=procedure, alpha=self.alpha)
+                   f"successful trial counts as the worst); {main.design_label}. Friedman's test "
+                   f"asks whether the runners' ranks differ at all; {named} decide which pairs "
+                   "differ, and the critical-difference diagram's bars come from those same "
+                   f"decisions; α = {self.alpha:g}. The same comparison on validation values "
+                   "stands beside it in the table.")
+        if fallback:
+            s.add("warn", "Fewer than three tasks with every runner: too few to compare runners "
+                          "across tasks (Demšar's design, one block per task). Shown instead: "
+                          "(task, repetition) blocks — pseudo-replication, so read the results as "
+                          "a description of these tasks, not as evidence that carries over to "
+                          "others.")
         beside = (significance.compare(final, value="validation", design=main.design,
                                        procedure=procedure, alpha=self.alpha)
                   if value == "test" else None)

@@ -71,7 +71,7 @@ class IntervalMethod:
     @property
     def name(self) -> str:
         if self.center == "median":
-            return "exact order-statistic interval for the median (distribution-free)"
+            return "exact order-statistic interval for the median"
         return "Student-t interval for the mean"
 
     def achieved(self, n: int) -> float:
@@ -89,12 +89,13 @@ class IntervalMethod:
             return "no interval (one repetition)"
         low, high = self.achieved(max(n_min, 2)), self.achieved(n_max)
         level = _percent(low) if math.isclose(low, high) else f"{_percent(low)}–{_percent(high)}"
-        text = f"{level} {self.name}"
-        if self.center == "median" and order_statistic_rank(max(n_min, 2), self.nominal)[0] == 1:
-            text += f" (the min–max range of the repetitions at n = {max(n_min, 2)})"
         if self.center == "mean":
-            text += "; it assumes roughly symmetric values and under-covers skewed ones at small n"
-        return text
+            return (f"{level} {self.name} (it assumes roughly symmetric values and under-covers "
+                    "skewed ones at small n)")
+        detail = "distribution-free"
+        if order_statistic_rank(max(n_min, 2), self.nominal)[0] == 1:
+            detail += f"; at n = {max(n_min, 2)} it is the min–max range of the repetitions"
+        return f"{level} {self.name} ({detail})"
 
     def short_label(self, n: int) -> str:
         """E.g. ``75% band`` — the level a band actually has with ``n`` repetitions."""

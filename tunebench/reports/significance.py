@@ -69,6 +69,18 @@ def pairwise_cliques(ranks: pd.Series, pairs: pd.DataFrame) -> list[list[str]]:
     return [ordered[lo:hi + 1] for lo, hi in groups]
 
 
+def unshown_pairs(cliques: list[list[str]], pairs: pd.DataFrame) -> list[tuple[str, str]]:
+    """Pairs not significantly different that share no bar of the diagram.
+
+    Signed-rank decisions need not follow the rank order: A and C may not differ while B, ranked
+    between them, differs from A. A bar cannot show that, so the report names these pairs.
+    """
+    together = {frozenset((a, b)) for group in cliques for a in group for b in group if a != b}
+    return [(a, b) for a, b, s in zip(pairs["runner_a"], pairs["runner_b"], pairs["significant"],
+                                      strict=True)
+            if not s and frozenset((a, b)) not in together]
+
+
 def nemenyi_pairs(ranks: pd.Series, n_blocks: int, alpha: float = stats.ALPHA) -> pd.DataFrame:
     """Nemenyi's all-pairs test on average ranks: significant where ranks differ by more than CD."""
     runners = list(ranks.index)
@@ -100,6 +112,7 @@ class Comparison:
     friedman: stats.FriedmanResult | None = None
     pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
     cliques: list[list[str]] = field(default_factory=list)
+    unshown: list[tuple[str, str]] = field(default_factory=list)  # see unshown_pairs
     critical_difference: float | None = None  # Nemenyi's, whatever the procedure (for reference)
     messages: list[str] = field(default_factory=list)
 
@@ -166,6 +179,11 @@ def compare(final: pd.DataFrame, *, value: str = "test", design: str = "task",
     else:
         result.pairs = nemenyi_pairs(result.average_ranks, n, alpha)
     result.cliques = pairwise_cliques(result.average_ranks, result.pairs)
+    result.unshown = unshown_pairs(result.cliques, result.pairs)
+    if result.unshown:
+        names = "; ".join(f"{a} and {b}" for a, b in result.unshown)
+        result.messages.append("Not significantly different, yet not joined by a bar (a runner "
+                               f"ranked between them differs from one of them): {names}.")
     return result
 
 

@@ -288,3 +288,38 @@ def test_nemenyi_procedure_and_a_bad_procedure_name():
     assert "wilcoxon" not in report.frames
     with pytest.raises(ValueError, match="procedure must be one of"):
         build_report(subset(small_store(), repetitions=[0, 1]), procedure="t-test")
+
+
+@pytest.mark.parametrize(("shift", "rope"), [(0.0, 0.01), (0.02, 0.01), (0.005, 0.02), (0.01, 0.0)])
+def test_bayesian_signed_rank_agrees_with_baycomp(shift, rope):
+    from baycomp import SignedRankTest  # Benavoli et al.'s own package (autorank brings it)
+
+    from tunebench.reports import bayesian
+
+    rng = np.random.default_rng(7)
+    a = rng.normal(0, 0.03, 15)
+    b = a + shift + rng.normal(0, 0.03, 15)
+    ours = bayesian.signed_rank(a, b, rope, n_samples=50_000, seed=3)
+    theirs = SignedRankTest.probs(a, b, rope, nsamples=50_000, random_state=4)
+    # baycomp's right side is "b - a above the ROPE": a has the lower loss.
+    if rope > 0:
+        left, middle, right = theirs
+        assert ours.p_equivalent == pytest.approx(middle, abs=0.015)
+    else:
+        (left, right), middle = theirs, 0.0
+        assert ours.p_equivalent == 0.0
+    assert ours.p_a_better == pytest.approx(right, abs=0.015)
+    assert ours.p_b_better == pytest.approx(left, abs=0.015)
+    assert ours.p_a_better + ours.p_equivalent + ours.p_b_better == pytest.approx(1.0)
+
+
+def test_bayesian_decisions_and_bad_input():
+    from tunebench.reports import bayesian
+
+    far = pd.DataFrame({"a": np.linspace(0, 0.1, 12), "b": np.linspace(0, 0.1, 12) + 0.5,
+                        "c": np.linspace(0, 0.1, 12) + 0.001})
+    table = bayesian.pairwise(far).set_index(["runner_a", "runner_b"])["decision"]
+    assert table[("a", "b")] == "a" and table[("b", "c")] == "c"
+    assert table[("a", "c")] == "equivalent"
+    with pytest.raises(ValueError, match="paired 1-D"):
+        bayesian.signed_rank(np.zeros(3), np.zeros(4))

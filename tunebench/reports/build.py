@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tunebench.reports import intervals, metrics, plots, significance, stats
+from tunebench.reports import bayesian, intervals, metrics, plots, significance, stats
 from tunebench.reports.frames import BUDGET_UNITS, Frames, StoreData, build_frames, read_store
 from tunebench.reports.provenance import Provenance, collect
 from tunebench.reports.render import (
@@ -472,6 +472,7 @@ class _Builder:
                         f"(1 = best); runners joined by a bar are not significantly different by "
                         f"{how}.",
                         lambda: plots.cd_diagram(avg, cd, main.cliques, self.style))
+        self.bayesian(s, main)
         rates = stats.win_rates(main.blocks.values)
         self.results["win_rates"] = rates.rename_axis("runner").reset_index()
         self.figure(s, "win_rates", "Win rate: share of blocks where the row runner's final "
@@ -480,6 +481,22 @@ class _Builder:
         self.table(s, wide_table("win_rates", "Pairwise win rate (row beats column)", rates,
                                  index_name="runner",
                                  formatter=lambda v: f"{v:.2f}" if np.isfinite(v) else DASH))
+
+    def bayesian(self, s: Section, main: significance.Comparison) -> None:
+        """Bayesian signed-rank tests with a ROPE on the same blocks as the frequentist table."""
+        table = bayesian.pairwise(main.blocks.values, seed=self.seed, n_samples=10_000)
+        self.results["bayesian_signed_rank"] = table
+        s.add("p", "Bayesian signed-rank tests (Benavoli et al. 2017) on the same blocks: the "
+                   "posterior probability that A is better, that the two are practically "
+                   f"equivalent (scaled losses within ±{bayesian.ROPE:g}, i.e. 1% of a task's spread "
+                   "of final values), or that B is better; a probability above "
+                   f"{bayesian.DECISION:g} is shown as the decision.")
+        self.table(s, long_table(
+            "bayesian_signed_rank", "Bayesian signed-rank tests (ROPE)", table,
+            {c: lambda v: f"{float(v):.3f}" for c in ("p_a_better", "p_equivalent", "p_b_better")},
+            headers={"runner_a": "A", "runner_b": "B", "p_a_better": "P(A better)",
+                     "p_equivalent": "P(equivalent)", "p_b_better": "P(B better)"},
+            collapsed=True))
 
     def anytime(self) -> None:
         s = self.section("anytime", "Anytime performance")

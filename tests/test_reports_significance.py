@@ -117,6 +117,10 @@ def test_ranks_and_critical_difference_agree_with_autorank(name):
     np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-12)
     # autorank's CD comes from statsmodels' studentized range, ours from scipy's.
     assert stats.critical_difference(*matrix.shape[::-1]) == pytest.approx(result.cd, rel=2e-3)
+    # autorank's Friedman p-value is scipy's too, so it only confirms the wiring; the statistic's
+    # independent checks are the textbook formula (test_reports_stats) and Demšar's numbers.
+    assert stats.friedman(matrix).pvalue == pytest.approx(result.pvalue, rel=1e-12)
+    assert (stats.friedman(matrix).pvalue < 0.05) == (result.pvalue < 0.05)
 
 
 @pytest.mark.parametrize("name", sorted(MATRICES))
@@ -323,3 +327,22 @@ def test_bayesian_decisions_and_bad_input():
     assert table[("a", "c")] == "equivalent"
     with pytest.raises(ValueError, match="paired 1-D"):
         bayesian.signed_rank(np.zeros(3), np.zeros(4))
+
+
+def test_report_blocks_are_tasks_with_three_or_more_tasks():
+    tasks = [SynthTask(f"t{i}", budget_amount=15, scale=1.0 + i) for i in range(4)]
+    data = synthetic_store(tasks, [SynthRunner("random"), SynthRunner("good", power=3.0),
+                                   SynthRunner("bad", power=0.3)], repetitions=4, seed=5)
+    report = build_report(data)
+    comparison = report.statistics["comparison"]
+    assert report.statistics["design"] == "task" and comparison.n_blocks == 4
+    final = report.data.final
+    scaled = final.assign(s=significance.scaled_losses(final, "final_test"))
+    by_hand = scaled.groupby(["task", "runner"])["s"].mean().unstack()
+    pd.testing.assert_frame_equal(comparison.blocks.values.sort_index(),
+                                  by_hand.reindex(columns=comparison.blocks.values.columns),
+                                  check_names=False)
+    # Seeds counted as data sets would shrink the critical difference by about √repetitions.
+    pseudo = significance.compare(final, design="repetition")
+    assert pseudo.critical_difference == pytest.approx(comparison.critical_difference / 2)
+    assert "critical_difference" in report.figures and report.statistics["friedman"].n_blocks == 4

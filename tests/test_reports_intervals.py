@@ -42,6 +42,13 @@ def test_three_repetitions_give_the_min_max_range_at_75_percent():
     assert not method.below_nominal(10) and math.isnan(method.achieved(1))
 
 
+def test_captions_read_the_level_from_the_repetition_counts():
+    assert intervals.describe_counts([1, 3, 3]).startswith("75% exact order-statistic")
+    assert intervals.describe_counts([5, 10]).startswith("93.8%–97.9%")
+    assert intervals.describe_counts([1, 0]).startswith("no interval")
+    assert intervals.describe_counts([4], "mean").startswith("95% Student-t")
+
+
 def _families(rng: np.random.Generator):
     """Samplers and their true median and mean: normal, skewed and heavy-tailed."""
     return {

@@ -221,12 +221,12 @@ class _Builder:
         s = self.section("final-accuracy", "Final test performance")
         summary = metrics.final_test_summary(self.f)
         self.results["final_test"] = summary
-        method = intervals.IntervalMethod("median")
-        reps = summary["n"][summary["n"] > 0] if not summary.empty else pd.Series(dtype=int)
+        counts = summary["n"].to_numpy() if not summary.empty else np.zeros(0)
+        reps = counts[counts > 0]
         n_min, n_max = (int(reps.min()), int(reps.max())) if len(reps) else (0, 0)
         s.add("p", "The test value of each study's incumbent (its best validation value) at the "
                    "end of the budget; the optimiser never saw test values. Cells show the median "
-                   f"over repetitions and its {method.describe(n_min, n_max)}, which stays within "
+                   f"over repetitions and its {intervals.describe_counts(counts)}, which stays within "
                    "the values seen and so within the metric's range. Bold marks a runner that is "
                    "significantly best on its task (Wilcoxon signed-rank against every other "
                    f"runner, repetitions paired, Holm-corrected, α = {self.alpha:g}); without "
@@ -236,8 +236,8 @@ class _Builder:
             return
         if 2 <= n_min < intervals.SMALL_N:
             s.add("warn", f"Only {n_min} repetitions: the intervals of this report cover less than "
-                          f"95% — {method.describe(n_min)}. Run at least {intervals.SMALL_N} "
-                          "repetitions for intervals within 3 points of 95%.")
+                          f"95% — {intervals.describe_counts([n_min])}. Run at least "
+                          f"{intervals.SMALL_N} repetitions for intervals within 3 points of 95%.")
         if 2 <= n_max < MIN_BLOCKS_FOR_SIGNIFICANCE:
             s.add("note", f"With fewer than {MIN_BLOCKS_FOR_SIGNIFICANCE} repetitions no paired "
                           "signed-rank test can reach p < 0.05, so no runner can be bold.")

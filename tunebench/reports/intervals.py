@@ -113,6 +113,19 @@ def _percent(level: float) -> str:
     return f"{value:.0f}%" if abs(value - round(value)) < 0.05 else f"{value:.1f}%"
 
 
+def describe_counts(counts: np.ndarray | list[int], center: str = "median",
+                    level: float = LEVEL) -> str:
+    """Caption text for intervals over these repetition counts (e.g. a summary frame's ``n``).
+
+    Counts under two (no interval) are ignored; "no interval" where nothing is left.
+    """
+    n = np.asarray(counts, dtype=float)
+    n = n[np.isfinite(n) & (n >= 2)]
+    if not len(n):
+        return "no interval (fewer than two repetitions)"
+    return IntervalMethod(center, level).describe(int(n.min()), int(n.max()))
+
+
 @dataclass(frozen=True)
 class Band:
     """A centre and interval at each point of a curve, with the repetitions and level behind it."""

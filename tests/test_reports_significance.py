@@ -346,3 +346,13 @@ def test_report_blocks_are_tasks_with_three_or_more_tasks():
     pseudo = significance.compare(final, design="repetition")
     assert pseudo.critical_difference == pytest.approx(comparison.critical_difference / 2)
     assert "critical_difference" in report.figures and report.statistics["friedman"].n_blocks == 4
+
+
+def test_without_test_values_the_comparison_reads_validation_values():
+    data = small_store()
+    data.trials = data.trials.assign(test_value=np.nan, best_test_value=np.nan)
+    report = build_report(data)
+    assert report.statistics["value"] == "validation"
+    assert report.statistics["comparison_validation"] is None
+    text = " ".join(str(p) for s in report.sections for k, p in s.items)
+    assert "no task records test values" in text and "No study has a test value" in text

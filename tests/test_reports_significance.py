@@ -265,6 +265,12 @@ def test_significantly_best_needs_every_paired_test_to_reject():
         assert mask[i, runners.index(best)] == expected
         assert mask[i].sum() == int(expected)
     assert mask.any()  # 8 repetitions and a far better runner: at least one task is clear
+    # With the direction fixed (lower is better everywhere), the maximised task flips its winner.
+    lower = significance.significantly_best_mask(final, "final_test", tasks, runners,
+                                                 maximize=False)
+    acc = tasks.index("acc")
+    np.testing.assert_array_equal(lower[tasks.index("sphere")], mask[tasks.index("sphere")])
+    assert not (lower[acc] & mask[acc]).any()
 
 
 def test_report_significance_uses_test_values_with_validation_beside():

@@ -218,8 +218,13 @@ def significantly_best(values: pd.DataFrame, maximize: bool = False,
 
 
 def significantly_best_mask(final: pd.DataFrame, column: str, tasks: list[str], runners: list[str],
-                            alpha: float = stats.ALPHA) -> np.ndarray:
-    """task × runner flags of :func:`significantly_best` per task, repetitions paired."""
+                            alpha: float = stats.ALPHA, *,
+                            maximize: bool | None = None) -> np.ndarray:
+    """task × runner flags of :func:`significantly_best` per task, repetitions paired.
+
+    ``final`` needs ``task``, ``runner``, ``repetition`` and ``column``; the direction is each
+    task's ``direction`` column unless ``maximize`` fixes it (e.g. ``False`` for normalised scores).
+    """
     mask = np.zeros((len(tasks), len(runners)), dtype=bool)
     for i, task in enumerate(tasks):
         rows = final[final["task"] == task]
@@ -227,8 +232,9 @@ def significantly_best_mask(final: pd.DataFrame, column: str, tasks: list[str], 
             continue
         wide = rows.pivot_table(index="repetition", columns="runner", values=column,
                                 aggfunc="first").reindex(columns=runners)
-        maximize = str(rows["direction"].iloc[0]) == "maximize"
-        for name in significantly_best(wide.dropna(axis=1, how="all"), maximize, alpha):
+        own = str(rows["direction"].iloc[0]) == "maximize"
+        task_maximize = own if maximize is None else maximize
+        for name in significantly_best(wide.dropna(axis=1, how="all"), task_maximize, alpha):
             mask[i, runners.index(name)] = True
     return mask
 

@@ -102,8 +102,9 @@ def build_report(source: str | PathLike[str] | StoreData, *, suites: list[str] |
                  procedure: str = significance.PROCEDURES[0]) -> Report:
     """Build a report from a results store (a path, or :class:`StoreData` already read).
 
-    ``center`` is the curve statistic over repetitions (``median`` or ``mean``), ``n_boot`` the
-    number of bootstrap resamples behind each band, ``alpha`` the significance level,
+    ``center`` is the curve statistic over repetitions (``median`` or ``mean``; its band is an
+    exact order-statistic or a Student-t interval, see :mod:`tunebench.reports.intervals`),
+    ``n_boot`` is kept for callers but no longer used, ``alpha`` the significance level,
     ``n_targets`` the number of regret targets per task in the anytime ECDF, ``procedure`` the
     pairwise test behind the significance table and the CD diagram (``wilcoxon-holm`` or
     ``nemenyi``).

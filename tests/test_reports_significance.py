@@ -362,3 +362,25 @@ def test_without_test_values_the_comparison_reads_validation_values():
     assert report.statistics["comparison_validation"] is None
     text = " ".join(str(p) for s in report.sections for k, p in s.items)
     assert "no task records test values" in text and "No study has a test value" in text
+
+
+@pytest.mark.parametrize("design", ["task", "repetition"])
+def test_comparisons_of_a_store_agree_with_autorank_and_scikit_posthocs(design):
+    tasks = [SynthTask(f"t{i}", budget_amount=12, scale=1.0 + i) for i in range(6)]
+    data = synthetic_store(tasks, [SynthRunner("random"), SynthRunner("good", power=3.0),
+                                   SynthRunner("fair", power=1.5), SynthRunner("bad", power=0.3)],
+                           repetitions=3, seed=8)
+    comparison = significance.compare(build_frames(data).final, design=design)
+    matrix = comparison.blocks.values
+    assert len(matrix) == (6 if design == "task" else 18)
+    result = _autorank(matrix)
+    np.testing.assert_allclose(comparison.average_ranks.to_numpy(),
+                               result.rankdf["meanrank"].reindex(matrix.columns).to_numpy())
+    assert comparison.critical_difference == pytest.approx(result.cd, rel=2e-3)
+    theirs = _sp_wilcoxon_holm(matrix)
+    for row in comparison.pairs.itertuples(index=False):
+        assert row.significant == (theirs.loc[row.runner_a, row.runner_b] < 0.05)
+    nemenyi = significance.compare(build_frames(data).final, design=design, procedure="nemenyi")
+    theirs = sp.posthoc_nemenyi_friedman(matrix)
+    for row in nemenyi.pairs.itertuples(index=False):
+        assert row.significant == (theirs.loc[row.runner_a, row.runner_b] < 0.05)

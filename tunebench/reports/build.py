@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tunebench.reports import ecdf, metrics, normalised, plots, stats
+from tunebench.reports import bayesian, ecdf, intervals, metrics, normalised, plots, significance, stats
 from tunebench.reports.frames import BUDGET_UNITS, Frames, StoreData, build_frames, read_store
 from tunebench.reports.provenance import Provenance, collect
 from tunebench.reports.references import task_reference_summary
@@ -28,11 +28,9 @@ from tunebench.reports.render import (
     DASH,
     Page,
     Table,
-    best_mask,
     fmt,
     fmt_int,
     fmt_p,
-    fmt_pm,
     fmt_seconds,
     latex_document,
     long_table,
@@ -100,16 +98,21 @@ class WrittenReport:
 
 def build_report(source: str | PathLike[str] | StoreData, *, suites: list[str] | None = None,
                  center: str = "median", n_boot: int = 1000, alpha: float = stats.ALPHA,
-                 n_targets: int = 20, seed: int = 0, progress: Progress | None = None) -> Report:
+                 n_targets: int = 20, seed: int = 0, progress: Progress | None = None,
+                 procedure: str = significance.PROCEDURES[0]) -> Report:
     """Build a report from a results store (a path, or :class:`StoreData` already read).
 
-    ``center`` is the curve statistic over repetitions (``median`` or ``mean``), ``n_boot`` the
-    number of bootstrap resamples behind each band, ``alpha`` the significance level,
+    ``center`` is the curve statistic over repetitions (``median`` or ``mean``; its band is an
+    exact order-statistic or a Student-t interval, see :mod:`tunebench.reports.intervals`),
+    ``n_boot`` is kept for callers but no longer used, ``alpha`` the significance level,
     ``n_targets`` the number of random-search targets per task without a known optimum in the
-    anytime ECDF (tasks with one use COCO's 51 Δf targets).
+    anytime ECDF (tasks with one use COCO's 51 Δf targets), ``procedure`` the pairwise test
+    behind the significance table and the CD diagram (``wilcoxon-holm`` or ``nemenyi``).
     """
     if center not in ("median", "mean"):
         raise ValueError(f"center must be 'median' or 'mean', not {center!r}")
+    if procedure not in significance.PROCEDURES:
+        raise ValueError(f"procedure must be one of {significance.PROCEDURES}, not {procedure!r}")
     step = progress or (lambda _description: None)
     step(BUILD_STEPS[0])
     data = source if isinstance(source, StoreData) else read_store(source)
@@ -117,6 +120,7 @@ def build_report(source: str | PathLike[str] | StoreData, *, suites: list[str] |
     frames = build_frames(data, suites=suites)
     builder = _Builder(data, frames, center=center, n_boot=n_boot, alpha=alpha,
                        n_targets=n_targets, seed=seed)
+    builder.procedure = procedure
     for description, method in zip(BUILD_STEPS[2:], (
         builder.sample_efficiency, builder.final_accuracy, builder.normalised,
         builder.ranks, builder.significance, builder.anytime, builder.costs, builder.provenance,
@@ -132,6 +136,7 @@ class _Builder:
         self.data, self.f = data, frames
         self.center, self.n_boot, self.alpha = center, n_boot, alpha
         self.n_targets, self.seed = n_targets, seed
+        self.procedure = significance.PROCEDURES[0]
         self.style = plots.RunnerStyle(frames.runners, metrics.find_baseline(frames))
         self.results: dict[str, pd.DataFrame] = {}
         self.tables: dict[str, Table] = {}
@@ -179,10 +184,11 @@ class _Builder:
         summary = metrics.curve_summary(self.f, "trials", center=self.center,
                                         n_boot=self.n_boot, seed=self.seed)
         self.results["curves_trials"] = summary
+        band = intervals.describe_counts(summary["n"], self.center) if "n" in summary else ""
         s.add("p", f"Best validation value found so far against the budget spent, per task: the "
-                   f"{self.center} over repetitions, with a bootstrap 95% band (repetitions "
-                   f"resampled {self.n_boot} times). Where the task knows its optimum the "
-                   "y axis is the regret (distance to the optimum) on a log scale.")
+                   f"{self.center} over repetitions, with its band: {band}. Where the task knows "
+                   "its optimum the y axis is the regret (distance to that repetition's "
+                   "optimum) on a log scale.")
         self.figure(s, "sample_efficiency_trials", "Best-so-far against trials.",
                     lambda: plots.sample_efficiency(summary, self.style, use_budget=False,
                                                     xlabels={}, center=self.center))
@@ -243,39 +249,92 @@ class _Builder:
         s = self.section("final-accuracy", "Final test performance")
         summary = metrics.final_test_summary(self.f)
         self.results["final_test"] = summary
+        counts = summary["n"].to_numpy() if not summary.empty else np.zeros(0)
+        reps = counts[counts > 0]
+        n_min, n_max = (int(reps.min()), int(reps.max())) if len(reps) else (0, 0)
         s.add("p", "The test value of each study's incumbent (its best validation value) at the "
-                   "end of the budget; the optimiser never saw test values. Cells show the mean "
-                   "over repetitions ± the half-width of its 95% Student-t interval; the best "
-                   "mean per task is bold.")
+                   "end of the budget; the optimiser never saw test values. Cells show the median "
+                   f"over repetitions and its {intervals.describe_counts(counts)}, which stays within "
+                   "the values seen and so within the metric's range. Bold marks a runner that is "
+                   "significantly best on its task (Wilcoxon signed-rank against every other "
+                   f"runner, repetitions paired, Holm-corrected, α = {self.alpha:g}); without "
+                   "bold, no runner is.")
         if summary.empty or summary["n"].sum() == 0:
             s.add("warn", "No study has a test value: the tasks record none, or no trial succeeded.")
             return
-        mean = self.task_rows(summary.pivot(index="task", columns="runner", values="mean"))
-        half = self.task_rows(summary.assign(half=(summary["ci_high"] - summary["ci_low"]) / 2)
-                              .pivot(index="task", columns="runner", values="half"))
-        texts = pd.DataFrame([[fmt_pm(m, h) for m, h in zip(mr, hr, strict=True)]
-                              for mr, hr in zip(mean.to_numpy(), half.to_numpy(), strict=True)],
-                             index=mean.index, columns=mean.columns)
-        maximize = [self.f.references.loc[t, "direction"] == "maximize" for t in mean.index]
-        self.table(s, wide_table("final_test", "Final test value (mean ± 95% CI)", mean,
-                                 index_name="task", texts=texts, bold=best_mask(mean, maximize),
+        if 2 <= n_min < intervals.SMALL_N:
+            s.add("warn", f"Only {n_min} repetitions: the intervals of this report cover less than "
+                          f"95% — {intervals.describe_counts([n_min])}. Run at least "
+                          f"{intervals.SMALL_N} repetitions for intervals within 3 points of 95%.")
+        if 2 <= n_max < MIN_BLOCKS_FOR_SIGNIFICANCE:
+            s.add("note", f"With fewer than {MIN_BLOCKS_FOR_SIGNIFICANCE} repetitions no paired "
+                          "signed-rank test can reach p < 0.05, so no runner can be bold.")
+        cells = {c: self.task_rows(summary.pivot(index="task", columns="runner", values=c))
+                 for c in ("median", "median_ci_low", "median_ci_high")}
+        texts = pd.DataFrame([[_fmt_ci(m, lo, hi) for m, lo, hi in zip(*rows, strict=True)]
+                              for rows in zip(*(cells[c].to_numpy() for c in cells), strict=True)],
+                             index=cells["median"].index, columns=cells["median"].columns)
+        tasks, runners = list(texts.index), list(texts.columns)
+        bold = significance.significantly_best_mask(self.f.final, "final_test", tasks, runners,
+                                                    self.alpha)
+        self.results["final_test_best"] = pd.DataFrame(bold, index=tasks, columns=runners) \
+            .rename_axis("task").reset_index()
+        self.table(s, wide_table("final_test", "Final test value (median [interval])",
+                                 cells["median"], index_name="task", texts=texts, bold=bold,
                                  data=summary))
-        detail = summary[["task", "runner", "direction", "n", "n_missing", "mean", "ci_low",
-                          "ci_high", "median", "best", "worst"]]
+        validation = (self.f.final.groupby(["task", "runner"], sort=False)["final_value"]
+                      .median().rename("validation_median"))
+        detail = summary.join(validation, on=["task", "runner"])[
+            ["task", "runner", "direction", "n", "n_missing", "median", "median_ci_low",
+             "median_ci_high", "median_ci_level", "mean", "best", "worst", "validation_median"]]
         self.table(s, long_table(
             "final_test_detail", "Final test value per task and runner", detail,
-            {"n": fmt_int, "n_missing": fmt_int},
-            headers={"n_missing": "missing", "ci_low": "95% CI low", "ci_high": "95% CI high"},
+            {"n": fmt_int, "n_missing": fmt_int,
+             "median_ci_level": lambda v: f"{100 * float(v):.1f}%" if np.isfinite(v) else DASH},
+            headers={"n_missing": "missing", "median_ci_low": "interval low",
+                     "median_ci_high": "interval high", "median_ci_level": "interval level",
+                     "validation_median": "validation (median)"},
             collapsed=len(detail) > 12))
         self.figure(s, "final_test", "Final test value: one dot per repetition.",
                     lambda: plots.final_values(self.f.final, self.style, column="final_test",
                                                ylabel="test value"))
+        self.versus_random(s)
         if self.max_reps < 2:
             s.add("note", "Only one repetition: no confidence intervals.")
         missing = int(summary["n_missing"].sum())
         if missing:
             s.add("note", f"{missing} studies have no test value (no successful trial, or the "
                           "task gives none) and are left out of this table.")
+
+    def versus_random(self, s: Section) -> None:
+        """Paired test-value differences against random search, within each repetition."""
+        baseline = metrics.find_baseline(self.f)
+        if baseline is None or len(self.f.runners) < 2:
+            return
+        for value, column in significance.VALUE_COLUMNS.items():
+            self.results[f"vs_random_{value}"] = significance.paired_differences(
+                self.f.final, baseline, column, alpha=self.alpha)
+        diffs = self.results["vs_random_test"]
+        if diffs.empty or not diffs["n"].gt(0).any():
+            return
+        s.add("p", f"Against random search ({baseline!r}): each runner's test value minus random "
+                   "search's in the same repetition (same evaluation seed), per task. The interval "
+                   "is the exact order-statistic interval of the median difference, at the level "
+                   "shown; p is a two-sided Wilcoxon signed-rank test, Holm-corrected over the "
+                   "runners of a task. Positive differences mean a higher test value.")
+        shown = diffs.assign(interval=[_fmt_ci(m, lo, hi) for m, lo, hi in
+                                       zip(diffs["median_diff"], diffs["ci_low"], diffs["ci_high"],
+                                           strict=True)])
+        shown = shown[["task", "runner", "n", "interval", "level", "mean_diff", "p", "p_holm",
+                       "better"]]
+        self.table(s, long_table(
+            "vs_random_test", f"Test value minus {baseline}'s, paired by repetition", shown,
+            {"n": fmt_int, "mean_diff": lambda v: fmt(v, 3), "p": fmt_p, "p_holm": fmt_p,
+             "level": lambda v: f"{100 * float(v):.1f}%" if np.isfinite(v) else DASH},
+            headers={"interval": "median difference [interval]", "mean_diff": "mean difference",
+                     "p_holm": "p (Holm)"},
+            bold={"p_holm": (diffs["p_holm"] < self.alpha).to_numpy()},
+            data=diffs, collapsed=len(shown) > 15))
 
     def normalised(self) -> None:
         s = self.section("normalised-score", "Normalised score")
@@ -376,37 +435,56 @@ class _Builder:
 
     def significance(self) -> None:
         s = self.section("significance", "Significance")
-        blocks = stats.block_matrix(self.f.final)
-        matrix = blocks.values
-        k, n = blocks.n_runners, blocks.n_blocks
-        s.add("p", "Each block is one task and repetition (every runner faced the same evaluation "
-                   "seed there). Values are the final validation values, scaled to [0, 1] within "
-                   "each task so tasks weigh alike (a study without a successful trial counts as "
-                   "the worst). Friedman's test asks whether the runners' ranks differ at all; "
-                   "pairwise Wilcoxon signed-rank tests (Holm-corrected) ask which pairs differ; "
-                   f"significance level α = {self.alpha:g}.")
-        if blocks.dropped_blocks:
-            s.add("note", f"{blocks.dropped_blocks} blocks where some runner has no study are "
-                          "left out.")
+        final = self.f.final
+        value = "test" if final["final_test"].notna().any() else "validation"
+        procedure = self.procedure
+        main = significance.compare(final, value=value, design="task", procedure=procedure,
+                                    alpha=self.alpha)
         if len(self.f.runners) < 2:
             s.add("warn", "Only one runner: nothing to test.")
             return
-        if n < 2:
-            s.add("warn", f"{n} complete block(s) (task × repetition): too few for any test. "
-                          "Run more repetitions.")
+        fallback = main.n_blocks < significance.MIN_BLOCKS
+        if fallback:
+            main = significance.compare(final, value=value, design="repetition",
+                                        procedure=procedure, alpha=self.alpha)
+        named = {"wilcoxon-holm": "pairwise Wilcoxon signed-rank tests (Holm-corrected)",
+                 "nemenyi": "Nemenyi's test on average ranks"}[procedure]
+        s.add("p", f"Values are the final {value} values (the headline table's metric"
+                   f"{'' if value == 'test' else ': no task records test values'}), as losses "
+                   "scaled to [0, 1] within each task so tasks weigh alike (a study without a "
+                   f"successful trial counts as the worst); {main.design_label}. Friedman's test "
+                   f"asks whether the runners' ranks differ at all; {named} decide which pairs "
+                   "differ, and the critical-difference diagram's bars come from those same "
+                   f"decisions; α = {self.alpha:g}. The same comparison on validation values "
+                   "stands beside it in the table.")
+        if fallback:
+            s.add("warn", "Fewer than three tasks with every runner: too few to compare runners "
+                          "across tasks (Demšar's design, one block per task). Shown instead: "
+                          "(task, repetition) blocks — pseudo-replication, so read the results as "
+                          "a description of these tasks, not as evidence that carries over to "
+                          "others.")
+        beside = (significance.compare(final, value="validation", design=main.design,
+                                       procedure=procedure, alpha=self.alpha)
+                  if value == "test" else None)
+        self.statistics.update(design=main.design, procedure=procedure, value=value,
+                               comparison=main, comparison_validation=beside,
+                               n_blocks=main.n_blocks, n_runners=main.n_runners)
+        if main.blocks.dropped_blocks:
+            s.add("note", f"{main.blocks.dropped_blocks} blocks where some runner has no study "
+                          f"or no {value} value are left out.")
+        for message in main.messages:
+            s.add("warn" if "too few" in message or "Only one" in message else "note", message)
+        if main.pairs.empty:
             return
-        if self.max_reps < 2:
-            s.add("note", "One repetition per task: every block is a different task.")
-        if n < MIN_BLOCKS_FOR_SIGNIFICANCE:
+        k, n = main.n_runners, main.n_blocks
+        avg = main.average_ranks
+        if procedure == "wilcoxon-holm" and n < MIN_BLOCKS_FOR_SIGNIFICANCE:
             s.add("note", f"Only {n} blocks: with fewer than {MIN_BLOCKS_FOR_SIGNIFICANCE} no "
-                          "pairwise test can reach significance at 0.05.")
-        avg = stats.average_ranks(matrix)
-        self.statistics.update(n_blocks=n, n_runners=k, average_ranks=avg)
-        if (matrix.nunique(axis=1) == 1).all():
-            s.add("note", "Every runner ties in every block (same final value): nothing to test.")
-            return
-        if k >= 3:
-            result = stats.friedman(matrix)
+                          "pairwise signed-rank test can reach significance at 0.05.")
+        self.statistics.update(average_ranks=avg, critical_difference=main.critical_difference,
+                               q_alpha=stats.nemenyi_q(k, self.alpha), cliques=main.cliques)
+        if main.friedman is not None:
+            result = main.friedman
             self.statistics["friedman"] = result
             verdict = "the runners differ" if result.pvalue < self.alpha else \
                 "no evidence that the runners differ"
@@ -415,31 +493,44 @@ class _Builder:
             if result.pvalue >= self.alpha:
                 s.add("note", "As Friedman's test finds no difference, read the pairwise tests "
                               "below with caution.")
-        else:
-            s.add("note", "Friedman's test needs three or more runners; with two, the Wilcoxon "
-                          "test below is the whole test.")
-        pairs = stats.pairwise_wilcoxon(matrix, alpha=self.alpha)
-        self.results["wilcoxon"] = pairs
-        self.statistics["wilcoxon"] = pairs
+        pairs = main.pairs
+        if beside is not None and not beside.pairs.empty:
+            other = beside.pairs.set_index(["runner_a", "runner_b"])
+            key = pd.MultiIndex.from_frame(pairs[["runner_a", "runner_b"]])
+            p_column = "pvalue_holm" if "pvalue_holm" in other else "pvalue"
+            pairs = pairs.assign(
+                pvalue_validation=other[p_column].reindex(key).to_numpy(),
+                significant_validation=other["significant"].reindex(key).to_numpy())
+        self.results["pairwise"] = pairs
+        if procedure == "wilcoxon-holm":
+            self.results["wilcoxon"] = pairs
+            self.statistics["wilcoxon"] = pairs
+        title = {"wilcoxon-holm": "Pairwise Wilcoxon signed-rank tests (Holm-corrected)",
+                 "nemenyi": "Pairwise Nemenyi tests"}[procedure]
         self.table(s, long_table(
-            "wilcoxon", "Pairwise Wilcoxon signed-rank tests (Holm-corrected)", pairs,
-            {"statistic": fmt, "pvalue": fmt_p, "pvalue_holm": fmt_p,
-             "median_difference": lambda v: fmt(v, 3)},
+            "wilcoxon" if procedure == "wilcoxon-holm" else "nemenyi", title, pairs,
+            {"statistic": fmt, "pvalue": fmt_p, "pvalue_holm": fmt_p, "pvalue_validation": fmt_p,
+             "median_difference": lambda v: fmt(v, 3), "rank_difference": lambda v: fmt(v, 3)},
             headers={"runner_a": "A", "runner_b": "B", "a_better": "A better",
                      "b_better": "B better", "pvalue": "p", "pvalue_holm": "p (Holm)",
-                     "n_nonzero": "non-tied", "median_difference": "median A − B"},
-            bold={"pvalue_holm": pairs["significant"].to_numpy()},
+                     "n_nonzero": "non-tied", "median_difference": "median A − B",
+                     "rank_difference": "rank A − B", "pvalue_validation": "p (validation)",
+                     "significant_validation": "significant (validation)"},
+            bold={"pvalue_holm" if "pvalue_holm" in pairs else "pvalue":
+                  pairs["significant"].to_numpy(dtype=bool)},
             collapsed=len(pairs) > 15))
-        cd = stats.critical_difference(k, n, self.alpha)
-        cliques = stats.cd_cliques(avg, cd)
-        self.statistics.update(critical_difference=cd, q_alpha=stats.nemenyi_q(k, self.alpha),
-                               cliques=cliques)
-        self.figure(s, "critical_difference",
-                    f"Critical-difference diagram: average ranks (1 = best); runners joined by a "
-                    f"bar differ by less than Nemenyi's CD = {cd:.2f} and are not significantly "
-                    "different.",
-                    lambda: plots.cd_diagram(avg, cd, cliques, self.style))
-        rates = stats.win_rates(matrix)
+        if main.can_rank:
+            cd = main.critical_difference if procedure == "nemenyi" else None
+            how = (f"Nemenyi's CD = {main.critical_difference:.2f}" if cd is not None
+                   else "the Holm-corrected Wilcoxon tests of the table")
+            self.figure(s, "critical_difference",
+                        f"Critical-difference diagram: average ranks over {n} "
+                        f"{'tasks' if main.design == 'task' else '(task, repetition) blocks'} "
+                        f"(1 = best); runners joined by a bar are not significantly different by "
+                        f"{how}.",
+                        lambda: plots.cd_diagram(avg, cd, main.cliques, self.style))
+        self.bayesian(s, main)
+        rates = stats.win_rates(main.blocks.values)
         self.results["win_rates"] = rates.rename_axis("runner").reset_index()
         self.figure(s, "win_rates", "Win rate: share of blocks where the row runner's final "
                     "value beats the column runner's (ties count half).",
@@ -447,6 +538,22 @@ class _Builder:
         self.table(s, wide_table("win_rates", "Pairwise win rate (row beats column)", rates,
                                  index_name="runner",
                                  formatter=lambda v: f"{v:.2f}" if np.isfinite(v) else DASH))
+
+    def bayesian(self, s: Section, main: significance.Comparison) -> None:
+        """Bayesian signed-rank tests with a ROPE on the same blocks as the frequentist table."""
+        table = bayesian.pairwise(main.blocks.values, seed=self.seed, n_samples=10_000)
+        self.results["bayesian_signed_rank"] = table
+        s.add("p", "Bayesian signed-rank tests (Benavoli et al. 2017) on the same blocks: the "
+                   "posterior probability that A is better, that the two are practically "
+                   f"equivalent (scaled losses within ±{bayesian.ROPE:g}, i.e. 1% of a task's spread "
+                   "of final values), or that B is better; a probability above "
+                   f"{bayesian.DECISION:g} is shown as the decision.")
+        self.table(s, long_table(
+            "bayesian_signed_rank", "Bayesian signed-rank tests (ROPE)", table,
+            {c: lambda v: f"{float(v):.3f}" for c in ("p_a_better", "p_equivalent", "p_b_better")},
+            headers={"runner_a": "A", "runner_b": "B", "p_a_better": "P(A better)",
+                     "p_equivalent": "P(equivalent)", "p_b_better": "P(B better)"},
+            collapsed=True))
 
     def anytime(self) -> None:
         s = self.section("anytime", "Anytime performance")
@@ -655,3 +762,12 @@ def write_report(source: str | PathLike[str] | StoreData | Report, out_dir: str 
     index.write_text(render_html(page), encoding="utf-8")
     markdown.write_text(render_markdown(page), encoding="utf-8")
     return WrittenReport(out, index, markdown, latex, figure_paths, table_paths)
+
+
+def _fmt_ci(center: Any, lo: Any, hi: Any) -> str:
+    """``center [lo, hi]``, or just the centre where there is no interval."""
+    if not np.isfinite(float(center)):
+        return DASH
+    if not (np.isfinite(float(lo)) and np.isfinite(float(hi))):
+        return fmt(center)
+    return f"{fmt(center)} [{fmt(lo)}, {fmt(hi)}]"

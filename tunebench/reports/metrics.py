@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tunebench.reports import intervals
 from tunebench.reports.budget_grid import on_common_grid
 from tunebench.reports.frames import Frames
-from tunebench.reports.stats import bootstrap_band, mean_ci, rank_rows
+from tunebench.reports.stats import mean_ci, median_ci, rank_rows
 
 #: The runner Bayesmark's normalised score measures against.
 BASELINE = "random"
@@ -43,10 +44,11 @@ def repetition_matrix(group: pd.DataFrame,
 def curve_summary(frames: Frames, axis: str = "trials", *, center: str = "median",
                   n_boot: int = 1000, seed: int = 0,
                   tasks: list[str] | None = None) -> pd.DataFrame:
-    """Best-so-far (or regret) per task and runner along ``axis``, with a bootstrap 95% band.
+    """Best-so-far (or regret) per task and runner along ``axis``, with an interval band.
 
-    Columns: task, runner, quantity, x, budget, center, lo, hi, n (repetitions with a value).
-    ``tasks`` limits the work to those tasks.
+    Columns: task, runner, quantity, x, budget, center, lo, hi, n (repetitions with a value), level
+    (the coverage the band has there: see :class:`~tunebench.reports.intervals.IntervalMethod`).
+    ``tasks`` limits the work to those tasks; ``n_boot`` and ``seed`` are no longer used.
     """
     curves = frames.curves[frames.curves["axis"] == axis]
     if tasks is not None:
@@ -55,20 +57,23 @@ def curve_summary(frames: Frames, axis: str = "trials", *, center: str = "median
     for (task, runner), group in curves.groupby(["task", "runner"], sort=False):
         quantity = plotted_quantity(frames, task)
         x, budget, matrix = repetition_matrix(group, quantity)
-        mid, lo, hi = bootstrap_band(matrix, center=center, n_boot=n_boot, seed=seed)
+        b = intervals.band(matrix, center)
         out.append(pd.DataFrame({
             "task": task, "runner": runner, "quantity": quantity, "x": x, "budget": budget,
-            "center": mid, "lo": lo, "hi": hi, "n": (~np.isnan(matrix)).sum(axis=0),
+            "center": b.center, "lo": b.lo, "hi": b.hi, "n": b.n, "level": b.level,
         }))
-    columns = ["task", "runner", "quantity", "x", "budget", "center", "lo", "hi", "n"]
+    columns = ["task", "runner", "quantity", "x", "budget", "center", "lo", "hi", "n", "level"]
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=columns)
 
 
 def final_test_summary(frames: Frames) -> pd.DataFrame:
     """Per task and runner: the incumbent's test value at the end, over repetitions.
 
-    mean with a Student-t 95% interval, median, best and worst (in the task's direction); ``n`` counts
-    studies with a test value, ``n_missing`` those without (no successful trial, or no test score).
+    mean with a Student-t 95% interval (``ci_low``, ``ci_high``: it under-covers skewed values at
+    small n), median with its exact order-statistic interval (``median_ci_low``, ``median_ci_high``,
+    within the values seen) and the coverage that interval really has (``median_ci_level``), best
+    and worst (in the task's direction); ``n`` counts studies with a test value, ``n_missing`` those
+    without (no successful trial, or no test score).
     """
     rows = []
     for (task, runner), group in frames.final.groupby(["task", "runner"], sort=False):
@@ -76,11 +81,13 @@ def final_test_summary(frames: Frames) -> pd.DataFrame:
         present = values[~np.isnan(values)]
         maximize = frames.references.loc[task, "direction"] == "maximize"
         mean, lo, hi = mean_ci(present)
+        median, median_lo, median_hi, median_level = median_ci(present)
         rows.append({
             "task": task, "runner": runner, "direction": "maximize" if maximize else "minimize",
             "n": len(present), "n_missing": int(len(values) - len(present)),
             "mean": mean, "ci_low": lo, "ci_high": hi,
-            "median": float(np.median(present)) if len(present) else np.nan,
+            "median": median, "median_ci_low": median_lo, "median_ci_high": median_hi,
+            "median_ci_level": median_level,
             "best": float(present.max() if maximize else present.min()) if len(present) else np.nan,
             "worst": float(present.min() if maximize else present.max()) if len(present)
             else np.nan,

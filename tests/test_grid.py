@@ -175,17 +175,21 @@ def test_a_small_branch_runs_out_and_the_others_go_on(digits_space: Space) -> No
     (Space({"x": Float(0.0, 1.0), "c": Categorical(["a", "b", "c"])}), 31, 10, 30),
     # conditional: x exists only in branch "a", so the grid is r + 1 points
     (Space({"c": Categorical(["a", "b"]), "x": Float(0.0, 1.0, active_if={"c": "a"})}), 10, 9, 10),
-    # integers only: every value once, whatever the budget beyond that
+    # integers only: every value once, whatever the budget beyond that (the smallest such)
     (Space({"k": Int(1, 4), "j": Int(0, 2)}), 1000, 4, 12),
+    (Space({"k": Int(1, 100, log=True)}), 1000, 417, 100),  # log spacing fills the top late
     # the categoricals alone exceed the budget: resolution 1, the grid is drawn from
     (make_task("linreg").space, 10, 1, 18),
 ])
-def test_the_resolution_is_the_largest_whose_grid_fits_the_budget(space, trials, resolution, points):
+def test_the_resolution_gives_the_most_points_the_budget_holds(space, trials, resolution, points):
     assert resolution_for_budget(space, trials) == resolution
     runner = GridSearch(space, Direction.MINIMIZE, 0, BudgetInfo("trials", trials))
     assert runner.resolved_options() == {"resolution": resolution, "resolution_from": "budget",
                                          "order": "shuffle", "grid_points": points}
-    assert len(Grid(space, resolution + 1)) > trials or resolution == 4  # the integers' span
+    # The search against brute force: the most points within the budget, at the least resolution.
+    sizes = {r: len(Grid(space, r)) for r in range(1, trials + 1)}
+    fitting = [r for r in sizes if sizes[r] <= trials] or [1]
+    assert resolution == min(fitting, key=lambda r: (-sizes[r], r))
 
 
 def test_the_resolution_option_overrides_the_budget_and_a_time_budget_uses_the_default() -> None:

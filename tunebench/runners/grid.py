@@ -20,15 +20,18 @@ Two orders:
 Either way, once every point has been proposed :meth:`GridSearch.ask` raises
 :class:`SearchExhausted`: the study ends and reports the budget it left, nothing is proposed twice.
 
-Without a ``resolution`` option the grid takes the largest resolution whose full grid fits in the
-budget's trials: about ``budget ** (1 / d)`` values per numeric parameter, more where integers have
-fewer values than that, categoricals and conditional branches counted as they are.
+Without a ``resolution`` option the budget decides: the resolution whose full grid has the most
+points within the budget's (full-fidelity) trials, the least such resolution where integers run out
+of values. That is about ``budget ** (1 / d)`` values per numeric parameter, more where integers
+have fewer values than that, categoricals and conditional branches counted as they are; 1 when even
+that grid is larger than the budget (then it is drawn from, as any grid larger than the budget).
 """
 
 from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -36,7 +39,7 @@ import numpy as np
 
 from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, Runner, RunnerError, SearchExhausted
 from tunebench.runners.translation import ParamTranslation, fmt, rows
-from tunebench.space import Categorical, Config, Direction, Float, Int, Param, Space, Value
+from tunebench.space import Categorical, Config, Direction, Int, Param, Space, Value
 
 #: The resolution used when neither the option nor the budget gives one (a time budget).
 DEFAULT_RESOLUTION = 5
@@ -119,31 +122,33 @@ def grid_points(space: Space, resolution: int) -> list[Config]:
 
 
 def resolution_for_budget(space: Space, trials: int) -> int:
-    """The largest resolution whose full grid has at most ``trials`` points (1 if none does).
+    """The resolution whose full grid has the most points within ``trials`` (the smallest such:
+    integers stop growing once every value is in), or 1 if no grid fits.
 
-    The grid's size grows with the resolution (integers stop growing at their number of values),
-    so a doubling search then a bisection finds it in a few dozen grid constructions.
+    The grid's size grows with the resolution, so a doubling search then bisections find it in a
+    few dozen grid constructions (cheap: a grid stores only its blocks).
     """
-    if not any(isinstance(space[name], (Float, Int)) for name in space):
-        return 1  # the resolution changes nothing
-    spans = [space[n].high - space[n].low + 1 for n in space if isinstance(space[n], Int)]
-    floats = any(isinstance(space[name], Float) for name in space)
-    cap = max(trials, 2) if floats else max(spans)  # past every integer's span nothing grows
 
-    def fits(resolution: int) -> bool:
-        return len(Grid(space, resolution)) <= trials
+    def size(resolution: int) -> int:
+        return len(Grid(space, resolution))
 
-    if not fits(1):
+    def last_true(predicate: Callable[[int], bool], low: int, high: int) -> int:
+        """The largest r in [low, high] with predicate(r), given predicate(low), monotone."""
+        while high > low:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if predicate(middle) else (low, middle - 1)
+        return low
+
+    if size(1) > trials:
         return 1
-    low, high = 1, 2
-    while high < cap and fits(high):
-        low, high = high, min(2 * high, cap)
-    if fits(high):
-        return high
-    while high - low > 1:  # fits(low) and not fits(high)
-        middle = (low + high) // 2
-        low, high = (middle, high) if fits(middle) else (low, middle)
-    return low
+    high = 2
+    while high < trials and size(high) <= trials:
+        high *= 2
+    fitting = last_true(lambda r: size(r) <= trials, 1, min(high, max(trials, 1)))
+    most = size(fitting)
+    if size(1) == most:
+        return 1
+    return 1 + last_true(lambda r: size(r) < most, 1, fitting - 1)
 
 
 @dataclass
@@ -181,7 +186,7 @@ def axis_rows(space: Space, resolution: Any, label: str) -> list[ParamTranslatio
 
     def render(name: str, param: Param) -> tuple[str, bool, str]:
         if resolution is None and not isinstance(param, Categorical):
-            return (f"{label}: resolution from the budget (the largest whose full grid fits)", True,
+            return (f"{label}: resolution from the budget (the most points that fit)", True,
                     "discretised: only the grid's values are ever tried")
         points = param.grid(int(resolution or 1))
         shown = ", ".join(fmt(p) for p in points[:6]) + (", …" if len(points) > 6 else "")

@@ -184,11 +184,14 @@ def axis_rows(space: Space, resolution: Any, label: str) -> list[ParamTranslatio
     """The translation audit of a grid over ``space``: each parameter's grid values, or, without a
     ``resolution`` option, that the budget chooses them."""
 
+    if resolution is not None:
+        _audited(grid_resolution, space, BudgetInfo(), resolution)
+
     def render(name: str, param: Param) -> tuple[str, bool, str]:
         if resolution is None and not isinstance(param, Categorical):
             return (f"{label}: resolution from the budget (the most points that fit)", True,
                     "discretised: only the grid's values are ever tried")
-        points = param.grid(int(resolution or 1))
+        points = param.grid(int(resolution or 1))  # a categorical's grid ignores it
         shown = ", ".join(fmt(p) for p in points[:6]) + (", …" if len(points) > 6 else "")
         complete = isinstance(param, Categorical) or (
             isinstance(param, Int) and len(points) == param.high - param.low + 1)
@@ -196,6 +199,22 @@ def axis_rows(space: Space, resolution: Any, label: str) -> list[ParamTranslatio
         return f"{label} of {len(points)}: [{shown}]", bool(reason), reason
 
     return rows(space, render)
+
+
+def _audited(check: Callable[..., Any], *args: Any) -> None:
+    """Run an option check for the translation audit, where a bad option is a ValueError (the
+    CLI's one-line user error), as it is refused before a run."""
+    try:
+        check(*args)
+    except RunnerError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _check_order(order: Any) -> str:
+    if order not in ORDERS:
+        raise RunnerError(f"option order must be one of {', '.join(map(repr, ORDERS))}, got "
+                          f"{order!r} (declared: scikit-learn's ParameterGrid order)")
+    return order
 
 
 class GridSearch(Runner):
@@ -216,10 +235,7 @@ class GridSearch(Runner):
                  budget_info: BudgetInfo | None = None, resolution: int | None = None,
                  order: str = "shuffle") -> None:
         super().__init__(space, direction, seed, budget_info)
-        if order not in ORDERS:
-            raise RunnerError(f"option order must be one of {', '.join(map(repr, ORDERS))}, "
-                              f"got {order!r}")
-        self.order = order
+        self.order = _check_order(order)
         self.resolution, self._resolution_from = grid_resolution(space, self.budget_info, resolution)
         self._grid = Grid(space, self.resolution)
         self._rng = np.random.default_rng(self.seed)
@@ -228,6 +244,7 @@ class GridSearch(Runner):
 
     @classmethod
     def translate(cls, space: Space, **options: Any) -> list[ParamTranslation]:
+        _audited(_check_order, options.get("order", "shuffle"))
         return axis_rows(space, options.get("resolution"), "grid")
 
     def resolved_options(self) -> dict[str, Any]:

@@ -226,6 +226,25 @@ def test_optuna_grid_covers_the_12_digits_configurations_in_12_trials(digits_spa
     assert len(orders) == 5  # optuna's seeded shuffle
 
 
+@pytest.mark.parametrize("space", [
+    mixed_space(),  # nested: dampening only under nesterov=False, nesterov only under sgd
+    Space({"a": Categorical([1, True, 0, False]),  # True is not 1, False is not 0
+           "x": Categorical([0, 1.5], active_if={"a": [True]}),
+           "y": Categorical([False, 0], active_if={"a": [0]})}),
+])
+def test_optuna_grid_proposes_each_of_tunebenchs_grid_points_once(space: Space) -> None:
+    runner = OptunaGrid(space, Direction.MINIMIZE, 1, BudgetInfo("trials", 10), resolution=2)
+    asked = []
+    while True:
+        try:
+            config = runner.ask()
+        except SearchExhausted:
+            break
+        runner.tell(config, Outcome(Status.OK, 1.0, 1))
+        asked.append(config_key(config))
+    assert sorted(asked) == sorted(map(config_key, grid_points(space, 2)))
+
+
 def test_optuna_grid_without_conditions_proposes_what_plain_optuna_does() -> None:
     seed, axes = 4, {name: BRANIN[name].grid(4) for name in BRANIN}
     plain = optuna.create_study(sampler=optuna.samplers.GridSampler(axes, seed=seed))

@@ -36,7 +36,7 @@ from tunebench.runners.adapter import (
 from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, RunnerError, SearchExhausted, Status
 from tunebench.runners.grid import axis_rows, grid_resolution
 from tunebench.runners.translation import ParamTranslation, fmt, rows
-from tunebench.space import Categorical, Config, Direction, Float, Param, Space
+from tunebench.space import Categorical, Config, Direction, Float, Param, Space, canonical_json
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
@@ -364,7 +364,7 @@ def _one_per_configuration(space: Space, axes: dict[str, list[Any]], point: dict
     for name in space:
         if space.is_active(name, active):
             active[name] = point[name]
-        elif point[name] != axes[name][0]:
+        elif canonical_json(point[name]) != canonical_json(axes[name][0]):  # True is not 1
             return False
     return True
 

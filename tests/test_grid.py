@@ -22,7 +22,7 @@ from tunebench.runners.base import BudgetInfo, Outcome, RunnerError, SearchExhau
 from tunebench.runners.conformance import mixed_space
 from tunebench.runners.grid import Grid, GridSearch, grid_points, resolution_for_budget
 from tunebench.runners.optuna_runner import OptunaGrid
-from tunebench.space import Categorical, Float, Int, Space, config_key
+from tunebench.space import Categorical, Float, Int, Space, canonical_json, config_key
 from tunebench.tasks.base import Direction
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,6 +148,13 @@ def test_nested_branches_are_uniform_at_every_level() -> None:
     assert stats.chisquare([optimizers[o] for o in ("sgd", "adam", "rmsprop")]).pvalue > 0.01
     sgd = [c for c in first if c["optimizer"] == "sgd"]
     assert stats.binomtest(sum(c["nesterov"] is False for c in sgd), len(sgd), 0.5).pvalue > 0.01
+
+
+def test_branches_of_values_python_finds_equal_stay_apart() -> None:
+    space = Space({"a": Categorical([1, True]), "x": Categorical([0, 1, 2], active_if={"a": [True]})})
+    firsts = Counter(canonical_json(GridSearch(space, Direction.MINIMIZE, seed).ask()["a"])
+                     for seed in range(400))
+    assert stats.binomtest(firsts["true"], 400, 0.5).pvalue > 0.01
 
 
 def test_a_small_branch_runs_out_and_the_others_go_on(digits_space: Space) -> None:

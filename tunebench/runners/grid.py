@@ -33,13 +33,13 @@ import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, Runner, RunnerError, SearchExhausted
 from tunebench.runners.translation import ParamTranslation, fmt, rows
-from tunebench.space import Categorical, Config, Direction, Int, Param, Space, Value
+from tunebench.space import Categorical, Config, Direction, Int, Param, Space, Value, canonical_json
 
 #: The resolution used when neither the option nor the budget gives one (a time budget).
 DEFAULT_RESOLUTION = 5
@@ -229,7 +229,6 @@ class GridSearch(Runner):
               "by design, every repetition proposes the same sequence. The default seeded shuffle "
               "draws each branch of a conditional parameter with equal probability. The study ends "
               "(search exhausted) once every grid point was proposed; no point is proposed twice.")
-    orders: ClassVar[tuple[str, ...]] = ORDERS
 
     def __init__(self, space: Space, direction: Direction, seed: int,
                  budget_info: BudgetInfo | None = None, resolution: int | None = None,
@@ -268,10 +267,11 @@ class GridSearch(Runner):
             fixed = self._grid.blocks[candidates[0]].fixed
             if parent not in fixed:  # inactive on this branch: no choice to make here
                 continue
-            values = list(dict.fromkeys(self._grid.blocks[i].fixed[parent] for i in candidates))
-            if len(values) > 1:
-                value = values[int(self._rng.integers(len(values)))]
-                candidates = [i for i in candidates if self._grid.blocks[i].fixed[parent] == value]
+            keys = [canonical_json(self._grid.blocks[i].fixed[parent]) for i in candidates]
+            distinct = list(dict.fromkeys(keys))  # canonical forms: True is not 1
+            if len(distinct) > 1:
+                chosen = distinct[int(self._rng.integers(len(distinct)))]
+                candidates = [i for i, key in zip(candidates, keys, strict=True) if key == chosen]
         block = candidates[0]
         return self._grid.blocks[block].start + self._remaining[block].draw(self._rng)
 

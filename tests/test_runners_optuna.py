@@ -7,10 +7,9 @@ from optuna.trial import TrialState
 
 from tunebench.runners import optuna_runner as opt
 from tunebench.runners.base import Outcome, RunnerError, RunnerUnavailable, Status
-from tunebench.runners.baselines import grid_points
 from tunebench.runners.conformance import Conformance, mixed_space
 from tunebench.runners.translation import translate
-from tunebench.space import Categorical, Float, Int, Space, config_key
+from tunebench.space import Categorical, Float, Int, Space
 from tunebench.tasks.base import Direction
 
 SMALL = Space({"x": Float(-1.0, 2.0), "n": Int(1, 3), "c": Categorical(("a", None, True))})
@@ -41,18 +40,6 @@ def test_bad_options_are_clear_errors(cls, options, message) -> None:
         pytest.skip(cls.unavailable)
     with pytest.raises(RunnerError, match=message.replace("(", r"\(").replace(")", r"\)")):
         cls(mixed_space(), Direction.MINIMIZE, 0, None, **options)
-
-
-def test_grid_visits_every_grid_point_once_then_goes_on() -> None:
-    points = {config_key(c) for c in grid_points(SMALL, 3)}
-    runner = opt.OptunaGrid(SMALL, Direction.MINIMIZE, 3, resolution=3)
-    seen = []
-    for _ in range(len(points) + 5):  # past exhaustion: the harness owns the budget
-        config = runner.ask()
-        runner.tell(config, Outcome(Status.OK, 1.0, 1))
-        seen.append(config_key(config))
-    assert set(seen[: len(points)]) == points and len(set(seen[: len(points)])) == len(points)
-    assert set(seen) == points
 
 
 def test_failures_and_pruned_trials_reach_optuna_with_their_states() -> None:

@@ -33,9 +33,10 @@ from tunebench.runners.adapter import (
     check_choice,
     check_int,
 )
-from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, RunnerError, Status
+from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, RunnerError, SearchExhausted, Status
+from tunebench.runners.grid import axis_rows, grid_resolution
 from tunebench.runners.translation import ParamTranslation, fmt, rows
-from tunebench.space import Categorical, Config, Direction, Float, Param, Space
+from tunebench.space import Categorical, Config, Direction, Float, Param, Space, canonical_json
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
@@ -327,46 +328,91 @@ class OptunaNSGA2(OptunaRunner):
 
 
 class _EndlessGridSampler(optuna.samplers.GridSampler):
-    """A GridSampler that never stops the study: the harness, not the library, owns the budget.
+    """optuna's GridSampler over the configurations of a (conditional) space, which never stops
+    the study itself: the harness owns the budget, and the runner ends the study once every point
+    was proposed.
 
-    Once every grid point has been visited, optuna's sampler re-draws visited points at random.
+    GridSampler takes one axis per parameter and crosses them all, so a parameter inactive in a
+    branch would multiply that branch's points by its axis length with duplicates (scikit-learn's
+    digits grid: 16 points for 12 configurations). Here a crossed point is kept only when every
+    parameter inactive in it holds its axis's first value: one point per configuration. The
+    filter runs on optuna's own seeded shuffle, and a uniformly shuffled list filtered by a
+    predicate is a uniformly shuffled list of what it keeps, so the sampler's order semantics
+    (trial n takes point n, then unvisited points at random) are optuna's; an unconditional
+    space keeps every point, exactly as plain GridSampler does.
     """
+
+    def __init__(self, axes: dict[str, list[Any]], seed: int, space: Space) -> None:
+        super().__init__(axes, seed=seed)
+        if space.is_conditional:
+            names = self._param_names  # optuna's axis order (sorted names)
+            self._all_grids = [point for point in self._all_grids if _one_per_configuration(
+                space, axes, dict(zip(names, point, strict=True)))]
+            self._n_min_trials = len(self._all_grids)
+
+    @property
+    def n_points(self) -> int:
+        return self._n_min_trials
 
     def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
         return None
 
 
+def _one_per_configuration(space: Space, axes: dict[str, list[Any]], point: dict[str, Any]) -> bool:
+    """Whether every parameter inactive at ``point`` holds its axis's first value."""
+    active: Config = {}
+    for name in space:
+        if space.is_active(name, active):
+            active[name] = point[name]
+        elif canonical_json(point[name]) != canonical_json(axes[name][0]):  # True is not 1
+            return False
+    return True
+
+
 class OptunaGrid(OptunaRunner):
     name = "optuna.grid"
-    description = "optuna GridSampler over tunebench's grid points (seeded random order)"
-    capabilities = _caps("grid", "conditional parameters are crossed into the grid even when "
-                         "inactive, so some grid points repeat a configuration")
+    description = "optuna GridSampler over tunebench's grid points (optuna's seeded random order)"
+    capabilities = _caps("grid", "each configuration once: conditional parameters are not crossed "
+                         "into branches where they are inactive (tunebench removes those duplicates "
+                         "from GridSampler's points); points are visited in optuna's seeded shuffle, "
+                         "each point equally likely (a branch weighs as many points as it has); the "
+                         "study ends (search exhausted) once every point was proposed")
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, resolution: int = 5,
+                 budget_info: BudgetInfo | None = None, resolution: int | None = None,
                  max_points: int = 1_000_000, pruner: str = "none") -> None:
         super().__init__(space, direction, seed, budget_info)
-        axes = {name: space[name].grid(check_int("resolution", resolution, 1)) for name in space}
+        if resolution is not None:
+            check_int("resolution", resolution, 1)
+        self._resolution, self._resolution_from = grid_resolution(space, self.budget_info, resolution)
+        axes = {name: space[name].grid(self._resolution) for name in space}
         size = math.prod(len(values) for values in axes.values())
-        if size > check_int("max_points", max_points, 1):
-            raise RunnerError(f"the grid would have {size:,} points (resolution {resolution} over "
-                              f"{len(space)} parameters); lower `resolution` or raise `max_points`")
+        self._max_points = check_int("max_points", max_points, 1)
+        if size > self._max_points:
+            raise RunnerError(f"the grid would have {size:,} points (resolution {self._resolution} "
+                              f"over {len(space)} parameters); lower `resolution` or raise `max_points`")
         with _quiet():
-            self._open(_EndlessGridSampler(axes, seed=self.seed), pruner)
+            self._sampler = _EndlessGridSampler(axes, self.seed, space)
+            self._open(self._sampler, pruner)
+        self._asked = 0
+
+    def _ask(self) -> tuple[Config, _Pending]:
+        # Each ask takes an unproposed point while there is one (optuna's rule); past that,
+        # GridSampler would re-propose a visited point.
+        if self._asked >= self._sampler.n_points:
+            raise SearchExhausted(f"every one of the {self._sampler.n_points} points of optuna's "
+                                  f"grid (resolution {self._resolution}) was proposed")
+        self._asked += 1
+        return super()._ask()
+
+    def resolved_options(self) -> dict[str, Any]:
+        return {**super().resolved_options(), "resolution": self._resolution,
+                "resolution_from": self._resolution_from, "max_points": self._max_points,
+                "grid_points": self._sampler.n_points}
 
     @classmethod
-    def _library_text(cls, param: Param, options: dict[str, Any]) -> str:
-        points = param.grid(int(options.get("resolution", 5)))
-        shown = ", ".join(fmt(p) for p in points[:6]) + (", …" if len(points) > 6 else "")
-        return f"GridSampler axis of {len(points)}: [{shown}]"
-
-    @classmethod
-    def _loss_reason(cls, param: Param, options: dict[str, Any]) -> str:
-        points = param.grid(int(options.get("resolution", 5)))
-        if isinstance(param, Categorical) or (param.kind == "int"
-                                              and len(points) == param.high - param.low + 1):
-            return ""
-        return f"discretised: only {len(points)} values are ever tried"
+    def translate(cls, space: Space, **options: Any) -> list[ParamTranslation]:
+        return axis_rows(space, options.get("resolution"), "GridSampler axis")
 
 
 class _MultiFidelityTPE(OptunaTPE):

@@ -123,7 +123,9 @@ def grid_points(space: Space, resolution: int) -> list[Config]:
 
 def resolution_for_budget(space: Space, trials: int) -> int:
     """The resolution whose full grid has the most points within ``trials`` (the smallest such:
-    integers stop growing once every value is in), or 1 if no grid fits.
+    integers stop growing once every value is in), but never a single value per numeric axis: where
+    only resolution 1 fits (hartmann6 at 30 trials: 2**6 = 64 points), resolution 2, whose grid
+    is then drawn from without replacement.
 
     The grid's size grows with the resolution, so a doubling search then bisections find it in a
     few dozen grid constructions (cheap: a grid stores only its blocks).
@@ -140,14 +142,15 @@ def resolution_for_budget(space: Space, trials: int) -> int:
         return low
 
     if size(1) > trials:
-        return 1
+        return 2 if size(2) > size(1) else 1
     high = 2
     while high < trials and size(high) <= trials:
         high *= 2
     fitting = last_true(lambda r: size(r) <= trials, 1, min(high, max(trials, 1)))
     most = size(fitting)
     if size(1) == most:
-        return 1
+        # A one-point axis is no grid: two values per numeric axis, the grid then drawn from.
+        return 2 if size(2) > size(1) else 1
     return 1 + last_true(lambda r: size(r) < most, 1, fitting - 1)
 
 

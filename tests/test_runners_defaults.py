@@ -177,6 +177,7 @@ CASES: list[tuple[str, Space, int, int, Callable[[], list[Config]]]] = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # QMCSampler, plain loop
 @pytest.mark.parametrize(("runner", "space", "n", "fidelity", "plain"), CASES,
                          ids=[f"{c[0]}-{len(c[1])}d" for c in CASES])
 def test_default_runner_proposes_what_the_library_loop_proposes(runner, space, n, fidelity, plain):

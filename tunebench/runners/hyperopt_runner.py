@@ -86,7 +86,7 @@ class HyperoptRunner(LibraryRunner):
 
     @classmethod
     def accepted_options(cls) -> list[str]:
-        return cls.algorithm.names() if cls.algorithm else []
+        return [*super().accepted_options(), *(cls.algorithm.names() if cls.algorithm else [])]
 
     def resolved_options(self) -> dict[str, Any]:
         return self.algorithm.resolved(self._given) if self.algorithm else {}

@@ -237,7 +237,8 @@ class LibraryOptions:
         try:
             return self.target(**fixed, **given)
         except (ValueError, TypeError) as exc:
-            raise RunnerError(f"{self.label} rejected the options {dict(options)}: {exc}") from exc
+            what = f"the options {dict(options)}" if options else "its defaults"
+            raise RunnerError(f"{self.label} rejected {what}: {exc}") from exc
 
     def resolved(self, options: Mapping[str, Any],
                  effective: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -254,9 +254,9 @@ class SamplerRunner(OptunaRunner):
 
     @classmethod
     def accepted_options(cls) -> list[str]:
-        if cls.fixed_pruner is not None:
-            return [*cls.sampler.names(), *oo.PRUNER_OPTIONS[cls.fixed_pruner].names()]
-        return [*cls.sampler.names(), "pruner", "pruner_options"]
+        ours = [*oo.PRUNER_OPTIONS[cls.fixed_pruner].names()] if cls.fixed_pruner else [
+            "pruner", "pruner_options"]
+        return [*super().accepted_options(), *cls.sampler.names(), *ours]
 
     def resolved_options(self) -> dict[str, Any]:
         record = self.sampler.resolved(self._sampler_given, self._effective())

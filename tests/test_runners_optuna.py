@@ -45,8 +45,6 @@ def test_tpe_with_a_pruner_prunes_and_replays_exactly(pruner: str) -> None:
     (opt.OptunaGrid, {"resolution": 0}, "resolution must be >= 1"),
     (opt.OptunaGrid, {"max_points": 10}, "lower `resolution` or raise `max_points`"),
     (opt.OptunaHyperband, {"reduction_factor": 1}, "option reduction_factor must be >= 2"),
-    (opt.OptunaHyperband, {"min_resource": 5}, "min_resource (5) exceeds max_resource (1, the "
-                                               "task's maximum fidelity unless given)"),
     (opt.OptunaTPE, {"pruner": "median", "pruner_options": {"n_warmup": 1}},
      "optuna.pruners.MedianPruner has no pruner option(s) 'n_warmup' (did you mean 'n_warmup_steps'?)"),
     (opt.OptunaTPE, {"pruner": "median", "pruner_options": 3}, "pruner_options must be a table"),
@@ -180,6 +178,17 @@ def test_hyperband_brackets_follow_the_tasks_maximum_fidelity() -> None:
     # The same fidelity range reaches a Hyperband chosen as a pruner option.
     chosen = opt.OptunaRandom(SMALL, Direction.MINIMIZE, 0, info, pruner="hyperband")
     assert chosen.resolved_options()["pruner_options"]["max_resource"] == 27
+
+
+def test_pruner_resources_are_checked_against_the_fidelity_range_or_left_to_optuna() -> None:
+    info = BudgetInfo("epochs", 90, 1, 9)
+    with pytest.raises(RunnerError, match=re.escape(
+            "min_resource (12) exceeds max_resource (9, the task's maximum fidelity unless given)")):
+        opt.OptunaHyperband(SMALL, Direction.MINIMIZE, 0, info, min_resource=12)
+    # Built without budget information (not by the harness), the pruners keep optuna's defaults.
+    bare = opt.OptunaHyperband(SMALL, Direction.MINIMIZE, 0).resolved_options()
+    assert (bare["min_resource"], bare["max_resource"]) == (1, "auto")
+    assert opt.OptunaASHA(SMALL, Direction.MINIMIZE, 0).resolved_options()["min_resource"] == "auto"
 
 
 def test_successive_halving_min_resource_follows_the_fidelity_range() -> None:

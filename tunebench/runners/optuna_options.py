@@ -91,10 +91,10 @@ def fidelity_settings(pruner: str, budget: BudgetInfo) -> dict[str, int]:
 
 def make_pruner(name: str, options: dict[str, Any] | None = None,
                 budget: BudgetInfo | None = None) -> tuple[optuna.pruners.BasePruner, dict[str, Any]]:
-    """optuna's pruner ``name`` with the given keywords (checked) over the fidelity settings;
-    returns it and the keywords it was given, for the record."""
+    """optuna's pruner ``name`` with the given keywords (checked) over the fidelity settings
+    (none without a ``budget``: optuna's defaults); returns it and the keywords it was given."""
     spec = pruner_options(name)
-    given = {**fidelity_settings(name, budget or BudgetInfo()),
+    given = {**(fidelity_settings(name, budget) if budget is not None else {}),
              **spec.check(options or {}, "pruner option")}
     if name == "hyperband" and isinstance(given.get("max_resource"), int) \
             and given["min_resource"] > given["max_resource"]:

@@ -66,14 +66,6 @@ def _constructing() -> Iterator[None]:
         yield
 
 
-def make_pruner(name: str, options: Mapping[str, Any] | None = None,
-                budget_info: BudgetInfo | None = None) -> optuna.pruners.BasePruner:
-    """optuna's pruner for the ``pruner`` option, at optuna's defaults but for ``options`` and the
-    resource bounds the task's fidelity range gives (see :mod:`~tunebench.runners.optuna_options`)."""
-    with _constructing():
-        return oo.make_pruner(name, dict(options or {}), budget_info)[0]
-
-
 def distribution(param: Param) -> BaseDistribution:
     if isinstance(param, Float):
         return FloatDistribution(param.low, param.high, log=param.log)
@@ -105,11 +97,18 @@ def _report_curve(trial: optuna.trial.Trial, reported: set[int], curve: tuple[fl
 class OptunaRunner(LibraryRunner):
     """Shared optuna adapter; a subclass builds its sampler and calls :meth:`_open`."""
 
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_info: BudgetInfo | None = None) -> None:
+        super().__init__(space, direction, seed, budget_info)
+        #: Told the task's fidelity range (the harness always is): pruners' resources follow it;
+        #: built without one, they keep optuna's defaults ("auto").
+        self._fidelity_known = budget_info is not None
+
     def _open(self, sampler: optuna.samplers.BaseSampler, pruner: str,
               pruner_options: Mapping[str, Any] | None = None) -> None:
         with _constructing():
-            built, self._pruner_given = oo.make_pruner(pruner, dict(pruner_options or {}),
-                                                       self.budget_info)
+            built, self._pruner_given = oo.make_pruner(
+                pruner, dict(pruner_options or {}), self.budget_info if self._fidelity_known else None)
         self._pruner_name = pruner
         #: Learning curves matter to optuna only for pruning (and for ranking pruned trials).
         self._prunes = pruner != "none"
@@ -423,5 +422,4 @@ __all__ = [
     "OptunaTPE",
     "SamplerRunner",
     "distribution",
-    "make_pruner",
 ]

@@ -168,3 +168,25 @@ def test_the_registry_refuses_a_misspelt_library_option_with_a_hint() -> None:
                              {"multivariat": True})
     with pytest.raises(RegistryError, match="cannot express"):
         registry.make_runner("optuna.tpe", mixed_space(), Direction.MINIMIZE, 0, None, {"gamma": 0.1})
+
+
+def test_the_cli_prints_an_option_error_as_written(write_suite, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from tunebench.cli import app
+
+    suite = write_suite("""
+        [suite]
+        name = "options"
+        [budget]
+        trials = 3
+        [[tasks]]
+        name = "branin"
+        [[runners]]
+        name = "optuna.tpe"
+        options = { gamma = 0.2 }
+        """)
+    result = CliRunner().invoke(app, ["run", str(suite), "--db", str(tmp_path / "r.db"), "-q"])
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "option gamma of optuna.samplers.TPESampler takes Callable[[int], int]" in text

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Literal, Optional, Union
 
+import numpy as np
 import optuna
 import pytest
 
@@ -124,6 +125,7 @@ def test_resolved_gives_every_keyword_in_effect_as_json() -> None:
     assert json.loads(json.dumps(record)) == record
     assert plain(math.inf) == "inf" and plain((1, {"a": print})) == [1, {"a": "builtins.print"}]
     assert plain(optuna.samplers.RandomSampler()) == "optuna.samplers._random.RandomSampler()"
+    assert plain(np.float64(0.5)) == 0.5 and plain(np.arange(3)) == [0, 1, 2]
     assert TOY.deviation_notes() == "tunebench sets lib.toy on=True (messages only)"
 
 

@@ -201,6 +201,7 @@ def test_successive_halving_min_resource_follows_the_fidelity_range() -> None:
     assert min_resource(BudgetInfo("epochs", 90, 1, 10)) == 1
     assert min_resource(BudgetInfo("epochs", 90, 5, 10)) == 5
     assert min_resource(BudgetInfo("epochs", 90, 1, 10), min_resource=2) == 2
+    assert min_resource(BudgetInfo("epochs", 90, 1, 10), min_resource="auto") is None  # optuna's rule
 
 
 @pytest.mark.parametrize("cls", [opt.OptunaTPE, opt.OptunaRandom, opt.OptunaCMAES, opt.OptunaGP,

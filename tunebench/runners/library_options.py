@@ -54,9 +54,9 @@ class Deviation:
 class _Kind:
     """What values a keyword takes, as far as a suite file can give them."""
 
-    types: tuple[type, ...]  # empty: any TOML value (the library did not say)
+    types: tuple[type, ...]  # the TOML types it takes (none: only Python objects, see below)
     inexpressible: str = ""  # the annotation's Python-only part, when there is one
-    any: bool = False
+    any: bool = False  # the library does not say: any TOML value is passed on
 
     def accepts(self, value: Any) -> bool:
         if self.any:
@@ -134,8 +134,8 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # a numpy scalar
-        return plain(value.item())
+    if callable(getattr(value, "tolist", None)):  # a numpy scalar or array
+        return plain(value.tolist())
     if callable(value) and hasattr(value, "__qualname__"):
         return f"{value.__module__}.{value.__qualname__}"
     return f"{type(value).__module__}.{type(value).__qualname__}()"
@@ -195,8 +195,7 @@ class LibraryOptions:
                                   f"got {value!r}")
             if isinstance(value, float) and not math.isfinite(value):
                 raise RunnerError(f"{where} {name} of {self.label} must be finite, got {value!r}")
-            if float in kind.types and int not in kind.types and not isinstance(value, bool) \
-                    and isinstance(value, int):
+            if type(value) is int and float in kind.types and int not in kind.types:
                 value = float(value)
             if name in self.checks:
                 self.checks[name](name, value)
@@ -276,18 +275,22 @@ def read_back(obj: Any, names: Iterable[str], *inner: str) -> dict[str, Any]:
     return found
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def at_least(minimum: float) -> Check:
-    """A check: the value is >= ``minimum``."""
+    """A check: a number given is >= ``minimum`` (a keyword's other kinds, "auto", pass)."""
     def check(name: str, value: Any) -> None:
-        if value < minimum:
+        if _number(value) and value < minimum:
             raise RunnerError(f"option {name} must be >= {minimum}, got {value!r}")
     return check
 
 
 def inside(low: float, high: float) -> Check:
-    """A check: the value lies in the open interval (low, high)."""
+    """A check: a number given lies in the open interval (low, high)."""
     def check(name: str, value: Any) -> None:
-        if not low < value < high:
+        if _number(value) and not low < value < high:
             raise RunnerError(f"option {name} must lie in ({low}, {high}), got {value!r}")
     return check
 

@@ -22,9 +22,9 @@ import optuna
 from tunebench.runners.base import BudgetInfo, RunnerError
 from tunebench.runners.library_options import Deviation, LibraryOptions, at_least
 
-_SEED = {"seed": "the study seed; set it with the harness's `seed` option"}
-_QUIET_SAMPLING = Deviation(False, "messages only: optuna logs one per independently sampled "
-                            "parameter, which tunebench's ERROR log level hides anyway")
+_SEED = {"seed": "tunebench passes the study's runner seed"}
+_QUIET_SAMPLING = Deviation(False, "messages only: optuna logs a warning when it samples a "
+                            "parameter independently, which tunebench's ERROR log level hides anyway")
 
 #: Said in every optuna runner's notes: what tunebench sets that is not a sampler keyword.
 COMMON_NOTE = ("no pruning unless a pruner is chosen (optuna's create_study defaults to "

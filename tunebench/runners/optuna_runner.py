@@ -280,6 +280,7 @@ class OptunaTPE(SamplerRunner):
     def _effective(self) -> dict[str, Any]:
         sampler = self._study.sampler
         found = read_back(sampler, self.sampler.names(), "_parzen_estimator_parameters")
+        found.pop("multivariate", None)  # the estimator's field of that name is unused (optuna)
         return {**found, **oo.tpe_effective(sampler, self._study)}  # type: ignore[arg-type]
 
 

@@ -1,5 +1,14 @@
 """optuna runners: each sampler family through optuna's ask/tell API, with an optional pruner.
 
+A runner is its sampler at optuna's defaults: every keyword of the sampler's constructor is an
+option (``options = { multivariate = false, n_ei_candidates = 48 }``), validated against the
+constructor's signature, and an unset keyword is left to optuna. The pruner is chosen with
+``pruner = "median"`` and configured with ``pruner_options = { n_warmup_steps = 2 }``; the
+multi-fidelity runners (``optuna.hyperband``, ``optuna.asha``) take their pruner's keywords beside the
+sampler's. What tunebench sets itself, and why, is in :mod:`tunebench.runners.optuna_options` and in
+each runner's notes; :meth:`~tunebench.runners.base.Runner.resolved_options` records every value in
+effect, optuna's defaults included.
+
 One in-memory study per runner, named ``tunebench`` (optuna's Hyperband pruner assigns brackets by
 hashing the study name, so a random name would break replay). Parameters are suggested define-by-run
 in space order, each only when active, which is optuna's native handling of conditional spaces.
@@ -14,7 +23,7 @@ import contextlib
 import importlib.util
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -27,20 +36,16 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
-from tunebench.runners.adapter import (
-    LibraryRunner,
-    check_bool,
-    check_choice,
-    check_int,
-)
+from tunebench.runners import optuna_options as oo
+from tunebench.runners.adapter import LibraryRunner, check_int
 from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, RunnerError, SearchExhausted, Status
 from tunebench.runners.grid import axis_rows, grid_resolution
+from tunebench.runners.library_options import LibraryOptions, read_back
+from tunebench.runners.optuna_options import PRUNERS
 from tunebench.runners.translation import ParamTranslation, fmt, rows
 from tunebench.space import Categorical, Config, Direction, Float, Param, Space, canonical_json
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
-
-PRUNERS = ("none", "median", "successive_halving", "hyperband")
 
 _CONDITIONAL_RANDOM = ("conditional: outside the search space shared by all trials, so it is "
                        "sampled by the independent (random) sampler, not the model")
@@ -53,15 +58,13 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def make_pruner(name: str) -> optuna.pruners.BasePruner:
-    """optuna's pruner for the ``pruner`` option (defaults as optuna's own)."""
-    check_choice("pruner", name, PRUNERS)
-    return {
-        "none": optuna.pruners.NopPruner,
-        "median": optuna.pruners.MedianPruner,
-        "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
-        "hyperband": optuna.pruners.HyperbandPruner,
-    }[name]()
+@contextlib.contextmanager
+def _constructing() -> Iterator[None]:
+    """Building a sampler or pruner: optuna's ExperimentalWarning is silenced (declared in every
+    runner's notes); a FutureWarning about a deprecated keyword the user gave is shown."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
 
 
 def distribution(param: Param) -> BaseDistribution:
@@ -95,8 +98,19 @@ def _report_curve(trial: optuna.trial.Trial, reported: set[int], curve: tuple[fl
 class OptunaRunner(LibraryRunner):
     """Shared optuna adapter; a subclass builds its sampler and calls :meth:`_open`."""
 
-    def _open(self, sampler: optuna.samplers.BaseSampler, pruner: str) -> None:
-        check_choice("pruner", pruner, PRUNERS)
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_info: BudgetInfo | None = None) -> None:
+        super().__init__(space, direction, seed, budget_info)
+        #: Told the task's fidelity range (the harness always is): pruners' resources follow it;
+        #: built without one, they keep optuna's defaults ("auto").
+        self._fidelity_known = budget_info is not None
+
+    def _open(self, sampler: optuna.samplers.BaseSampler, pruner: str,
+              pruner_options: Mapping[str, Any] | None = None) -> None:
+        with _constructing():
+            built, self._pruner_given = oo.make_pruner(
+                pruner, dict(pruner_options or {}), self.budget_info if self._fidelity_known else None)
+        self._pruner_name = pruner
         #: Learning curves matter to optuna only for pruning (and for ranking pruned trials).
         self._prunes = pruner != "none"
         #: Without conditions every trial has the same parameters: ask for them in one call
@@ -105,9 +119,15 @@ class OptunaRunner(LibraryRunner):
             name: distribution(self.space[name]) for name in self.space}
         with _quiet():
             self._study = optuna.create_study(
-                sampler=sampler, pruner=make_pruner(pruner), study_name="tunebench",
+                sampler=sampler, pruner=built, study_name="tunebench",
                 direction=self.direction.value,
             )
+
+    def resolved_options(self) -> dict[str, Any]:
+        return {"pruner": self._pruner_name, "pruner_options": self._pruner_record()}
+
+    def _pruner_record(self) -> dict[str, Any]:
+        return oo.PRUNER_OPTIONS[self._pruner_name].resolved(self._pruner_given)
 
     # ask, tell and prune checks run on every trial without a warnings guard (a third of the
     # adapter's cost): none fires for any runner here (construction's experimental warnings are
@@ -190,68 +210,101 @@ def _suggest(trial: optuna.trial.Trial, name: str, param: Param) -> Any:
     return trial.suggest_int(name, param.low, param.high, log=param.log)
 
 
-def _caps(family: str, notes: str = "", exact: bool = True) -> Capabilities:
+def _caps(family: str, notes: str = "", exact: bool = True,
+          sampler: LibraryOptions | None = None) -> Capabilities:
+    parts = [notes, sampler.deviation_notes() if sampler else "", oo.COMMON_NOTE]
     return Capabilities(library="optuna", family=family, pruning=True, batch=True,
-                        exact_replay=exact, notes=notes)
+                        exact_replay=exact, notes="; ".join(p for p in parts if p))
+
+
+class SamplerRunner(OptunaRunner):
+    """An optuna sampler at optuna's defaults: every keyword of its constructor is an option.
+
+    ``sampler`` declares the constructor (:mod:`~tunebench.runners.optuna_options`); the pruner is
+    the ``pruner`` / ``pruner_options`` options, or ``fixed_pruner`` with its keywords beside the
+    sampler's.
+    """
+
+    sampler: ClassVar[LibraryOptions]
+    fixed_pruner: ClassVar[str | None] = None
+
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_info: BudgetInfo | None = None, **options: Any) -> None:
+        super().__init__(space, direction, seed, budget_info)
+        pruner, pruner_options, sampler_options = self._split(options)
+        self._sampler_given = self.sampler.check(sampler_options)
+        with _constructing():
+            sampler = self.sampler.build(self._sampler_given, seed=self.seed)
+        self._open(sampler, pruner, pruner_options)
+
+    @classmethod
+    def _split(cls, options: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """(pruner, its keywords, the sampler's keywords) from the runner's options."""
+        if cls.fixed_pruner is not None:
+            names = set(oo.PRUNER_OPTIONS[cls.fixed_pruner].names())
+            return (cls.fixed_pruner, {k: v for k, v in options.items() if k in names},
+                    {k: v for k, v in options.items() if k not in names})
+        rest = dict(options)
+        pruner = rest.pop("pruner", "none")
+        pruner_options = rest.pop("pruner_options", None) or {}
+        if not isinstance(pruner_options, Mapping):
+            raise RunnerError("option pruner_options must be a table of the pruner's keywords, "
+                              f"e.g. pruner_options = {{ n_warmup_steps = 2 }}; got {pruner_options!r}")
+        return pruner, dict(pruner_options), rest
+
+    @classmethod
+    def accepted_options(cls) -> list[str]:
+        ours = [*oo.PRUNER_OPTIONS[cls.fixed_pruner].names()] if cls.fixed_pruner else [
+            "pruner", "pruner_options"]
+        return [*super().accepted_options(), *cls.sampler.names(), *ours]
+
+    def resolved_options(self) -> dict[str, Any]:
+        record = self.sampler.resolved(self._sampler_given, self._effective())
+        if self.fixed_pruner is not None:
+            return {**record, **self._pruner_record()}
+        return {**record, **super().resolved_options()}
+
+    def _effective(self) -> dict[str, Any]:
+        """The values the built sampler holds for keywords whose default is None."""
+        return read_back(self._study.sampler, self.sampler.names())
 
 
 # ---------------------------------------------------------------------- the runners
-class OptunaTPE(OptunaRunner):
+class OptunaTPE(SamplerRunner):
     name = "optuna.tpe"
     description = "optuna TPESampler (Tree-structured Parzen Estimator)"
-    capabilities = _caps("TPE", "independent per-parameter model unless multivariate=true")
+    sampler = oo.TPE
+    capabilities = _caps("TPE", "optuna's default for one objective, multivariate TPE: one joint "
+                         "model of the parameters every trial has, per-parameter models for "
+                         "conditional ones (multivariate=false: independent models)", sampler=oo.TPE)
 
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, multivariate: bool = False, group: bool = False,
-                 n_startup_trials: int = 10, pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_info)
-        check_bool("multivariate", multivariate)
-        if check_bool("group", group) and not multivariate:
-            raise RunnerError("option group=true needs multivariate=true (optuna's rule)")
-        with _quiet():
-            sampler = optuna.samplers.TPESampler(
-                seed=self.seed, multivariate=multivariate, group=group,
-                n_startup_trials=check_int("n_startup_trials", n_startup_trials, 0),
-            )
-        self._open(sampler, pruner)
+    def _effective(self) -> dict[str, Any]:
+        sampler = self._study.sampler
+        found = read_back(sampler, self.sampler.names(), "_parzen_estimator_parameters")
+        found.pop("multivariate", None)  # the estimator's field of that name is unused (optuna)
+        return {**found, **oo.tpe_effective(sampler, self._study)}  # type: ignore[arg-type]
 
 
-class OptunaRandom(OptunaRunner):
+class OptunaRandom(SamplerRunner):
     name = "optuna.random"
     description = "optuna RandomSampler (independent uniform / log-uniform draws)"
-    capabilities = _caps("random")
-
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_info)
-        self._open(optuna.samplers.RandomSampler(seed=self.seed), pruner)
+    sampler = oo.RANDOM
+    capabilities = _caps("random", sampler=oo.RANDOM)
 
 
 _CMAES_MISSING = ("needs the `cmaes` package, which is not installed "
                   "(pip install cmaes; tunebench's dependencies should list it)")
 
 
-class OptunaCMAES(OptunaRunner):
+class OptunaCMAES(SamplerRunner):
     name = "optuna.cmaes"
     description = "optuna CmaEsSampler (CMA-ES over numeric parameters)"
+    sampler = oo.CMAES
     capabilities = _caps("evolutionary", "categoricals and conditional parameters are sampled "
-                         "at random by the independent sampler; integers are rounded")
+                         "at random by the independent sampler; integers are rounded",
+                         sampler=oo.CMAES)
     unavailable = None if importlib.util.find_spec("cmaes") else _CMAES_MISSING
     intersection_only = True
-
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, n_startup_trials: int = 1,
-                 restart_strategy: str = "none", with_margin: bool = False,
-                 pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_info)
-        restart = check_choice("restart_strategy", restart_strategy, ("none", "ipop", "bipop"))
-        with _quiet():
-            sampler = optuna.samplers.CmaEsSampler(
-                seed=self.seed, n_startup_trials=check_int("n_startup_trials", n_startup_trials, 0),
-                restart_strategy=None if restart == "none" else restart,
-                with_margin=check_bool("with_margin", with_margin), warn_independent_sampling=False,
-            )
-        self._open(sampler, pruner)
 
     @classmethod
     def _loss_reason(cls, param: Param, options: dict[str, Any]) -> str:
@@ -264,43 +317,21 @@ class OptunaCMAES(OptunaRunner):
         return ""
 
 
-class OptunaGP(OptunaRunner):
+class OptunaGP(SamplerRunner):
     name = "optuna.gp"
     description = "optuna GPSampler (Gaussian-process Bayesian optimisation, logEI)"
+    sampler = oo.GP
     capabilities = _caps("GP-BO", "conditional parameters are sampled at random by the "
-                         "independent sampler; cost per trial grows with the history (cubic)")
+                         "independent sampler; cost per trial grows with the history (cubic)",
+                         sampler=oo.GP)
     intersection_only = True
 
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, n_startup_trials: int = 10,
-                 deterministic_objective: bool = False, pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_info)
-        with _quiet():
-            sampler = optuna.samplers.GPSampler(
-                seed=self.seed, n_startup_trials=check_int("n_startup_trials", n_startup_trials, 0),
-                deterministic_objective=check_bool("deterministic_objective",
-                                                   deterministic_objective),
-                warn_independent_sampling=False,
-            )
-        self._open(sampler, pruner)
 
-
-class OptunaQMC(OptunaRunner):
+class OptunaQMC(SamplerRunner):
     name = "optuna.qmc"
     description = "optuna QMCSampler (scrambled Sobol or Halton low-discrepancy sequence)"
-    capabilities = _caps("QMC", "scramble=false ignores the seed (every repetition identical)")
-
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, qmc_type: str = "sobol", scramble: bool = True,
-                 pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_info)
-        with _quiet():
-            sampler = optuna.samplers.QMCSampler(
-                seed=self.seed, qmc_type=check_choice("qmc_type", qmc_type, ("sobol", "halton")),
-                scramble=check_bool("scramble", scramble), warn_independent_sampling=False,
-                warn_asynchronous_seeding=False,
-            )
-        self._open(sampler, pruner)
+    sampler = oo.QMC
+    capabilities = _caps("QMC", sampler=oo.QMC)
 
     @classmethod
     def _loss_reason(cls, param: Param, options: dict[str, Any]) -> str:
@@ -310,21 +341,13 @@ class OptunaQMC(OptunaRunner):
         return ""
 
 
-class OptunaNSGA2(OptunaRunner):
+class OptunaNSGA2(SamplerRunner):
     name = "optuna.nsga2"
     description = "optuna NSGAIISampler (genetic algorithm; single objective here)"
+    sampler = oo.NSGA2
     capabilities = _caps("evolutionary", "first generation is random (population_size trials); "
-                         "conditional parameters are sampled at random")
+                         "conditional parameters are sampled at random", sampler=oo.NSGA2)
     intersection_only = True
-
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, population_size: int = 50,
-                 pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_info)
-        with _quiet():
-            sampler = optuna.samplers.NSGAIISampler(
-                seed=self.seed, population_size=check_int("population_size", population_size, 2))
-        self._open(sampler, pruner)
 
 
 class _EndlessGridSampler(optuna.samplers.GridSampler):
@@ -415,35 +438,21 @@ class OptunaGrid(OptunaRunner):
         return axis_rows(space, options.get("resolution"), "GridSampler axis")
 
 
-class _MultiFidelityTPE(OptunaTPE):
-    """TPE with a fixed multi-fidelity pruner; ``reduction_factor=None`` keeps optuna's default."""
-
-    pruner_class: ClassVar[type[optuna.pruners.BasePruner]]
-
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, min_resource: int = 1,
-                 reduction_factor: int | None = None, n_startup_trials: int = 10) -> None:
-        super().__init__(space, direction, seed, budget_info, n_startup_trials=n_startup_trials)
-        settings = {"min_resource": check_int("min_resource", min_resource, 1)}
-        if reduction_factor is not None:
-            settings["reduction_factor"] = check_int("reduction_factor", reduction_factor, 2)
-        self._study.pruner = self.pruner_class(**settings)
-
-
-class OptunaHyperband(_MultiFidelityTPE):
+class OptunaHyperband(OptunaTPE):
     name = "optuna.hyperband"
     description = "optuna TPESampler + HyperbandPruner (multi-fidelity: stops weak trials early)"
-    capabilities = _caps("TPE", "multi-fidelity: prunes between fidelity steps (reduction "
-                         "factor 3); max resource inferred from the first complete trial")
-    pruner_class = optuna.pruners.HyperbandPruner
+    capabilities = _caps("TPE", "multi-fidelity: prunes between fidelity steps (reduction factor "
+                         "3); the sampler is optuna.tpe at optuna's defaults", sampler=oo.TPE)
+    fixed_pruner = "hyperband"
 
 
-class OptunaASHA(_MultiFidelityTPE):
+class OptunaASHA(OptunaTPE):
     name = "optuna.asha"
     description = "optuna TPESampler + SuccessiveHalvingPruner (asynchronous successive halving)"
     capabilities = _caps("TPE", "multi-fidelity: prunes between fidelity steps at rungs "
-                         "min_resource * reduction_factor**k (reduction factor 4)")
-    pruner_class = optuna.pruners.SuccessiveHalvingPruner
+                         "min_resource * reduction_factor**k (reduction factor 4); the sampler is "
+                         "optuna.tpe at optuna's defaults", sampler=oo.TPE)
+    fixed_pruner = "successive_halving"
 
 
 __all__ = [
@@ -458,6 +467,6 @@ __all__ = [
     "OptunaRandom",
     "OptunaRunner",
     "OptunaTPE",
+    "SamplerRunner",
     "distribution",
-    "make_pruner",
 ]

@@ -78,8 +78,8 @@ class Recorder(Runner):
     name = "recorder"
     capabilities = Capabilities(library="tunebench", family="random", pruning=True)
 
-    def __init__(self, space, direction, seed, budget_hint=None) -> None:
-        super().__init__(space, direction, seed, budget_hint)
+    def __init__(self, space, direction, seed, budget_info=None) -> None:
+        super().__init__(space, direction, seed, budget_info)
         import numpy as np
 
         self._rng = np.random.default_rng(seed)
@@ -105,8 +105,8 @@ class SlowPruner(Recorder):
 
     name = "slow_pruner"
 
-    def __init__(self, space, direction, seed, budget_hint=None) -> None:
-        super().__init__(space, direction, seed, budget_hint)
+    def __init__(self, space, direction, seed, budget_info=None) -> None:
+        super().__init__(space, direction, seed, budget_info)
         PRUNE_CALLS[seed] = [0, 0]
 
     def should_prune(self, config: Config, step: int, value: float) -> bool:

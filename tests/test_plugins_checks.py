@@ -300,8 +300,8 @@ class Echo(Runner):
     description = "random proposals"
     capabilities = Capabilities(library="tunebench", family="random")
 
-    def __init__(self, space, direction, seed, budget_hint=None) -> None:
-        super().__init__(space, direction, seed, budget_hint)
+    def __init__(self, space, direction, seed, budget_info=None) -> None:
+        super().__init__(space, direction, seed, budget_info)
         self.rng = np.random.default_rng(self.seed)
 
     def ask(self) -> Config:

@@ -152,7 +152,7 @@ def test_a_device_seconds_budget_is_replayed_from_the_recorded_charges(write_sui
 def test_replay_budget_charges_the_recorded_costs():
     original = Budget(BudgetKind.DEVICE_SECONDS, 1.0)
     budget = ReplayBudget.of(original, [type("R", (), {"charge": c})() for c in (0.3, 0.3, 0.5)])
-    assert budget.trials_hint(1) is None and budget.to_dict() == original.to_dict()
+    assert budget.info().full_trials is None and budget.to_dict() == original.to_dict()
     spent = 0.0
     for _ in range(3):
         assert not budget.exhausted(spent)

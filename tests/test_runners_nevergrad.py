@@ -7,7 +7,7 @@ import pytest
 from nevergrad.optimization import optimizerlib
 
 from tunebench.runners import nevergrad_runner as nr
-from tunebench.runners.base import Outcome, RunnerError, Status
+from tunebench.runners.base import BudgetInfo, Outcome, RunnerError, Status
 from tunebench.runners.conformance import mixed_space
 from tunebench.runners.translation import translate
 from tunebench.space import Categorical, Float, Int, Space
@@ -15,7 +15,7 @@ from tunebench.tasks.base import Direction
 
 
 def test_parametrization_follows_the_space() -> None:
-    runner = nr.NevergradDE(mixed_space(), Direction.MINIMIZE, 0, budget_hint=40)
+    runner = nr.NevergradDE(mixed_space(), Direction.MINIMIZE, 0, budget_info=BudgetInfo("trials", 40))
     params = runner._optimizer.parametrization
     assert isinstance(params, ng.p.Dict) and set(params.value) == set(mixed_space())
     assert isinstance(params["lr"], ng.p.Log)
@@ -70,21 +70,21 @@ def test_translation_flags_rounded_integers_relaxed_categoricals_and_flattening(
 def test_runners_that_need_a_budget_say_so_at_construction(cls) -> None:
     space = Space({"x": Float(0.0, 1.0)})
     with pytest.raises(RunnerError, match="It needs a budget"):
-        cls(space, Direction.MINIMIZE, 0, budget_hint=None)
-    cls(space, Direction.MINIMIZE, 0, budget_hint=None, budget=20)  # the option fills in
+        cls(space, Direction.MINIMIZE, 0, budget_info=None)
+    cls(space, Direction.MINIMIZE, 0, budget_info=None, budget=20)  # the option fills in
 
 
 def test_a_one_dimensional_cma_leaves_no_trace_in_nevergrads_shared_config() -> None:
     one_d = Space({"k": Int(1, 5)})  # nevergrad's CMA wants fcmaes here, which is not installed
     with pytest.raises(RunnerError, match="fcmaes"):
-        nr.NevergradCMA(one_d, Direction.MINIMIZE, 0, budget_hint=30)
+        nr.NevergradCMA(one_d, Direction.MINIMIZE, 0, budget_info=BudgetInfo("trials", 30))
     assert not optimizerlib.OldCMA.fcmaes  # nevergrad flips this shared flag; we put it back
     nr.NevergradCMA(Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)}), Direction.MINIMIZE, 0)
 
 
 def test_portfolio_past_its_budget_is_a_clear_error() -> None:
     runner = nr.NevergradPortfolio(Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)}),
-                                   Direction.MINIMIZE, 0, budget_hint=4)
+                                   Direction.MINIMIZE, 0, budget_info=BudgetInfo("trials", 4))
     for _ in range(4):
         runner.tell(runner.ask(), Outcome(Status.OK, 1.0, 1))
     with pytest.raises(RunnerError, match="planned for a budget of 4 trials"):
@@ -93,7 +93,7 @@ def test_portfolio_past_its_budget_is_a_clear_error() -> None:
 
 def test_bo_survives_repeated_points_on_a_small_discrete_space() -> None:
     runner = nr.NevergradBO(Space({"k": Int(1, 3), "c": Categorical(("a", "b"))}),
-                            Direction.MINIMIZE, 0, budget_hint=12)
+                            Direction.MINIMIZE, 0, budget_info=BudgetInfo("trials", 12))
     seen = []
     for _ in range(12):
         config = runner.ask()
@@ -110,16 +110,17 @@ def test_ngopt_refuses_a_metamodel_that_would_crash_on_numpy_2() -> None:
         float(np.zeros(1))  # type: ignore[arg-type]
     except TypeError:
         with pytest.raises(RunnerError, match="MetaModel"):
-            nr.NevergradNGOpt(space, Direction.MINIMIZE, 0, budget_hint=500)
+            nr.NevergradNGOpt(space, Direction.MINIMIZE, 0, budget_info=BudgetInfo("trials", 500))
     else:  # pragma: no cover - an older numpy: the MetaModel works
-        nr.NevergradNGOpt(space, Direction.MINIMIZE, 0, budget_hint=500)
-    nr.NevergradNGOpt(space, Direction.MINIMIZE, 0, budget_hint=100)  # picks no MetaModel
+        nr.NevergradNGOpt(space, Direction.MINIMIZE, 0, budget_info=BudgetInfo("trials", 500))
+    # budget 100: picks no MetaModel
+    nr.NevergradNGOpt(space, Direction.MINIMIZE, 0, budget_info=BudgetInfo("trials", 100))
 
 
 def test_bo_points_a_rounding_error_outside_the_box_are_clipped_back() -> None:
     import numpy as np
 
     runner = nr.NevergradBO(Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)}),
-                            Direction.MINIMIZE, 0, budget_hint=10)
+                            Direction.MINIMIZE, 0, budget_info=BudgetInfo("trials", 10))
     data = runner._optimizer._normalizer.backward(np.array([1.0 + 1e-12, -1e-12]))
     assert np.all(np.isfinite(data))

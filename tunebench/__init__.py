@@ -35,6 +35,8 @@ _API = {
     "Runner": "tunebench.runners.base",
     "Outcome": "tunebench.runners.base",
     "Capabilities": "tunebench.runners.base",
+    "BudgetInfo": "tunebench.runners.base",
+    "SearchExhausted": "tunebench.runners.base",
 }
 
 __all__ = [*_API, "__version__"]

@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any, Generic, TypeVar
 
 from tunebench.errors import UserError
-from tunebench.runners.base import Runner, RunnerError, RunnerUnavailable
+from tunebench.runners.base import BudgetInfo, Runner, RunnerError, RunnerUnavailable
 from tunebench.space import Space
 from tunebench.tasks.base import Direction, Task, option_names
 
@@ -233,7 +233,10 @@ def load_plugin_file(path: str | Path) -> list[str]:
 
 
 def _check_options(cls: type, options: Mapping[str, Any], skip: int, what: str) -> None:
-    accepted = option_names(cls)[skip:]
+    _check_names(options, option_names(cls)[skip:], what)
+
+
+def _check_names(options: Mapping[str, Any], accepted: list[str], what: str) -> None:
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         hints = []
@@ -273,14 +276,14 @@ def _check_space(task: Task, what: str) -> None:
 
 
 def make_runner(name: str, space: Space, direction: Direction | str, seed: int,
-                budget_hint: int | None = None,
+                budget_info: BudgetInfo | None = None,
                 options: Mapping[str, Any] | None = None) -> Runner:
-    """Build a runner by name, seeded, with its library options validated by name."""
+    """Build a runner by name, seeded, told its budget, with its options validated by name."""
     cls = get_runner_class(name)
     options = dict(options or {})
-    _check_options(cls, options, 4, f"runner {name!r}")
+    _check_names(options, cls.accepted_options(), f"runner {name!r}")
     try:
-        return cls(space, Direction(direction), seed, budget_hint, **options)
+        return cls(space, Direction(direction), seed, budget_info, **options)
     except RunnerUnavailable as exc:
         raise RegistryError(f"{exc}; choose another runner (`tunebench list runners`)") from exc
     except (RunnerError, ValueError, TypeError) as exc:

@@ -12,8 +12,8 @@ class PyCMA(Runner):
     description = "CMA-ES from pycma over the unit cube of the space, one population at a time"
     capabilities = Capabilities(library="cma", family="evolutionary", notes="unit-cube encoding")
 
-    def __init__(self, space, direction, seed, budget_hint=None, sigma0: float = 0.3):
-        super().__init__(space, direction, seed, budget_hint)
+    def __init__(self, space, direction, seed, budget_info=None, sigma0: float = 0.3):
+        super().__init__(space, direction, seed, budget_info)
         rng = np.random.default_rng(self.seed)  # pycma's own noise, not numpy's global state
         self.es = cma.CMAEvolutionStrategy([0.5] * len(space), sigma0, {
             "bounds": [0, 1], "seed": math.nan, "verbose": -9,

@@ -1,8 +1,9 @@
 """`tunebench show`: what a results store found, per task and runner, readable at 80 columns.
 
 Each study is measured against its own reference — the known optimum of its (task, repetition),
-or the best value any runner reached in that repetition — because tasks such as linreg draw a
-different split, and so a different optimum, per repetition. The spread shown is of paired
+or the best value any runner reached in that repetition (:mod:`tunebench.reports.references`,
+as in the report) — because tasks such as linreg draw a different split, and so a different
+optimum, per repetition. The spread shown is of paired
 differences against random search within each repetition (which measures the optimisers), never a
 standard deviation over repetitions (which would mostly measure the splits).
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import typer
 from rich import box
@@ -24,50 +24,21 @@ from tunebench.cli.common import console, user_errors
 BASELINE = "random"
 
 
-def repetition_references(trials: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
-    """Per (suite, task, repetition): the loss regrets are measured from, and where it comes from.
-
-    The study's optimum where the task knows it for that repetition's seed (a reference optimum
-    that is not proven exact gives way to a better value seen in that repetition); else the best
-    value any runner reached in that repetition. Losses are values in the minimising direction.
-    """
-    keys = ["suite", "task", "repetition"]
-    ok = trials[trials["status"].astype(str) == "ok"]
-    seen = ok.assign(loss=_loss(ok, "value")).groupby(keys)["loss"].min()
-    exact = trials.groupby("study_id")["optimum_is_exact"].first()
-    rows = []
-    for key, group in studies.groupby(keys, sort=False):
-        sign = -1.0 if str(group["direction"].iloc[0]) == "maximize" else 1.0
-        optimum = pd.to_numeric(group["optimum"], errors="coerce").dropna()
-        best = float(seen.get(key, np.nan))
-        if len(optimum) and math.isfinite(float(optimum.iloc[0])):
-            ref, source = sign * float(optimum.iloc[0]), "optimum"
-            proven = bool(exact.get(group["study_id"].iloc[0], True))
-            if not proven and math.isfinite(best) and best < ref:
-                ref, source = best, "best seen"
-        else:
-            ref, source = best, "best seen"
-        rows.append({**dict(zip(keys, key, strict=True)), "reference_loss": ref, "source": source})
-    return pd.DataFrame(rows, columns=[*keys, "reference_loss", "source"])
-
-
-def _loss(frame: pd.DataFrame, column: str) -> np.ndarray:
-    sign = np.where(frame["direction"].astype(str).to_numpy() == "maximize", -1.0, 1.0)
-    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float) * sign
-
-
 def study_regrets(trials: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
-    """One row per study: its final best value, test value and regret against its own reference.
+    """One row per study: its test value and its regret against its own (task, repetition)
+    reference (:func:`tunebench.reports.references.final_regrets`, as the report measures it).
 
     A (suite, task, runner, repetition) recorded twice counts once: its latest study."""
+    from tunebench.reports.references import final_regrets
+
     studies = studies.sort_values("study_id").drop_duplicates(
         ["suite", "task", "runner", "repetition"], keep="last")
+    trials = trials[trials["study_id"].isin(studies["study_id"])]
+    regrets = final_regrets(trials, studies).set_index("study_id")
     last = trials.groupby("study_id").tail(1).set_index("study_id")
-    frame = studies.join(last[["best_value", "best_test_value"]], on="study_id")
-    refs = repetition_references(trials, studies)
-    frame = frame.merge(refs, on=["suite", "task", "repetition"], how="left")
-    loss = _loss(frame, "best_value")
-    frame["regret"] = np.maximum(loss - frame["reference_loss"].to_numpy(dtype=float), 0.0)
+    frame = studies.join(last[["best_test_value"]], on="study_id")
+    frame["regret"] = frame["study_id"].map(regrets["regret"]).astype(float)
+    frame["source"] = frame["study_id"].map(regrets["reference_source"])
     return frame
 
 
@@ -110,10 +81,24 @@ def summary_frame(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             "test": float(pd.to_numeric(group["best_test_value"], errors="coerce").mean()),
             "trials": int(group["n_trials"].sum()), "failed": int(group["n_failed"].sum()),
             "budget": group["budget_amount"].iloc[0], "budget_kind": group["budget_kind"].iloc[0],
-            "source": ", ".join(sorted(set(group["source"].dropna()))),
+            "source": "; ".join(sorted(set(group["source"].dropna().astype(str)))),
         })
     best = best_configurations(trials, keys=("suite", "task", "runner"))
     return pd.DataFrame(rows), best
+
+
+def _reference_text(sources: set[str]) -> str:
+    """Where a task's regrets are measured from, in words (the sources of its repetitions)."""
+    from tunebench.reports import references as r
+
+    if sources == {r.KNOWN}:
+        return "the optimum of each repetition"
+    if sources == {r.SEEN}:
+        return "the best value seen in each repetition"
+    if sources <= {r.DECLARED, r.BEATEN}:
+        return ("each repetition's reference optimum (not proven), or the best value seen where "
+                "a run beat it")
+    return "each repetition's own reference (" + "; ".join(sorted(sources)) + ")"
 
 
 def _number(value: float, digits: int = 4) -> str:
@@ -148,11 +133,8 @@ def show(db: Path = typer.Option(Path("results.db"), "--db", help="Results store
     has_baseline = BASELINE in set(frame["runner"])
     for (suite, task), rows in frame.groupby(["suite", "task"], sort=False):
         first = rows.iloc[0]
-        sources = {s for text in rows["source"] for s in text.split(", ") if s}
-        reference = {frozenset({"optimum"}): "the optimum of each repetition",
-                     frozenset({"best seen"}): "the best value seen in each repetition"}.get(
-            frozenset(sources), "each repetition's reference optimum, or the best value seen "
-                                "where a run beat it")
+        sources = {s for text in rows["source"] for s in text.split("; ") if s}
+        reference = _reference_text(sources)
         table = Table(title=f"{suite} · {task}: {first['direction']}, budget {first['budget']:g} "
                             f"{first['budget_kind']}; regret from {reference}",
                       title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)

@@ -24,7 +24,6 @@ def show_space(
     """
     from tunebench.registry import get_runner_class, make_task
     from tunebench.runners.translation import describe, translate
-    from tunebench.tasks.base import option_names
 
     with user_errors():
         the_task = make_task(task, parse_options(task_option))
@@ -37,7 +36,7 @@ def show_space(
             return
         cls = get_runner_class(runner)
         options = parse_options(option)
-        accepted = option_names(cls)[4:]
+        accepted = cls.accepted_options()
         unknown = sorted(set(options) - set(accepted))
         if unknown:
             fail(f"runner {runner!r} does not accept option(s) {', '.join(unknown)}; "

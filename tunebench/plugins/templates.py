@@ -138,7 +138,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tunebench.runners.base import Capabilities, Outcome, Runner, RunnerError
+from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, Runner, RunnerError
 from tunebench.space import Config, Space
 from tunebench.space import Direction
 
@@ -150,10 +150,10 @@ class $cls(Runner):
     capabilities = Capabilities(library="$dist", family="local search")
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None, step: float = 0.1,
+                 budget_info: BudgetInfo | None = None, step: float = 0.1,
                  explore: float = 0.3) -> None:
         # Options a suite gives (`options = { step = 0.2 }`) arrive as keyword arguments.
-        super().__init__(space, direction, seed, budget_hint)
+        super().__init__(space, direction, seed, budget_info)
         if not 0.0 < step <= 1.0 or not 0.0 <= explore <= 1.0:
             raise RunnerError(f"need 0 < step <= 1 and 0 <= explore <= 1, got {step}, {explore}")
         self.step, self.explore = step, explore

@@ -1,12 +1,12 @@
-"""Which runners the statistics tell apart: the one place a report decides "significantly better".
+"""Which runners the statistics tell apart, read for the report's words and marks.
 
-Everything the report marks (bold cells, the headline's sentences, the pairwise matrix) comes from
-:func:`pairwise_decisions`, so swapping the procedure (say, for a Bayesian signed-rank test) is a
-change to that one function. Today it is the two-sided Wilcoxon signed-rank test of every pair,
-Holm-corrected over all pairs (:func:`tunebench.reports.stats.pairwise_wilcoxon`).
+The decisions themselves are :mod:`tunebench.reports.significance`'s (r2's procedures: pairwise
+Wilcoxon signed-rank tests with Holm's correction, and ``significantly_best`` for a task's bold);
+this module reads their tables — who beats whom, which runner beats every other — and says how many
+blocks a test needs before it can decide anything. Swapping the procedure is a change there.
 
 A *block matrix* here is a frame with one row per block (paired observations: runners faced the
-same evaluation seed there), one column per runner, lower is better.
+same evaluation seed there), one column per runner.
 """
 
 from __future__ import annotations
@@ -16,20 +16,14 @@ import math
 import numpy as np
 import pandas as pd
 
-from tunebench.reports import stats
-
-#: Columns every decision table has (a procedure swapped in must give the same).
-DECISION_COLUMNS = ("runner_a", "runner_b", "n", "pvalue_holm", "significant", "a_better")
+from tunebench.reports import significance, stats
 
 
 def pairwise_decisions(matrix: pd.DataFrame, alpha: float = stats.ALPHA) -> pd.DataFrame:
-    """For every pair of runners: the adjusted p-value, whether they differ, and which is better.
-
-    ``a_better`` is True where A's paired differences (A − B) lean negative (their median, or
-    their mean where the median is 0); it says nothing on its own without ``significant``.
-    """
-    table = stats.pairwise_wilcoxon(matrix, alpha=alpha)
-    return with_direction(table, matrix)
+    """For every pair of runners (lower is better): the Holm-adjusted p-value, whether they
+    differ, and ``a_better`` — True where A's paired differences (A − B) lean negative (their
+    median, or their mean where the median is 0); it says nothing without ``significant``."""
+    return with_direction(stats.pairwise_wilcoxon(matrix, alpha=alpha), matrix)
 
 
 def with_direction(table: pd.DataFrame, matrix: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -73,18 +67,22 @@ def significantly_best(decisions: pd.DataFrame, runners: list[str]) -> str | Non
     return None
 
 
-def best_in_blocks(matrix: pd.DataFrame, alpha: float = stats.ALPHA) -> str | None:
-    """:func:`significantly_best` on a block matrix (None with fewer than two blocks or runners)."""
-    if matrix.shape[0] < 2 or matrix.shape[1] < 2:
-        return None
-    return significantly_best(pairwise_decisions(matrix, alpha), list(matrix.columns))
+def best_of(values: pd.DataFrame, maximize: bool, alpha: float = stats.ALPHA) -> str | None:
+    """The runner a table may bold: :func:`significance.significantly_best` (repetitions × runners
+    in the metric's own direction), or None."""
+    found = significance.significantly_best(values, maximize, alpha)
+    return found[0] if found else None
 
 
-def min_blocks_for_significance(n_runners: int, alpha: float = stats.ALPHA) -> int:
-    """Fewest blocks at which any pair can be significant after Holm over all pairs.
+def min_blocks(comparisons: int, alpha: float = stats.ALPHA) -> int:
+    """Fewest blocks at which a signed-rank test can be significant after Holm's correction over
+    ``comparisons`` tests.
 
     The smallest two-sided p-value of the exact signed-rank test on n untied blocks is 2 / 2ⁿ, and
-    Holm multiplies the smallest p-value by the number of pairs m, so n must exceed
+    Holm multiplies the smallest p-value by the number of tests m, so n must exceed
     1 + log₂(m / α)."""
-    pairs = max(1, n_runners * (n_runners - 1) // 2)
-    return math.floor(1 + math.log2(pairs / alpha)) + 1
+    return math.floor(1 + math.log2(max(1, comparisons) / alpha)) + 1
+
+
+def n_pairs(n_runners: int) -> int:
+    return n_runners * (n_runners - 1) // 2

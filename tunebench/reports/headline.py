@@ -1,10 +1,11 @@
 """The report's opening: what the statistics found, in words, and what they cannot say.
 
-Sentences are generated from the decisions of :mod:`tunebench.reports.decisions` — overall from the
-significance section's own pairwise table (so the headline and that table never disagree), per task
-from the repetitions of that task — and from checks of the design: too few repetitions for any
-test to reach significance, budgets that end inside a model-based runner's random start-up phase,
-and repetitions that are identical (a deterministic runner and task repeat nothing).
+Sentences are read from the report's own decisions — overall from the significance section's
+pairwise table, per task from the bold rule of the final table
+(:func:`tunebench.reports.significance.significantly_best`) and the paired differences against
+random search — so the headline never disagrees with the tables below it. Checks of the design
+add what cannot be concluded: too few repetitions for any test to reach significance, budgets that
+end inside a model-based runner's random start-up phase, and identical repetitions.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from tunebench.reports import decisions, stats
+from tunebench.reports import decisions, intervals, significance, stats
 from tunebench.reports.frames import BUDGET_UNITS, Frames
 from tunebench.reports.metrics import find_baseline
 
@@ -23,12 +24,12 @@ from tunebench.reports.metrics import find_baseline
 STARTUP_OPTIONS = ("n_startup_trials", "n_startup_jobs", "n_initial_points", "n_init",
                    "n_initial_design")
 
+#: Class attributes where a runner declares the library callable it configures (its options and
+#: the library's defaults): optuna's sampler, hyperopt's algorithm.
+LIBRARY_OPTION_SETS = ("sampler", "algorithm")
+
 #: Optional study columns (added by the suite layer) flagging a degenerate repetition.
 DEGENERATE_COLUMNS = ("degenerate", "degenerate_repetition", "identical_repetition")
-
-#: Below this many repetitions the report's intervals are not trusted to hold their level.
-MIN_REPETITIONS_FOR_INTERVALS = 5
-
 
 @dataclass
 class Headline:
@@ -48,24 +49,6 @@ def names(items: list[str], limit: int = 12) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def task_blocks(frames: Frames, task: str, metric: str = "auto") -> tuple[pd.DataFrame, str]:
-    """Repetitions × runners of one task's final values as losses, and which metric they are.
-
-    ``auto``: the test value where every study of the task has one (the headline table shows test
-    values), else the validation value; only repetitions every runner has."""
-    final = frames.final[frames.final["task"] == task]
-    sign = -1.0 if frames.references.loc[task, "direction"] == "maximize" else 1.0
-    if metric == "auto":
-        metric = "test" if len(final) and final["final_test"].notna().all() else "validation"
-    column = "final_test" if metric == "test" else "filled_loss"
-    values = final[column] * (sign if metric == "test" else 1.0)
-    wide = final.assign(_v=values).pivot_table(index="repetition", columns="runner", values="_v",
-                                               aggfunc="first")
-    wide = wide.dropna(how="any")
-    wide.columns = [str(c) for c in wide.columns]
-    return wide.reindex(columns=[r for r in frames.runners if r in wide.columns]), metric
-
-
 def build_headline(frames: Frames, results: dict[str, pd.DataFrame],
                    statistics: dict, alpha: float = stats.ALPHA) -> Headline:
     """Sentences stating the report's conclusions, overall and per task, and its limits."""
@@ -73,7 +56,7 @@ def build_headline(frames: Frames, results: dict[str, pd.DataFrame],
     runners, baseline = frames.runners, find_baseline(frames)
     head.items += _overall(results.get("wilcoxon"), statistics, runners, baseline, alpha, head,
                            _budget(frames))
-    head.items += _per_task(frames, baseline, alpha, head)
+    head.items += _per_task(frames, results, statistics, baseline, alpha, head)
     head.items += _limits(frames)
     return head
 
@@ -129,11 +112,13 @@ def _overall(pairs: pd.DataFrame | None, statistics: dict, runners: list[str],
                          "called better than another. Run more repetitions.")]
     decided = decisions.with_direction(pairs)
     n_blocks = statistics.get("n_blocks", int(pairs["n"].max()))
+    unit = "tasks" if statistics.get("design", "task") == "task" else \
+        "(task, repetition) blocks, pseudo-replicated"
     significant = int(decided["significant"].sum())
     best = decisions.significantly_best(decided, runners)
     head.overall_best = best
     how = (f"two-sided Wilcoxon signed-rank tests, Holm-corrected over {len(decided)} pairs, "
-           f"α = {alpha:g}, over {n_blocks} blocks")
+           f"α = {alpha:g}, over {n_blocks} {unit}")
     friedman = statistics.get("friedman")
     lead = (f"{budget}, over all tasks, {best} is significantly better than every other runner"
             if best else f"{budget}, over all tasks, no runner is significantly better than every "
@@ -148,54 +133,80 @@ def _overall(pairs: pd.DataFrame | None, statistics: dict, runners: list[str],
     versus = _versus(decided, baseline, runners)
     if versus:
         items.append(("p", versus[0].upper() + versus[1:] + " (overall)."))
-    needed = decisions.min_blocks_for_significance(len(runners), alpha)
+    needed = decisions.min_blocks(len(decided), alpha)
     if n_blocks < needed:
-        items.append(("warn", f"{n_blocks} blocks are too few for any pair to reach significance "
-                              f"after Holm's correction over {len(decided)} pairs (that needs at "
-                              f"least {needed}): the absence of differences above says nothing."))
+        items.append(("warn", f"{n_blocks} {unit.split(',')[0]} are too few for any pair to reach "
+                              f"significance after Holm's correction over {len(decided)} pairs "
+                              f"(that needs at least {needed}): the absence of differences above "
+                              "says nothing."))
     return items
 
 
-def _per_task(frames: Frames, baseline: str | None, alpha: float,
-              head: Headline) -> list[tuple[str, str]]:
+def _per_task(frames: Frames, results: dict[str, pd.DataFrame], statistics: dict,
+              baseline: str | None, alpha: float, head: Headline) -> list[tuple[str, str]]:
+    """Per task: the significantly best runner (the final table's bold) and who beats random
+    search (its paired differences), on the metric the significance section compares."""
     items: list[tuple[str, str]] = []
+    final = frames.final
+    value = statistics.get("value") or ("test" if final["final_test"].notna().any()
+                                        else "validation")
+    column = significance.VALUE_COLUMNS[value]
+    versus = results.get(f"vs_random_{value}")
+    k = len(frames.runners)
+    needed = decisions.min_blocks(k - 1, alpha)
     too_few: dict[int, list[str]] = {}
-    needed = decisions.min_blocks_for_significance(len(frames.runners), alpha)
     for task in frames.tasks:
-        matrix, metric = task_blocks(frames, task)
-        head.metric_by_task[task] = metric
-        head.best_by_task[task] = None
-        n, k = matrix.shape
-        if k < 2:
+        rows = final[final["task"] == task]
+        wide = rows.pivot_table(index="repetition", columns="runner", values=column,
+                                aggfunc="first").dropna(how="any")
+        head.metric_by_task[task] = value
+        maximize = frames.references.loc[task, "direction"] == "maximize"
+        best = decisions.best_of(wide, maximize, alpha) if wide.shape[1] >= 2 else None
+        head.best_by_task[task] = best
+        n = len(wide)
+        if wide.shape[1] < 2:
             continue
         if n < needed:
             too_few.setdefault(n, []).append(task)
             continue
-        decided = decisions.pairwise_decisions(matrix, alpha)
-        best = decisions.significantly_best(decided, list(matrix.columns))
-        head.best_by_task[task] = best
         lead = (f"{best} is significantly best" if best else
                 "no runner is significantly better than every other")
-        versus = _versus(decided, baseline, list(matrix.columns))
-        clearest = _clearest(decided, limit=3)
-        items.append(("p", f"On {task} ({n} repetitions, final {metric} value): {lead}"
-                           + (f"; {versus}" if versus else "")
-                           + (f"; clearest: {clearest}" if clearest else "") + "."))
+        clauses = [lead, *_against_random(versus, task, baseline)]
+        items.append(("p", f"On {task} ({n} repetitions, final {value} value): "
+                           + "; ".join(clauses) + "."))
     for n, tasks in too_few.items():
         items.append(("note", f"On {names(tasks)}, {n} repetition{'s' if n != 1 else ''} cannot "
-                              f"tell any two runners apart (with {len(frames.runners)} runners, "
-                              f"Holm's correction needs at least {needed} repetitions per task): "
-                              "per-task values are estimates, not rankings."))
+                              "make any runner significantly better than another (Holm's "
+                              f"correction over a runner's {k - 1} comparisons needs at least "
+                              f"{needed} repetitions per task): per-task values are estimates, "
+                              "not rankings."))
     return items
+
+
+def _against_random(versus: pd.DataFrame | None, task: str, baseline: str | None) -> list[str]:
+    """Clauses from the paired differences against random search on one task."""
+    if versus is None or versus.empty or baseline is None:
+        return []
+    rows = versus[versus["task"] == task]
+    better = rows[rows["better"] == rows["runner"]].sort_values("p_holm", kind="stable")
+    worse = rows[rows["better"] == rows["baseline"]].sort_values("p_holm", kind="stable")
+    out = []
+    for frame, how in ((better, "better"), (worse, "worse")):
+        if len(frame):
+            out.append(f"significantly {how} than {baseline}: " + names(
+                [f"{r.runner} ({p_text(r.p_holm)})" for r in frame.itertuples()], limit=6))
+    if not out:
+        out.append(f"no runner differs significantly from {baseline}")
+    return out
 
 
 def _limits(frames: Frames) -> list[tuple[str, str]]:
     items: list[tuple[str, str]] = []
     reps = frames.studies.groupby(["task", "runner"])["repetition"].nunique()
-    if len(reps) and reps.min() < MIN_REPETITIONS_FOR_INTERVALS:
+    if len(reps) and reps.min() < intervals.SMALL_N:
         items.append(("warn", f"Only {reps.min()} repetition{'s' if reps.min() != 1 else ''} per "
                               "runner and task: with fewer than "
-                              f"{MIN_REPETITIONS_FOR_INTERVALS}, confidence bands and intervals do "
+                              f"{intervals.SMALL_N}, confidence bands and intervals do "
                               "not reach their stated level; read them as rough spreads."))
     startup = startup_phase(frames)
     if startup:
@@ -218,11 +229,18 @@ def _startup_length(runner_name: str, options: object) -> tuple[int, str] | None
     try:
         from tunebench.registry import get_runner_class
 
-        parameters = inspect.signature(get_runner_class(runner_name).__init__).parameters
+        cls = get_runner_class(runner_name)
     except Exception:  # an unknown or unimportable runner: nothing is known about its start-up
         return None
+    defaults: dict = {}
+    for attribute in LIBRARY_OPTION_SETS:  # the library callable's own keyword defaults
+        declared = getattr(cls, attribute, None)
+        if callable(getattr(declared, "defaults", None)):
+            defaults.update(declared.defaults())
+    for name, parameter in inspect.signature(cls.__init__).parameters.items():
+        defaults.setdefault(name, parameter.default)
     for key in STARTUP_OPTIONS:
-        default = parameters[key].default if key in parameters else None
+        default = defaults.get(key)
         if isinstance(default, int) and not isinstance(default, bool):
             return default, key
     return None

@@ -89,27 +89,6 @@ def fmt_pm(mean: Any, half: Any) -> str:
     return f"{mean:.{decimals}f} ± {half:.{decimals}f}"
 
 
-def fmt_interval(mean: Any, low: Any, high: Any,
-                 bounds: tuple[float, float] = (-math.inf, math.inf)) -> str:
-    """``mean ± half`` where the interval lies inside the metric's ``bounds``; else the interval
-    clipped to them, ``mean [low, high]`` (an accuracy is never printed as 0.6 ± 1.1)."""
-    if not _finite(mean):
-        return DASH
-    if not (_finite(low) and _finite(high)):
-        return fmt(mean)
-    lo_bound, hi_bound = bounds
-    low, high = float(low), float(high)
-    if lo_bound <= low and high <= hi_bound:
-        return fmt_pm(mean, (high - low) / 2)
-    low, high = max(low, lo_bound), min(high, hi_bound)
-    half = (high - low) / 2
-    digits = 1 - math.floor(math.log10(half)) if half > 0 else 3
-    decimals = min(8, max(0, digits))
-    if abs(float(mean)) >= 1e6:
-        return f"{float(mean):.3e} [{low:.2e}, {high:.2e}]"
-    return f"{float(mean):.{decimals}f} [{low:.{decimals}f}, {high:.{decimals}f}]"
-
-
 def fmt_p(p: Any) -> str:
     if not _finite(p):
         return DASH

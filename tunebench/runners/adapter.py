@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, final
 
-from tunebench.runners.base import Outcome, Runner, RunnerError, RunnerUnavailable, Status
+from tunebench.runners.base import BudgetInfo, Outcome, Runner, RunnerError, RunnerUnavailable, Status
 from tunebench.space import Config, Direction, Space
 
 
@@ -30,12 +30,10 @@ class LibraryRunner(Runner):
     unavailable: ClassVar[str | None] = None
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None) -> None:
+                 budget_info: BudgetInfo | None = None) -> None:
         if self.unavailable:
             raise RunnerUnavailable(f"runner {self.name!r} is unavailable: {self.unavailable}")
-        if budget_hint is not None and (isinstance(budget_hint, bool) or budget_hint < 1):
-            raise RunnerError(f"budget_hint must be a positive integer or None, got {budget_hint!r}")
-        super().__init__(space, direction, seed, budget_hint)
+        super().__init__(space, direction, seed, budget_info)
         self._pending: list[tuple[Config, Any]] = []
 
     # ------------------------------------------------------------------ the Runner surface

@@ -1,13 +1,14 @@
 """What a runner is: one library's algorithm behind a small ask/tell surface.
 
-A runner is built from (space, direction, seed, budget hint, options) and owns nothing but the
-library's state. The harness, not the library, decides when the budget is spent: it calls
+A runner is built from (space, direction, seed, :class:`BudgetInfo`, options) and owns nothing but
+the library's state. The harness, not the library, decides when the budget is spent: it calls
 :meth:`Runner.ask`, evaluates, then :meth:`Runner.tell` with an :class:`Outcome`, failures included.
 Runners never see test values.
 """
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -24,6 +25,12 @@ class Status(StrEnum):
 
 class RunnerError(Exception):
     """A runner is misconfigured (bad options): a user error, reported before any trial runs."""
+
+
+class SearchExhausted(Exception):
+    """Raised by :meth:`Runner.ask` when the runner has nothing left to propose (a grid that has
+    visited every point). The study ends there, says so, and reports the budget left unspent:
+    the harness never spends it on repeats."""
 
 
 class RunnerUnavailable(RunnerError):
@@ -53,6 +60,45 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class BudgetInfo:
+    """What a runner is told about the budget the harness will spend, as data.
+
+    The harness, not the library, spends the budget; libraries that plan with one (nevergrad's
+    wizard, optuna's Hyperband, DEHB) read it from here. ``amount`` is in the budget's own currency
+    (``kind``: trials, epochs — fidelity units summed over trials — or device_seconds); the task's
+    fidelity range and unit come with it.
+    """
+
+    kind: str = "trials"
+    amount: float | None = None  # None: not known in advance
+    min_fidelity: int = 1
+    max_fidelity: int = 1
+    fidelity_unit: str = "epoch"
+
+    @property
+    def max_trials(self) -> int | None:
+        """The most trials the study can run: every trial is charged at least one unit of a trials
+        or epochs budget, so a library planned for this many is never asked past its plan. None
+        under a device-seconds budget (no count bounds it in advance)."""
+        if self.amount is None or self.kind not in ("trials", "epochs"):
+            return None
+        return max(1, int(self.amount))
+
+    @property
+    def full_trials(self) -> int | None:
+        """How many full-fidelity trials fit in the budget (what a library expecting every trial
+        at full fidelity should plan for); None under a device-seconds budget."""
+        if self.amount is None or self.kind not in ("trials", "epochs"):
+            return None
+        if self.kind == "trials":
+            return max(1, int(self.amount))
+        return max(1, int(self.amount) // max(1, self.max_fidelity))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a runner supports, as data, so incompatible pairs are found before a run starts."""
 
@@ -78,7 +124,8 @@ class Runner(ABC):
 
     Subclasses set ``name``, ``description`` and ``capabilities`` and implement :meth:`ask` and
     :meth:`tell`. Library options from the suite file arrive as keyword arguments of ``__init__``
-    after the four standard ones; declare them with defaults so they are validated by name.
+    after the four standard ones; declare them with defaults so they are validated by name (a
+    runner passing a library's options through overrides :meth:`accepted_options`).
     """
 
     name: ClassVar[str]
@@ -86,11 +133,29 @@ class Runner(ABC):
     capabilities: ClassVar[Capabilities]
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None) -> None:
+                 budget_info: BudgetInfo | None = None) -> None:
+        if budget_info is not None and not isinstance(budget_info, BudgetInfo):
+            raise TypeError(f"budget_info must be a BudgetInfo or None, got {budget_info!r}")
         self.space = space
         self.direction = Direction(direction)
         self.seed = int(seed)
-        self.budget_hint = budget_hint
+        self.budget_info = budget_info or BudgetInfo()
+
+    @property
+    def budget_hint(self) -> int | None:
+        """Full-fidelity trials that fit in the budget (None under a time budget)."""
+        return self.budget_info.full_trials
+
+    @classmethod
+    def accepted_options(cls) -> list[str]:
+        """The option names a suite may give this runner (validated before any trial runs)."""
+        params = list(inspect.signature(cls.__init__).parameters.values())[5:]
+        return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+    def resolved_options(self) -> dict[str, Any]:
+        """Every option in effect, the library's defaults included, as plain JSON-able values
+        (recorded per study, so a report says exactly what ran). Adapters override this."""
+        return {}
 
     @abstractmethod
     def ask(self) -> Config:

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from tunebench.runners.base import Capabilities, Outcome, Runner, RunnerUnavailable, Status
+from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, Runner, RunnerUnavailable, Status
 from tunebench.space import Categorical, Config, Direction, Float, Int, Space, config_key
 
 #: Fidelity steps of the conformance task (enough for successive halving to have a rung).
@@ -147,20 +147,21 @@ class Conformance:
               "direction", "pruning", "foreign_tell")
 
     def __init__(self, runner_cls: type[Runner], options: Mapping[str, Any] | None = None, *,
-                 space: Space | None = None, trials: int = 30, budget_hint: int | None = None,
+                 space: Space | None = None, trials: int = 30, budget_info: BudgetInfo | None = None,
                  seed: int = 7, expect_pruning: bool = False) -> None:
         self.cls = runner_cls
         self.options = dict(options or {})
         self.space = space if space is not None else mixed_space()
         self.trials = trials
-        self.budget_hint = budget_hint if budget_hint is not None else trials
+        self.budget_info = budget_info if budget_info is not None else BudgetInfo(
+            "trials", trials, 1, FIDELITY)
         self.seed = seed
         self.expect_pruning = expect_pruning
 
     def build(self, seed: int | None = None, direction: Direction = Direction.MINIMIZE) -> Runner:
         try:
             return self.cls(self.space, direction, self.seed if seed is None else seed,
-                            self.budget_hint, **self.options)
+                            self.budget_info, **self.options)
         except RunnerUnavailable as exc:
             raise ConformanceSkip(str(exc)) from exc
 

@@ -4,7 +4,8 @@ Parametrization: an ``ng.p.Dict`` with one child per parameter: ``ng.p.Scalar`` 
 ``ng.p.Log`` (log floats), the same with ``set_integer_casting()`` over ``[low - 0.5, high + 0.5]``
 for integers (rounded, then clipped, so each integer gets an equal-width cell) and ``ng.p.Choice``
 for categoricals. It is seeded through ``parametrization.random_state``, which every nevergrad
-optimizer draws from; ``budget_hint`` becomes the optimizer's budget (the wizard chooses by it).
+optimizer draws from; the full-fidelity trials that fit in the budget become the optimizer's
+budget (the wizard chooses by it).
 
 Conditional parameters: nevergrad has no native mechanism, so every parameter is always in the
 parametrization and the ones inactive for a candidate are dropped from the configuration the task
@@ -30,7 +31,7 @@ import nevergrad as ng
 import numpy as np
 
 from tunebench.runners.adapter import LibraryRunner, check_int
-from tunebench.runners.base import Capabilities, Outcome, RunnerError
+from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, RunnerError
 from tunebench.runners.translation import ParamTranslation, fmt, rows
 from tunebench.space import Categorical, Config, Direction, Float, Param, Space
 
@@ -103,9 +104,9 @@ class NevergradRunner(LibraryRunner):
     optimizer: ClassVar[str]
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None, budget: int | None = None) -> None:
-        super().__init__(space, direction, seed, budget_hint)
-        self.budget = budget_hint if budget is None else check_int("budget", budget, 1)
+                 budget_info: BudgetInfo | None = None, budget: int | None = None) -> None:
+        super().__init__(space, direction, seed, budget_info)
+        self.budget = self.budget_hint if budget is None else check_int("budget", budget, 1)
         parametrization = ng.p.Dict(**{name: parameter(space[name]) for name in space})
         parametrization.random_state = np.random.RandomState(self.seed)
         with _quiet():
@@ -268,8 +269,8 @@ class NevergradBO(NevergradRunner):
     optimizer = "BO"
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_hint: int | None = None, budget: int | None = None) -> None:
-        super().__init__(space, direction, seed, budget_hint, budget)
+                 budget_info: BudgetInfo | None = None, budget: int | None = None) -> None:
+        super().__init__(space, direction, seed, budget_info, budget)
         self._optimizer._normalizer = _BoxClipper(self._optimizer._normalizer)
 
     def _tell(self, handle: ng.p.Parameter, config: Config, outcome: Outcome) -> None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from tunebench.runners.base import BudgetInfo
+
 
 class BudgetKind(StrEnum):
     TRIALS = "trials"
@@ -61,13 +63,17 @@ class Budget:
             return max(1, min(max_fidelity, remaining))
         return max_fidelity
 
-    def trials_hint(self, max_fidelity: int) -> int | None:
-        """How many trials a runner can expect (for libraries that plan with a budget)."""
-        if self.kind is BudgetKind.TRIALS:
-            return int(self.amount)
-        if self.kind is BudgetKind.EPOCHS:
-            return max(1, int(self.amount) // max(1, max_fidelity))
-        return None
+    def info(self, min_fidelity: int = 1, max_fidelity: int = 1,
+             fidelity_unit: str = "epoch") -> BudgetInfo:
+        """What a runner is told about this budget and the task's fidelity range (as data)."""
+        return BudgetInfo(kind=str(self.kind), amount=float(self.amount),
+                          min_fidelity=int(min_fidelity), max_fidelity=int(max_fidelity),
+                          fidelity_unit=fidelity_unit)
+
+    def info_for(self, task: Any) -> BudgetInfo:
+        """:meth:`info` for a task, from its declared fidelity range and unit."""
+        return self.info(getattr(task, "min_fidelity", 1), task.max_fidelity,
+                         getattr(task, "fidelity_unit", "epoch"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": str(self.kind), "amount": self.amount,

@@ -56,3 +56,5 @@ class StudyResult:
     n_trials: int
     n_failed: int
     budget_spent: float
+    #: The runner had nothing left to propose (a finished grid) before the budget was spent.
+    search_exhausted: bool = False

@@ -364,7 +364,7 @@ def check_names(spec: SuiteSpec) -> None:
                     )
                 budget = task_spec.budget or spec.budget
                 make_runner(runner_spec.name, task.space, task.direction, 0,
-                            budget.trials_hint(task.max_fidelity), runner_spec.options)
+                            budget.info_for(task), runner_spec.options)
             except RegistryError as exc:
                 raise SuiteError(str(exc), source, f"runners[{j}]") from None
 

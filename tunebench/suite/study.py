@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from tunebench.devices import resolve_device, synchronize
 from tunebench.runners.adapter import LibraryRunner
-from tunebench.runners.base import Runner, Status
+from tunebench.runners.base import Runner, SearchExhausted, Status
 from tunebench.space import InvalidConfigError, config_key, keyed_json
 from tunebench.suite.cache import numerics_settings, task_code_hash
 from tunebench.suite.environment import capture_environment
@@ -60,7 +60,7 @@ def build_study_objects(study: StudySpec) -> tuple[Task, Runner]:
     task = make_task(study.task.name, study.task.options)
     runner = make_runner(
         study.runner.name, task.space, task.direction, study.runner_seed,
-        study.budget.trials_hint(task.max_fidelity), study.runner.options,
+        study.budget.info_for(task), study.runner.options,
     )
     return task, runner
 
@@ -194,17 +194,23 @@ class StudyLoop:
             self.sink.study_started(self.study.key, {
                 "device": self.device, "threads": settings.threads,
                 "precision": settings.precision, "runner_version": self.runner.version(),
+                "runner_resolved_options": self.runner.resolved_options(),
                 "task_version": self.task.version, "task_code": task_code_hash(type(self.task)),
                 "environment": self._environment(),
             })
             self.replay(history)
             exhausted, key = self.study.budget.exhausted, self.study.key
+            search_exhausted = False
             while not exhausted(self.spent):
-                record = self.run_trial(self.n_trials)
+                try:
+                    record = self.run_trial(self.n_trials)
+                except SearchExhausted:  # nothing left to propose: the rest of the budget is left
+                    search_exhausted = True
+                    break
                 self._count(record)
                 self.sink.trial_finished(key, record)
         return StudyResult(key=key, n_trials=self.n_trials, n_failed=self.n_failed,
-                           budget_spent=self.spent)
+                           budget_spent=self.spent, search_exhausted=search_exhausted)
 
     def _environment(self) -> dict[str, Any]:
         """This process's environment plus the determinism settings the study's evaluations run

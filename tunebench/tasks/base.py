@@ -106,6 +106,10 @@ class Task(ABC):
     metric: ClassVar[str] = "loss"
     direction: ClassVar[Direction] = Direction.MINIMIZE
     max_fidelity: ClassVar[int] = 1
+    #: The smallest fidelity a trial may be asked for, and what one unit of fidelity is (runners
+    #: that choose fidelities, and budgets in fidelity units, are told both).
+    min_fidelity: ClassVar[int] = 1
+    fidelity_unit: ClassVar[str] = "epoch"
     #: Bump when the task's numbers change for the same inputs (invalidates cached evaluations).
     version: ClassVar[str] = "1"
     #: Whether evaluations run torch code, so the harness knows to fix threads and device.

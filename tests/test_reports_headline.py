@@ -51,6 +51,11 @@ def test_no_bold_and_a_plain_statement_where_repetitions_are_too_few():
     text = " ".join(t for _, t in report.headline)
     assert "5 repetitions cannot make any runner significantly better than another" in text
     assert "at least 7 repetitions" in text  # 2/2^6 × 2 comparisons ≥ 0.05 > 2/2^7 × 2
+    # 10 (task, repetition) blocks, 3 pairs: enough for a pair, so no "too few blocks" warning
+    assert not any("are too few for any pair" in t for _, t in report.headline)
+    two = build_report(small_store(repetitions=2), **FAST)
+    warning = next(t for k, t in two.headline if k == "warn" and "too few for any pair" in t)
+    assert warning.startswith("4 (task, repetition) blocks are too few")
 
 
 def test_the_overall_sentence_follows_the_significance_table():

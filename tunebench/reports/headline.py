@@ -112,8 +112,9 @@ def _overall(pairs: pd.DataFrame | None, statistics: dict, runners: list[str],
                          "called better than another. Run more repetitions.")]
     decided = decisions.with_direction(pairs)
     n_blocks = statistics.get("n_blocks", int(pairs["n"].max()))
-    unit = "tasks" if statistics.get("design", "task") == "task" else \
-        "(task, repetition) blocks, pseudo-replicated"
+    by_task = statistics.get("design", "task") == "task"
+    short = "tasks" if by_task else "(task, repetition) blocks"
+    unit = short if by_task else short + ", pseudo-replicated"
     significant = int(decided["significant"].sum())
     best = decisions.significantly_best(decided, runners)
     head.overall_best = best
@@ -135,7 +136,7 @@ def _overall(pairs: pd.DataFrame | None, statistics: dict, runners: list[str],
         items.append(("p", versus[0].upper() + versus[1:] + " (overall)."))
     needed = decisions.min_blocks(len(decided), alpha)
     if n_blocks < needed:
-        items.append(("warn", f"{n_blocks} {unit.split(',')[0]} are too few for any pair to reach "
+        items.append(("warn", f"{n_blocks} {short} are too few for any pair to reach "
                               f"significance after Holm's correction over {len(decided)} pairs "
                               f"(that needs at least {needed}): the absence of differences above "
                               "says nothing."))

@@ -188,7 +188,7 @@ def test_an_upgrade_that_fails_leaves_the_store_as_it_was_and_says_why(curve_sto
     conn.close()
     before = _histories(curve_store)
 
-    with pytest.raises(StoreError, match=r"from schema 2 to 3 failed .*left as it was"):
+    with pytest.raises(StoreError, match=r"from schema 2 to 4 failed .*left as it was"):
         ResultStore(curve_store)
     assert _schema(curve_store)[1] == 2
     assert _histories(curve_store) == before

@@ -51,8 +51,16 @@ class RunSummary:
     def warnings(self) -> list[str]:
         """What a user must know before reading the results, one sentence each."""
         out = [f"{pair}: {what}" for pair, what in self.identical_repetitions.items()]
-        out += [f"{label}: the runner had nothing left to propose; {left:g} of its budget was "
-                "left unspent (not spent on repeats)" for label, left in self.search_exhausted.items()]
+        by_pair: dict[str, list[tuple[str, float]]] = {}
+        for label, left in self.search_exhausted.items():
+            pair, _, repetition = label.rpartition(" ")
+            by_pair.setdefault(pair, []).append((repetition, left))
+        for pair, studies in by_pair.items():
+            lefts = sorted({left for _, left in studies})
+            amount = f"{lefts[0]:g}" if len(lefts) == 1 else f"{lefts[0]:g} to {lefts[-1]:g}"
+            out.append(f"{pair}: the runner had nothing left to propose in repetition(s) "
+                       f"{', '.join(rep for rep, _ in studies)}; {amount} of the budget was left "
+                       "unspent in each (not spent on repeats)")
         return out
 
 

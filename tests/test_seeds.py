@@ -171,3 +171,13 @@ def test_an_unfixed_serial_run_is_recorded_as_unfixed_with_a_warning(write_suite
     assert "seed None" in out.stdout
     assert "PYTHONHASHSEED is not fixed" in " ".join(out.stderr.split())
     assert load_studies(tmp_path / "u.db")["python_hash_seed"].tolist() == [None]
+
+
+@pytest.mark.slow
+def test_ray_workers_start_with_the_hash_seed_fixed(write_suite, tmp_path):
+    pytest.importorskip("ray")
+    path = write_suite(HASH_SUITE.replace("@PLUGINS@", str(PLUGINS)))
+    _run_cli(path, tmp_path / "ray.db", "--executor", "ray", "-j", "1")
+    _run_cli(path, tmp_path / "s.db")
+    assert load_studies(tmp_path / "ray.db")["python_hash_seed"].tolist() == ["0"]
+    assert _words(tmp_path / "ray.db") == _words(tmp_path / "s.db")

@@ -144,14 +144,19 @@ def device_facts(device: str) -> dict[str, Any]:
     """
     from tunebench.devices import device_name
 
-    facts: dict[str, Any] = {"device_model": device_name(device), "device_memory": _memory_bytes(),
-                             "device_uuid": None}
-    torch = sys.modules.get("torch")
-    if device.startswith("cuda") and torch is not None:
-        properties = torch.cuda.get_device_properties(device)
-        facts["device_memory"] = int(properties.total_memory)
+    if not device.startswith("cuda"):
+        return {"device_model": device_name(device), "device_memory": _memory_bytes(),
+                "device_uuid": None}
+    facts: dict[str, Any] = {"device_model": None, "device_memory": None, "device_uuid": None}
+    torch = sys.modules.get("torch")  # a task that does not use torch never sees a GPU
+    if torch is not None and torch.cuda.is_available():
+        try:
+            properties = torch.cuda.get_device_properties(device)
+        except (RuntimeError, ValueError, AssertionError):  # facts never fail a study
+            return facts
         uuid = getattr(properties, "uuid", None)
-        facts["device_uuid"] = str(uuid) if uuid is not None else None
+        facts.update(device_model=str(properties.name), device_memory=int(properties.total_memory),
+                     device_uuid=str(uuid) if uuid is not None else None)
     return facts
 
 

@@ -181,3 +181,15 @@ def test_ray_workers_start_with_the_hash_seed_fixed(write_suite, tmp_path):
     _run_cli(path, tmp_path / "s.db")
     assert load_studies(tmp_path / "ray.db")["python_hash_seed"].tolist() == ["0"]
     assert _words(tmp_path / "ray.db") == _words(tmp_path / "s.db")
+
+
+def test_a_run_with_pinned_seeds_and_a_seed_policy_reproduces_exactly(write_suite, tmp_path):
+    """What `reproduce` rebuilds from the store keeps the policy and the pinned seed."""
+    from tunebench.suite.reproduce import IDENTICAL, reproduce
+
+    db = tmp_path / "r.db"
+    suite = _suite(write_suite, 'seeds = { evaluation = "fixed" }', "options = { seed = 12 }")
+    tunebench.run_suite(suite, db, progress=False)
+    report = reproduce(db)
+    assert report.ok and {s.verdict for s in report.studies} == {IDENTICAL}
+    assert len(report.studies) == 6

@@ -288,3 +288,20 @@ def test_sharing_a_gpu_under_a_trials_budget_is_no_issue(write_suite, tmp_path):
     tunebench.run_suite(write_suite(BUDGETED.replace("@BUDGET@", "trials = 3")), db, progress=False)
     _as_if_on_gpus(db, {0: ("cuda:0", A100, "GPU-a", 0, 10), 1: ("cuda:0", A100, "GPU-a", 5, 15)})
     assert comparability_issues(load_studies(db)) == []
+
+
+def test_resolved_options_json_cannot_hold_are_recorded_as_text(tmp_path):
+    """A library default that is a function (optuna TPE's gamma) or NaN never fails a study."""
+    from tunebench.suite.spec import load_suite
+
+    spec = load_suite({"suite": {"name": "odd"}, "budget": {"trials": 1},
+                       "tasks": [{"name": "branin"}], "runners": [{"name": "random"}]})
+    study = spec.studies()[0]
+    with ResultStore(tmp_path / "o.db") as store:
+        suite_id = store.register_suite(spec)
+        study_id = store.ensure_study(suite_id, study, "minimize", None, False)
+        store.start_study(study_id, {"runner_resolved_options": {
+            "gamma": _repetitions, "prior": float("nan"), "n": 3, "nested": {"w": (1, 2)}}}, None)
+    resolved = load_studies(tmp_path / "o.db")["runner_resolved_options"].item()
+    assert resolved["n"] == 3 and resolved["nested"] == {"w": [1, 2]} and resolved["prior"] == "nan"
+    assert resolved["gamma"].startswith("<function _repetitions")

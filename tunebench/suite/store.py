@@ -72,6 +72,31 @@ def _json(value: Any) -> str:
     return canonical_json(value)
 
 
+def _recorded_json(value: Any) -> str:
+    """JSON of a value reported for the record (a runner's resolved options): what JSON cannot
+    hold (a callable default, a NaN) is written as its text rather than failing the study."""
+    try:
+        return canonical_json(value)
+    except (TypeError, ValueError):
+        return canonical_json(_as_recordable(value))
+
+
+def _as_recordable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): _as_recordable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_recordable(item) for item in value]
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    try:
+        canonical_json(value)  # numpy scalars and the like
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
@@ -235,7 +260,7 @@ class ResultStore:
                 (info.get("device"), info.get("threads"), info.get("precision"),
                  info.get("runner_version"), info.get("task_version"), info.get("task_code"),
                  env_id, info.get("device_model"), info.get("device_memory"),
-                 info.get("device_uuid"), _json(resolved) if resolved is not None else None,
+                 info.get("device_uuid"), _recorded_json(resolved) if resolved is not None else None,
                  None if deterministic is None else int(bool(deterministic)),
                  info.get("python_hash_seed"), time.time(), study_id),
             )

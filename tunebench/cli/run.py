@@ -35,7 +35,7 @@ def run(
     from tunebench.suite.run import run_suite
 
     if executor == "serial":
-        _fix_hash_seed()
+        reexec_with_fixed_hash_seed("run")
     options = {"address": address} if address else {}
     with user_errors():
         from tunebench.suite.cache import EvaluationCacheStore
@@ -68,8 +68,9 @@ def run(
 _REEXEC_MARK = "TUNEBENCH_HASH_SEED_REEXEC"
 
 
-def _fix_hash_seed() -> None:
-    """Re-execute this very command with PYTHONHASHSEED fixed when it is not, before anything ran.
+def reexec_with_fixed_hash_seed(command: str) -> None:
+    """Re-execute this very ``tunebench COMMAND`` with PYTHONHASHSEED fixed when it is not, before
+    anything ran (for every command that runs studies in its own process).
 
     Studies of the serial executor run in this process, and an interpreter reads its hash seed
     only at start: without a fixed one, libraries that iterate sets of strings (SMAC3) propose
@@ -84,7 +85,8 @@ def _fix_hash_seed() -> None:
 
     if python_hash_seed() is not None or os.environ.get(_REEXEC_MARK):
         return
-    started_as_cli = Path(sys.argv[0]).name in ("tunebench", "__main__.py") and sys.argv[1:2] == ["run"]
+    started_as_cli = (Path(sys.argv[0]).name in ("tunebench", "__main__.py")
+                      and sys.argv[1:2] == [command])
     if not started_as_cli:
         return
     environment = {**os.environ, "PYTHONHASHSEED": DEFAULT_HASH_SEED, _REEXEC_MARK: "1"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from tunebench.runners.base import Capabilities, Outcome, Runner, SearchExhausted
@@ -32,14 +34,18 @@ class SeedBlind(Runner):
 
 
 class ShortList(Runner):
-    """A declared-deterministic runner with three points to propose, then nothing."""
+    """Three points to propose, then nothing: in declared order (deterministic, as it declares),
+    or shuffled by its seed (then not deterministic: the instance says so)."""
 
     name = "short_list"
     capabilities = Capabilities(library="tunebench", family="grid", deterministic=True)
 
-    def __init__(self, space, direction, seed, budget_info=None) -> None:
+    def __init__(self, space, direction, seed, budget_info=None, order: str = "declared") -> None:
         super().__init__(space, direction, seed, budget_info)
         self._left = [self.space.sample(np.random.default_rng(i)) for i in range(3)]
+        if order != "declared":
+            self.capabilities = replace(type(self).capabilities, deterministic=False)
+            np.random.default_rng(seed).shuffle(self._left)
 
     def ask(self) -> Config:
         if not self._left:

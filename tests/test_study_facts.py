@@ -305,3 +305,14 @@ def test_resolved_options_json_cannot_hold_are_recorded_as_text(tmp_path):
     resolved = load_studies(tmp_path / "o.db")["runner_resolved_options"].item()
     assert resolved["n"] == 3 and resolved["nested"] == {"w": [1, 2]} and resolved["prior"] == "nan"
     assert resolved["gamma"].startswith("<function _repetitions")
+
+
+def test_a_runner_deterministic_only_under_one_option_records_it_per_study(write_suite, tmp_path):
+    db = tmp_path / "o.db"
+    path = write_suite(SEED_BLIND.replace("@PLUGINS@", str(PLUGINS)).replace("@SEEDS@", "")
+                       .replace('name = "seed_blind"', 'name = "short_list"\noptions = { order = "seeded" }'))
+    tunebench.run_suite(path, db, progress=False)
+    studies = load_studies(db)
+    short = studies[studies["runner"] == "short_list"]
+    assert not short["runner_deterministic"].any()
+    assert short["trial_sequence"].nunique() > 1  # three points, shuffled by three seeds

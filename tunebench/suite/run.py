@@ -129,13 +129,9 @@ def _hash_seed_here(executor: Executor, console: Console | None) -> str | None:
 def _note_degenerate_studies(store: ResultStore, suite_id: int, spec: SuiteSpec,
                              summary: RunSummary) -> None:
     """Identical repetitions and exhausted searches, found in the store once the run ends."""
-    from tunebench.registry import get_runner_class
-
-    for (task, runner), pairs in store.identical_repetitions(suite_id).items():
+    for (task, runner), (pairs, deterministic) in store.identical_repetitions(suite_id).items():
         repeated = ", ".join(f"#{rep} = #{first}" for rep, first in pairs)
         runner_spec = next((r for r in spec.runners if r.label == runner), None)
-        deterministic = runner_spec is not None and \
-            get_runner_class(runner_spec.name).capabilities.deterministic
         one_seed = runner_spec is not None and (runner_spec.pinned_seed is not None
                                                 or spec.seeds.runner == "fixed")
         if deterministic:

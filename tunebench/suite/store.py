@@ -283,13 +283,17 @@ class ResultStore:
             cur.execute("UPDATE studies SET status='failed', error=? WHERE id=?", (error, study_id))
             record_trial_facts(cur, study_id, finished=False)
 
-    def identical_repetitions(self, suite_id: int) -> dict[tuple[str, str], list[tuple[int, int]]]:
-        """Per (task, runner) of a suite: (repetition, the earlier repetition it repeats exactly)."""
-        out: dict[tuple[str, str], list[tuple[int, int]]] = {}
-        for task, runner, repetition, first in self._conn.execute(
-                "SELECT task, runner, repetition, identical_to FROM studies WHERE suite_id=?"
-                " AND identical_to IS NOT NULL ORDER BY id", (suite_id,)):
-            out.setdefault((task, runner), []).append((int(repetition), int(first)))
+    def identical_repetitions(self, suite_id: int
+                              ) -> dict[tuple[str, str], tuple[list[tuple[int, int]], bool]]:
+        """Per (task, runner) of a suite: the (repetition, earlier repetition it repeats exactly)
+        pairs, and whether the runner declared itself deterministic when those studies ran."""
+        out: dict[tuple[str, str], tuple[list[tuple[int, int]], bool]] = {}
+        for task, runner, repetition, first, deterministic in self._conn.execute(
+                "SELECT task, runner, repetition, identical_to, runner_deterministic FROM studies"
+                " WHERE suite_id=? AND identical_to IS NOT NULL ORDER BY id", (suite_id,)):
+            pairs, declared = out.get((task, runner), ([], True))
+            pairs.append((int(repetition), int(first)))
+            out[(task, runner)] = (pairs, declared and bool(deterministic))
         return out
 
     def exhausted_searches(self, suite_id: int) -> dict[tuple[str, str, int], float]:

@@ -226,6 +226,17 @@ def test_a_schema_3_store_is_read_as_it_is_and_upgraded_with_facts_derived_from_
     assert again.studies_run == 0 and again.studies_skipped == again.studies_total == 2
 
 
+def test_a_schema_3_store_with_an_unreadable_suite_is_left_as_it_was(curve_store):
+    downgrade_to_schema_3(curve_store)
+    with sqlite3.connect(curve_store) as conn:
+        conn.execute("UPDATE suites SET spec_json = '{\"name\": \"x\"}'")
+    with pytest.raises(StoreError, match=r"from schema 3 to 4 failed \(suite 1's stored spec_json"):
+        ResultStore(curve_store)
+    with sqlite3.connect(curve_store) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(studies)")}
+    assert _schema(curve_store)[1] == 3 and "device_model" not in columns  # rolled back
+
+
 def test_views_and_indexes_a_user_made_on_trials_survive_the_upgrade(curve_store):
     _downgrade_to_schema_2(curve_store)
     conn = sqlite3.connect(curve_store, isolation_level=None)

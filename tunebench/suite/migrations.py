@@ -97,8 +97,13 @@ def _merge_grown_suites(cur: sqlite3.Cursor) -> None:
     suites = cur.execute("SELECT id, spec_json FROM suites ORDER BY id").fetchall()
     groups: dict[str, list[tuple[int, dict]]] = {}
     for suite_id, text in suites:
-        spec = json.loads(text)
-        groups.setdefault(suite_fingerprint(spec), []).append((suite_id, spec))
+        try:
+            spec = json.loads(text)
+            fingerprint = suite_fingerprint(spec)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise sqlite3.DataError(f"suite {suite_id}'s stored spec_json cannot be read "
+                                    f"({type(exc).__name__}: {exc})") from None
+        groups.setdefault(fingerprint, []).append((suite_id, spec))
     cur.execute("UPDATE suites SET fingerprint = 'upgrading-' || id")  # no clash while renaming
     for fingerprint, members in groups.items():
         (first, spec), others = members[0], members[1:]

@@ -316,3 +316,12 @@ def test_a_runner_deterministic_only_under_one_option_records_it_per_study(write
     short = studies[studies["runner"] == "short_list"]
     assert not short["runner_deterministic"].any()
     assert short["trial_sequence"].nunique() > 1  # three points, shuffled by three seeds
+
+
+def test_a_frame_without_the_fact_columns_has_no_issues_and_full_effective_n(facts_store):
+    facts = ["precision_resolved", "device_model", "device_memory", "device_uuid", "host",
+             "identical_to", "runner_deterministic"]
+    bare = load_studies(facts_store[0]).drop(columns=facts)
+    assert comparability_issues(bare) == []
+    effective = effective_repetitions(bare)
+    assert (effective["effective_n"] == effective["repetitions"]).all()

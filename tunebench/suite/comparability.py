@@ -92,11 +92,23 @@ def _shared_gpus(studies: pd.DataFrame) -> list[ComparabilityIssue]:
     return issues
 
 
+#: Fact columns a frame from an older store (or a hand-made one) may lack: read as unknown.
+_FACTS = ("precision_resolved", "device_model", "device_memory", "device_uuid", "host",
+          "started_at", "finished_at", "identical_to", "runner_deterministic")
+
+
+def _with_facts(studies: pd.DataFrame) -> pd.DataFrame:
+    missing = [column for column in _FACTS if column not in studies.columns]
+    return studies.assign(**dict.fromkeys(missing)) if missing else studies
+
+
 def comparability_issues(studies: pd.DataFrame) -> list[ComparabilityIssue]:
     """Every comparison in ``studies`` (a :func:`load_studies` frame) that mixes resolved
-    precisions or device models, or whose studies shared a GPU under a time budget."""
+    precisions or device models, or whose studies shared a GPU under a time budget. Facts a
+    frame does not have are unknown, and unknown is never a difference."""
     if studies.empty:
         return []
+    studies = _with_facts(studies)
     return [
         *_differing(studies, studies["precision_resolved"], PRECISION, "numeric precisions",
                     "Values and times differ with precision; compare within one precision."),
@@ -109,6 +121,7 @@ def comparability_issues(studies: pd.DataFrame) -> list[ComparabilityIssue]:
 def effective_repetitions(studies: pd.DataFrame) -> pd.DataFrame:
     """Per (task, runner): finished repetitions, how many of them repeat an earlier one's trial
     sequence exactly, and the effective n (distinct sequences) a statistic may count."""
+    studies = _with_facts(studies)
     done = studies[studies["status"] == "done"]
     rows = []
     for (task, runner), group in done.groupby(["task", "runner"], sort=False):

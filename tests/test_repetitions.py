@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import tunebench
 from tunebench.cli import app
 from tunebench.cli.show import summary_frame
-from tunebench.suite.spec import SuiteSpec
+from tunebench.suite.spec import SuiteError, SuiteSpec
 from tunebench.suite.store import load_curves, load_studies, load_suite_specs, load_trials
 
 SUITE = """
@@ -138,3 +138,42 @@ def test_upgrading_merges_a_suite_appended_with_more_repetitions(appended_store,
     grown = tunebench.run_suite(write_suite(SUITE), appended_store, progress=False, repetitions=4)
     assert grown.studies_run == 2 * 2 and grown.studies_skipped == 2 * 2 * 3
     assert summary_frame(appended_store)["reps"].tolist() == [4] * 4
+
+
+def test_a_task_may_have_its_own_repetitions_and_they_grow_as_the_suite_does(write_suite, tmp_path):
+    """[[tasks]] repetitions: cheap tasks get many, expensive ones few, in one suite; raising a
+    task's count in the file is growth (same suite, only the new studies run); the studies of a
+    repetition have the seeds they would have in a suite with that many repetitions."""
+    text = SUITE.replace('name = "curve"', 'name = "curve"\nrepetitions = 1')
+    db = tmp_path / "own.db"
+    first = tunebench.run_suite(write_suite(text), db, progress=False)
+    assert first.studies_total == 2 * 2 + 1 * 2
+    studies = load_studies(db)
+    assert sorted(studies.groupby("task")["repetition"].max().items()) == [("branin", 1), ("curve", 0)]
+    grown = tunebench.run_suite(write_suite(text.replace("repetitions = 1", "repetitions = 3"),
+                                            "grown.toml"), db, progress=False)
+    assert grown.studies_skipped == 6 and grown.studies_run == 2 * 2
+    specs = load_suite_specs(db)
+    assert len(specs) == 1
+    assert [t.get("repetitions") for t in specs[0]["spec"]["tasks"]] == [None, 3]
+    # The same seeds as a suite that gives every task three repetitions.
+    fresh = tmp_path / "fresh.db"
+    tunebench.run_suite(write_suite(SUITE.replace("repetitions = 2", "repetitions = 3"), "f.toml"),
+                        fresh, progress=False)
+    seeds = ["task", "runner", "repetition", "eval_seed", "runner_seed"]
+    ours = load_studies(db)[seeds]
+    theirs = load_studies(fresh)[seeds]
+    merged = ours.merge(theirs, on=["task", "runner", "repetition"], suffixes=("", "_fresh"))
+    assert len(merged) == len(ours) == 10
+    assert (merged["eval_seed"] == merged["eval_seed_fresh"]).all()
+    assert (merged["runner_seed"] == merged["runner_seed_fresh"]).all()
+    # --repetitions N applies to every task, its own count included.
+    everything = tunebench.run_suite(write_suite(text, "again.toml"), db, progress=False,
+                                     repetitions=4)
+    assert everything.studies_total == 2 * 2 * 4
+
+
+def test_a_task_repetitions_value_is_checked(write_suite):
+    with pytest.raises(SuiteError, match=r"tasks\[1\]\.repetitions: must be at least 1"):
+        tunebench.load_suite(write_suite(SUITE.replace('name = "curve"',
+                                                       'name = "curve"\nrepetitions = 0')))

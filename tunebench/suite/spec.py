@@ -57,10 +57,16 @@ class TaskSpec:
     budget: Budget | None = None  # overrides the suite budget for this task
     #: A smoke test (does the pipeline run?), kept out of every statistic; stored per study.
     smoke: bool = False
+    #: This task's own number of repetitions (None: the suite's). Cheap tasks can have many
+    #: repetitions, expensive ones fewer, in one suite; every runner of the task gets the same.
+    repetitions: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "label": self.label, "options": dict(self.options),
-                "budget": self.budget.to_dict() if self.budget else None, "smoke": self.smoke}
+        out = {"name": self.name, "label": self.label, "options": dict(self.options),
+               "budget": self.budget.to_dict() if self.budget else None, "smoke": self.smoke}
+        if self.repetitions is not None:  # absent otherwise: stored suites keep their form
+            out["repetitions"] = self.repetitions
+        return out
 
 
 @dataclass(frozen=True)
@@ -107,14 +113,18 @@ class StudySpec:
 
 
 def with_repetitions(spec: SuiteSpec, repetitions: int | None) -> SuiteSpec:
-    """The suite grown (or cut) to ``repetitions`` (None: as it is). The same suite either way:
-    its fingerprint leaves the count out, so a store holding fewer runs only the new ones."""
-    if repetitions is None or repetitions == spec.repetitions:
+    """The suite grown (or cut) to ``repetitions`` for every task (None: as it is). The same suite
+    either way: its fingerprint leaves the counts out, so a store holding fewer runs only the new
+    ones."""
+    if repetitions is None or (repetitions == spec.repetitions
+                               and all(t.repetitions is None for t in spec.tasks)):
         return spec
     if isinstance(repetitions, bool) or not isinstance(repetitions, int) or repetitions < 1:
         raise SuiteError(f"repetitions must be a positive integer, got {repetitions!r}",
                          spec.source, "--repetitions")
-    return replace(spec, repetitions=repetitions)
+    # Every task, a task's own count included: "run N repetitions" means N for each task.
+    tasks = tuple(replace(t, repetitions=None) for t in spec.tasks)
+    return replace(spec, repetitions=repetitions, tasks=tasks)
 
 
 @dataclass(frozen=True)
@@ -152,7 +162,7 @@ class SuiteSpec:
         """Every study, task-major, repetition-minor, runners interleaved within a repetition."""
         out = []
         for task in self.tasks:
-            for rep in range(self.repetitions):
+            for rep in range(task.repetitions or self.repetitions):
                 for runner in self.runners:
                     eval_seed, seed = self.seeds.study_seeds(self.seed, task.label, runner.label,
                                                              rep, runner.pinned_seed)
@@ -171,7 +181,8 @@ def suite_fingerprint(data: Mapping[str, Any]) -> str:
 
     Left out: the description and where the file was read; the number of repetitions (growing a
     suite from 10 to 100 repetitions adds studies to the same suite, it is not another one); the
-    ``smoke`` marks of tasks (they say how a report treats a task, not what it computes). The seed
+    ``smoke`` marks of tasks (they say how a report treats a task, not what it computes); a task's
+    own repetition count, for the same reason as the suite's. The seed
     policy enters only when it is not the default, so suites stored before it existed keep their
     identity.
     """
@@ -180,8 +191,8 @@ def suite_fingerprint(data: Mapping[str, Any]) -> str:
             if key not in ("description", "repetitions", "seeds")}
     if not seeds.is_default:
         data["seeds"] = seeds.to_dict()
-    data["tasks"] = [{key: value for key, value in task.items() if key != "smoke"}
-                     for task in data["tasks"]]
+    data["tasks"] = [{key: value for key, value in task.items()
+                      if key not in ("smoke", "repetitions")} for task in data["tasks"]]
     data["plugins"] = sorted(Path(p).name for p in data.get("plugins", []))
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
 
@@ -193,7 +204,7 @@ _SUITE_KEYS = {"name", "description", "seed", "repetitions", "plugins", "seeds"}
 _SEEDS_KEYS = {"evaluation", "runner"}
 _BUDGET_KEYS = {"trials", "epochs", "device_seconds", "charge_optimizer"}
 _SETTINGS_KEYS = {"device", "threads", "precision", "trial_timeout", "gpus_per_study"}
-_TASK_KEYS = {"name", "label", "options", "budget", "smoke"}
+_TASK_KEYS = {"name", "label", "options", "budget", "smoke", "repetitions"}
 _RUNNER_KEYS = {"name", "label", "options"}
 
 
@@ -349,6 +360,8 @@ def _parse_entries(reader: _Reader, data: Mapping[str, Any], section: str,
             if not isinstance(entry["smoke"], bool):
                 raise reader.error(f"{where}.smoke", f"must be true or false, got {entry['smoke']!r}")
             item["smoke"] = entry["smoke"]
+        if section == "tasks" and "repetitions" in entry:
+            item["repetitions"] = reader.integer(entry, "repetitions", where, None, 1)
         if "budget" in entry:
             if not isinstance(entry["budget"], Mapping):
                 raise reader.error(f"{where}.budget", "must be a table, e.g. { trials = 20 }")
@@ -486,6 +499,7 @@ def suite_from_dict(data: Mapping[str, Any]) -> SuiteSpec:
         "settings": {k: v for k, v in data["settings"].items() if v is not None},
         "tasks": [{"name": t["name"], "label": t["label"], "options": t["options"],
                    "smoke": bool(t.get("smoke", False)),
+                   **({"repetitions": t["repetitions"]} if t.get("repetitions") else {}),
                    **({"budget": _budget_table(t["budget"])} if t.get("budget") else {})}
                   for t in data["tasks"]],
         "runners": data["runners"],

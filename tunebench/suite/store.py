@@ -191,6 +191,12 @@ class ResultStore:
         with fewer leaves the others stored and counted) and the latest marks (smoke) and text."""
         data = spec.to_dict()
         data["repetitions"] = max(spec.repetitions, int(stored.get("repetitions", 1)))
+        stored_tasks = {t.get("label"): t for t in stored.get("tasks", [])}
+        for task in data["tasks"]:  # a task's own count: likewise the most ever asked for
+            before = stored_tasks.get(task["label"], {})
+            if "repetitions" in task or "repetitions" in before:
+                task["repetitions"] = max(int(task.get("repetitions") or data["repetitions"]),
+                                          int(before.get("repetitions") or 1))
         if data != stored:
             with self._transaction() as cur:
                 cur.execute("UPDATE suites SET spec_json=?, source_text=COALESCE(?, source_text)"

@@ -164,7 +164,8 @@ def test_default_options_propose_what_plain_nevergrad_proposes(cls) -> None:
     runner = cls(_BRANIN_INT, Direction.MINIMIZE, 7, budget_info=BudgetInfo("trials", budget))
     ours, theirs = _tunebench(runner, n), _plain_nevergrad(cls.optimizer, 7, budget, n)
     if cls is nr.NevergradBO:  # the declared deviation: points kept 1e-9 (of the range) inside
-        assert np.allclose(ours, theirs, rtol=0, atol=1.01e-9 * 15) and ours != theirs
+        # the box; the GP then fits the nudged points, so later proposals move by ~1e-7
+        assert np.allclose(ours, theirs, rtol=0, atol=1e-6) and ours != theirs
     else:
         assert ours == theirs
 

@@ -250,3 +250,25 @@ def _ask_tell(runner: nr.NevergradRunner) -> dict:
     config = runner.ask()
     runner.tell(config, Outcome(Status.OK, _branin(*config.values()), 1))
     return config
+
+
+def test_a_clock_seeded_choice_is_declared_unreproducible() -> None:
+    """At 1000 trials in 6-D NGOpt wraps CmaFmin2 (cma.fmin, seeded from the clock): two runners
+    with one seed propose different points, and the runner says so instead of claiming replay."""
+    space = Space({f"x{i}": Float(0.0, 1.0) for i in range(6)})
+    runs = []
+    for _ in range(2):
+        runner = nr.NevergradNGOpt(space, Direction.MINIMIZE, 0, budget_info=BudgetInfo("trials", 1000))
+        assert runner.resolved_options()["reproducible"] is False
+        assert runner.capabilities.exact_replay is False
+        runs.append([_ask_tell_sum(runner) for _ in range(30)])
+    assert runs[0] != runs[1]
+    assert nr.NevergradNGOpt.capabilities.exact_replay  # the class still replays its other choices
+    cobyla = nr.NevergradNGOpt(space, Direction.MINIMIZE, 0, budget_info=BudgetInfo("trials", 20))
+    assert cobyla.resolved_options()["reproducible"] is True
+
+
+def _ask_tell_sum(runner: nr.NevergradRunner) -> tuple:
+    config = runner.ask()
+    runner.tell(config, Outcome(Status.OK, sum((v - 0.3) ** 2 for v in config.values()), 1))
+    return tuple(config.values())

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 from typing import Any, ClassVar
 
 import nevergrad as ng
@@ -107,6 +108,8 @@ class NevergradRunner(LibraryRunner):
                 raise self._rejected(exc) from exc
             self._probe()  # on a copy made before NGOpt chooses (a scipy choice cannot be copied)
             self._chosen = [m.name for m in members(self._optimizer)]  # NGOpt chooses here
+        if clock_seeded(self._optimizer):  # a resumed study cannot replay it: told, not replayed
+            self.capabilities = dataclasses.replace(type(self).capabilities, exact_replay=False)
 
     @classmethod
     def accepted_options(cls) -> list[str]:
@@ -195,8 +198,11 @@ class NevergradRunner(LibraryRunner):
 
     @classmethod
     def translate(cls, space: Space, **options: Any) -> list[ParamTranslation]:
-        return translation(space, check_parametrization(options.get("parametrization", "bounded"),
-                                                        space))
+        try:
+            kind = check_parametrization(options.get("parametrization", "bounded"), space)
+        except RunnerError as exc:  # a bad option here is the user's, reported as such
+            raise ValueError(f"runner {cls.name!r}: {exc}") from None
+        return translation(space, kind)
 
 
 _EDGE = 1e-9

@@ -124,3 +124,17 @@ def test_another_seed_or_the_bounded_default_gives_other_numbers(seed: int,
         config = runner.ask()
         runner.tell(config, Outcome(Status.OK, task(config), 1))
     assert not np.allclose(_coordinates(runner.recommendation()), RECORDED_ONEPLUSONE, atol=1e-3)
+
+
+def test_the_sphere_task_is_nevergrads_fitness_and_checks_its_options() -> None:
+    from tunebench.registry import RegistryError, make_task
+
+    task = make_task("sphere", {"center": CENTER, "bound": 10.0})
+    assert list(task.space) == ["x1", "x2", "x3", "x4"] and task.optimum == 0.0
+    point = {"x1": 1.0, "x2": 0.0, "x3": -1.0, "x4": 2.0}
+    assert task(point) == pytest.approx(0.25 + 0.64 + 1.0 + 4.0, abs=1e-15)
+    assert task(task.minimizers[0]) == 0.0
+    for bad, message in [({"center": [0.5, 11.0], "bound": 10.0}, "outside the domain"),
+                         ({"center": []}, "non-empty list"), ({"bound": 0}, "bound must be")]:
+        with pytest.raises(RegistryError, match=message):
+            make_task("sphere", bad)

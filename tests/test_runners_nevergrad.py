@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import warnings
@@ -162,6 +163,7 @@ def _tunebench(runner: nr.NevergradRunner, n: int) -> list[tuple]:
 def test_default_options_propose_what_plain_nevergrad_proposes(cls) -> None:
     budget, n = (8, 8) if cls is nr.NevergradBO else (30, 30)
     runner = cls(_BRANIN_INT, Direction.MINIMIZE, 7, budget_info=BudgetInfo("trials", budget))
+    json.dumps(runner.resolved_options())  # stored with the study: plain JSON
     ours, theirs = _tunebench(runner, n), _plain_nevergrad(cls.optimizer, 7, budget, n)
     if cls is nr.NevergradBO:  # the declared deviation: points kept 1e-9 (of the range) inside
         # the box; the GP then fits the nudged points, so later proposals move by ~1e-7

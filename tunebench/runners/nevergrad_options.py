@@ -2,9 +2,11 @@
 
 A nevergrad runner accepts
 
-- the optimizer constructor's keywords ``budget`` and ``num_workers`` (nevergrad's default for
-  ``num_workers`` is 1, and so is tunebench's; ``budget`` is planned by the runner, see
-  :mod:`tunebench.runners.nevergrad_runner`);
+- the optimizer constructor's keywords ``budget`` and ``num_workers``. ``budget`` is planned by
+  the runner unless set (see :mod:`tunebench.runners.nevergrad_runner`). ``num_workers`` defaults
+  to nevergrad's 1; the harness evaluates one candidate at a time (ask, evaluate, tell) whatever
+  it is, so a larger value only changes what nevergrad plans for (NGOpt's choice, DE's
+  population), which is nevergrad's documented meaning of it;
 - ``parametrization``: ``"bounded"`` (default) or ``"unbounded"`` (:mod:`.nevergrad_space`);
 - every keyword of the optimizer's configuration. A registry entry that is a configured optimizer
   (``OnePlusOne`` is ``ParametrizedOnePlusOne()``, ``TwoPointsDE`` is

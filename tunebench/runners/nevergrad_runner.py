@@ -79,6 +79,8 @@ FAILURE_LOSS = float("inf")
 #: Evaluations NGOpt plans for when no count bounds the study (a device-seconds budget): the
 #: budget of nevergrad's quick-start example (``NGOpt(parametrization=2, budget=100)``).
 PLAN_WITHOUT_COUNT = 100
+
+
 class NevergradRunner(LibraryRunner):
     """Shared nevergrad adapter; a subclass names its optimizer in ``optimizer``."""
 
@@ -160,8 +162,6 @@ class NevergradRunner(LibraryRunner):
             "reproducible": not clock_seeded(self._optimizer),
             "metamodel_numpy2_shim": self._metamodel_shim and uses_metamodel(self._optimizer),
         }
-
-
 
     def recommendation(self) -> Config:
         """nevergrad's ``recommend()`` as a configuration of the space."""

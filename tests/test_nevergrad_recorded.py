@@ -21,7 +21,7 @@ import pytest
 
 import tunebench
 from tunebench.registry import register_task
-from tunebench.suite.spec import SuiteError, load_suite, parse_suite
+from tunebench.suite.spec import parse_suite
 from tunebench.suite.store import load_trials
 from tunebench.suite.study import StudyLoop
 from tunebench.tasks.sphere import Sphere
@@ -95,12 +95,6 @@ def test_the_study_loop_reproduces_the_recorded_recommendation() -> None:
 
 
 def test_the_suite_file_alone_reproduces_the_recorded_recommendation(tmp_path) -> None:
-    try:
-        load_suite(SUITE)
-    except SuiteError as exc:
-        if "'seed'" not in str(exc):
-            raise
-        pytest.skip("the harness-level runner option `seed` is not in this branch yet")
     db = tmp_path / "recorded.db"
     summary = tunebench.run_suite(SUITE, db, progress=False)
     assert summary.ok, summary.failed_studies

@@ -21,7 +21,7 @@ import pytest
 from rich.cells import cell_len
 from scipy import stats as sps
 
-from tunebench.cli.show import summary_frame
+from tunebench.cli.show import best_frame, summary_frame
 from tunebench.reports.frames import StoreData
 from tunebench.testing.synthetic_store import SynthRunner, SynthTask, synthetic_store, write_store
 
@@ -73,7 +73,7 @@ def store(tmp_path_factory):
 
 def test_each_repetition_is_measured_against_its_own_reference(store):
     data, db = store
-    frame, _ = summary_frame(db)
+    frame = summary_frame(db)
     expected = hand_regrets(data)
     assert (expected["regret"] >= 0).all() and expected["regret"].max() < 100  # not ~1000s
     for row in frame.itertuples():
@@ -83,7 +83,7 @@ def test_each_repetition_is_measured_against_its_own_reference(store):
 
 def test_the_spread_is_of_paired_differences_against_random(store):
     data, db = store
-    frame, _ = summary_frame(db)
+    frame = summary_frame(db)
     expected = hand_regrets(data).pivot_table(index=["task", "repetition"], columns="runner",
                                               values="regret")
     for row in frame[frame["runner"] != "random"].itertuples():
@@ -100,7 +100,7 @@ def test_the_spread_is_of_paired_differences_against_random(store):
 
 def test_the_best_configuration_is_the_best_trial_over_all_repetitions(store):
     data, db = store
-    _, best = summary_frame(db)
+    best = best_frame(db)
     ok = data.trials[data.trials["status"] == "ok"]
     for row in best.itertuples():
         mine = ok[(ok["task"] == row.task) & (ok["runner"] == row.runner)]
@@ -158,5 +158,5 @@ def test_without_random_search_no_spread_is_printed(tmp_path):
     out = _run(tmp_path / "r.db", terminal=False)
     assert "±" not in out
     assert "No random-search runner" in out
-    frame, _ = summary_frame(tmp_path / "r.db")
+    frame = summary_frame(tmp_path / "r.db")
     assert np.isnan(frame["delta"]).all()

@@ -60,13 +60,30 @@ def paired_difference(regrets: pd.DataFrame, runner: str, baseline: str) -> tupl
     return float(diff.mean()), half, len(diff)
 
 
-def summary_frame(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def summary_frame(db: Path) -> pd.DataFrame:
     """Per (suite, task, runner): mean regret against each repetition's own reference, the paired
-    difference against random search, counts; and the best configuration of each."""
-    from tunebench.reports.best_config import best_configurations
+    difference against random search (``delta`` ± ``delta_half``), and counts."""
+    return _summary(*_load(db))
+
+
+def best_frame(db: Path) -> pd.DataFrame:
+    """Per (suite, task, runner): the best configuration found over all repetitions."""
+    return _best(_load(db)[0])
+
+
+def _load(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     from tunebench.suite.store import load_studies, load_trials
 
-    trials, studies = load_trials(db), load_studies(db)
+    return load_trials(db), load_studies(db)
+
+
+def _best(trials: pd.DataFrame) -> pd.DataFrame:
+    from tunebench.reports.best_config import best_configurations
+
+    return best_configurations(trials, keys=("suite", "task", "runner"))
+
+
+def _summary(trials: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
     regrets = study_regrets(trials, studies)
     rows = []
     for (suite, task, runner), group in regrets.groupby(["suite", "task", "runner"], sort=False):
@@ -76,6 +93,8 @@ def summary_frame(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             "suite": suite, "task": task, "runner": runner,
             "direction": group["direction"].iloc[0], "reps": group["repetition"].nunique(),
             "done": int((group["status"] == "done").sum()), "studies": len(group),
+            "identical": int(group["identical_to"].notna().sum())
+            if "identical_to" in group else 0,
             "regret": float(group["regret"].mean()),
             "delta": mean, "delta_half": half, "pairs": pairs,
             "test": float(pd.to_numeric(group["best_test_value"], errors="coerce").mean()),
@@ -83,8 +102,7 @@ def summary_frame(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             "budget": group["budget_amount"].iloc[0], "budget_kind": group["budget_kind"].iloc[0],
             "source": "; ".join(sorted(set(group["source"].dropna().astype(str)))),
         })
-    best = best_configurations(trials, keys=("suite", "task", "runner"))
-    return pd.DataFrame(rows), best
+    return pd.DataFrame(rows)
 
 
 def _reference_text(sources: set[str]) -> str:
@@ -126,7 +144,8 @@ def show(db: Path = typer.Option(Path("results.db"), "--db", help="Results store
     from tunebench.reports.best_config import format_config
 
     with user_errors():
-        frame, best = summary_frame(db)
+        trials, studies = _load(db)
+        frame, best = _summary(trials, studies), _best(trials)
     if frame.empty:
         console.print(f"{db} holds no studies yet.")
         return
@@ -146,7 +165,9 @@ def show(db: Path = typer.Option(Path("results.db"), "--db", help="Results store
                              overflow="fold", min_width=longest if column == "runner" else None)
         for row in rows.itertuples():
             cells = [row.runner, _number(row.regret)] + ([_delta(row)] if has_baseline else [])
-            table.add_row(*cells, _number(row.test), f"{row.done}/{row.studies}",
+            studies = f"{row.done}/{row.studies}" + (f" ({row.identical} identical)"
+                                                     if row.identical else "")
+            table.add_row(*cells, _number(row.test), studies,
                           f"{row.failed}/{row.trials}" if row.failed else "")
         console.print(table)
         if not has_baseline:

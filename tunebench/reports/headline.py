@@ -28,8 +28,9 @@ STARTUP_OPTIONS = ("n_startup_trials", "n_startup_jobs", "n_initial_points", "n_
 #: the library's defaults): optuna's sampler, hyperopt's algorithm.
 LIBRARY_OPTION_SETS = ("sampler", "algorithm")
 
-#: Optional study columns (added by the suite layer) flagging a degenerate repetition.
-DEGENERATE_COLUMNS = ("degenerate", "degenerate_repetition", "identical_repetition")
+#: Study columns (from the suite layer) flagging a repetition that repeats another: the store's
+#: ``identical_to`` (the study it repeats, NA when none), or a boolean flag.
+DEGENERATE_COLUMNS = ("identical_to", "degenerate", "degenerate_repetition")
 
 @dataclass
 class Headline:
@@ -267,6 +268,12 @@ def startup_phase(frames: Frames) -> list[str]:
             for (runner, option, length, n), tasks in inside.items()]
 
 
+def _flagged(column: pd.Series) -> pd.Series:
+    """True where a flag column marks a study: a true boolean, or any id (not NA)."""
+    values = column.astype(object)
+    return values.notna() & ~values.isin([False])
+
+
 def identical_repetitions(frames: Frames) -> list[str]:
     """``runner on task`` where every repetition is the same study (or a store flag says so)."""
     out = []
@@ -274,7 +281,7 @@ def identical_repetitions(frames: Frames) -> list[str]:
     values = frames.trials.groupby("study_id", sort=False)["value"]
     digest = values.apply(lambda v: np.round(v.to_numpy(dtype=float), 12).tobytes())
     for (task, runner), group in frames.studies.groupby(["task", "runner"], sort=False):
-        flagged = bool(flags) and group[flags[0]].fillna(False).astype(bool).any()
+        flagged = any(_flagged(group[column]).any() for column in flags)
         same = group["repetition"].nunique() > 1 and \
             len(set(digest.reindex(group["study_id"]).dropna())) == 1
         if flagged or same:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -238,6 +238,8 @@ class GridSearch(Runner):
                  order: str = "shuffle") -> None:
         super().__init__(space, direction, seed, budget_info)
         self.order = _check_order(order)
+        if self.order == "declared":  # the seed plays no part: identical repetitions by design
+            self.capabilities = replace(type(self).capabilities, deterministic=True)
         self.resolution, self._resolution_from = grid_resolution(space, self.budget_info, resolution)
         self._grid = Grid(space, self.resolution)
         self._rng = np.random.default_rng(self.seed)

@@ -673,7 +673,7 @@ class _Builder:
                 and studies[c].astype(str).nunique() == 1]
         if same:
             s.add("note", "Every study has the same " + "; ".join(
-                f"{c.replace('_', ' ')}: {studies[c].iloc[0]}" for c in same) + ".")
+                f"{c.replace('_', ' ')}: {_plain(studies[c].iloc[0])}" for c in same) + ".")
         varying = studies.drop(columns=same)
         formats = {"study_id": str, "repetition": str, "eval_seed": str, "runner_seed": str,
                    "budget_amount": fmt, "budget_spent": fmt, "n_trials": fmt_int,
@@ -738,6 +738,13 @@ def _log_x(fig: Figure) -> Figure:
         if ax.has_data():
             ax.set_xscale("log")
     return fig
+
+
+def _plain(value: Any) -> str:
+    """A value for prose: floats as :func:`fmt` writes them, booleans as yes / no."""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    return fmt(value) if isinstance(value, (float, np.floating)) else str(value)
 
 
 def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:

@@ -741,10 +741,10 @@ def _log_x(fig: Figure) -> Figure:
 
 
 def _plain(value: Any) -> str:
-    """A value for prose: floats as :func:`fmt` writes them, booleans as yes / no."""
+    """A value for prose: floats without trailing zeros, booleans as yes / no."""
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
-    return fmt(value) if isinstance(value, (float, np.floating)) else str(value)
+    return f"{float(value):.6g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
 def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:

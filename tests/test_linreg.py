@@ -14,7 +14,7 @@ from sklearn.linear_model import Lasso, LinearRegression, Ridge
 
 from tunebench.registry import RegistryError, get_task_class, make_task
 from tunebench.space import InvalidConfigError
-from tunebench.tasks.base import Direction, EvalContext, TaskError, TrialPruned
+from tunebench.tasks.base import Direction, Diverged, EvalContext, TaskError, TrialPruned
 from tunebench.tasks.linreg import (
     LinearRegressionTask,
     _Optimizer,
@@ -196,11 +196,26 @@ def test_evaluation_is_identical_in_another_process(task):
 def test_a_huge_learning_rate_diverges_with_a_clear_error(task):
     context = EvalContext()
     config = _config(task, learning_rate=1.0, optimizer="sgd", schedule="constant", batch_size=8)
-    with pytest.raises(FloatingPointError, match=r"diverged in epoch \d+.*learning_rate=1"):
+    with pytest.raises(Diverged, match=r"diverged in epoch 1 .*learning_rate=1"):
         task.evaluate(config, task.max_fidelity, 0, context)
-    # the epochs before the divergence were reported, all finite
-    assert 0 < len(context.curve) < task.max_fidelity
-    assert all(math.isfinite(v) for v in context.curve)
+    assert context.curve == []  # the diverged epoch is not reported
+
+
+def test_a_run_past_the_declared_bound_is_diverged_though_still_finite(task):
+    """Momentum at 0.1 climbs for four epochs, then passes 10^4 times the target's variance: the
+    run stops there (no more epochs trained), though the MSE is still a finite number."""
+    bound = task.divergence_bound * diabetes_split(0).y_scale ** 2
+    context = EvalContext()
+    config = _config(task, learning_rate=0.1, optimizer="momentum", momentum=0.9,
+                     schedule="constant", batch_size=8)
+    with pytest.raises(Diverged, match=r"diverged in epoch 5 \(validation MSE ([\d.e+]+), bound") as info:
+        task.evaluate(config, task.max_fidelity, 0, context)
+    mse = float(info.value.args[0].split("validation MSE ")[1].split(",")[0])
+    assert bound < mse < math.inf
+    assert len(context.curve) == 4 and all(v <= bound for v in context.curve)
+    assert context.curve == sorted(context.curve)  # climbing
+    # A Diverged is a FloatingPointError: arithmetic, a property of the inputs.
+    assert issubclass(Diverged, FloatingPointError)
 
 
 @pytest.mark.parametrize("fidelity", [1, 7, 50])

@@ -254,3 +254,23 @@ def test_every_gpu_path_syncs_the_device_before_reading_the_clock(monkeypatch, p
     if path == "clipped":
         assert len(sink.records) == 1 and sink.records[0].extra["clipped"] is True
         assert sink.records[0].charge == 0.05
+
+
+def test_a_reproduction_clips_where_the_original_was_clipped(tmp_path: Path) -> None:
+    """The replayed budget charges the recorded costs, so the clipped trial is stopped at the step
+    the original reached, whatever this machine's clock says."""
+    import tunebench
+    from tunebench.suite.reproduce import IDENTICAL, reproduce
+    from tunebench.suite.store import load_trials
+
+    db = tmp_path / "r.db"
+    tunebench.run_suite({
+        "suite": {"name": "clip", "seed": 4, "plugins": [str(PLUGIN)]},
+        "budget": {"device_seconds": 0.1},
+        "tasks": [{"name": "charge_steps", "options": {"step_seconds": 0.015, "real": True}}],
+        "runners": [{"name": "charge_pruner"}],
+    }, db, progress=False)
+    trials = load_trials(db)
+    assert trials["error"].iloc[-1].startswith("Clipped") and trials["charge"].sum() == 0.1
+    report = reproduce(db)
+    assert report.ok and report.studies[0].verdict == IDENTICAL

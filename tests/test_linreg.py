@@ -315,3 +315,33 @@ def test_a_full_evaluation_is_fast(task):
     start = time.perf_counter()
     task.evaluate(slowest, 50, 0, EvalContext())
     assert time.perf_counter() - start < 0.5
+
+
+def test_in_a_study_diverged_runs_fail_as_diverged_and_pay_the_epochs_they_trained(tmp_path):
+    import re
+
+    import tunebench
+    from tunebench.suite.store import load_studies, load_trials
+
+    db = tmp_path / "r.db"
+    tunebench.run_suite({
+        "suite": {"name": "lr", "seed": 1}, "budget": {"epochs": 200},
+        "tasks": [{"name": "linreg", "options": {"max_epochs": 5}}], "runners": [{"name": "random"}],
+    }, db, progress=False)
+    trials = load_trials(db)
+    bound = LinearRegressionTask.divergence_bound * diabetes_split(
+        int(load_studies(db).loc[0, "eval_seed"])).y_scale ** 2
+    diverged = trials[trials["error"].fillna("").str.startswith("Diverged: ")]
+    assert len(diverged) >= 2 and (diverged["status"] == "failed").all()
+    assert diverged["value"].isna().all()
+    epochs = diverged["error"].map(lambda e: int(re.search(r"in epoch (\d+)", e).group(1)))
+    assert (diverged["charge"] == epochs).all() and (diverged["fidelity_spent"] == epochs).all()
+    ok = trials[trials["status"] == "ok"]
+    assert len(ok) > 0 and (ok["value"] <= bound).all()  # nothing past the bound is a result
+    assert trials["charge"].sum() == 200
+
+
+def test_data_preparation_and_test_scoring_are_uncharged(task):
+    context = EvalContext()
+    task.evaluate(task.default_config(), 3, 0, context)
+    assert context.uncharged_seconds > 0 and context.uncharged_since is None

@@ -41,7 +41,9 @@ out from the recorded costs, not from a new clock.
     trial, which completes the smaller fidelity it was asked for;
   - it is never stored in the evaluation cache (where it stopped depends on the moment), and a
     cached evaluation that would not fit in what remains is run live instead, so it is clipped as
-    a live one would be.
+    a live one would be;
+  - a reproduction (``tunebench reproduce``), which replays the recorded charges, clips it at the
+    step the original reached (:meth:`Budget.clip_steps`), not by its own clock.
 
   Trials that end within the deadline are charged as measured (eval time, plus ask, pruner and
   tell time under ``charge_optimizer``), capped at what remained: the last trial's ``tell`` is
@@ -89,6 +91,17 @@ class Budget:
 
     def exhausted(self, spent: float) -> bool:
         return spent >= self.amount - 1e-9
+
+    @property
+    def clips_live(self) -> bool:
+        """Whether each trial runs under a live deadline of what remains (a device-seconds budget;
+        a reproduction's replayed budget clips where the original did instead, :meth:`clip_steps`)."""
+        return self.kind is BudgetKind.DEVICE_SECONDS
+
+    def clip_steps(self, number: int) -> int | None:
+        """Under a replayed budget: how many steps trial ``number`` of the original reported before
+        the budget clipped it (None: it was not clipped). A live budget replays nothing."""
+        return None
 
     def fidelity_for_next(self, max_fidelity: int, spent: float) -> int:
         """The fidelity the next trial is asked for.

@@ -140,7 +140,8 @@ def clipped_outcome(curve: tuple[float, ...], left: float | None
     """(status, value, error, traceback) of a trial the budget ran out in (the rule is
     tunebench.suite.budget's): pruned at its last step reported in time, or failed when it
     reported none."""
-    remained = f"the device-seconds budget ran out ({max(left or 0.0, 0.0):.6g} s remained)"
+    remained = ("the device-seconds budget ran out here in the run reproduced" if left is None
+                else f"the device-seconds budget ran out ({max(left, 0.0):.6g} s remained)")
     if curve:
         return (Status.PRUNED, curve[-1],
                 f"Clipped: {remained} after step {len(curve)} was reported", None)

@@ -2,8 +2,11 @@
 
 This module is what every executor runs, in-process or in a worker. It never writes to the store:
 finished trials go to a :class:`StudySink` (the driver, the only writer), so the loop is the same
-whichever executor runs it. Failures are results: an exception, a non-finite value or a timeout
-becomes a failed trial that is stored, told to the runner and charged.
+whichever executor runs it. Failures are results: an exception, a non-finite value, a diverged run
+or a timeout becomes a failed trial that is stored, told to the runner and charged what it trained.
+What each trial is charged, and how the trial a device-seconds budget runs out in is clipped, is
+set out in :mod:`tunebench.suite.budget`; the limits an evaluation runs under are in
+:mod:`tunebench.suite.limits`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from tunebench.devices import resolve_device, synchronize
 from tunebench.runners.adapter import LibraryRunner
 from tunebench.runners.base import Runner, SearchExhausted, Status
 from tunebench.space import InvalidConfigError, config_key, keyed_json
-from tunebench.suite.budget import BudgetKind, trained_steps
+from tunebench.suite.budget import Budget, trained_steps
 from tunebench.suite.cache import numerics_settings, task_code_hash
 from tunebench.suite.environment import capture_environment
 from tunebench.suite.limits import Alarm, EvaluationLimits, clipped_outcome
@@ -112,9 +115,13 @@ class StudyLoop:
         self.device = resolve_device(study.settings.device, self.task.uses_torch)
         self._gpu = self.device != "cpu"  # the clock reads wait for queued device work
         budget = study.budget
-        #: A device-seconds budget clips the trial it runs out in (see tunebench.suite.budget).
-        self._clip = budget.kind is BudgetKind.DEVICE_SECONDS
+        #: A device-seconds budget clips the trial it runs out in (see tunebench.suite.budget);
+        #: a reproduction's replayed budget clips where the original did.
+        self._clip = budget.clips_live
+        self._replays_clips = type(budget).clip_steps is not Budget.clip_steps
+        self._limited = self._clip or self._replays_clips
         self._real_clock = clock is time.perf_counter
+        self._context_extras = self._gpu or not self._real_clock
         self.spent = 0.0
         self.n_trials = 0
         self.n_failed = 0
@@ -196,15 +203,19 @@ class StudyLoop:
         self._optimizer_seconds = ask_seconds
         context = self._context(config)
         # Under a device-seconds budget: the charged seconds this evaluation may still use.
-        left = None
-        if self._clip:
-            left = budget.amount - self.spent - (ask_seconds if budget.charge_optimizer else 0.0)
+        left = clip_at = None
+        if self._limited:
+            if self._clip:
+                left = budget.amount - self.spent - (ask_seconds if budget.charge_optimizer else 0.0)
+            else:
+                clip_at = budget.clip_steps(number)
         record = self.cache.lookup(self.task, self.study, key, fidelity, context) \
             if self.cache is not None else None
         if record is not None and left is not None and record.eval_seconds > left:
             record = None  # a live run would be clipped: run it
         if record is None:
-            record = self._evaluate(number, config, key, fidelity, context, started_at, left)
+            record = self._evaluate(number, config, key, fidelity, context, started_at, left,
+                                    clip_at)
             if self.cache is not None and not record.extra.get("clipped"):
                 self.cache.store(self.task, self.study, record, context)
         record.pruner_steps = tuple(context.pruner_steps)
@@ -232,42 +243,43 @@ class StudyLoop:
 
     def _context(self, config: dict[str, Any]) -> EvalContext:
         settings = self.study.settings
-        clock, process_time = self.clock, time.process_time
         consulted: list[int] = []
-        context = EvalContext(device=self.device, threads=settings.threads,
-                              precision=settings.precision, pruner_steps=consulted)
 
         def prune(step: int, value: float) -> bool:
             # Timed outside the evaluation (optimiser time only), and the time added before the
             # held alarm looks again, so a limit never counts the pruner's decision as evaluation.
             try:
                 with self._alarm.held() if self._alarm is not None else _NO_TIME_LIMIT:
-                    t0, cpu0 = clock(), process_time()
+                    t0, cpu0 = self.clock(), time.process_time()
                     try:
                         consulted.append(step)  # replayed on resume, exactly: only steps it decided
                         return self.runner.should_prune(config, step, value)
                     finally:
-                        seconds = clock() - t0
+                        seconds = self.clock() - t0
                         self._optimizer_seconds += seconds
                         context.pruner_seconds += seconds
-                        context.pruner_cpu_seconds += process_time() - cpu0
+                        context.pruner_cpu_seconds += time.process_time() - cpu0
+                        context.excluded = True
             except TrialStopped as exc:  # a limit reached while the pruner decided
                 if exc.after_step is None:
                     exc.after_step = step  # ... after the step was trained and reported
                 raise
 
-        context.pruner = prune
-        if not self._real_clock:
-            context.clock = clock
-        if self._gpu:
-            context.sync = self._synchronize
+        context = EvalContext(device=self.device, threads=settings.threads,
+                              precision=settings.precision, pruner=prune, pruner_steps=consulted)
+        if self._context_extras:  # a fake clock, or a GPU to wait for
+            if not self._real_clock:
+                context.clock = self.clock
+            if self._gpu:
+                context.sync = self._synchronize
         return context
 
     def _synchronize(self) -> None:
         synchronize(self.device)
 
     def _evaluate(self, number: int, config: dict[str, Any], key: str, fidelity: int,
-                  context: EvalContext, started_at: float, left: float | None) -> TrialRecord:
+                  context: EvalContext, started_at: float, left: float | None,
+                  clip_at: int | None = None) -> TrialRecord:
         status, error, trace = Status.OK, None, None
         result: Result | None = None
         stopped: TrialStopped | None = None
@@ -287,6 +299,8 @@ class StudyLoop:
                         left if left is not None and self._real_clock else math.inf)
             if first < math.inf and Alarm.usable():
                 alarm = self._alarm = Alarm(limits, first)
+        if clip_at is not None:  # a reproduction: stop where the original was clipped
+            context.over_budget = lambda: len(context.curve) >= clip_at
         try:
             if left is not None and left <= 0:
                 raise TrialClipped("the device-seconds budget ran out before the evaluation began")
@@ -317,10 +331,7 @@ class StudyLoop:
             except Exception as exc:
                 if status is Status.OK:
                     status, error, result = Status.FAILED, f"{type(exc).__name__}: {exc}", None
-        wall, cpu = self.clock() - t0, time.process_time() - cpu0
-        # Pruner decisions are optimiser time; uncharged work is recorded, never charged.
-        eval_seconds = wall - context.uncharged_seconds - context.pruner_seconds
-        cpu_seconds = cpu - context.uncharged_cpu_seconds - context.pruner_cpu_seconds
+        eval_seconds, cpu_seconds = self.clock() - t0, time.process_time() - cpu0
         curve = tuple(context.curve)
         value: float | None = None
         test_value: float | None = None
@@ -342,16 +353,20 @@ class StudyLoop:
                                   fidelity)
             if status is Status.PRUNED:
                 value = curve[-1] if curve else None
-        clipped = isinstance(stopped, TrialClipped) or (
-            left is not None and status is Status.OK
-            and eval_seconds + (context.pruner_seconds if self.study.budget.charge_optimizer
-                                else 0.0) > left)
+        if context.excluded:  # pruner decisions are optimiser time; uncharged work is recorded only
+            eval_seconds -= context.uncharged_seconds + context.pruner_seconds
+            cpu_seconds -= context.uncharged_cpu_seconds + context.pruner_cpu_seconds
+            if context.uncharged_seconds:
+                extra["uncharged_seconds"] = context.uncharged_seconds
+                extra["uncharged_cpu_seconds"] = context.uncharged_cpu_seconds
+        clipped = clip_at is not None
+        if left is not None and not clipped:  # stopped by the deadline, or a result after it
+            charged = eval_seconds + (context.pruner_seconds if self.study.budget.charge_optimizer
+                                      else 0.0)
+            clipped = isinstance(stopped, TrialClipped) or (status is Status.OK and charged > left)
         if clipped:
             status, value, error, trace = clipped_outcome(curve, left)
             test_value, extra = None, {**extra, "clipped": True}
-        if context.uncharged_seconds:
-            extra["uncharged_seconds"] = context.uncharged_seconds
-            extra["uncharged_cpu_seconds"] = context.uncharged_cpu_seconds
         return TrialRecord(
             number=number, config=config, config_key=key, status=status, value=value,
             test_value=test_value if status is Status.OK else None, fidelity=fidelity,

@@ -128,6 +128,8 @@ class EvalContext:
     #: Wall and CPU seconds the runner's pruner took (optimiser time, never evaluation time).
     pruner_seconds: ClassVar[float] = 0.0
     pruner_cpu_seconds: ClassVar[float] = 0.0
+    #: True once uncharged or pruner time was recorded (one read tells the harness to look).
+    excluded: ClassVar[bool] = False
 
     def report(self, step: int, value: float) -> None:
         """Report the validation value after fidelity step ``step`` (1-based)."""
@@ -164,6 +166,7 @@ class EvalContext:
             self.uncharged_seconds += clock() - t0
             self.uncharged_cpu_seconds += time.process_time() - cpu0
             self.uncharged_since = None
+            self.excluded = True
 
 
 class Task(ABC):

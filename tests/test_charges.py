@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tunebench.registry import import_plugin_module
+from tunebench.suite import limits
 from tunebench.suite import study as study_module
 from tunebench.suite.budget import trained_steps
 from tunebench.suite.spec import load_suite
@@ -182,7 +183,7 @@ def test_a_clipped_trial_is_stopped_by_the_timer_in_the_middle_of_a_step() -> No
 # ----------------------------------------------------------------------------- (d) warm-up
 
 def test_warm_up_runs_once_per_process_before_any_timed_trial_and_is_never_charged(monkeypatch):
-    monkeypatch.setattr(study_module, "_WARMED", set())
+    monkeypatch.setattr(limits, "_WARMED", set())
     mod = plugin()
     mod.reset()
     loop, sink = make_loop({"device_seconds": 10.0}, task="charge_warm")

@@ -153,7 +153,7 @@ name = "random"
     assert 0 < remained < last["config"]["x"]
     assert last["status"] == "failed" and last["error"].startswith("Clipped: the device-seconds")
     assert last["charge"] == remained and math.isclose(trials["charge"].sum(), 0.3)
-    assert remained <= last["eval_seconds"] < remained + 0.02  # stopped by the timer, mid-sleep
+    assert remained <= last["eval_seconds"] < remained + 0.05  # stopped by the timer, mid-sleep
 
 
 def test_best_value_only_counts_ok_trials(write_suite, tmp_path):

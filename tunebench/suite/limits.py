@@ -1,4 +1,5 @@
-"""The limits one evaluation runs under: its own time limit and the end of a device-seconds budget.
+"""The limits one evaluation runs under (its own time limit, the end of a device-seconds budget) and
+the one-off costs kept out of every evaluation (a task's warm-up).
 
 An evaluation's **charged span** is its wall time minus what it ran inside
 :meth:`~tunebench.tasks.base.EvalContext.uncharged` (data preparation, test scoring) and minus the
@@ -12,6 +13,9 @@ Both are checked at every reported step (in the study loop's clock, so a fake cl
 in tests) and, in the main thread of a POSIX process with the real clock, by a SIGALRM timer that
 also stops a step in the middle. The timer is held while the runner's pruner decides, so a limit
 never interrupts a library halfway through updating its state; it fires as the pruner returns.
+
+A task's :meth:`~tunebench.tasks.base.Task.warm_up` runs once per process (:func:`warm_up_once`),
+before the first timed trial of the first study that needs it.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from tunebench.devices import synchronize
 from tunebench.runners.base import Status
-from tunebench.tasks.base import EvalContext, TrialClipped, TrialStopped, TrialTimeout
+from tunebench.tasks.base import EvalContext, Task, TrialClipped, TrialStopped, TrialTimeout
 
 #: A limit closer than this (seconds) counts as reached when the timer fires: re-arming the timer
 #: for less would only wake the process again.
@@ -146,3 +151,25 @@ def clipped_outcome(curve: tuple[float, ...], left: float | None
         return (Status.PRUNED, curve[-1],
                 f"Clipped: {remained} after step {len(curve)} was reported", None)
     return Status.FAILED, None, f"Clipped: {remained} before a step was reported", None
+
+
+#: Tasks warmed up in this process (by class, options and settings): warm-up happens once.
+_WARMED: set[tuple[Any, ...]] = set()
+
+
+def warm_up_once(task: Task, device: str, settings: Any, clock: Callable[[], float]) -> float:
+    """Run ``task``'s warm-up in this process unless it ran already; the seconds it took (0 for a
+    task without one, or already warm). ``settings`` are the study's (threads, precision)."""
+    if type(task).warm_up is Task.warm_up:
+        return 0.0
+    key = (type(task), repr(task), device, settings.precision, settings.threads)
+    if key in _WARMED:
+        return 0.0
+    _WARMED.add(key)
+    context = EvalContext(device=device, threads=settings.threads, precision=settings.precision)
+    t0 = clock()
+    # A warm-up that fails (missing data, say) fails the trials too, each with its error.
+    with contextlib.suppress(Exception):
+        task.warm_up(context)
+    synchronize(device)
+    return clock() - t0

@@ -25,7 +25,7 @@ from tunebench.space import InvalidConfigError, config_key, keyed_json
 from tunebench.suite.budget import Budget, trained_steps
 from tunebench.suite.cache import numerics_settings, task_code_hash
 from tunebench.suite.environment import capture_environment
-from tunebench.suite.limits import Alarm, EvaluationLimits, clipped_outcome
+from tunebench.suite.limits import Alarm, EvaluationLimits, clipped_outcome, warm_up_once
 from tunebench.suite.records import StudyResult, TrialRecord
 from tunebench.suite.spec import StudySpec
 from tunebench.tasks.base import (
@@ -97,8 +97,6 @@ def study_threads(threads: int, uses_torch: bool) -> Iterator[None]:
 
 
 _NO_TIME_LIMIT = contextlib.nullcontext()
-#: Tasks warmed up in this process (by class, options and settings): warm-up happens once.
-_WARMED: set[tuple[Any, ...]] = set()
 
 
 class StudyLoop:
@@ -161,7 +159,7 @@ class StudyLoop:
     def run(self, history: Sequence[TrialRecord] = ()) -> StudyResult:
         settings = self.study.settings
         with study_threads(settings.threads, self.task.uses_torch):
-            warm_up_seconds = self._warm_up()
+            warm_up_seconds = warm_up_once(self.task, self.device, settings, self.clock)
             self.sink.study_started(self.study.key, {
                 "device": self.device, "threads": settings.threads,
                 "precision": settings.precision, "runner_version": self.runner.version(),
@@ -374,25 +372,6 @@ class StudyLoop:
             cpu_seconds=cpu_seconds, optimizer_seconds=0.0, charge=0.0, error=error,
             traceback=trace, started_at=started_at, extra=extra,
         )
-
-    def _warm_up(self) -> float:
-        """Run the task's warm-up once per process (before any timed trial); its seconds."""
-        task, settings = self.task, self.study.settings
-        if type(task).warm_up is Task.warm_up:
-            return 0.0
-        key = (type(task), repr(task), self.device, settings.precision, settings.threads)
-        if key in _WARMED:
-            return 0.0
-        _WARMED.add(key)
-        context = EvalContext(device=self.device, threads=settings.threads,
-                              precision=settings.precision)
-        t0 = self.clock()
-        # A warm-up that fails (missing data, say) fails the trials too, each with its error.
-        with contextlib.suppress(Exception):
-            task.warm_up(context)
-        if self._gpu:
-            self._synchronize()
-        return self.clock() - t0
 
 
 def run_study(study: StudySpec, sink: StudySink, history: Sequence[TrialRecord] = (),

@@ -49,7 +49,7 @@ name = "curve"
 name = "random"
 [[runners]]
 name = "grid"
-options = { resolution = 3 }
+options = { resolution = 8 }
 """)
     first = EvaluationCacheStore.beside(tmp_path / "a.db")
     tunebench.run_suite(path, tmp_path / "a.db", cache=first, progress=False)
@@ -60,7 +60,7 @@ options = { resolution = 3 }
     a, b = load_trials(tmp_path / "a.db"), load_trials(tmp_path / "b.db")
     assert second.stats.misses == 0 and second.stats.hits == len(b) == 2 * 2 * 2 * 15
     assert b["cached"].all()
-    # Grid search revisits points within a study: those were hits already in the first run.
+    # A configuration proposed twice in a study was a hit already in the first run.
     assert first.stats.hits + first.stats.misses == len(a) and a["cached"].sum() == first.stats.hits
     assert a[SAME].equals(b[SAME])
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from report_fixtures import fail_study, rename, small_store, subset
+from report_fixtures import fail_study, small_store
 
 from tunebench.reports import metrics
 from tunebench.reports.frames import StoreData, build_frames
-from tunebench.testing.synthetic_store import SynthRunner, SynthTask, synthetic_store
 
 
 @pytest.fixture(scope="module")
@@ -119,68 +118,11 @@ def test_final_test_summary_is_direction_aware(frames):
         assert row["ci_low"] <= row["mean"] <= row["ci_high"]
 
 
-def test_normalised_score_of_random_search_is_one_in_expectation():
-    # "random" and "random2" are the same search (independent draws); over many repetitions the
-    # second one's mean normalised score must be 1 within a few standard errors.
-    data = synthetic_store(
-        [SynthTask("sphere", scale=5.0, budget_amount=15),
-         SynthTask("acc", direction="maximize", optimum=None, best=0.9, scale=0.4,
-                   budget_amount=15)],
-        [SynthRunner("random"), SynthRunner("random2"), SynthRunner("better", power=3.0),
-         SynthRunner("worse", power=0.5)],
-        repetitions=300, seed=11)
-    scores = metrics.normalised_scores(build_frames(data))
-    assert scores.baseline == "random"
-    final = scores.final
-    for task in ("sphere", "acc"):
-        own = final.query("task == @task and runner == 'random'")["score"]
-        assert own.mean() == pytest.approx(1.0)  # by definition: its own mean
-        twin = final.query("task == @task and runner == 'random2'")["score"]
-        se = twin.std(ddof=1) / np.sqrt(len(twin))
-        assert abs(twin.mean() - 1.0) < 4 * se, (task, twin.mean(), se)
-        assert final.query("task == @task and runner == 'better'")["score"].mean() < 0.7
-        assert final.query("task == @task and runner == 'worse'")["score"].mean() > 1.3
-    # Over the budget too: at every budget point the twin's mean is near 1.
-    over = scores.over_budget.query("runner == 'random2' and x >= 0.2")
-    per_point = over.groupby(["task", "x"])["score"].mean()
-    assert per_point.between(0.75, 1.25).all()
-    assert scores.table.loc["all tasks (mean)", "random"] == pytest.approx(1.0)
-
-
-def test_normalised_score_needs_a_random_runner():
-    scores = metrics.normalised_scores(build_frames(subset(small_store(),
-                                                           runners=["tpe", "cma"])))
-    assert scores.baseline is None and scores.final.empty
-
-
-def test_random_baseline_found_by_registered_name():
-    data = rename(small_store(), runner={"random": "my random search"})
-    scores = metrics.normalised_scores(build_frames(data))
-    assert scores.baseline == "my random search"
-
-
 def test_ranks_over_budget_average_to_the_mean_rank(frames):
     ranks = metrics.ranks_over_budget(frames)
     k = len(frames.runners)
     np.testing.assert_allclose(ranks.groupby("x")["rank"].sum(), k * (k + 1) / 2)
     assert ranks["n_blocks"].max() == 10  # two tasks × five repetitions
-
-
-def test_anytime_ecdf_is_monotone_and_matches_a_direct_count():
-    f = build_frames(_study([8.0, 4.0, 2.0, 1.0]))
-    targets = metrics.ecdf_targets(f, n_targets=4)
-    # From the first trial's regret (8) down to the best final regret (1), log-spaced.
-    np.testing.assert_allclose(targets["target"], [8, 4, 2, 1])
-    ecdf = metrics.anytime_ecdf(f, targets)
-    np.testing.assert_allclose(ecdf["fraction"], [0.25, 0.5, 0.75, 1.0])
-
-
-def test_anytime_ecdf_of_the_small_store(frames):
-    targets = metrics.ecdf_targets(frames)
-    ecdf = metrics.anytime_ecdf(frames, targets)
-    for _, line in ecdf.groupby("runner"):
-        assert (np.diff(line["fraction"].to_numpy()) >= -1e-12).all()
-        assert line["fraction"].between(0, 1).all()
 
 
 def test_failures_are_grouped_by_the_first_line_of_the_message():

@@ -28,7 +28,7 @@ name = "random"
 name = "recorder"
 [[runners]]
 name = "grid"
-options = { resolution = 4 }
+options = { resolution = 7 }  # curve: 7 x 2 points, more than the budget (a grid never repeats)
 """
 
 IDENTITY = ["task", "runner", "repetition", "trial", "status", "value", "test_value", "config_key",

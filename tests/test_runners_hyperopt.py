@@ -1,10 +1,14 @@
-"""hyperopt runners: the nested space, conversions, trial documents, ATPE's declared absence."""
+"""hyperopt runners: the nested space, conversions, trial documents, options passed through to
+``suggest``, ATPE's declared absence."""
 
 from __future__ import annotations
 
+import inspect
+import re
+
 import numpy as np
 import pytest
-from hyperopt import STATUS_FAIL, STATUS_OK
+from hyperopt import STATUS_FAIL, STATUS_OK, anneal, tpe
 
 from tunebench import registry
 from tunebench.runners import hyperopt_runner as hr
@@ -73,11 +77,49 @@ def test_atpe_is_declared_unavailable_with_its_reason() -> None:
     assert translate(cls, mixed_space())  # the audit still explains the translation
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"gamma": 1.5}, "gamma must lie in"),
-    ({"n_startup_jobs": -1}, "n_startup_jobs must be >= 0"),
-    ({"n_ei_candidates": 0.5}, "n_ei_candidates must be an integer"),
+@pytest.mark.parametrize(("cls", "options", "message"), [
+    (hr.HyperoptTPE, {"gamma": 1.5}, "option gamma must lie in (0, 1), got 1.5"),
+    (hr.HyperoptTPE, {"n_startup_jobs": -1}, "option n_startup_jobs must be >= 0"),
+    (hr.HyperoptTPE, {"n_EI_candidates": 0.5},
+     "option n_EI_candidates of hyperopt.tpe.suggest must be an integer, got 0.5"),
+    (hr.HyperoptTPE, {"n_ei_candidates": 48}, "(did you mean 'n_EI_candidates'?)"),
+    (hr.HyperoptAnneal, {"shrink_coef": "fast"}, "shrink_coef of hyperopt.anneal.suggest must be a number"),
+    (hr.HyperoptRandom, {"gamma": 0.5}, "hyperopt.rand.suggest has no option(s) 'gamma'"),
 ])
-def test_bad_tpe_options_are_clear_errors(options, message) -> None:
-    with pytest.raises(RunnerError, match=message):
-        hr.HyperoptTPE(mixed_space(), Direction.MINIMIZE, 0, **options)
+def test_bad_options_are_clear_errors(cls, options, message) -> None:
+    with pytest.raises(RunnerError, match=re.escape(message)):
+        cls(mixed_space(), Direction.MINIMIZE, 0, **options)
+
+
+def test_every_suggest_keyword_is_an_option_passed_as_given_and_recorded() -> None:
+    # hyperopt 0.3's own names, read here from the functions themselves.
+    tpe_keywords = [p for p in inspect.signature(tpe.suggest).parameters if p not in
+                    ("new_ids", "domain", "trials", "seed")]
+    assert hr.HyperoptTPE.accepted_options() == tpe_keywords
+    assert {"n_startup_jobs", "n_EI_candidates", "gamma", "prior_weight"} <= set(tpe_keywords)
+    assert hr.HyperoptAnneal.accepted_options() == ["avg_best_idx", "shrink_coef"]
+    assert hr.HyperoptRandom.accepted_options() == []
+    runner = hr.HyperoptTPE(mixed_space(), Direction.MINIMIZE, 0, n_startup_jobs=5, gamma=0.5)
+    assert runner._suggest.keywords == {"n_startup_jobs": 5, "gamma": 0.5}  # nothing else set
+    assert runner.resolved_options() == {"prior_weight": 1.0, "n_startup_jobs": 5,
+                                         "n_EI_candidates": 24, "gamma": 0.5, "verbose": True}
+    plain = hr.HyperoptAnneal(mixed_space(), Direction.MINIMIZE, 0)
+    assert plain._suggest is anneal.suggest  # no option given: hyperopt's function as it is
+    assert plain.resolved_options() == {"avg_best_idx": 2.0, "shrink_coef": 0.1}
+
+
+def test_startup_jobs_option_changes_when_the_model_starts() -> None:
+    """n_startup_jobs reaches TPE: with 3, trial 4 is TPE's, and differs from the default's."""
+    space = Space({"x": Float(0.0, 1.0)})
+
+    def run(**options) -> list[float]:
+        runner = hr.HyperoptTPE(space, Direction.MINIMIZE, 1, **options)
+        xs = []
+        for _ in range(6):
+            config = runner.ask()
+            runner.tell(config, Outcome(Status.OK, (config["x"] - 0.3) ** 2, 1))
+            xs.append(config["x"])
+        return xs
+
+    default, early = run(), run(n_startup_jobs=3)
+    assert default[:3] == early[:3] and default[3:] != early[3:]

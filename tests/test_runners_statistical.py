@@ -19,7 +19,7 @@ import pytest
 from scipy.stats import mannwhitneyu
 
 from tunebench.registry import get_runner_class, make_runner, make_task
-from tunebench.runners.base import Outcome, Status
+from tunebench.runners.base import BudgetInfo, Outcome, Status
 from tunebench.tasks.base import EvalContext
 
 pytestmark = pytest.mark.slow
@@ -80,7 +80,7 @@ WORSE: dict[tuple[str, str], str] = {}
 @functools.cache
 def best_value(task_name: str, runner_name: str, seed: int) -> float:
     task = make_task(task_name)
-    runner = make_runner(runner_name, task.space, task.direction, seed, BUDGET)
+    runner = make_runner(runner_name, task.space, task.direction, seed, BudgetInfo("trials", BUDGET))
     best = math.inf
     for _ in range(BUDGET):
         config = runner.ask()

@@ -3,12 +3,17 @@ in place without losing a number."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 import tunebench
+from tunebench.space import canonical_json
+from tunebench.suite.schema import STUDY_FACT_COLUMNS
 from tunebench.suite.store import (
     SCHEMA_VERSION,
     TRIAL_VALUE_COLUMNS,
@@ -109,6 +114,36 @@ def _downgrade_to_schema_1(db) -> None:
     conn.close()
 
 
+def schema_3_spec(data: dict) -> dict:
+    """A resolved suite as schema 3 stored it: no seed policy, no smoke marks."""
+    old = {key: value for key, value in data.items() if key != "seeds"}
+    old["tasks"] = [{k: v for k, v in task.items() if k != "smoke"} for task in data["tasks"]]
+    return old
+
+
+def schema_3_fingerprint(data: dict) -> str:
+    """How schema 3 identified a suite: everything but the description, repetitions included."""
+    old = {key: value for key, value in schema_3_spec(data).items() if key != "description"}
+    old["plugins"] = sorted(Path(p).name for p in old.get("plugins", []))
+    return hashlib.sha256(canonical_json(old).encode()).hexdigest()[:16]
+
+
+def downgrade_to_schema_3(db) -> None:
+    """Rewrite a store as schema 3 had it: no study fact columns, suites identified with their
+    repetition count."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("BEGIN")
+    for name, _ in STUDY_FACT_COLUMNS:
+        conn.execute(f"ALTER TABLE studies DROP COLUMN {name}")
+    for suite_id, text in conn.execute("SELECT id, spec_json FROM suites").fetchall():
+        data = json.loads(text)
+        conn.execute("UPDATE suites SET spec_json=?, fingerprint=? WHERE id=?",
+                     (canonical_json(schema_3_spec(data)), schema_3_fingerprint(data), suite_id))
+    conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    conn.execute("COMMIT")
+    conn.close()
+
+
 def _schema(db) -> tuple[set[str], int]:
     conn = sqlite3.connect(db)
     try:
@@ -160,6 +195,48 @@ def test_a_schema_2_store_is_read_as_it_is_and_rebuilt_when_written(curve_store)
     assert keys and all(key == (study << 32) + number for key, study, number in keys)
 
 
+def test_a_schema_3_store_is_read_as_it_is_and_upgraded_with_facts_derived_from_its_trials(
+        curve_store, write_suite):
+    studies_before = load_studies(curve_store)
+    trials_before = load_trials(curve_store)
+    downgrade_to_schema_3(curve_store)
+    _, version = _schema(curve_store)
+    assert version == 3
+
+    # Read as it is: the facts schema 3 did not record are None, nothing else moves.
+    old = load_studies(curve_store)
+    assert old["device_model"].isna().all() and old["trial_sequence"].isna().all()
+    assert old["identical_to"].isna().all() and not old["search_exhausted"].any()
+    assert load_trials(curve_store).equals(trials_before)
+    facts = [name for name, _ in STUDY_FACT_COLUMNS] + ["host"]
+    kept = [c for c in studies_before.columns if c not in facts]
+    assert old[kept].equals(studies_before[kept])
+
+    ResultStore(curve_store).close()
+    _, version = _schema(curve_store)
+    assert version == SCHEMA_VERSION
+    new = load_studies(curve_store)
+    # Derived from the trials: each finished study's sequence, the same as a fresh run records.
+    assert new["trial_sequence"].tolist() == studies_before["trial_sequence"].tolist()
+    assert new["trial_sequence"].notna().all() and new["identical_to"].isna().all()
+    assert new["device_model"].isna().all()  # not recorded then: unknown, not guessed
+    assert load_trials(curve_store).equals(trials_before)
+    # The suite keeps its identity under the new fingerprint: running it again resumes it.
+    again = tunebench.run_suite(write_suite(SUITE), curve_store, progress=False)
+    assert again.studies_run == 0 and again.studies_skipped == again.studies_total == 2
+
+
+def test_a_schema_3_store_with_an_unreadable_suite_is_left_as_it_was(curve_store):
+    downgrade_to_schema_3(curve_store)
+    with sqlite3.connect(curve_store) as conn:
+        conn.execute("UPDATE suites SET spec_json = '{\"name\": \"x\"}'")
+    with pytest.raises(StoreError, match=r"from schema 3 to 4 failed \(suite 1's stored spec_json"):
+        ResultStore(curve_store)
+    with sqlite3.connect(curve_store) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(studies)")}
+    assert _schema(curve_store)[1] == 3 and "device_model" not in columns  # rolled back
+
+
 def test_views_and_indexes_a_user_made_on_trials_survive_the_upgrade(curve_store):
     _downgrade_to_schema_2(curve_store)
     conn = sqlite3.connect(curve_store, isolation_level=None)
@@ -188,7 +265,7 @@ def test_an_upgrade_that_fails_leaves_the_store_as_it_was_and_says_why(curve_sto
     conn.close()
     before = _histories(curve_store)
 
-    with pytest.raises(StoreError, match=r"from schema 2 to 3 failed .*left as it was"):
+    with pytest.raises(StoreError, match=r"from schema 2 to 4 failed .*left as it was"):
         ResultStore(curve_store)
     assert _schema(curve_store)[1] == 2
     assert _histories(curve_store) == before

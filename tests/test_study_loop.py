@@ -151,7 +151,8 @@ name = "random"
     # The budget is never overshot: the last trial ran under what remained and was clipped.
     remained = 0.3 - done["charge"].sum()
     assert 0 < remained < last["config"]["x"]
-    assert last["status"] == "failed" and last["error"].startswith("Clipped: the device-seconds")
+    assert last["status"] == "pruned" and last["error"].startswith("Clipped: the device-seconds")
+    assert math.isnan(last["value"])  # it reported nothing before the deadline
     assert last["charge"] == remained and math.isclose(trials["charge"].sum(), 0.3)
     assert remained <= last["eval_seconds"] < remained + 0.05  # stopped by the timer, mid-sleep
 

@@ -58,6 +58,42 @@ def test_fingerprint_ignores_description_but_not_budget(write_suite):
     assert a.fingerprint != c.fingerprint
 
 
+def test_fingerprint_leaves_out_repetitions_and_smoke_marks_but_not_the_seed_policy(write_suite):
+    a = load_suite(write_suite(GOOD))
+    more = load_suite(write_suite(GOOD.replace("repetitions = 2", "repetitions = 100"), "m.toml"))
+    smoke = load_suite(write_suite(GOOD.replace('label = "rosen4"', 'label = "rosen4"\nsmoke = true'),
+                                   "s.toml"))
+    fixed = load_suite(write_suite(GOOD.replace("seed = 3", 'seed = 3\nseeds = { runner = "fixed" }'),
+                                   "f.toml"))
+    spelled_default = load_suite(write_suite(GOOD.replace(
+        "seed = 3", 'seed = 3\nseeds = { runner = "per-repetition", evaluation = "per-repetition" }'),
+        "d.toml"))
+    pinned = load_suite(write_suite(GOOD.replace("resolution = 3", "resolution = 3, seed = 5"), "p.toml"))
+    assert a.fingerprint == more.fingerprint == smoke.fingerprint == spelled_default.fingerprint
+    assert len({a.fingerprint, fixed.fingerprint, pinned.fingerprint}) == 3
+
+
+def test_the_fingerprint_of_a_suite_stored_before_seed_policies_and_smoke_is_unchanged(write_suite):
+    """A store written before schema 4 holds resolved suites without `seeds` or `smoke`; the
+    fingerprint computed from them equals the one of the same suite read today."""
+    import hashlib
+    from pathlib import Path
+
+    from tunebench.space import canonical_json
+    from tunebench.suite.spec import suite_fingerprint
+
+    spec = load_suite(write_suite(GOOD))
+    old = spec.to_dict()
+    del old["seeds"]
+    for task in old["tasks"]:
+        del task["smoke"]
+    assert suite_fingerprint(old) == spec.fingerprint
+    # and it is the schema-3 formula with the repetition count left out
+    formula = {k: v for k, v in old.items() if k not in ("description", "repetitions")}
+    formula["plugins"] = sorted(Path(p).name for p in old["plugins"])
+    assert spec.fingerprint == hashlib.sha256(canonical_json(formula).encode()).hexdigest()[:16]
+
+
 BAD = {
     "toml syntax": ("[suite\nname = 1", "not valid TOML"),
     "wrong type": (GOOD.replace("repetitions = 2", 'repetitions = "2"'),
@@ -80,6 +116,22 @@ BAD = {
                                    "only a device_seconds budget can charge"),
     "missing plugin": (GOOD.replace('seed = 3', 'seed = 3\nplugins = ["nope.py"]'),
                        "plugin file 'nope.py' not found"),
+    "negative runner seed": (GOOD.replace("resolution = 3", "resolution = 3, seed = -1"),
+                             "runners[1].options.seed: a seed must be between 0"),
+    "text runner seed": (GOOD.replace("resolution = 3", 'resolution = 3, seed = "12"'),
+                         "runners[1].options.seed: a seed must be a non-negative integer"),
+    "bool runner seed": (GOOD.replace("resolution = 3", "resolution = 3, seed = true"),
+                         "runners[1].options.seed: a seed must be a non-negative integer"),
+    "float runner seed": (GOOD.replace("resolution = 3", "resolution = 3, seed = 1.5"),
+                          "runners[1].options.seed: a seed must be a non-negative integer"),
+    "bad seed mode": (GOOD.replace("seed = 3", 'seed = 3\nseeds = { evaluation = "sometimes" }'),
+                      "suite.seeds.evaluation: must be one of 'per-repetition', 'fixed'"),
+    "misspelt seed role": (GOOD.replace("seed = 3", 'seed = 3\nseeds = { runer = "fixed" }'),
+                           "suite.seeds.runer: unknown key; did you mean 'runner'?"),
+    "seeds not a table": (GOOD.replace("seed = 3", 'seed = 3\nseeds = "fixed"'),
+                          "suite.seeds: must be a table"),
+    "smoke not a bool": (GOOD.replace('label = "rosen4"', 'label = "rosen4"\nsmoke = "yes"'),
+                         "tasks[1].smoke: must be true or false"),
 }
 
 

@@ -275,13 +275,34 @@ def _check_space(task: Task, what: str) -> None:
         )
 
 
+#: Runner seeds fit in 32 bits: numpy's legacy RandomState, hyperopt and nevergrad all take them.
+MAX_SEED = (1 << 32) - 1
+
+
+def check_seed(value: Any) -> int:
+    """A user-given seed as an int, or ValueError saying what is wrong (bools are not seeds)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"a seed must be a non-negative integer, got {value!r}")
+    if not 0 <= value <= MAX_SEED:
+        raise ValueError(f"a seed must be between 0 and {MAX_SEED}, got {value}")
+    return value
+
+
 def make_runner(name: str, space: Space, direction: Direction | str, seed: int,
                 budget_info: BudgetInfo | None = None,
                 options: Mapping[str, Any] | None = None) -> Runner:
-    """Build a runner by name, seeded, told its budget, with its options validated by name."""
+    """Build a runner by name, seeded, told its budget, with its options validated by name.
+
+    ``seed`` is an option of every runner, the harness's rather than the library's: taken out of
+    the options here, it replaces ``seed`` (the suite records it as the study's runner seed)."""
     cls = get_runner_class(name)
     options = dict(options or {})
-    _check_names(options, cls.accepted_options(), f"runner {name!r}")
+    if "seed" in options:
+        try:
+            seed = check_seed(options.pop("seed"))
+        except ValueError as exc:
+            raise RegistryError(f"runner {name!r}: option seed: {exc}") from None
+    _check_names(options, [*cls.accepted_options(), "seed"], f"runner {name!r}")
     try:
         return cls(space, Direction(direction), seed, budget_info, **options)
     except RunnerUnavailable as exc:

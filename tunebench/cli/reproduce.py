@@ -119,10 +119,13 @@ def reproduce(
 
     Example: tunebench reproduce --db theirs.db --sample 5
     """
+    from tunebench.cli.run import reexec_with_fixed_hash_seed
     from tunebench.suite.reproduce import reproduce as run_reproduction
 
     if (source is None) == (db is None):
         fail("give either a bundle / results store as SOURCE or --db PATH (not both)")
+    if executor == "serial":  # the studies run in this process: it needs a fixed hash seed
+        reexec_with_fixed_hash_seed("reproduce")
     with user_errors():
         report = run_reproduction(source or db, sample=sample, seed=seed, tolerance=tolerance,
                                   abs_tolerance=abs_tolerance, executor=executor, workers=workers,

@@ -19,6 +19,9 @@ def run(
     address: str = typer.Option(None, help="Ray cluster address (auto or HOST:PORT); default "
                                            "starts a local Ray bound to loopback."),
     append: bool = typer.Option(False, help="Allow a different suite in a store that has one."),
+    repetitions: int = typer.Option(None, "--repetitions", min=1, help="Run this many repetitions "
+                                    "instead of the suite's: the same suite grown, so a store "
+                                    "holding fewer runs only the missing ones."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not reuse cached evaluations."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -31,6 +34,8 @@ def run(
     """
     from tunebench.suite.run import run_suite
 
+    if executor == "serial":
+        reexec_with_fixed_hash_seed("run")
     options = {"address": address} if address else {}
     with user_errors():
         from tunebench.suite.cache import EvaluationCacheStore
@@ -38,7 +43,8 @@ def run(
         cache = None if no_cache else EvaluationCacheStore.beside(db)
         try:
             summary = run_suite(suite, db, executor=executor, workers=workers, append=append,
-                                cache=cache, progress=not quiet, console=err_console, **options)
+                                cache=cache, progress=not quiet, console=err_console,
+                                repetitions=repetitions, **options)
         except KeyboardInterrupt:
             err_console.print(f"[yellow]interrupted[/]: finished trials are in {db}; run the same "
                               "command again to resume.")
@@ -48,12 +54,45 @@ def run(
         f"{summary.studies_skipped} already finished, {summary.trials_run} trials in "
         f"{summary.seconds:.1f} s → {db}"
     )
+    for warning in summary.warnings():
+        err_console.print(f"[yellow]warning[/] {warning}", highlight=False)
     if summary.failed_studies:
         for label, error in summary.failed_studies.items():
             err_console.print(f"[red]study failed[/] {label}: {error}", highlight=False)
         fail(f"{len(summary.failed_studies)} studies failed (their finished trials are stored; "
              "fix the cause and re-run to resume)", code=1)
     console.print(f"Next: [bold]tunebench show --db {db}[/] or [bold]tunebench report --db {db}[/]")
+
+
+#: Set in the re-executed process, so it never re-executes twice.
+_REEXEC_MARK = "TUNEBENCH_HASH_SEED_REEXEC"
+
+
+def reexec_with_fixed_hash_seed(command: str) -> None:
+    """Re-execute this very ``tunebench COMMAND`` with PYTHONHASHSEED fixed when it is not, before
+    anything ran (for every command that runs studies in its own process).
+
+    Studies of the serial executor run in this process, and an interpreter reads its hash seed
+    only at start: without a fixed one, libraries that iterate sets of strings (SMAC3) propose
+    differently in another process, and a published run could not be replayed. Re-executing costs
+    one interpreter start; the alternative, running on with the seed recorded as unfixed, leaves
+    every study unreplayable. Only a process started as `tunebench run ...` re-executes (not a
+    caller that invoked the command in-process); that caller gets a warning instead."""
+    import os
+    import sys
+
+    from tunebench.suite.environment import DEFAULT_HASH_SEED, python_hash_seed
+
+    if python_hash_seed() is not None or os.environ.get(_REEXEC_MARK):
+        return
+    started_as_cli = (Path(sys.argv[0]).name in ("tunebench", "__main__.py")
+                      and sys.argv[1:2] == [command])
+    if not started_as_cli:
+        return
+    environment = {**os.environ, "PYTHONHASHSEED": DEFAULT_HASH_SEED, _REEXEC_MARK: "1"}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "tunebench", *sys.argv[1:]], environment)
 
 
 def register(app: typer.Typer) -> None:

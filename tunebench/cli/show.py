@@ -27,6 +27,7 @@ def summary_frame(db: Path):  # -> pd.DataFrame
         test_mean=("test", "mean"), trials=("n_trials", "sum"), failed=("n_failed", "sum"),
         budget=("budget_amount", "first"), budget_kind=("budget_kind", "first"),
         optimum=("optimum", "first"), exact=("optimum_is_exact", "first"),
+        identical=("identical_to", lambda s: int(s.notna().sum())),
     ).reset_index()
 
 
@@ -57,7 +58,9 @@ def show(db: Path = typer.Option(Path("results.db"), "--db", help="Results store
             if row.best_mean == best:
                 value = f"[bold]{value}[/]"
             table.add_row(row.runner, value, f"{row.best_std:.2g}" if row.reps > 1 else "—",
-                          f"{row.test_mean:.5g}", f"{row.done}/{row.reps}", str(row.trials),
+                          f"{row.test_mean:.5g}", f"{row.done}/{row.reps}"
+                          + (f" [yellow]({row.identical} identical)[/]" if row.identical else ""),
+                          str(row.trials),
                           str(row.failed) if row.failed else "")
         console.print(table)
 

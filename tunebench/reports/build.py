@@ -20,18 +20,17 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tunebench.reports import metrics, plots, stats
+from tunebench.reports import bayesian, ecdf, intervals, metrics, normalised, plots, significance, stats
 from tunebench.reports.frames import BUDGET_UNITS, Frames, StoreData, build_frames, read_store
 from tunebench.reports.provenance import Provenance, collect
+from tunebench.reports.references import task_reference_summary
 from tunebench.reports.render import (
     DASH,
     Page,
     Table,
-    best_mask,
     fmt,
     fmt_int,
     fmt_p,
-    fmt_pm,
     fmt_seconds,
     latex_document,
     long_table,
@@ -99,15 +98,21 @@ class WrittenReport:
 
 def build_report(source: str | PathLike[str] | StoreData, *, suites: list[str] | None = None,
                  center: str = "median", n_boot: int = 1000, alpha: float = stats.ALPHA,
-                 n_targets: int = 20, seed: int = 0, progress: Progress | None = None) -> Report:
+                 n_targets: int = 20, seed: int = 0, progress: Progress | None = None,
+                 procedure: str = significance.PROCEDURES[0]) -> Report:
     """Build a report from a results store (a path, or :class:`StoreData` already read).
 
-    ``center`` is the curve statistic over repetitions (``median`` or ``mean``), ``n_boot`` the
-    number of bootstrap resamples behind each band, ``alpha`` the significance level,
-    ``n_targets`` the number of regret targets per task in the anytime ECDF.
+    ``center`` is the curve statistic over repetitions (``median`` or ``mean``; its band is an
+    exact order-statistic or a Student-t interval, see :mod:`tunebench.reports.intervals`),
+    ``n_boot`` is kept for callers but no longer used, ``alpha`` the significance level,
+    ``n_targets`` the number of random-search targets per task without a known optimum in the
+    anytime ECDF (tasks with one use COCO's 51 Δf targets), ``procedure`` the pairwise test
+    behind the significance table and the CD diagram (``wilcoxon-holm`` or ``nemenyi``).
     """
     if center not in ("median", "mean"):
         raise ValueError(f"center must be 'median' or 'mean', not {center!r}")
+    if procedure not in significance.PROCEDURES:
+        raise ValueError(f"procedure must be one of {significance.PROCEDURES}, not {procedure!r}")
     step = progress or (lambda _description: None)
     step(BUILD_STEPS[0])
     data = source if isinstance(source, StoreData) else read_store(source)
@@ -115,6 +120,7 @@ def build_report(source: str | PathLike[str] | StoreData, *, suites: list[str] |
     frames = build_frames(data, suites=suites)
     builder = _Builder(data, frames, center=center, n_boot=n_boot, alpha=alpha,
                        n_targets=n_targets, seed=seed)
+    builder.procedure = procedure
     for description, method in zip(BUILD_STEPS[2:], (
         builder.sample_efficiency, builder.final_accuracy, builder.normalised,
         builder.ranks, builder.significance, builder.anytime, builder.costs, builder.provenance,
@@ -130,6 +136,7 @@ class _Builder:
         self.data, self.f = data, frames
         self.center, self.n_boot, self.alpha = center, n_boot, alpha
         self.n_targets, self.seed = n_targets, seed
+        self.procedure = significance.PROCEDURES[0]
         self.style = plots.RunnerStyle(frames.runners, metrics.find_baseline(frames))
         self.results: dict[str, pd.DataFrame] = {}
         self.tables: dict[str, Table] = {}
@@ -177,10 +184,11 @@ class _Builder:
         summary = metrics.curve_summary(self.f, "trials", center=self.center,
                                         n_boot=self.n_boot, seed=self.seed)
         self.results["curves_trials"] = summary
+        band = intervals.describe_counts(summary["n"], self.center) if "n" in summary else ""
         s.add("p", f"Best validation value found so far against the budget spent, per task: the "
-                   f"{self.center} over repetitions, with a bootstrap 95% band (repetitions "
-                   f"resampled {self.n_boot} times). Where the task knows its optimum the "
-                   "y axis is the regret (distance to the optimum) on a log scale.")
+                   f"{self.center} over repetitions, with its band: {band}. Where the task knows "
+                   "its optimum the y axis is the regret (distance to that repetition's "
+                   "optimum) on a log scale.")
         self.figure(s, "sample_efficiency_trials", "Best-so-far against trials.",
                     lambda: plots.sample_efficiency(summary, self.style, use_budget=False,
                                                     xlabels={}, center=self.center))
@@ -201,47 +209,96 @@ class _Builder:
         if unknown:
             s.add("note", "No known optimum, so the best value itself is drawn (linear axis) for: "
                           + ", ".join(unknown) + ".")
-        beaten = [t for t in self.f.tasks if refs.loc[t, "reference_source"].startswith("best value seen (a")]
-        if beaten:
-            s.add("note", "A run beat the reference optimum of " + ", ".join(beaten)
-                          + "; regret there is measured from the best value seen.")
+        self.regret_references(s)
         if len(self.f.tasks) != len(unknown):
             s.add("note", "A regret of exactly 0 (optimum reached) is drawn at the bottom of the "
                           "log axis.")
         s.add("note", "A study that stopped after fewer trials than others keeps its final value "
                       "to the right of its last trial.")
 
+    def regret_references(self, s: Section) -> None:
+        """Each study's final regret against its own (task, repetition) reference, and a table
+        of where each task's references come from."""
+        final = self.f.final
+        self.results["final_regret"] = final[["task", "runner", "repetition", "final_regret",
+                                              "reference_loss", "reference_source"]].rename(
+            columns={"final_regret": "regret"})
+        self.results["references"] = self.f.repetition_references
+        summary = task_reference_summary(self.f.repetition_references)
+        s.add("p", "Regret is measured per repetition: each study against its own (task, "
+                   "repetition) reference, since a task's optimum can depend on the seed that "
+                   "splits its data. The reference is the optimum recorded for that seed where the "
+                   "task knows it, else the best value any runner reached in that repetition "
+                   "(also where a run beat a reference optimum that is not proven); so regret is "
+                   "never negative, and 0 for the best study of a repetition measured from the "
+                   "best value seen.")
+        self.table(s, long_table(
+            "references", "Regret references per task", summary,
+            {"n_repetitions": fmt_int, "varies": lambda v: "yes" if v else "no"},
+            headers={"reference_source": "reference", "n_repetitions": "repetitions",
+                     "reference_min": "lowest", "reference_max": "highest",
+                     "varies": "differs by repetition"}))
+        varies = summary.loc[summary["varies"], "task"].tolist()
+        if varies:
+            s.add("note", "The reference differs between repetitions on " + ", ".join(varies)
+                          + ": a spread of raw values over repetitions there partly measures the "
+                            "seeds (data splits, noise), not the optimisers; regrets and normalised "
+                            "scores, measured per repetition, remove it.")
+
     def final_accuracy(self) -> None:
         s = self.section("final-accuracy", "Final test performance")
         summary = metrics.final_test_summary(self.f)
         self.results["final_test"] = summary
+        counts = summary["n"].to_numpy() if not summary.empty else np.zeros(0)
+        reps = counts[counts > 0]
+        n_min, n_max = (int(reps.min()), int(reps.max())) if len(reps) else (0, 0)
         s.add("p", "The test value of each study's incumbent (its best validation value) at the "
-                   "end of the budget; the optimiser never saw test values. Cells show the mean "
-                   "over repetitions ± the half-width of its 95% Student-t interval; the best "
-                   "mean per task is bold.")
+                   "end of the budget; the optimiser never saw test values. Cells show the median "
+                   f"over repetitions and its {intervals.describe_counts(counts)}, which stays within "
+                   "the values seen and so within the metric's range. Bold marks a runner that is "
+                   "significantly best on its task (Wilcoxon signed-rank against every other "
+                   f"runner, repetitions paired, Holm-corrected, α = {self.alpha:g}); without "
+                   "bold, no runner is.")
         if summary.empty or summary["n"].sum() == 0:
             s.add("warn", "No study has a test value: the tasks record none, or no trial succeeded.")
             return
-        mean = self.task_rows(summary.pivot(index="task", columns="runner", values="mean"))
-        half = self.task_rows(summary.assign(half=(summary["ci_high"] - summary["ci_low"]) / 2)
-                              .pivot(index="task", columns="runner", values="half"))
-        texts = pd.DataFrame([[fmt_pm(m, h) for m, h in zip(mr, hr, strict=True)]
-                              for mr, hr in zip(mean.to_numpy(), half.to_numpy(), strict=True)],
-                             index=mean.index, columns=mean.columns)
-        maximize = [self.f.references.loc[t, "direction"] == "maximize" for t in mean.index]
-        self.table(s, wide_table("final_test", "Final test value (mean ± 95% CI)", mean,
-                                 index_name="task", texts=texts, bold=best_mask(mean, maximize),
+        if 2 <= n_min < intervals.SMALL_N:
+            s.add("warn", f"Only {n_min} repetitions: the intervals of this report cover less than "
+                          f"95% — {intervals.describe_counts([n_min])}. Run at least "
+                          f"{intervals.SMALL_N} repetitions for intervals within 3 points of 95%.")
+        if 2 <= n_max < MIN_BLOCKS_FOR_SIGNIFICANCE:
+            s.add("note", f"With fewer than {MIN_BLOCKS_FOR_SIGNIFICANCE} repetitions no paired "
+                          "signed-rank test can reach p < 0.05, so no runner can be bold.")
+        cells = {c: self.task_rows(summary.pivot(index="task", columns="runner", values=c))
+                 for c in ("median", "median_ci_low", "median_ci_high")}
+        texts = pd.DataFrame([[_fmt_ci(m, lo, hi) for m, lo, hi in zip(*rows, strict=True)]
+                              for rows in zip(*(cells[c].to_numpy() for c in cells), strict=True)],
+                             index=cells["median"].index, columns=cells["median"].columns)
+        tasks, runners = list(texts.index), list(texts.columns)
+        bold = significance.significantly_best_mask(self.f.final, "final_test", tasks, runners,
+                                                    self.alpha)
+        self.results["final_test_best"] = pd.DataFrame(bold, index=tasks, columns=runners) \
+            .rename_axis("task").reset_index()
+        self.table(s, wide_table("final_test", "Final test value (median [interval])",
+                                 cells["median"], index_name="task", texts=texts, bold=bold,
                                  data=summary))
-        detail = summary[["task", "runner", "direction", "n", "n_missing", "mean", "ci_low",
-                          "ci_high", "median", "best", "worst"]]
+        validation = (self.f.final.groupby(["task", "runner"], sort=False)["final_value"]
+                      .median().rename("validation_median"))
+        detail = summary.join(validation, on=["task", "runner"])[
+            ["task", "runner", "direction", "n", "n_missing", "median", "median_ci_low",
+             "median_ci_high", "median_ci_level", "mean", "best", "worst", "validation_median"]]
         self.table(s, long_table(
             "final_test_detail", "Final test value per task and runner", detail,
-            {"n": fmt_int, "n_missing": fmt_int},
-            headers={"n_missing": "missing", "ci_low": "95% CI low", "ci_high": "95% CI high"},
+            {"n": fmt_int, "n_missing": fmt_int,
+             "median_ci_level": lambda v: f"{100 * float(v):.1f}%" if np.isfinite(v) else DASH},
+            headers={"n_missing": "missing", "median_ci_low": "interval low",
+                     "median_ci_high": "interval high", "median_ci_level": "interval level",
+                     "validation_median": "validation (median)"},
             collapsed=len(detail) > 12))
         self.figure(s, "final_test", "Final test value: one dot per repetition.",
                     lambda: plots.final_values(self.f.final, self.style, column="final_test",
                                                ylabel="test value"))
+        self.versus_random(s)
         if self.max_reps < 2:
             s.add("note", "Only one repetition: no confidence intervals.")
         missing = int(summary["n_missing"].sum())
@@ -249,61 +306,118 @@ class _Builder:
             s.add("note", f"{missing} studies have no test value (no successful trial, or the "
                           "task gives none) and are left out of this table.")
 
+    def versus_random(self, s: Section) -> None:
+        """Paired test-value differences against random search, within each repetition."""
+        baseline = metrics.find_baseline(self.f)
+        if baseline is None or len(self.f.runners) < 2:
+            return
+        for value, column in significance.VALUE_COLUMNS.items():
+            self.results[f"vs_random_{value}"] = significance.paired_differences(
+                self.f.final, baseline, column, alpha=self.alpha)
+        diffs = self.results["vs_random_test"]
+        if diffs.empty or not diffs["n"].gt(0).any():
+            return
+        s.add("p", f"Against random search ({baseline!r}): each runner's test value minus random "
+                   "search's in the same repetition (same evaluation seed), per task. The interval "
+                   "is the exact order-statistic interval of the median difference, at the level "
+                   "shown; p is a two-sided Wilcoxon signed-rank test, Holm-corrected over the "
+                   "runners of a task. Positive differences mean a higher test value.")
+        shown = diffs.assign(interval=[_fmt_ci(m, lo, hi) for m, lo, hi in
+                                       zip(diffs["median_diff"], diffs["ci_low"], diffs["ci_high"],
+                                           strict=True)])
+        shown = shown[["task", "runner", "n", "interval", "level", "mean_diff", "p", "p_holm",
+                       "better"]]
+        self.table(s, long_table(
+            "vs_random_test", f"Test value minus {baseline}'s, paired by repetition", shown,
+            {"n": fmt_int, "mean_diff": lambda v: fmt(v, 3), "p": fmt_p, "p_holm": fmt_p,
+             "level": lambda v: f"{100 * float(v):.1f}%" if np.isfinite(v) else DASH},
+            headers={"interval": "median difference [interval]", "mean_diff": "mean difference",
+                     "p_holm": "p (Holm)"},
+            bold={"p_holm": (diffs["p_holm"] < self.alpha).to_numpy()},
+            data=diffs, collapsed=len(shown) > 15))
+
     def normalised(self) -> None:
         s = self.section("normalised-score", "Normalised score")
-        scores = metrics.normalised_scores(self.f)
-        s.add("p", "Bayesmark's normalised score puts tasks of different scales on one scale: "
-                   "0 is the task's optimum, 1 is the mean of random search at the same budget "
-                   "(lower is better; above 1 is worse than random search). Per study: "
-                   "(final value − optimum) / (random search's mean final value − optimum), "
-                   "in the minimising direction.")
+        scores = normalised.normalised_scores(self.f)
+        s.add("p", "Bayesmark's normalised score puts tasks of different scales on one scale. "
+                   "Per repetition (pooled over repetitions where every repetition has the same "
+                   "known optimum), the clip level is random search's median single evaluation; "
+                   "a study's score is (min(best value, clip) − reference) / (clip − reference) in "
+                   "the minimising direction, clipped to [−1, 1]: 0 is the reference, 1 no better "
+                   "than one random evaluation, so diverged or failed values cannot stretch the "
+                   "scale. Random search's expected score uses the pooled expected minimum over "
+                   "all its evaluations. Scores are averaged over repetitions, then over tasks; "
+                   "Bayesmark's leaderboard figure is 100 × (1 − mean).")
         if scores.baseline is None:
             s.add("warn", "No runner named 'random' in this comparison, so there is no random "
-                          "search at the same budget to normalise by: no normalised scores. "
+                          "search to set the clip level and baseline: no normalised scores. "
                           "Add the 'random' runner to the suite to get them.")
             return
         if scores.baseline != metrics.BASELINE:
             s.add("note", f"Random search is the runner labelled {scores.baseline!r}.")
         self.results["normalised_scores"] = scores.final
         self.results["normalised_over_budget"] = scores.over_budget
+        self.results["normalised_problems"] = scores.problems
+        self.results["normalised_random_expected"] = scores.random_expected
+        self.results["normalised_summary"] = scores.summary
         table = scores.table.reindex(columns=self.f.runners)
         self.table(s, wide_table(
-            "normalised_score", "Normalised score at the end of the budget (0 = optimum, "
-            "1 = random search)", table, index_name="task", bold=best_mask(table),
-            formatter=lambda v: fmt(v, 3),
+            "normalised_score", "Normalised score at the end of the budget (0 = reference, "
+            "1 = one random evaluation; mean over repetitions, then tasks)", table,
+            index_name="task", formatter=lambda v: fmt(v, 3),
             data=table.rename_axis("task").reset_index()))
-        summary = metrics.normalised_score_summary(scores, n_boot=self.n_boot, seed=self.seed)
+        self.table(s, long_table(
+            "normalised_summary", "Over tasks: Bayesmark's score and the ratio to random search",
+            scores.summary, {"n_tasks": fmt_int, "mean_score": lambda v: fmt(v, 3),
+                             "bayesmark_score": lambda v: fmt(v, 3),
+                             "relative_to_random": lambda v: fmt(v, 3),
+                             "random_expected": lambda v: fmt(v, 3)},
+            headers={"n_tasks": "tasks", "mean_score": "mean score",
+                     "bayesmark_score": "100 × (1 − mean)",
+                     "relative_to_random": "mean / random's expected",
+                     "random_expected": "random's expected mean"}))
+        summary = normalised.normalised_score_curve(self.f, scores)
         self.results["normalised_score_curve"] = summary
-        self.figure(s, "normalised_score", "Mean normalised score over tasks against budget "
-                    "(band: bootstrap 95% over repetitions).",
-                    lambda: plots.normalised_score(summary, self.style, xlabel=self.agg_label,
-                                                   xscale=self.agg_scale))
-        refs = self.f.references
-        seen = [t for t in self.f.tasks if not refs.loc[t, "optimum_known"]]
+        if not summary.empty:
+            self.figure(s, "normalised_score", "Mean normalised score over tasks against budget, "
+                        "on one budget grid for all tasks (band: Student-t 95% interval over "
+                        "tasks, as Bayesmark's error bars).",
+                        lambda: plots.normalised_score(summary, self.style, xlabel=self.agg_label,
+                                                       xscale=self.agg_scale))
+        seen = [t for t in self.f.tasks if not self.f.references.loc[t, "optimum_known"]]
         if seen:
-            s.add("note", "Unknown optimum, so the best value any runner found stands in for it: "
-                          + ", ".join(seen) + ". Scores there are relative to that best value.")
+            s.add("note", "Unknown optimum, so the best value any runner reached in the "
+                          "repetition is the reference: " + ", ".join(seen) + ".")
         if scores.undefined_tasks:
-            s.add("note", "Random search reached the optimum on " + ", ".join(scores.undefined_tasks)
+            s.add("note", "Random search's median evaluation is already at the reference on "
+                          + ", ".join(scores.undefined_tasks)
                           + ", so the score is undefined there (left out of the mean).")
-        if self.f.final["no_success"].any():
-            s.add("note", "A study without a successful trial counts as the worst final value "
-                          "seen on its task.")
+        self.smoke_note(s)
+
+    def smoke_note(self, s: Section) -> None:
+        if self.f.smoke_tasks:
+            s.add("note", "Smoke-test tasks are left out of every average over tasks: "
+                          + ", ".join(self.f.smoke_tasks) + ".")
 
     def ranks(self) -> None:
         s = self.section("ranks", "Ranks over budget")
         ranks = metrics.ranks_over_budget(self.f)
         self.results["ranks_over_budget"] = ranks
-        s.add("p", "The average rank of each runner at each point of the budget, over tasks and "
-                   "repetitions (1 = best; tied values share their average rank; a runner "
-                   "without a successful trial yet ranks last).")
+        s.add("p", "The average rank of each runner at each point of the budget (1 = best; tied "
+                   "values share their average rank; a runner without a successful trial yet "
+                   "ranks last): ranked within each task and repetition, averaged over a task's "
+                   "repetitions, then over tasks. Every task's curve is read on one budget grid "
+                   "(steps carried forward), so every point averages the same blocks.")
         if len(self.f.runners) < 2:
             s.add("warn", "Only one runner: nothing to rank.")
             return
         if not ranks.empty:
-            self.figure(s, "ranks_over_budget", "Average rank against budget.",
+            blocks, n_tasks = int(ranks["n_blocks"].iloc[0]), int(ranks["n_tasks"].iloc[0])
+            self.figure(s, "ranks_over_budget", f"Average rank against budget ({n_tasks} tasks, "
+                        f"{blocks} task × repetition blocks at every point).",
                         lambda: plots.ranks(ranks, self.style, xlabel=self.agg_label,
                                             xscale=self.agg_scale))
+        self.smoke_note(s)
         matrix = stats.block_matrix(self.f.final).values
         if matrix.empty:
             return
@@ -311,45 +425,66 @@ class _Builder:
                               columns=matrix.columns)
         per_task = ranked.groupby(level="task", sort=False).mean()
         per_task = self.task_rows(per_task)
-        per_task.loc["all tasks"] = ranked.mean(axis=0)
+        # Each task weighs the same (its repetitions averaged first); smoke tasks stay out.
+        cross = [t for t in self.f.cross_task_tasks if t in per_task.index]
+        per_task.loc["all tasks (mean over tasks)"] = per_task.loc[cross].mean(axis=0)
         self.results["final_ranks"] = per_task.rename_axis("task").reset_index()
-        self.table(s, wide_table("final_ranks", "Average rank at the end of the budget", per_task,
-                                 index_name="task", formatter=lambda v: fmt(v, 3),
-                                 bold=best_mask(per_task)))
+        self.table(s, wide_table("final_ranks", "Average rank at the end of the budget (no "
+                                 "bold: see Significance for which differences hold)", per_task,
+                                 index_name="task", formatter=lambda v: fmt(v, 3)))
 
     def significance(self) -> None:
         s = self.section("significance", "Significance")
-        blocks = stats.block_matrix(self.f.final)
-        matrix = blocks.values
-        k, n = blocks.n_runners, blocks.n_blocks
-        s.add("p", "Each block is one task and repetition (every runner faced the same evaluation "
-                   "seed there). Values are the final validation values, scaled to [0, 1] within "
-                   "each task so tasks weigh alike (a study without a successful trial counts as "
-                   "the worst). Friedman's test asks whether the runners' ranks differ at all; "
-                   "pairwise Wilcoxon signed-rank tests (Holm-corrected) ask which pairs differ; "
-                   f"significance level α = {self.alpha:g}.")
-        if blocks.dropped_blocks:
-            s.add("note", f"{blocks.dropped_blocks} blocks where some runner has no study are "
-                          "left out.")
+        final = self.f.final
+        value = "test" if final["final_test"].notna().any() else "validation"
+        procedure = self.procedure
+        main = significance.compare(final, value=value, design="task", procedure=procedure,
+                                    alpha=self.alpha)
         if len(self.f.runners) < 2:
             s.add("warn", "Only one runner: nothing to test.")
             return
-        if n < 2:
-            s.add("warn", f"{n} complete block(s) (task × repetition): too few for any test. "
-                          "Run more repetitions.")
+        fallback = main.n_blocks < significance.MIN_BLOCKS
+        if fallback:
+            main = significance.compare(final, value=value, design="repetition",
+                                        procedure=procedure, alpha=self.alpha)
+        named = {"wilcoxon-holm": "pairwise Wilcoxon signed-rank tests (Holm-corrected)",
+                 "nemenyi": "Nemenyi's test on average ranks"}[procedure]
+        s.add("p", f"Values are the final {value} values (the headline table's metric"
+                   f"{'' if value == 'test' else ': no task records test values'}), as losses "
+                   "scaled to [0, 1] within each task so tasks weigh alike (a study without a "
+                   f"successful trial counts as the worst); {main.design_label}. Friedman's test "
+                   f"asks whether the runners' ranks differ at all; {named} decide which pairs "
+                   "differ, and the critical-difference diagram's bars come from those same "
+                   f"decisions; α = {self.alpha:g}. The same comparison on validation values "
+                   "stands beside it in the table.")
+        if fallback:
+            s.add("warn", "Fewer than three tasks with every runner: too few to compare runners "
+                          "across tasks (Demšar's design, one block per task). Shown instead: "
+                          "(task, repetition) blocks — pseudo-replication, so read the results as "
+                          "a description of these tasks, not as evidence that carries over to "
+                          "others.")
+        beside = (significance.compare(final, value="validation", design=main.design,
+                                       procedure=procedure, alpha=self.alpha)
+                  if value == "test" else None)
+        self.statistics.update(design=main.design, procedure=procedure, value=value,
+                               comparison=main, comparison_validation=beside,
+                               n_blocks=main.n_blocks, n_runners=main.n_runners)
+        if main.blocks.dropped_blocks:
+            s.add("note", f"{main.blocks.dropped_blocks} blocks where some runner has no study "
+                          f"or no {value} value are left out.")
+        for message in main.messages:
+            s.add("warn" if "too few" in message or "Only one" in message else "note", message)
+        if main.pairs.empty:
             return
-        if self.max_reps < 2:
-            s.add("note", "One repetition per task: every block is a different task.")
-        if n < MIN_BLOCKS_FOR_SIGNIFICANCE:
+        k, n = main.n_runners, main.n_blocks
+        avg = main.average_ranks
+        if procedure == "wilcoxon-holm" and n < MIN_BLOCKS_FOR_SIGNIFICANCE:
             s.add("note", f"Only {n} blocks: with fewer than {MIN_BLOCKS_FOR_SIGNIFICANCE} no "
-                          "pairwise test can reach significance at 0.05.")
-        avg = stats.average_ranks(matrix)
-        self.statistics.update(n_blocks=n, n_runners=k, average_ranks=avg)
-        if (matrix.nunique(axis=1) == 1).all():
-            s.add("note", "Every runner ties in every block (same final value): nothing to test.")
-            return
-        if k >= 3:
-            result = stats.friedman(matrix)
+                          "pairwise signed-rank test can reach significance at 0.05.")
+        self.statistics.update(average_ranks=avg, critical_difference=main.critical_difference,
+                               q_alpha=stats.nemenyi_q(k, self.alpha), cliques=main.cliques)
+        if main.friedman is not None:
+            result = main.friedman
             self.statistics["friedman"] = result
             verdict = "the runners differ" if result.pvalue < self.alpha else \
                 "no evidence that the runners differ"
@@ -358,31 +493,44 @@ class _Builder:
             if result.pvalue >= self.alpha:
                 s.add("note", "As Friedman's test finds no difference, read the pairwise tests "
                               "below with caution.")
-        else:
-            s.add("note", "Friedman's test needs three or more runners; with two, the Wilcoxon "
-                          "test below is the whole test.")
-        pairs = stats.pairwise_wilcoxon(matrix, alpha=self.alpha)
-        self.results["wilcoxon"] = pairs
-        self.statistics["wilcoxon"] = pairs
+        pairs = main.pairs
+        if beside is not None and not beside.pairs.empty:
+            other = beside.pairs.set_index(["runner_a", "runner_b"])
+            key = pd.MultiIndex.from_frame(pairs[["runner_a", "runner_b"]])
+            p_column = "pvalue_holm" if "pvalue_holm" in other else "pvalue"
+            pairs = pairs.assign(
+                pvalue_validation=other[p_column].reindex(key).to_numpy(),
+                significant_validation=other["significant"].reindex(key).to_numpy())
+        self.results["pairwise"] = pairs
+        if procedure == "wilcoxon-holm":
+            self.results["wilcoxon"] = pairs
+            self.statistics["wilcoxon"] = pairs
+        title = {"wilcoxon-holm": "Pairwise Wilcoxon signed-rank tests (Holm-corrected)",
+                 "nemenyi": "Pairwise Nemenyi tests"}[procedure]
         self.table(s, long_table(
-            "wilcoxon", "Pairwise Wilcoxon signed-rank tests (Holm-corrected)", pairs,
-            {"statistic": fmt, "pvalue": fmt_p, "pvalue_holm": fmt_p,
-             "median_difference": lambda v: fmt(v, 3)},
+            "wilcoxon" if procedure == "wilcoxon-holm" else "nemenyi", title, pairs,
+            {"statistic": fmt, "pvalue": fmt_p, "pvalue_holm": fmt_p, "pvalue_validation": fmt_p,
+             "median_difference": lambda v: fmt(v, 3), "rank_difference": lambda v: fmt(v, 3)},
             headers={"runner_a": "A", "runner_b": "B", "a_better": "A better",
                      "b_better": "B better", "pvalue": "p", "pvalue_holm": "p (Holm)",
-                     "n_nonzero": "non-tied", "median_difference": "median A − B"},
-            bold={"pvalue_holm": pairs["significant"].to_numpy()},
+                     "n_nonzero": "non-tied", "median_difference": "median A − B",
+                     "rank_difference": "rank A − B", "pvalue_validation": "p (validation)",
+                     "significant_validation": "significant (validation)"},
+            bold={"pvalue_holm" if "pvalue_holm" in pairs else "pvalue":
+                  pairs["significant"].to_numpy(dtype=bool)},
             collapsed=len(pairs) > 15))
-        cd = stats.critical_difference(k, n, self.alpha)
-        cliques = stats.cd_cliques(avg, cd)
-        self.statistics.update(critical_difference=cd, q_alpha=stats.nemenyi_q(k, self.alpha),
-                               cliques=cliques)
-        self.figure(s, "critical_difference",
-                    f"Critical-difference diagram: average ranks (1 = best); runners joined by a "
-                    f"bar differ by less than Nemenyi's CD = {cd:.2f} and are not significantly "
-                    "different.",
-                    lambda: plots.cd_diagram(avg, cd, cliques, self.style))
-        rates = stats.win_rates(matrix)
+        if main.can_rank:
+            cd = main.critical_difference if procedure == "nemenyi" else None
+            how = (f"Nemenyi's CD = {main.critical_difference:.2f}" if cd is not None
+                   else "the Holm-corrected Wilcoxon tests of the table")
+            self.figure(s, "critical_difference",
+                        f"Critical-difference diagram: average ranks over {n} "
+                        f"{'tasks' if main.design == 'task' else '(task, repetition) blocks'} "
+                        f"(1 = best); runners joined by a bar are not significantly different by "
+                        f"{how}.",
+                        lambda: plots.cd_diagram(avg, cd, main.cliques, self.style))
+        self.bayesian(s, main)
+        rates = stats.win_rates(main.blocks.values)
         self.results["win_rates"] = rates.rename_axis("runner").reset_index()
         self.figure(s, "win_rates", "Win rate: share of blocks where the row runner's final "
                     "value beats the column runner's (ties count half).",
@@ -391,31 +539,58 @@ class _Builder:
                                  index_name="runner",
                                  formatter=lambda v: f"{v:.2f}" if np.isfinite(v) else DASH))
 
+    def bayesian(self, s: Section, main: significance.Comparison) -> None:
+        """Bayesian signed-rank tests with a ROPE on the same blocks as the frequentist table."""
+        table = bayesian.pairwise(main.blocks.values, seed=self.seed, n_samples=10_000)
+        self.results["bayesian_signed_rank"] = table
+        s.add("p", "Bayesian signed-rank tests (Benavoli et al. 2017) on the same blocks: the "
+                   "posterior probability that A is better, that the two are practically "
+                   f"equivalent (scaled losses within ±{bayesian.ROPE:g}, i.e. 1% of a task's spread "
+                   "of final values), or that B is better; a probability above "
+                   f"{bayesian.DECISION:g} is shown as the decision.")
+        self.table(s, long_table(
+            "bayesian_signed_rank", "Bayesian signed-rank tests (ROPE)", table,
+            {c: lambda v: f"{float(v):.3f}" for c in ("p_a_better", "p_equivalent", "p_b_better")},
+            headers={"runner_a": "A", "runner_b": "B", "p_a_better": "P(A better)",
+                     "p_equivalent": "P(equivalent)", "p_b_better": "P(B better)"},
+            collapsed=True))
+
     def anytime(self) -> None:
         s = self.section("anytime", "Anytime performance")
-        targets = metrics.ecdf_targets(self.f, self.n_targets)
-        ecdf = metrics.anytime_ecdf(self.f, targets)
+        targets = ecdf.ecdf_targets(self.f, self.n_targets)
+        curve = ecdf.anytime_ecdf(self.f, targets)
         self.results["ecdf_targets"] = targets
-        self.results["ecdf"] = ecdf
-        s.add("p", "COCO-style runtime distribution: for each task, targets are spaced evenly on "
-                   "a log scale of regret, from the median regret after the first successful "
-                   "trial down to the smallest regret any study reached; the curve is the share "
-                   "of (task, target) pairs a runner has reached against budget, averaged over "
-                   "repetitions, each task weighing the same.")
-        if not ecdf.empty:
-            self.figure(s, "ecdf", "Share of (task, target) pairs reached against budget.",
-                        lambda: plots.ecdf(ecdf, self.style, xlabel=self.agg_label,
-                                           xscale=self.agg_scale))
-        refs = self.f.references
-        per_task = targets.groupby("task", sort=False)["target"].agg(["size", "max", "min"])
-        per_task = per_task.reindex(self.f.tasks)
-        frame = pd.DataFrame({
-            "task": per_task.index, "targets": per_task["size"].to_numpy(),
-            "easiest_regret": per_task["max"].to_numpy(), "hardest_regret": per_task["min"].to_numpy(),
-            "regret_from": [refs.loc[t, "reference_source"] for t in per_task.index],
-        })
-        self.table(s, long_table("ecdf_targets", "Regret targets per task", frame,
-                                 {"targets": fmt_int}))
+        self.results["ecdf"] = curve
+        self.results["ecdf_per_task"] = ecdf.anytime_ecdf(self.f, targets, aggregate=False)
+        s.add("p", "COCO-style runtime distribution: the share of fixed targets a runner has "
+                   "reached against budget (log axis). Targets are fixed per task and repetition "
+                   "before runners are compared, so adding a runner moves no other curve: where "
+                   "the task knows its optimum, COCO's Δf = 10^2 … 10^-8 above that seed's "
+                   "optimum; where it does not, quantiles of random search's evaluations on the "
+                   "task (all repetitions pooled), from their median (about 2 random evaluations) "
+                   "to their best. Shares average over targets and repetitions, then tasks (each weighs "
+                   "the same), on one budget grid.")
+        if not curve.empty:
+            n_tasks = int(curve["n_tasks"].iloc[0])
+            self.figure(s, "ecdf", f"Share of targets reached against budget ({n_tasks} tasks).",
+                        lambda: _log_x(plots.ecdf(curve, self.style, xlabel=self.agg_label,
+                                                  xscale=self.agg_scale)))
+        laddered = sorted(set(targets.loc[targets["kind"] == ecdf.RANDOM_LADDER, "task"])) \
+            if len(targets) else []
+        if laddered:
+            s.add("note", "Random search's targets on " + ", ".join(laddered) + " come from its "
+                          "own evaluations, so it reaches them a little more easily than a "
+                          "fresh random search would (pooling over repetitions keeps this small).")
+        left_out = ecdf.untargeted_tasks(self.f, targets)
+        if left_out:
+            s.add("note", "No known optimum and no random search to set targets, so left out: "
+                          + ", ".join(left_out) + ".")
+        self.smoke_note(s)
+        self.table(s, long_table("ecdf_targets", "Targets per task (easiest and hardest: Δf "
+                                 "levels, or random-search values)",
+                                 ecdf.target_table(self.f, targets), {"targets": fmt_int},
+                                 headers={"targets_from": "targets from",
+                                          "targets": "per repetition"}))
 
     def costs(self) -> None:
         s = self.section("costs", "Costs and failures")
@@ -521,6 +696,14 @@ class _Builder:
 
 # -- writing -------------------------------------------------------------------------------
 
+def _log_x(fig: Figure) -> Figure:
+    """Put every axis of ``fig`` on a log x scale (budget axes of runtime distributions)."""
+    for ax in fig.axes:
+        if ax.has_data():
+            ax.set_xscale("log")
+    return fig
+
+
 def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """Dicts and lists as JSON, so the CSV stays one value per cell."""
     out = frame.copy()
@@ -579,3 +762,12 @@ def write_report(source: str | PathLike[str] | StoreData | Report, out_dir: str 
     index.write_text(render_html(page), encoding="utf-8")
     markdown.write_text(render_markdown(page), encoding="utf-8")
     return WrittenReport(out, index, markdown, latex, figure_paths, table_paths)
+
+
+def _fmt_ci(center: Any, lo: Any, hi: Any) -> str:
+    """``center [lo, hi]``, or just the centre where there is no interval."""
+    if not np.isfinite(float(center)):
+        return DASH
+    if not (np.isfinite(float(lo)) and np.isfinite(float(hi))):
+        return fmt(center)
+    return f"{fmt(center)} [{fmt(lo)}, {fmt(hi)}]"

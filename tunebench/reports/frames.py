@@ -4,9 +4,10 @@ Reports read the store through four public functions of :mod:`tunebench.suite.st
 else. This module checks what they return, then derives the frames every later step works on:
 
 - ``trials``: the store's trials plus ``loss`` (the best-so-far value turned into "lower is better")
-  and ``regret`` (its distance to the task's reference value);
-- ``references``: one row per task: direction, budget, and the reference value regrets are measured
-  from (the known optimum, or the best value any runner found where the optimum is unknown);
+  and ``regret`` (its distance to its own (task, repetition) reference, see
+  :mod:`tunebench.reports.references`);
+- ``repetition_references``: one row per (task, repetition): the reference regrets are measured from;
+- ``references``: one row per task: direction, budget, and where its references come from;
 - ``final``: one row per study: the incumbent at the end of the budget;
 - ``curves``: every study's best-so-far sampled on common budget grids, so studies can be averaged.
 
@@ -15,7 +16,6 @@ A "comparison" is one task label of one suite: the studies of every runner and r
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -23,6 +23,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from tunebench.reports.references import (
+    reference_of,
+    regret,
+    repetition_references,
+    task_reference_summary,
+)
 
 #: Columns the store's ``load_trials`` promises (the report's input contract).
 TRIAL_COLUMNS = (
@@ -99,6 +106,22 @@ class Frames:
     curves: pd.DataFrame
     runners: list[str]
     tasks: list[str]
+    #: One row per (task, repetition): the reference that repetition's regrets are measured from.
+    repetition_references: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def smoke_tasks(self) -> list[str]:
+        """Tasks whose studies are flagged ``smoke``: kept out of cross-task statistics."""
+        refs = self.references
+        if "smoke" not in refs.columns:
+            return []
+        return [t for t in self.tasks if bool(refs.loc[t, "smoke"])]
+
+    @property
+    def cross_task_tasks(self) -> list[str]:
+        """The tasks cross-task curves and statistics average over (every task but smoke tasks)."""
+        smoke = set(self.smoke_tasks)
+        return [t for t in self.tasks if t not in smoke]
 
     @property
     def common_budget(self) -> tuple[str, float] | None:
@@ -146,57 +169,62 @@ def build_frames(data: StoreData, *, suites: list[str] | None = None) -> Frames:
     trials["loss"] = np.where(trials["status"] == "ok", trials["value"].to_numpy() * sign, np.nan)
     trials["best_loss"] = trials["best_value"].to_numpy() * sign
 
-    references = _references(trials, studies)
-    ref = trials["task"].map(references["reference_loss"]).to_numpy(dtype=float)
-    trials["regret"] = np.maximum(trials["best_loss"].to_numpy() - ref, 0.0)
+    rep_refs = repetition_references(trials, studies)
+    references = _references(studies, rep_refs)
+    trials["regret"] = regret(trials["best_loss"].to_numpy(), reference_of(trials, rep_refs))
 
-    final = _final(trials, studies, references)
+    final = _final(trials, studies, rep_refs)
     curves = _curves(trials, studies, references)
     runners = sorted(studies["runner"].astype(str).unique())
     tasks = list(dict.fromkeys(studies["task"].astype(str)))
-    return Frames(trials, studies, references, final, curves, runners, tasks)
+    return Frames(trials, studies, references, final, curves, runners, tasks, rep_refs)
 
 
-def _references(trials: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
-    """One row per task: direction, budget, and the value regrets are measured from."""
+def _references(studies: pd.DataFrame, rep_refs: pd.DataFrame) -> pd.DataFrame:
+    """One row per task: direction, budget, and a summary of its per-repetition references."""
+    summary = task_reference_summary(rep_refs).set_index("task")
+    smoke = smoke_flags(studies)
     rows = []
-    best_seen = trials.groupby("task", sort=False)["loss"].min()
     for task, group in studies.groupby("task", sort=False):
-        direction = str(group["direction"].iloc[0])
-        sign = -1.0 if direction == "maximize" else 1.0
-        optimum = pd.to_numeric(group["optimum"], errors="coerce").dropna()
-        exact_col = trials.loc[trials["task"] == task, "optimum_is_exact"]
-        exact = bool(exact_col.iloc[0]) if len(exact_col) and pd.notna(exact_col.iloc[0]) else True
-        seen = float(best_seen.get(task, np.nan))
-        if len(optimum) and math.isfinite(float(optimum.iloc[0])):
-            ref = sign * float(optimum.iloc[0])
-            source = "known optimum" if exact else "reference optimum (not proven)"
-            if not exact and math.isfinite(seen) and seen < ref:
-                ref, source = seen, "best value seen (a run beat the reference optimum)"
-            known = True
-        else:
-            ref, source, known = seen, "best value seen across all runners", False
+        own = rep_refs[rep_refs["task"] == task]
+        sign = float(own["sign"].iloc[0])
+        declared = own["declared_loss"].to_numpy(dtype=float)
+        reference = own["reference_loss"].to_numpy(dtype=float)
+        single = len(np.unique(reference[np.isfinite(reference)])) == 1 and np.isfinite(
+            reference).all()
         kinds = group[["budget_kind", "budget_amount"]].drop_duplicates()
         rows.append({
             "task": task,
             "task_name": str(group["task_name"].iloc[0]),
-            "direction": direction,
+            "direction": str(own["direction"].iloc[0]),
             "sign": sign,
-            "optimum": float(optimum.iloc[0]) if len(optimum) else np.nan,
-            "optimum_known": known,
-            "reference_loss": ref,
-            "reference_value": sign * ref if math.isfinite(ref) else np.nan,
-            "reference_source": source,
+            "optimum": sign * declared[0] if len(np.unique(declared)) == 1 else np.nan,
+            "optimum_known": bool(np.isfinite(declared).all()),
+            "optimum_exact": bool(own["optimum_exact"].all()),
+            # One value where every repetition shares it; NaN where references differ by seed
+            # (then only the per-repetition references apply).
+            "reference_loss": float(reference[0]) if single else np.nan,
+            "reference_value": sign * float(reference[0]) if single else np.nan,
+            "reference_source": str(summary.loc[task, "reference_source"]),
+            "reference_varies": bool(summary.loc[task, "varies"]),
             "budget_kind": str(kinds["budget_kind"].iloc[0]),
             "budget_amount": float(kinds["budget_amount"].max()),
             "equal_budgets": len(kinds) == 1,
             "n_runners": group["runner"].nunique(),
             "n_repetitions": group["repetition"].nunique(),
+            "smoke": bool(smoke[group.index].any()),
         })
     return pd.DataFrame(rows).set_index("task", drop=False)
 
 
-def _final(trials: pd.DataFrame, studies: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
+def smoke_flags(studies: pd.DataFrame) -> pd.Series:
+    """The studies' ``smoke`` flag (a smoke-test task), False where the store has no such column."""
+    if "smoke" not in studies.columns:
+        return pd.Series(False, index=studies.index)
+    return studies["smoke"].fillna(False).astype(bool)
+
+
+def _final(trials: pd.DataFrame, studies: pd.DataFrame, rep_refs: pd.DataFrame) -> pd.DataFrame:
     """One row per study: the incumbent at the end of the study, failures counted as results."""
     status = trials["status"].astype(str)
     counts = pd.DataFrame({
@@ -222,13 +250,18 @@ def _final(trials: pd.DataFrame, studies: pd.DataFrame, refs: pd.DataFrame) -> p
     # Failures are results: a study without one successful trial counts as the worst final value
     # seen on its task (and as worst of all where no study of the task succeeded).
     worst = final.groupby("task")["final_loss"].transform("max")
-    best = final.groupby("task")["final_loss"].transform("min")
-    filled = final["final_loss"].fillna(worst)
-    span = (worst - best).to_numpy()
-    scaled = np.where(span > 0, (filled - best).to_numpy() / np.where(span > 0, span, 1.0), 0.0)
-    final["filled_loss"] = filled.fillna(0.0)
+    final["filled_loss"] = final["final_loss"].fillna(worst).fillna(0.0)
+    # Scaled from the regrets, so each repetition is measured from its own reference (a seed with
+    # a harder data split does not look like a worse optimiser), then to [0, 1] within the task.
+    regret_col = final["final_regret"]
+    worst_r = final.groupby("task")["final_regret"].transform("max")
+    best_r = final.groupby("task")["final_regret"].transform("min")
+    span = (worst_r - best_r).to_numpy()
+    scaled = np.where(span > 0, (regret_col.fillna(worst_r) - best_r).to_numpy()
+                      / np.where(span > 0, span, 1.0), 0.0)
     final["scaled_loss"] = np.where(final["no_success"], 1.0, scaled)
-    final["reference_loss"] = final["task"].map(refs["reference_loss"]).astype(float)
+    final["reference_loss"] = reference_of(final, rep_refs).astype(float)
+    final["reference_source"] = reference_of(final, rep_refs, "reference_source")
     return final.reset_index(drop=True)
 
 

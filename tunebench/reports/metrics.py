@@ -1,18 +1,19 @@
-"""Metrics computed from the analysis frames: curves with bands, final accuracy, normalised scores,
-ranks over budget, the COCO-style anytime ECDF, and costs.
+"""Metrics computed from the analysis frames: curves with bands, final accuracy, ranks over budget,
+and costs (normalised scores: :mod:`tunebench.reports.normalised`; the anytime ECDF:
+:mod:`tunebench.reports.ecdf`).
 
 Every function takes :class:`~tunebench.reports.frames.Frames` and returns plain pandas frames.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
+from tunebench.reports import intervals
+from tunebench.reports.budget_grid import on_common_grid
 from tunebench.reports.frames import Frames
-from tunebench.reports.stats import _quiet_nan_warnings, bootstrap_band, mean_ci, rank_rows
+from tunebench.reports.stats import mean_ci, median_ci, rank_rows
 
 #: The runner Bayesmark's normalised score measures against.
 BASELINE = "random"
@@ -43,10 +44,11 @@ def repetition_matrix(group: pd.DataFrame,
 def curve_summary(frames: Frames, axis: str = "trials", *, center: str = "median",
                   n_boot: int = 1000, seed: int = 0,
                   tasks: list[str] | None = None) -> pd.DataFrame:
-    """Best-so-far (or regret) per task and runner along ``axis``, with a bootstrap 95% band.
+    """Best-so-far (or regret) per task and runner along ``axis``, with an interval band.
 
-    Columns: task, runner, quantity, x, budget, center, lo, hi, n (repetitions with a value).
-    ``tasks`` limits the work to those tasks.
+    Columns: task, runner, quantity, x, budget, center, lo, hi, n (repetitions with a value), level
+    (the coverage the band has there: see :class:`~tunebench.reports.intervals.IntervalMethod`).
+    ``tasks`` limits the work to those tasks; ``n_boot`` and ``seed`` are no longer used.
     """
     curves = frames.curves[frames.curves["axis"] == axis]
     if tasks is not None:
@@ -55,20 +57,23 @@ def curve_summary(frames: Frames, axis: str = "trials", *, center: str = "median
     for (task, runner), group in curves.groupby(["task", "runner"], sort=False):
         quantity = plotted_quantity(frames, task)
         x, budget, matrix = repetition_matrix(group, quantity)
-        mid, lo, hi = bootstrap_band(matrix, center=center, n_boot=n_boot, seed=seed)
+        b = intervals.band(matrix, center)
         out.append(pd.DataFrame({
             "task": task, "runner": runner, "quantity": quantity, "x": x, "budget": budget,
-            "center": mid, "lo": lo, "hi": hi, "n": (~np.isnan(matrix)).sum(axis=0),
+            "center": b.center, "lo": b.lo, "hi": b.hi, "n": b.n, "level": b.level,
         }))
-    columns = ["task", "runner", "quantity", "x", "budget", "center", "lo", "hi", "n"]
+    columns = ["task", "runner", "quantity", "x", "budget", "center", "lo", "hi", "n", "level"]
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=columns)
 
 
 def final_test_summary(frames: Frames) -> pd.DataFrame:
     """Per task and runner: the incumbent's test value at the end, over repetitions.
 
-    mean with a Student-t 95% interval, median, best and worst (in the task's direction); ``n`` counts
-    studies with a test value, ``n_missing`` those without (no successful trial, or no test score).
+    mean with a Student-t 95% interval (``ci_low``, ``ci_high``: it under-covers skewed values at
+    small n), median with its exact order-statistic interval (``median_ci_low``, ``median_ci_high``,
+    within the values seen) and the coverage that interval really has (``median_ci_level``), best
+    and worst (in the task's direction); ``n`` counts studies with a test value, ``n_missing`` those
+    without (no successful trial, or no test score).
     """
     rows = []
     for (task, runner), group in frames.final.groupby(["task", "runner"], sort=False):
@@ -76,11 +81,13 @@ def final_test_summary(frames: Frames) -> pd.DataFrame:
         present = values[~np.isnan(values)]
         maximize = frames.references.loc[task, "direction"] == "maximize"
         mean, lo, hi = mean_ci(present)
+        median, median_lo, median_hi, median_level = median_ci(present)
         rows.append({
             "task": task, "runner": runner, "direction": "maximize" if maximize else "minimize",
             "n": len(present), "n_missing": int(len(values) - len(present)),
             "mean": mean, "ci_low": lo, "ci_high": hi,
-            "median": float(np.median(present)) if len(present) else np.nan,
+            "median": median, "median_ci_low": median_lo, "median_ci_high": median_hi,
+            "median_ci_level": median_level,
             "best": float(present.max() if maximize else present.min()) if len(present) else np.nan,
             "worst": float(present.min() if maximize else present.max()) if len(present)
             else np.nan,
@@ -108,147 +115,36 @@ def find_baseline(frames: Frames) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
-@dataclass
-class NormalisedScores:
-    """Bayesmark's normalised score: 0 at the reference optimum, 1 at random search's mean."""
-
-    baseline: str | None
-    over_budget: pd.DataFrame  # task, runner, repetition, x, budget, score
-    final: pd.DataFrame  # task, runner, repetition, score
-    table: pd.DataFrame  # task × runner mean final score, plus an "all tasks" row
-    undefined_tasks: list[str]  # random search reached the reference: the score is undefined
-
-
-def normalised_scores(frames: Frames) -> NormalisedScores:
-    """Normalised scores over budget and at the end, per study.
-
-    ``score = (loss - reference) / (mean loss of random search at the same budget - reference)``,
-    the reference being the known optimum or, where the task does not know it, the best value any
-    runner found. Over the budget, studies without a successful trial yet are left out; at the end,
-    such a study counts as the worst final value on its task.
-    """
-    baseline = find_baseline(frames)
-    empty = pd.DataFrame(columns=["task", "runner", "repetition", "x", "budget", "score"])
-    if baseline is None:
-        return NormalisedScores(None, empty, empty.drop(columns=["x", "budget"]),
-                                pd.DataFrame(), [])
-    refs = frames.references["reference_loss"]
-    curves = frames.curves[frames.curves["axis"] == "budget"]
-    with _quiet_nan_warnings():
-        random_mean = (curves[curves["runner"] == baseline]
-                       .groupby(["task", "x"])["loss"].mean().rename("random_loss"))
-    over = curves.join(random_mean, on=["task", "x"])
-    ref = over["task"].map(refs).to_numpy(dtype=float)
-    denom = over["random_loss"].to_numpy() - ref
-    with np.errstate(all="ignore"):
-        score = np.where(denom > 0, (over["loss"].to_numpy() - ref) / denom, np.nan)
-    over_budget = over[["task", "runner", "repetition", "x", "budget"]].assign(score=score)
-
-    final = frames.final
-    random_final = final[final["runner"] == baseline].groupby("task")["filled_loss"].mean()
-    ref_f = final["task"].map(refs).to_numpy(dtype=float)
-    denom_f = final["task"].map(random_final).to_numpy(dtype=float) - ref_f
-    with np.errstate(all="ignore"):
-        score_f = np.where(denom_f > 0, (final["filled_loss"].to_numpy() - ref_f) / denom_f,
-                           np.nan)
-    final_scores = final[["task", "runner", "repetition"]].assign(score=score_f)
-    undefined = sorted(final_scores.loc[final_scores["score"].isna(), "task"].unique())
-    with _quiet_nan_warnings():
-        table = final_scores.pivot_table(index="task", columns="runner", values="score",
-                                         aggfunc="mean", sort=False)
-        table = table.reindex(columns=frames.runners)
-        # Each task weighs the same in the overall mean (Bayesmark averages over problems).
-        table.loc["all tasks (mean)"] = table.mean(axis=0)
-    return NormalisedScores(baseline, over_budget, final_scores, table, undefined)
-
-
-def normalised_score_summary(scores: NormalisedScores, *, center: str = "mean",
-                             n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Mean normalised score over tasks per runner along the budget, bootstrap band over reps."""
-    if scores.baseline is None or scores.over_budget.empty:
-        return pd.DataFrame(columns=["runner", "x", "center", "lo", "hi"])
-    # Average over tasks first, then summarise over repetitions.
-    with _quiet_nan_warnings():
-        per_rep = scores.over_budget.groupby(["runner", "repetition", "x"])["score"].mean()
-    out = []
-    for runner, group in per_rep.groupby(level="runner", sort=False):
-        wide = group.unstack("x")
-        mid, lo, hi = bootstrap_band(wide.to_numpy(dtype=float), center=center,
-                                     n_boot=n_boot, seed=seed)
-        out.append(pd.DataFrame({"runner": runner, "x": wide.columns.to_numpy(dtype=float),
-                                 "center": mid, "lo": lo, "hi": hi}))
-    return pd.concat(out, ignore_index=True)
-
-
 def ranks_over_budget(frames: Frames) -> pd.DataFrame:
-    """Average rank (1 = best, ties averaged) of each runner at each budget fraction.
+    """Average rank (1 = best, ties averaged) of each runner along the common budget grid.
 
-    Blocks are (task, repetition); a runner without a successful trial yet ranks last. Blocks
-    where some runner has no study at all are left out. Columns: x, runner, rank, n_blocks.
+    Studies are ranked within each (task, repetition) block (a runner without a successful trial
+    yet ranks last), the ranks averaged over a task's repetitions, then over tasks, so each task
+    weighs the same. The grid is :func:`~tunebench.reports.budget_grid.common_fractions` and only
+    blocks where every runner has a study count, so every point averages the same blocks. Smoke
+    tasks are left out. Columns: x, runner, rank, n_blocks, n_tasks.
     """
-    curves = frames.curves[frames.curves["axis"] == "budget"]
-    loss = curves["loss"].fillna(np.inf)
-    wide = (curves.assign(loss=loss)
-            .pivot_table(index=["task", "repetition", "x"], columns="runner", values="loss",
-                         aggfunc="first", dropna=False)
-            .dropna(how="any"))
+    columns = ["x", "runner", "rank", "n_blocks", "n_tasks"]
+    curves = on_common_grid(frames, ("loss",))
+    if curves.empty:
+        return pd.DataFrame(columns=columns)
+    wide = curves.assign(loss=curves["loss"].fillna(np.inf)).pivot_table(
+        index=["task", "repetition", "x"], columns="runner", values="loss", aggfunc="first")
+    wide = wide.reindex(columns=sorted(set(curves["runner"])))
+    complete = wide.notna().all(axis=1).groupby(level=["task", "repetition"]).all()
+    keep = complete[complete].index
+    wide = wide[wide.index.droplevel("x").isin(keep)]
     if wide.empty:
-        return pd.DataFrame(columns=["x", "runner", "rank", "n_blocks"])
+        return pd.DataFrame(columns=columns)
     ranks = pd.DataFrame(rank_rows(wide.to_numpy(dtype=float)), index=wide.index,
                          columns=[str(c) for c in wide.columns])
-    mean = ranks.groupby(level="x").mean()
-    count = ranks.groupby(level="x").size()
+    per_task = ranks.groupby(level=["task", "x"], sort=False).mean()
+    mean = per_task.groupby(level="x").mean()
     long = mean.stack().rename("rank").reset_index()
     long.columns = ["x", "runner", "rank"]
-    long["n_blocks"] = long["x"].map(count)
-    return long
-
-
-def ecdf_targets(frames: Frames, n_targets: int = 20) -> pd.DataFrame:
-    """Per task, regret targets spaced evenly on a log scale.
-
-    From the median regret after each study's first successful trial (a typical start) down to the
-    smallest positive final regret any study reached; a single target 0 (the reference itself)
-    where no study's regret was positive.
-    """
-    first = (frames.trials.dropna(subset=["regret"]).groupby("study_id").first()
-             .groupby("task")["regret"].median())
-    rows = []
-    for task in frames.tasks:
-        finals = frames.final.loc[frames.final["task"] == task, "final_regret"].to_numpy()
-        positive = finals[np.isfinite(finals) & (finals > 0)]
-        hi = float(first.get(task, np.nan))
-        if not np.isfinite(hi) or hi <= 0 or len(positive) == 0:
-            targets = np.array([0.0])
-        else:
-            lo = float(positive.min())
-            targets = np.array([hi]) if lo >= hi else np.geomspace(hi, lo, n_targets)
-        rows.extend({"task": task, "target": t, "index": i} for i, t in enumerate(targets))
-    return pd.DataFrame(rows)
-
-
-def anytime_ecdf(frames: Frames, targets: pd.DataFrame) -> pd.DataFrame:
-    """Share of (task, target) pairs each runner has reached at each budget fraction.
-
-    A pair is reached by a study once its best-so-far regret is at or below the target; the share
-    averages over targets and repetitions within a task, then over tasks (each task weighs the
-    same). Columns: runner, x, fraction.
-    """
-    curves = frames.curves[frames.curves["axis"] == "budget"]
-    per_task = []
-    for (task, runner), group in curves.groupby(["task", "runner"], sort=False):
-        x, _budget, matrix = repetition_matrix(group, "regret")
-        t = targets.loc[targets["task"] == task, "target"].to_numpy(dtype=float)
-        regret = np.where(np.isnan(matrix), np.inf, matrix)
-        reached = regret[:, None, :] <= t[None, :, None] * (1 + 1e-12)
-        per_task.append(pd.DataFrame({
-            "task": task, "runner": runner, "x": x,
-            "fraction": reached.mean(axis=(0, 1)),
-        }))
-    if not per_task:
-        return pd.DataFrame(columns=["runner", "x", "fraction"])
-    both = pd.concat(per_task, ignore_index=True)
-    return both.groupby(["runner", "x"], sort=False)["fraction"].mean().reset_index()
+    long["n_blocks"] = long["x"].map(ranks.groupby(level="x").size())
+    long["n_tasks"] = long["x"].map(per_task.groupby(level="x").size())
+    return long[columns]
 
 
 def optimizer_overhead(frames: Frames) -> pd.DataFrame:
@@ -318,3 +214,27 @@ def failure_counts(frames: Frames) -> pd.DataFrame:
         studies=("study_id", "size"), trials=("n_trials", "sum"), failed=("n_failed", "sum"),
         pruned=("n_pruned", "sum"), studies_without_success=("no_success", "sum"),
     ).reset_index()
+
+
+# -- moved: normalised scores and the ECDF have their own modules; these names keep callers of
+# the old ones working (they return the new, corrected results).
+
+def normalised_scores(frames: Frames):  # -> tunebench.reports.normalised.NormalisedScores
+    """Bayesmark's normalised scores: see :func:`tunebench.reports.normalised.normalised_scores`."""
+    from tunebench.reports.normalised import normalised_scores as scores
+
+    return scores(frames)
+
+
+def ecdf_targets(frames: Frames, n_targets: int = 20) -> pd.DataFrame:
+    """Fixed ECDF targets: see :func:`tunebench.reports.ecdf.ecdf_targets`."""
+    from tunebench.reports.ecdf import ecdf_targets as targets
+
+    return targets(frames, n_targets)
+
+
+def anytime_ecdf(frames: Frames, targets: pd.DataFrame) -> pd.DataFrame:
+    """The aggregated ECDF: see :func:`tunebench.reports.ecdf.anytime_ecdf`."""
+    from tunebench.reports.ecdf import anytime_ecdf as ecdf
+
+    return ecdf(frames, targets)

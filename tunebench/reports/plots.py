@@ -230,10 +230,11 @@ def ranks(ranks_frame: pd.DataFrame, style: RunnerStyle, *, xlabel: str,
     return fig
 
 
-def cd_diagram(avg_ranks: pd.Series, cd: float, cliques: list[list[str]],
+def cd_diagram(avg_ranks: pd.Series, cd: float | None, cliques: list[list[str]],
                style: RunnerStyle) -> Figure:
     """Critical-difference diagram (Demšar): runners joined by a bar are not significantly
-    different (their average ranks differ by less than Nemenyi's CD)."""
+    different (by the procedure that made ``cliques``); the CD bar is drawn only when the
+    groups come from Nemenyi's test (``cd`` given)."""
     ordered = avg_ranks.sort_values(kind="stable")
     k = len(ordered)
     half = math.ceil(k / 2)
@@ -246,10 +247,10 @@ def cd_diagram(avg_ranks: pd.Series, cd: float, cliques: list[list[str]],
     for tick in range(lo, hi + 1):
         ax.vlines(tick, 0, 0.08, color="0.1", linewidth=1)
         ax.text(tick, 0.13, str(tick), ha="center", va="bottom", fontsize=8)
-    # The critical difference itself, as a bar above the axis.
-    ax.hlines(0.55, lo, lo + cd, color="0.1", linewidth=1.5)
-    ax.vlines([lo, lo + cd], 0.5, 0.6, color="0.1", linewidth=1.5)
-    ax.text(lo + cd / 2, 0.65, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8)
+    if cd is not None:  # the critical difference itself, as a bar above the axis
+        ax.hlines(0.55, lo, lo + cd, color="0.1", linewidth=1.5)
+        ax.vlines([lo, lo + cd], 0.5, 0.6, color="0.1", linewidth=1.5)
+        ax.text(lo + cd / 2, 0.65, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8)
     for j, group in enumerate(cliques):
         y = -0.12 - 0.1 * j
         ax.hlines(y, ordered[group[0]] - 0.03, ordered[group[-1]] + 0.03, color="0.1",

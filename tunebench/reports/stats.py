@@ -1,10 +1,12 @@
 """Significance: Friedman, pairwise Wilcoxon signed-rank with Holm, Nemenyi's critical difference.
 
-Everything works on a *block matrix*: one row per block (a task and repetition, which share the
-evaluation seed, so runners are paired), one column per runner, lower is better. The values are the
-final losses scaled to [0, 1] within each task (a study with no successful trial counts as the worst),
-so tasks of different scales weigh the same in the signed-rank tests. Ranks are within rows, ties get
-the average rank. The tests themselves are scipy's.
+Everything works on a *block matrix*: one row per block, one column per runner, lower is better.
+A block is a task (its repetitions aggregated first, as in Demšar 2006: the design the report uses)
+or, labelled as pseudo-replication, a (task, repetition) pair. The values are final losses scaled
+to [0, 1] within each task (a study with no successful trial counts as the worst), so tasks of
+different scales weigh the same in the signed-rank tests. Ranks are within rows, ties get the
+average rank. The rank tests are scipy's; intervals live in :mod:`tunebench.reports.intervals`,
+the report's procedures in :mod:`tunebench.reports.significance`.
 """
 
 from __future__ import annotations
@@ -20,15 +22,23 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from tunebench.reports import intervals
+
 ALPHA = 0.05
+
+#: The two block designs: tasks (repetitions aggregated within each task first), or every
+#: (task, repetition) pair as its own block (pseudo-replication: seeds of one task are not
+#: independent data sets, so p-values and critical differences come out too optimistic).
+DESIGNS = ("task", "repetition")
 
 
 @dataclass(frozen=True)
 class BlockMatrix:
     """Final values arranged for paired tests, and what had to be left out to pair them."""
 
-    values: pd.DataFrame  # index (task, repetition), columns runners, lower is better
-    dropped_blocks: int  # blocks where some runner had no study
+    values: pd.DataFrame  # index task or (task, repetition), columns runners, lower is better
+    dropped_blocks: int  # blocks where some runner had no study (or no value)
+    design: str = "repetition"  # "task" or "repetition" (see DESIGNS)
 
     @property
     def n_blocks(self) -> int:
@@ -39,13 +49,28 @@ class BlockMatrix:
         return self.values.shape[1]
 
 
-def block_matrix(final: pd.DataFrame, value: str = "scaled_loss") -> BlockMatrix:
-    """Pivot per-study final values into complete (task, repetition) × runner blocks."""
+def block_matrix(final: pd.DataFrame, value: str = "scaled_loss", *, design: str = "repetition",
+                 aggregate: str = "mean") -> BlockMatrix:
+    """Pivot per-study final values into complete block × runner matrices.
+
+    ``design="repetition"``: one block per (task, repetition) (the default, kept for callers that
+    rank within repetitions). ``design="task"``: one block per task, each runner's repetitions
+    reduced by ``aggregate`` (``mean`` or ``median``) over the repetitions *every* runner of the
+    task has, so the runners stay paired.
+    """
+    if design not in DESIGNS:
+        raise ValueError(f"design must be one of {DESIGNS}, not {design!r}")
     wide = final.pivot_table(index=["task", "repetition"], columns="runner", values=value,
                              aggfunc="first", dropna=False)
     complete = wide.dropna(how="any")
     complete.columns = [str(c) for c in complete.columns]
-    return BlockMatrix(complete, dropped_blocks=len(wide) - len(complete))
+    if design == "repetition":
+        return BlockMatrix(complete, dropped_blocks=len(wide) - len(complete))
+    if aggregate not in ("mean", "median"):
+        raise ValueError(f"aggregate must be 'mean' or 'median', not {aggregate!r}")
+    tasks = wide.index.get_level_values("task").unique()
+    per_task = complete.groupby(level="task", sort=False).agg(aggregate)
+    return BlockMatrix(per_task, dropped_blocks=len(tasks) - len(per_task), design="task")
 
 
 def rank_rows(values: np.ndarray) -> np.ndarray:
@@ -62,10 +87,12 @@ def average_ranks(matrix: pd.DataFrame) -> pd.Series:
 
 @dataclass(frozen=True)
 class FriedmanResult:
-    statistic: float
+    statistic: float  # χ²_F with the correction for ties (scipy's), behind ``pvalue``
     pvalue: float
     n_blocks: int
     n_runners: int
+    statistic_uncorrected: float = math.nan  # Demšar's (2006) eq. without the tie correction
+    iman_davenport: float = math.nan  # F_F = (N-1) χ²_F / (N (k-1) - χ²_F), from the uncorrected χ²
 
 
 def friedman(matrix: pd.DataFrame) -> FriedmanResult:
@@ -77,7 +104,11 @@ def friedman(matrix: pd.DataFrame) -> FriedmanResult:
     if n < 2:
         raise ValueError("Friedman's test needs at least two blocks")
     result = stats.friedmanchisquare(*values.T)
-    return FriedmanResult(float(result.statistic), float(result.pvalue), n, k)
+    ranks = rank_rows(values).mean(axis=0)
+    chi2 = float(12 * n / (k * (k + 1)) * (np.sum(ranks**2) - k * (k + 1) ** 2 / 4))
+    denominator = n * (k - 1) - chi2
+    f_f = (n - 1) * chi2 / denominator if denominator > 0 else math.inf
+    return FriedmanResult(float(result.statistic), float(result.pvalue), n, k, chi2, float(f_f))
 
 
 def holm(pvalues: np.ndarray) -> np.ndarray:
@@ -163,67 +194,33 @@ def win_rates(matrix: pd.DataFrame) -> pd.DataFrame:
 
 
 def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and Student-t confidence interval (NaN bounds with fewer than two values)."""
-    x = np.asarray(values, dtype=float)
-    x = x[~np.isnan(x)]
-    if len(x) == 0:
-        return np.nan, np.nan, np.nan
-    mean = float(x.mean())
-    if len(x) < 2:
-        return mean, np.nan, np.nan
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
-    return mean, mean - half, mean + half
+    """Mean and Student-t confidence interval (NaN bounds with fewer than two values).
+
+    Holds its level for roughly symmetric values; under-covers skewed ones at small n (see
+    :class:`~tunebench.reports.intervals.IntervalMethod`), so the report prefers :func:`median_ci`.
+    """
+    result = intervals.interval(values, "mean", level)
+    return result.center, result.lo, result.hi
+
+
+def median_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float, float]:
+    """Median, its exact order-statistic interval, and the coverage that interval really has."""
+    result = intervals.interval(values, "median", level)
+    return result.center, result.lo, result.hi, result.level
 
 
 def bootstrap_band(matrix: np.ndarray, center: str = "median", n_boot: int = 1000,
                    level: float = 0.95, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centre and percentile-bootstrap band over rows (repetitions) of ``matrix`` (rows × points).
+    """Centre and interval band over rows (repetitions) of ``matrix`` (rows × points).
 
-    Whole rows are resampled, so each resample keeps every repetition's curve intact. With one row
-    the band is NaN (no interval from one repetition). NaN entries (no successful trial yet) are
-    left out of the centre at that point.
+    Kept under its old name for callers: it no longer bootstraps (a percentile bootstrap over a
+    few repetitions covers far less than its label). The band is
+    :func:`tunebench.reports.intervals.band`'s: exact order statistics for the median, Student-t
+    for the mean; ``n_boot`` and ``seed`` are ignored. One row gives a NaN band.
     """
-    m = np.asarray(matrix, dtype=float)
-    rows, points = m.shape
-    mid = _center(m.T, center)
-    if rows < 2 or points == 0:
-        nan = np.full(points, np.nan)
-        return mid, nan, nan
-    # Best-so-far curves are step functions: neighbouring points are often identical in every
-    # repetition. Resample each distinct column once and copy the band to its repeats.
-    same = np.all((m[:, 1:] == m[:, :-1]) | (np.isnan(m[:, 1:]) & np.isnan(m[:, :-1])), axis=0)
-    keep = np.r_[True, ~same]
-    owner = np.cumsum(keep) - 1
-    distinct = m[:, keep]
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, rows, size=(n_boot, rows))
-    boot = _center(distinct.T[:, idx], center)  # distinct points × n_boot
-    tail = (1 - level) / 2 * 100
-    lo, hi = np.full(len(boot), np.nan), np.full(len(boot), np.nan)
-    clean = ~np.isnan(boot).any(axis=1)
-    if clean.any():
-        lo[clean], hi[clean] = np.percentile(boot[clean], [tail, 100 - tail], axis=1)
-    if (~clean).any():
-        with _quiet_nan_warnings():
-            lo[~clean], hi[~clean] = np.nanpercentile(boot[~clean], [tail, 100 - tail], axis=1)
-    return mid, lo[owner], hi[owner]
-
-
-def _center(values: np.ndarray, center: str) -> np.ndarray:
-    """NaN-ignoring median or mean along the last axis (NaN where a slice has no value).
-
-    The median sorts (NaN last) and reads the middle of each slice's valid values: for the short
-    slices here (one value per repetition) that is far faster than ``np.nanmedian``.
-    """
-    if center != "median":
-        with _quiet_nan_warnings():
-            return np.nanmean(values, axis=-1)
-    ordered = np.sort(values, axis=-1)
-    valid = (~np.isnan(values)).sum(axis=-1)
-    lower = np.take_along_axis(ordered, np.maximum(valid - 1, 0)[..., None] // 2, axis=-1)
-    upper = np.take_along_axis(ordered, (valid // 2)[..., None], axis=-1)
-    median = 0.5 * (lower[..., 0] + upper[..., 0])
-    return np.where(valid > 0, median, np.nan)
+    del n_boot, seed
+    result = intervals.band(matrix, center, level)
+    return result.center, result.lo, result.hi
 
 
 @contextlib.contextmanager

@@ -112,6 +112,10 @@ class Capabilities:
     #: Replaying the same history (ask, then tell the stored outcome) into a freshly seeded runner
     #: reproduces its state exactly, so a resumed study continues as an uninterrupted one would.
     exact_replay: bool = True
+    #: Proposes the same sequence whatever its seed (a grid in declared order): repetitions are
+    #: then identical by design, not by a seed being ignored. Recorded per study from the
+    #: instance's capabilities, so a runner deterministic under one option only may set it there.
+    deterministic: bool = False
     #: Why replay is inexact, or any other caveat a user comparing runners must know.
     notes: str = ""
 

@@ -153,7 +153,8 @@ class Conformance:
         self.options = dict(options or {})
         self.space = space if space is not None else mixed_space()
         self.trials = trials
-        self.budget_info = budget_info if budget_info is not None else BudgetInfo("trials", trials)
+        self.budget_info = budget_info if budget_info is not None else BudgetInfo(
+            "trials", trials, 1, FIDELITY)
         self.seed = seed
         self.expect_pruning = expect_pruning
 

@@ -7,6 +7,11 @@ and in the harness's hands: new trial ids from ``Trials``, the algorithm's
 the document gets its result (``status: ok`` with the loss, or ``status: fail``) and state DONE.
 No thread and no objective call: ``Domain`` is built around a placeholder function.
 
+A runner is its algorithm at hyperopt's defaults: every keyword of ``tpe.suggest`` /
+``anneal.suggest`` (hyperopt 0.3's names: ``n_startup_jobs``, ``n_EI_candidates``, ``gamma``,
+``prior_weight``, ``avg_best_idx``, ``shrink_coef``, …) is an option, validated against the
+function's signature; an unset one is left to hyperopt, and the values in effect are recorded.
+
 Conditional spaces use hyperopt's native nesting (see :mod:`tunebench.runners.hyperopt_space`):
 a categorical parent becomes an ``hp.choice`` of one dictionary per choice, holding the parameters
 that can be active in that branch.
@@ -31,10 +36,12 @@ from hyperopt import (
     rand,
     tpe,
 )
+from hyperopt.anneal import AnnealingAlgo
 
-from tunebench.runners.adapter import LibraryRunner, check_int, check_number
+from tunebench.runners.adapter import LibraryRunner
 from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, RunnerError
 from tunebench.runners.hyperopt_space import HyperoptSpace
+from tunebench.runners.library_options import LibraryOptions, at_least, inside
 from tunebench.runners.translation import ParamTranslation
 from tunebench.space import Config, Direction, Space
 
@@ -43,12 +50,46 @@ logging.getLogger("hyperopt").setLevel(logging.WARNING)
 Suggest = Callable[..., list[dict[str, Any]]]
 
 
+#: What tunebench passes every ``suggest`` itself, as ``fmin`` does.
+_RESERVED = {
+    "new_ids": "the new trial's id", "domain": "the search space", "trials": "the study's history",
+    "seed": "drawn for each trial from the study's generator, as fmin draws it",
+}
+TPE_OPTIONS = LibraryOptions(tpe.suggest, "hyperopt.tpe.suggest", reserved=_RESERVED, checks={
+    "gamma": inside(0, 1), "n_startup_jobs": at_least(0), "n_EI_candidates": at_least(1),
+    "prior_weight": at_least(0)})
+ANNEAL_OPTIONS = LibraryOptions(anneal.suggest, "hyperopt.anneal.suggest", reserved=_RESERVED,
+                                signature_of=AnnealingAlgo.__init__,
+                                checks={"avg_best_idx": at_least(0), "shrink_coef": at_least(0)})
+RAND_OPTIONS = LibraryOptions(rand.suggest, "hyperopt.rand.suggest", reserved=_RESERVED)
+
+
 def _never_called(config: Any) -> float:  # pragma: no cover - the harness evaluates, not hyperopt
     raise RuntimeError("tunebench drives hyperopt by ask/tell; the objective is never called here")
 
 
 class HyperoptRunner(LibraryRunner):
-    """Shared hyperopt adapter; a subclass passes its ``suggest`` function to :meth:`_open`."""
+    """Shared hyperopt adapter: ``algorithm`` declares the ``suggest`` function whose keywords are
+    the runner's options."""
+
+    algorithm: ClassVar[LibraryOptions | None] = None
+
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_info: BudgetInfo | None = None, **options: Any) -> None:
+        super().__init__(space, direction, seed, budget_info)
+        if self.algorithm is None:
+            raise RunnerError(f"runner {self.name!r} declares no hyperopt algorithm (`algorithm`)")
+        self._given = self.algorithm.check(options)
+        kwargs = self.algorithm.kwargs(self._given)
+        target = self.algorithm.target
+        self._open(functools.partial(target, **kwargs) if kwargs else target)
+
+    @classmethod
+    def accepted_options(cls) -> list[str]:
+        return [*super().accepted_options(), *(cls.algorithm.names() if cls.algorithm else [])]
+
+    def resolved_options(self) -> dict[str, Any]:
+        return self.algorithm.resolved(self._given) if self.algorithm else {}
 
     def _open(self, suggest: Suggest) -> None:
         self._encoding = HyperoptSpace(self.space)
@@ -109,44 +150,21 @@ class HyperoptTPE(HyperoptRunner):
     name = "hyperopt.tpe"
     description = "hyperopt TPE (Tree-structured Parzen Estimator, tree-structured spaces)"
     capabilities = _caps("TPE", "the first n_startup_jobs trials are random")
-
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, n_startup_jobs: int = 20,
-                 n_ei_candidates: int = 24, gamma: float = 0.25) -> None:
-        super().__init__(space, direction, seed, budget_info)
-        if not 0 < check_number("gamma", gamma) < 1:
-            raise RunnerError(f"option gamma must lie in (0, 1), got {gamma!r}")
-        self._open(functools.partial(
-            tpe.suggest, n_startup_jobs=check_int("n_startup_jobs", n_startup_jobs, 0),
-            n_EI_candidates=check_int("n_ei_candidates", n_ei_candidates, 1),
-            gamma=float(gamma), verbose=False,
-        ))
+    algorithm = TPE_OPTIONS
 
 
 class HyperoptAnneal(HyperoptRunner):
     name = "hyperopt.anneal"
     description = "hyperopt simulated annealing around the best trials so far"
     capabilities = _caps("annealing")
-
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, avg_best_idx: float = 2.0,
-                 shrink_coef: float = 0.1) -> None:
-        super().__init__(space, direction, seed, budget_info)
-        self._open(functools.partial(
-            anneal.suggest, avg_best_idx=check_number("avg_best_idx", avg_best_idx, 0),
-            shrink_coef=check_number("shrink_coef", shrink_coef, 0),
-        ))
+    algorithm = ANNEAL_OPTIONS
 
 
 class HyperoptRandom(HyperoptRunner):
     name = "hyperopt.rand"
     description = "hyperopt random search over the tree-structured space"
     capabilities = _caps("random")
-
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None) -> None:
-        super().__init__(space, direction, seed, budget_info)
-        self._open(rand.suggest)
+    algorithm = RAND_OPTIONS
 
 
 _ATPE_WHY = ("hyperopt 0.3.0's ATPE needs lightgbm (not a tunebench dependency) and ignores the "

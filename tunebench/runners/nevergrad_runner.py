@@ -1,17 +1,45 @@
 """nevergrad runners: the wizard, CMA-ES, DE, PSO, (1+1), a portfolio and BO, through ask/tell.
 
-Parametrization: an ``ng.p.Dict`` with one child per parameter: ``ng.p.Scalar`` (linear floats),
-``ng.p.Log`` (log floats), the same with ``set_integer_casting()`` over ``[low - 0.5, high + 0.5]``
-for integers (rounded, then clipped, so each integer gets an equal-width cell) and ``ng.p.Choice``
-for categoricals. It is seeded through ``parametrization.random_state``, which every nevergrad
-optimizer draws from; the full-fidelity trials that fit in the budget become the optimizer's
-budget (the wizard chooses by it).
+Parametrization: see :mod:`.nevergrad_space` (bounded by default; nevergrad's own unbounded scalars
+with ``parametrization = "unbounded"``). It is seeded through ``parametrization.random_state =
+numpy.random.RandomState(seed)``, which every nevergrad optimizer draws from, with ``seed`` the
+runner's seed (the harness derives it, or a suite sets it): the same as nevergrad's own
+``optimizer.parametrization.random_state.seed(seed)``.
+
+The budget nevergrad is told. In nevergrad, ``budget`` is the number of evaluations (asks) the
+optimizer may make: its algorithms plan by it, several refuse to propose past it (Portfolio's
+Hammersley member, "planned for a budget of N"), and ``minimize(max_time=...)`` shows its own
+idiom for an outside limit that may end a run early: the budget stays the cap on evaluations and the
+clock stops the run sooner. tunebench's budgets are such outside limits, so nevergrad is told the cap:
+
+- trials or epochs budget: ``BudgetInfo.max_trials``, the most trials the study can run (each is
+  charged at least one trial or epoch). Under an epochs budget this is looser than the number of
+  full-fidelity trials (epochs 100 at max_fidelity 10: a cap of 100, about 10 full trials): early
+  stopping, failures and the clamped last trial make trials cheaper, and a smaller number would be
+  a promise the harness may break. NGOpt therefore chooses the algorithm nevergrad chooses for
+  "at most 100 evaluations", which is what a nevergrad user stating their cap gets; the resolved
+  options record the cap, its source and the full-trial count. A user who wants NGOpt to plan for
+  fewer sets ``budget``; an optimizer that then refuses to propose past it ends the study as
+  search-exhausted (the budget left is reported), never with a crash.
+- device-seconds budget (no count known in advance): nevergrad's own unbounded mode,
+  ``budget=None``, for CMA, TwoPointsDE, PSO, OnePlusOne and Portfolio, which run without one
+  (Portfolio then leaves out its Hammersley member, nevergrad's rule for an unknown budget). NGOpt
+  asserts a budget to choose by; it is told 100 (:data:`PLAN_WITHOUT_COUNT`, the budget of
+  nevergrad's own quick-start example) and keeps proposing past it (the chosen algorithm goes on,
+  a scipy method that has finished proposes nevergrad's random points). BO needs a budget only to
+  size its initial design (``sqrt(budget)``): without one it gets ``init_budget = 5``, bayes_opt's
+  own default (``maximize(init_points=5)``). Both are declared and recorded.
 
 Conditional parameters: nevergrad has no native mechanism, so every parameter is always in the
 parametrization and the ones inactive for a candidate are dropped from the configuration the task
 sees. The task's value cannot depend on them, so nevergrad learns nothing from them, and the
 harness neither records nor charges them. A configuration nevergrad did not propose (a resumed
 study told a stored configuration) is told as a child whose inactive parameters take their defaults.
+
+What was chosen: the resolved options name the algorithms NGOpt, CMA or Portfolio delegate to
+(``chosen_optimizers``), whether the chosen algorithm ignores the seed (``deterministic``: a scipy
+method such as Cobyla, run from the parametrization's centre, proposes the same points for every
+seed) and whether the seed reproduces the run at all (``reproducible``).
 
 Failures: nevergrad's documented handling of a non-finite loss is to clip it to its ceiling
 (5e20, ``LossTooLargeWarning``); a failed trial is told as ``inf``, which becomes that penalty.
@@ -21,80 +49,36 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+import dataclasses
 from typing import Any, ClassVar
 
 import nevergrad as ng
 import numpy as np
 
-from tunebench.runners.adapter import LibraryRunner, check_int
-from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, RunnerError
-from tunebench.runners.translation import ParamTranslation, fmt, rows
-from tunebench.space import Categorical, Config, Direction, Float, Param, Space
+from tunebench.runners.adapter import LibraryRunner
+from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, RunnerError, SearchExhausted
+from tunebench.runners.nevergrad_library import (
+    clock_seeded,
+    members,
+    metamodel_on_numpy2,
+    quiet,
+    seed_free,
+    uses_metamodel,
+)
+from tunebench.runners.nevergrad_options import LibraryOptions, accepted_options
+from tunebench.runners.nevergrad_space import (
+    check_parametrization,
+    parametrization,
+    to_config,
+    translation,
+)
+from tunebench.runners.translation import ParamTranslation
+from tunebench.space import Config, Direction, Space
 
 FAILURE_LOSS = float("inf")
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence nevergrad's warnings and undo its one known global side effect.
-
-    nevergrad's CMA switches the *shared* configuration object of its variant to fcmaes when it
-    meets a one-dimensional problem, which would change every later CMA study in the process.
-    """
-    flags = [(config, config.fcmaes) for config in _cma_configs()]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for config, fcmaes in flags:
-            config.fcmaes = fcmaes
-
-
-@functools.cache
-def _cma_configs() -> tuple[Any, ...]:
-    from nevergrad.optimization import optimizerlib
-
-    return tuple(value for value in vars(optimizerlib).values()
-                 if isinstance(value, optimizerlib.ParametrizedCMA))
-
-
-def _sub_optimizers(optimizer: Any) -> Iterator[Any]:
-    """An optimizer and every optimizer it delegates to (NGOpt's choice, a portfolio's members)."""
-    yield optimizer
-    for child in [getattr(optimizer, "optim", None), *getattr(optimizer, "optims", [])]:
-        if isinstance(child, ng.optimizers.base.Optimizer):
-            yield from _sub_optimizers(child)
-
-
-def parameter(param: Param) -> ng.p.Parameter:
-    if isinstance(param, Categorical):
-        return ng.p.Choice(list(param.choices))
-    low, high = (param.low, param.high) if isinstance(param, Float) else (
-        param.low - 0.5, param.high + 0.5)
-    child = ng.p.Log(lower=low, upper=high) if param.log else ng.p.Scalar(lower=low, upper=high)
-    return child if isinstance(param, Float) else child.set_integer_casting()
-
-
-def parameter_text(param: Param) -> str:
-    if isinstance(param, Categorical):
-        return f"ng.p.Choice([{', '.join(fmt(c) for c in param.choices)}])"
-    low, high = (param.low, param.high) if isinstance(param, Float) else (
-        param.low - 0.5, param.high + 0.5)
-    text = f"ng.p.{'Log' if param.log else 'Scalar'}(lower={fmt(low)}, upper={fmt(high)})"
-    return text if isinstance(param, Float) else text + ".set_integer_casting()"
-
-
-def _value(param: Param, raw: Any) -> Any:
-    if isinstance(param, Categorical):
-        return raw
-    if isinstance(param, Float):
-        return min(max(float(raw), param.low), param.high)
-    return int(min(max(int(raw), param.low), param.high))
+#: Evaluations NGOpt plans for when no count bounds the study (a device-seconds budget): the
+#: budget of nevergrad's quick-start example (``NGOpt(parametrization=2, budget=100)``).
+PLAN_WITHOUT_COUNT = 100
 
 
 class NevergradRunner(LibraryRunner):
@@ -102,74 +86,112 @@ class NevergradRunner(LibraryRunner):
 
     #: Name in ``ng.optimizers.registry``.
     optimizer: ClassVar[str]
+    #: The optimizer cannot run without a budget (it chooses by it): see the module docstring.
+    needs_budget: ClassVar[bool] = False
+    #: Configuration given to the optimizer when it runs without a budget (unless the user sets it).
+    without_budget: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, budget: int | None = None) -> None:
+                 budget_info: BudgetInfo | None = None, **options: Any) -> None:
         super().__init__(space, direction, seed, budget_info)
-        self.budget = self.budget_hint if budget is None else check_int("budget", budget, 1)
-        parametrization = ng.p.Dict(**{name: parameter(space[name]) for name in space})
-        parametrization.random_state = np.random.RandomState(self.seed)
-        with _quiet():
-            self._optimizer = ng.optimizers.registry[self.optimizer](
-                parametrization=parametrization, budget=self.budget, num_workers=1)
-            self._probe()
-        self._refuse_metamodel_on_numpy2()
+        self.options = LibraryOptions.parse(self.optimizer, options)
+        self.parametrization_kind = check_parametrization(self.options.parametrization, space)
+        self.budget, self.budget_source = self._plan_budget()
+        self._extra = {k: v for k, v in self.without_budget.items()
+                       if self.budget is None and k not in self.options.user_config}
+        self._metamodel_shim = metamodel_on_numpy2()
+        params = parametrization(space, self.parametrization_kind)
+        params.random_state = np.random.RandomState(self.seed)
+        with quiet():
+            try:
+                self._optimizer = self.options.factory(self._extra)(
+                    parametrization=params, budget=self.budget, num_workers=self.options.num_workers)
+            except (AssertionError, ValueError, TypeError, KeyError, NotImplementedError) as exc:
+                raise self._rejected(exc) from exc
+            self._probe()  # on a copy made before NGOpt chooses (a scipy choice cannot be copied)
+            self._chosen = [m.name for m in members(self._optimizer)]  # NGOpt chooses here
+        if clock_seeded(self._optimizer):  # a resumed study cannot replay it: told, not replayed
+            self.capabilities = dataclasses.replace(type(self).capabilities, exact_replay=False)
+
+    @classmethod
+    def accepted_options(cls) -> list[str]:
+        return accepted_options(cls.optimizer)
+
+    def _plan_budget(self) -> tuple[int | None, str]:
+        """The budget nevergrad is told and where it comes from (see the module docstring)."""
+        if self.options.budget is not None:
+            return self.options.budget, "option"
+        if self.budget_info.max_trials is not None:
+            return self.budget_info.max_trials, "max_trials"
+        if self.needs_budget:
+            return PLAN_WITHOUT_COUNT, "plan without a trial count"
+        return None, "none (nevergrad's unbounded mode)"
+
+    def _rejected(self, exc: BaseException) -> RunnerError:
+        given = self.options.user_config
+        what = f" with options {given}" if given else ""
+        return RunnerError(
+            f"nevergrad's {self.optimizer} cannot run on this space{what} (budget "
+            f"{self.budget}): {type(exc).__name__}: {exc}")
 
     def _probe(self) -> None:
-        """Ask once on a copy, so a setting nevergrad cannot handle fails here, clearly."""
+        """Ask, tell and ask again on a copy, so a setting nevergrad cannot handle fails here."""
         try:
-            copy.deepcopy(self._optimizer).ask()
-        except (ImportError, AssertionError) as exc:
-            hint = (" It needs a budget: give the study a trial or epoch budget, or set the "
-                    "runner option `budget`." if self.budget is None else "")
-            raise RunnerError(
-                f"nevergrad's {self.optimizer} cannot run on this space with budget "
-                f"{self.budget}: {type(exc).__name__}: {exc}.{hint}") from exc
+            probe = copy.deepcopy(self._optimizer)
+            candidate = probe.ask()
+            probe.tell(candidate, 0.0)
+            if self.budget is None or self.budget > 1:  # a second ask is within the plan
+                probe.ask()
+        except (ImportError, AssertionError, ValueError, TypeError, KeyError,
+                NotImplementedError) as exc:
+            raise self._rejected(exc) from exc
 
-    def _refuse_metamodel_on_numpy2(self) -> None:
-        """nevergrad 1.0.12's MetaModel calls ``float()`` on a one-element array, which numpy 2
-        refuses (TypeError): a study whose algorithm includes it would crash part-way through."""
-        from nevergrad.optimization.optimizerlib import _MetaModel
+    def resolved_options(self) -> dict[str, Any]:
+        """Every option in effect, nevergrad's defaults included, and what nevergrad chose."""
+        return {
+            "optimizer": self.optimizer,
+            "budget": self.budget,
+            "budget_source": self.budget_source,
+            "max_trials": self.budget_info.max_trials,
+            "full_trials": self.budget_info.full_trials,
+            "num_workers": self.options.num_workers,
+            "parametrization": self.parametrization_kind,
+            "seed": self.seed,
+            **self.options.resolved_config(self._extra),
+            "chosen_optimizers": self._chosen,
+            "deterministic": seed_free(self._optimizer),
+            "reproducible": not clock_seeded(self._optimizer),
+            "metamodel_numpy2_shim": self._metamodel_shim and uses_metamodel(self._optimizer),
+        }
 
-        if not any(isinstance(o, _MetaModel) for o in _sub_optimizers(self._optimizer)):
-            return
-        try:
-            float(np.zeros(1))  # type: ignore[arg-type]
-        except TypeError:
-            raise RunnerError(
-                f"nevergrad's {self.optimizer} chose a MetaModel for this space and budget "
-                f"{self.budget}, and nevergrad {ng.__version__}'s MetaModel fails with numpy "
-                f"{np.__version__} (float() of a one-element array) after its first trials; "
-                "choose another budget (the runner option `budget`) or another runner") from None
+    def recommendation(self) -> Config:
+        """nevergrad's ``recommend()`` as a configuration of the space."""
+        with quiet():
+            return to_config(self.space, self._optimizer.recommend().value)
 
     def _ask(self) -> tuple[Config, ng.p.Parameter]:
-        with _quiet():
+        with quiet():
             try:
                 candidate = self._optimizer.ask()
-            except AssertionError as exc:
+            except Exception as exc:
                 if self.budget is None or self._optimizer.num_ask < self.budget:
                     raise
-                raise RunnerError(
+                raise SearchExhausted(
                     f"nevergrad's {self.optimizer} was planned for a budget of {self.budget} "
-                    f"trials and refuses to propose more ({exc}); set the runner option "
-                    "`budget` to the most trials the study may run") from exc
-        values = candidate.value
-        config: Config = {}
-        for name in self.space:
-            if self.space.is_active(name, config):
-                config[name] = _value(self.space[name], values[name])
-        return config, candidate
+                    f"trials ({self.budget_source}) and refuses to propose more "
+                    f"({type(exc).__name__}: {exc})") from exc
+        return to_config(self.space, candidate.value), candidate
 
     def _tell(self, handle: ng.p.Parameter, config: Config, outcome: Outcome) -> None:
         loss = self.loss(outcome)
-        with _quiet():
+        with quiet():
             self._optimizer.tell(handle, FAILURE_LOSS if loss is None else loss)
 
     def _tell_foreign(self, config: Config, outcome: Outcome) -> None:
         full = {name: config[name] if name in config else self.space[name].default_value()
                 for name in self.space}
         loss = self.loss(outcome)
-        with _quiet():
+        with quiet():
             child = self._optimizer.parametrization.spawn_child(new_value=full)
             # an optimizer that cannot learn from points it did not propose just skips this one
             with contextlib.suppress(ng.errors.TellNotAskedNotSupportedError):
@@ -177,17 +199,11 @@ class NevergradRunner(LibraryRunner):
 
     @classmethod
     def translate(cls, space: Space, **options: Any) -> list[ParamTranslation]:
-        def render(name: str, param: Param) -> tuple[str, bool, str]:
-            reasons = []
-            if param.kind == "int":
-                reasons.append("continuous internally, rounded to the integer")
-            if isinstance(param, Categorical):
-                reasons.append("relaxed to one continuous weight per choice, drawn by softmax")
-            if param.active_if:
-                reasons.append("no native conditions: always optimised, dropped when inactive")
-            return parameter_text(param), bool(reasons), "; ".join(reasons)
-
-        return rows(space, render)
+        try:
+            kind = check_parametrization(options.get("parametrization", "bounded"), space)
+        except RunnerError as exc:  # a bad option here is the user's, reported as such
+            raise ValueError(f"runner {cls.name!r}: {exc}") from None
+        return translation(space, kind)
 
 
 _EDGE = 1e-9
@@ -209,7 +225,10 @@ class _BoxClipper:
         return getattr(self._normalizer, name)
 
 
-_NOTES = "conditional parameters flattened (always optimised, dropped when inactive)"
+_NOTES = ("deviations from nevergrad's defaults: the task's bounds are given to nevergrad "
+          "(option parametrization='unbounded' for nevergrad's own unbounded scalars); budget = the "
+          "most trials the study can run (recorded with its source); conditional parameters "
+          "flattened (always optimised, dropped when inactive)")
 
 
 def _caps(family: str, notes: str = "") -> Capabilities:
@@ -220,16 +239,23 @@ def _caps(family: str, notes: str = "") -> Capabilities:
 class NevergradNGOpt(NevergradRunner):
     name = "nevergrad.ngopt"
     description = "nevergrad NGOpt, the wizard: picks an algorithm from budget, dimension and types"
-    capabilities = _caps("bandit-portfolio", "needs a budget; its choice of algorithm "
-                         "depends on the budget and the space")
+    capabilities = _caps("bandit-portfolio", (
+        "its choice depends on the budget and the space and is recorded (chosen_optimizers); it may "
+        "choose a method that ignores the seed (Cobyla on Branin at 20 trials): then every "
+        "repetition is identical and the resolved options say deterministic=true; where it "
+        "chooses CmaFmin2 (cma.fmin seeds itself from the clock) runs cannot be replayed: "
+        "reproducible=false; under a device-seconds budget it plans for "
+        f"{PLAN_WITHOUT_COUNT} trials; nevergrad 1.0.12's MetaModel gets numpy < 2.4's float() "
+        "of a one-element array where numpy refuses it (same numbers, recorded)"))
     optimizer = "NGOpt"
+    needs_budget = True
 
 
 class NevergradCMA(NevergradRunner):
     name = "nevergrad.cma"
     description = "nevergrad CMA (covariance matrix adaptation evolution strategy)"
-    capabilities = _caps("evolutionary", "needs a budget; nevergrad picks the CMA variant from "
-                         "budget and space ((1+1) for one continuous parameter)")
+    capabilities = _caps("evolutionary", "nevergrad picks the CMA variant from budget and space "
+                         "(recorded as chosen_optimizers)")
     optimizer = "CMA"
 
 
@@ -257,20 +283,24 @@ class NevergradOnePlusOne(NevergradRunner):
 class NevergradPortfolio(NevergradRunner):
     name = "nevergrad.portfolio"
     description = "nevergrad Portfolio (passive: CMA, TwoPointsDE, scrambled Hammersley take turns)"
-    capabilities = _caps("bandit-portfolio", "needs a budget and cannot propose past it")
+    capabilities = _caps("bandit-portfolio", "under a device-seconds budget nevergrad leaves out "
+                         "the Hammersley member (it needs a budget)")
     optimizer = "Portfolio"
 
 
 class NevergradBO(NevergradRunner):
     name = "nevergrad.bo"
     description = "nevergrad BO (Gaussian-process Bayesian optimisation via bayes_opt)"
-    capabilities = _caps("GP-BO", "needs a budget; cost per trial grows with the history; a "
-                         "repeated point is not told twice (bayes_opt refuses duplicates)")
+    capabilities = _caps("GP-BO", "cost per trial grows with the history; a repeated point is not "
+                         "told twice (bayes_opt refuses duplicates); points are kept 1e-9 inside "
+                         "the unit box; under a device-seconds budget init_budget = 5 "
+                         "(bayes_opt's default initial design)")
     optimizer = "BO"
+    without_budget: ClassVar[dict[str, Any]] = {"init_budget": 5}
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, budget: int | None = None) -> None:
-        super().__init__(space, direction, seed, budget_info, budget)
+                 budget_info: BudgetInfo | None = None, **options: Any) -> None:
+        super().__init__(space, direction, seed, budget_info, **options)
         self._optimizer._normalizer = _BoxClipper(self._optimizer._normalizer)
 
     def _tell(self, handle: ng.p.Parameter, config: Config, outcome: Outcome) -> None:
@@ -291,4 +321,5 @@ __all__ = [
     "NevergradPSO",
     "NevergradPortfolio",
     "NevergradRunner",
+    "seed_free",
 ]

@@ -1,5 +1,14 @@
 """optuna runners: each sampler family through optuna's ask/tell API, with an optional pruner.
 
+A runner is its sampler at optuna's defaults: every keyword of the sampler's constructor is an
+option (``options = { multivariate = false, n_ei_candidates = 48 }``), validated against the
+constructor's signature, and an unset keyword is left to optuna. The pruner is chosen with
+``pruner = "median"`` and configured with ``pruner_options = { n_warmup_steps = 2 }``; the
+multi-fidelity runners (``optuna.hyperband``, ``optuna.asha``) take their pruner's keywords beside the
+sampler's. What tunebench sets itself, and why, is in :mod:`tunebench.runners.optuna_options` and in
+each runner's notes; :meth:`~tunebench.runners.base.Runner.resolved_options` records every value in
+effect, optuna's defaults included.
+
 One in-memory study per runner, named ``tunebench`` (optuna's Hyperband pruner assigns brackets by
 hashing the study name, so a random name would break replay). Parameters are suggested define-by-run
 in space order, each only when active, which is optuna's native handling of conditional spaces.
@@ -14,7 +23,7 @@ import contextlib
 import importlib.util
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -27,19 +36,16 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
-from tunebench.runners.adapter import (
-    LibraryRunner,
-    check_bool,
-    check_choice,
-    check_int,
-)
-from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, RunnerError, Status
+from tunebench.runners import optuna_options as oo
+from tunebench.runners.adapter import LibraryRunner, check_int
+from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, RunnerError, SearchExhausted, Status
+from tunebench.runners.grid import axis_rows, grid_resolution
+from tunebench.runners.library_options import LibraryOptions, read_back
+from tunebench.runners.optuna_options import PRUNERS
 from tunebench.runners.translation import ParamTranslation, fmt, rows
-from tunebench.space import Categorical, Config, Direction, Float, Param, Space
+from tunebench.space import Categorical, Config, Direction, Float, Param, Space, canonical_json
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
-
-PRUNERS = ("none", "median", "successive_halving", "hyperband")
 
 _CONDITIONAL_RANDOM = ("conditional: outside the search space shared by all trials, so it is "
                        "sampled by the independent (random) sampler, not the model")
@@ -52,15 +58,13 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def make_pruner(name: str) -> optuna.pruners.BasePruner:
-    """optuna's pruner for the ``pruner`` option (defaults as optuna's own)."""
-    check_choice("pruner", name, PRUNERS)
-    return {
-        "none": optuna.pruners.NopPruner,
-        "median": optuna.pruners.MedianPruner,
-        "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
-        "hyperband": optuna.pruners.HyperbandPruner,
-    }[name]()
+@contextlib.contextmanager
+def _constructing() -> Iterator[None]:
+    """Building a sampler or pruner: optuna's ExperimentalWarning is silenced (declared in every
+    runner's notes); a FutureWarning about a deprecated keyword the user gave is shown."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
 
 
 def distribution(param: Param) -> BaseDistribution:
@@ -94,8 +98,19 @@ def _report_curve(trial: optuna.trial.Trial, reported: set[int], curve: tuple[fl
 class OptunaRunner(LibraryRunner):
     """Shared optuna adapter; a subclass builds its sampler and calls :meth:`_open`."""
 
-    def _open(self, sampler: optuna.samplers.BaseSampler, pruner: str) -> None:
-        check_choice("pruner", pruner, PRUNERS)
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_info: BudgetInfo | None = None) -> None:
+        super().__init__(space, direction, seed, budget_info)
+        #: Told the task's fidelity range (the harness always is): pruners' resources follow it;
+        #: built without one, they keep optuna's defaults ("auto").
+        self._fidelity_known = budget_info is not None
+
+    def _open(self, sampler: optuna.samplers.BaseSampler, pruner: str,
+              pruner_options: Mapping[str, Any] | None = None) -> None:
+        with _constructing():
+            built, self._pruner_given = oo.make_pruner(
+                pruner, dict(pruner_options or {}), self.budget_info if self._fidelity_known else None)
+        self._pruner_name = pruner
         #: Learning curves matter to optuna only for pruning (and for ranking pruned trials).
         self._prunes = pruner != "none"
         #: Without conditions every trial has the same parameters: ask for them in one call
@@ -104,9 +119,15 @@ class OptunaRunner(LibraryRunner):
             name: distribution(self.space[name]) for name in self.space}
         with _quiet():
             self._study = optuna.create_study(
-                sampler=sampler, pruner=make_pruner(pruner), study_name="tunebench",
+                sampler=sampler, pruner=built, study_name="tunebench",
                 direction=self.direction.value,
             )
+
+    def resolved_options(self) -> dict[str, Any]:
+        return {"pruner": self._pruner_name, "pruner_options": self._pruner_record()}
+
+    def _pruner_record(self) -> dict[str, Any]:
+        return oo.PRUNER_OPTIONS[self._pruner_name].resolved(self._pruner_given)
 
     # ask, tell and prune checks run on every trial without a warnings guard (a third of the
     # adapter's cost): none fires for any runner here (construction's experimental warnings are
@@ -189,68 +210,101 @@ def _suggest(trial: optuna.trial.Trial, name: str, param: Param) -> Any:
     return trial.suggest_int(name, param.low, param.high, log=param.log)
 
 
-def _caps(family: str, notes: str = "", exact: bool = True) -> Capabilities:
+def _caps(family: str, notes: str = "", exact: bool = True,
+          sampler: LibraryOptions | None = None) -> Capabilities:
+    parts = [notes, sampler.deviation_notes() if sampler else "", oo.COMMON_NOTE]
     return Capabilities(library="optuna", family=family, pruning=True, batch=True,
-                        exact_replay=exact, notes=notes)
+                        exact_replay=exact, notes="; ".join(p for p in parts if p))
+
+
+class SamplerRunner(OptunaRunner):
+    """An optuna sampler at optuna's defaults: every keyword of its constructor is an option.
+
+    ``sampler`` declares the constructor (:mod:`~tunebench.runners.optuna_options`); the pruner is
+    the ``pruner`` / ``pruner_options`` options, or ``fixed_pruner`` with its keywords beside the
+    sampler's.
+    """
+
+    sampler: ClassVar[LibraryOptions]
+    fixed_pruner: ClassVar[str | None] = None
+
+    def __init__(self, space: Space, direction: Direction, seed: int,
+                 budget_info: BudgetInfo | None = None, **options: Any) -> None:
+        super().__init__(space, direction, seed, budget_info)
+        pruner, pruner_options, sampler_options = self._split(options)
+        self._sampler_given = self.sampler.check(sampler_options)
+        with _constructing():
+            sampler = self.sampler.build(self._sampler_given, seed=self.seed)
+        self._open(sampler, pruner, pruner_options)
+
+    @classmethod
+    def _split(cls, options: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """(pruner, its keywords, the sampler's keywords) from the runner's options."""
+        if cls.fixed_pruner is not None:
+            names = set(oo.PRUNER_OPTIONS[cls.fixed_pruner].names())
+            return (cls.fixed_pruner, {k: v for k, v in options.items() if k in names},
+                    {k: v for k, v in options.items() if k not in names})
+        rest = dict(options)
+        pruner = rest.pop("pruner", "none")
+        pruner_options = rest.pop("pruner_options", None) or {}
+        if not isinstance(pruner_options, Mapping):
+            raise RunnerError("option pruner_options must be a table of the pruner's keywords, "
+                              f"e.g. pruner_options = {{ n_warmup_steps = 2 }}; got {pruner_options!r}")
+        return pruner, dict(pruner_options), rest
+
+    @classmethod
+    def accepted_options(cls) -> list[str]:
+        ours = [*oo.PRUNER_OPTIONS[cls.fixed_pruner].names()] if cls.fixed_pruner else [
+            "pruner", "pruner_options"]
+        return [*super().accepted_options(), *cls.sampler.names(), *ours]
+
+    def resolved_options(self) -> dict[str, Any]:
+        record = self.sampler.resolved(self._sampler_given, self._effective())
+        if self.fixed_pruner is not None:
+            return {**record, **self._pruner_record()}
+        return {**record, **super().resolved_options()}
+
+    def _effective(self) -> dict[str, Any]:
+        """The values the built sampler holds for keywords whose default is None."""
+        return read_back(self._study.sampler, self.sampler.names())
 
 
 # ---------------------------------------------------------------------- the runners
-class OptunaTPE(OptunaRunner):
+class OptunaTPE(SamplerRunner):
     name = "optuna.tpe"
     description = "optuna TPESampler (Tree-structured Parzen Estimator)"
-    capabilities = _caps("TPE", "independent per-parameter model unless multivariate=true")
+    sampler = oo.TPE
+    capabilities = _caps("TPE", "optuna's default for one objective, multivariate TPE: one joint "
+                         "model of the parameters every trial has, per-parameter models for "
+                         "conditional ones (multivariate=false: independent models)", sampler=oo.TPE)
 
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, multivariate: bool = False, group: bool = False,
-                 n_startup_trials: int = 10, pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_info)
-        check_bool("multivariate", multivariate)
-        if check_bool("group", group) and not multivariate:
-            raise RunnerError("option group=true needs multivariate=true (optuna's rule)")
-        with _quiet():
-            sampler = optuna.samplers.TPESampler(
-                seed=self.seed, multivariate=multivariate, group=group,
-                n_startup_trials=check_int("n_startup_trials", n_startup_trials, 0),
-            )
-        self._open(sampler, pruner)
+    def _effective(self) -> dict[str, Any]:
+        sampler = self._study.sampler
+        found = read_back(sampler, self.sampler.names(), "_parzen_estimator_parameters")
+        found.pop("multivariate", None)  # the estimator's field of that name is unused (optuna)
+        return {**found, **oo.tpe_effective(sampler, self._study)}  # type: ignore[arg-type]
 
 
-class OptunaRandom(OptunaRunner):
+class OptunaRandom(SamplerRunner):
     name = "optuna.random"
     description = "optuna RandomSampler (independent uniform / log-uniform draws)"
-    capabilities = _caps("random")
-
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_info)
-        self._open(optuna.samplers.RandomSampler(seed=self.seed), pruner)
+    sampler = oo.RANDOM
+    capabilities = _caps("random", sampler=oo.RANDOM)
 
 
 _CMAES_MISSING = ("needs the `cmaes` package, which is not installed "
                   "(pip install cmaes; tunebench's dependencies should list it)")
 
 
-class OptunaCMAES(OptunaRunner):
+class OptunaCMAES(SamplerRunner):
     name = "optuna.cmaes"
     description = "optuna CmaEsSampler (CMA-ES over numeric parameters)"
+    sampler = oo.CMAES
     capabilities = _caps("evolutionary", "categoricals and conditional parameters are sampled "
-                         "at random by the independent sampler; integers are rounded")
+                         "at random by the independent sampler; integers are rounded",
+                         sampler=oo.CMAES)
     unavailable = None if importlib.util.find_spec("cmaes") else _CMAES_MISSING
     intersection_only = True
-
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, n_startup_trials: int = 1,
-                 restart_strategy: str = "none", with_margin: bool = False,
-                 pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_info)
-        restart = check_choice("restart_strategy", restart_strategy, ("none", "ipop", "bipop"))
-        with _quiet():
-            sampler = optuna.samplers.CmaEsSampler(
-                seed=self.seed, n_startup_trials=check_int("n_startup_trials", n_startup_trials, 0),
-                restart_strategy=None if restart == "none" else restart,
-                with_margin=check_bool("with_margin", with_margin), warn_independent_sampling=False,
-            )
-        self._open(sampler, pruner)
 
     @classmethod
     def _loss_reason(cls, param: Param, options: dict[str, Any]) -> str:
@@ -263,43 +317,21 @@ class OptunaCMAES(OptunaRunner):
         return ""
 
 
-class OptunaGP(OptunaRunner):
+class OptunaGP(SamplerRunner):
     name = "optuna.gp"
     description = "optuna GPSampler (Gaussian-process Bayesian optimisation, logEI)"
+    sampler = oo.GP
     capabilities = _caps("GP-BO", "conditional parameters are sampled at random by the "
-                         "independent sampler; cost per trial grows with the history (cubic)")
+                         "independent sampler; cost per trial grows with the history (cubic)",
+                         sampler=oo.GP)
     intersection_only = True
 
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, n_startup_trials: int = 10,
-                 deterministic_objective: bool = False, pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_info)
-        with _quiet():
-            sampler = optuna.samplers.GPSampler(
-                seed=self.seed, n_startup_trials=check_int("n_startup_trials", n_startup_trials, 0),
-                deterministic_objective=check_bool("deterministic_objective",
-                                                   deterministic_objective),
-                warn_independent_sampling=False,
-            )
-        self._open(sampler, pruner)
 
-
-class OptunaQMC(OptunaRunner):
+class OptunaQMC(SamplerRunner):
     name = "optuna.qmc"
     description = "optuna QMCSampler (scrambled Sobol or Halton low-discrepancy sequence)"
-    capabilities = _caps("QMC", "scramble=false ignores the seed (every repetition identical)")
-
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, qmc_type: str = "sobol", scramble: bool = True,
-                 pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_info)
-        with _quiet():
-            sampler = optuna.samplers.QMCSampler(
-                seed=self.seed, qmc_type=check_choice("qmc_type", qmc_type, ("sobol", "halton")),
-                scramble=check_bool("scramble", scramble), warn_independent_sampling=False,
-                warn_asynchronous_seeding=False,
-            )
-        self._open(sampler, pruner)
+    sampler = oo.QMC
+    capabilities = _caps("QMC", sampler=oo.QMC)
 
     @classmethod
     def _loss_reason(cls, param: Param, options: dict[str, Any]) -> str:
@@ -309,95 +341,118 @@ class OptunaQMC(OptunaRunner):
         return ""
 
 
-class OptunaNSGA2(OptunaRunner):
+class OptunaNSGA2(SamplerRunner):
     name = "optuna.nsga2"
     description = "optuna NSGAIISampler (genetic algorithm; single objective here)"
+    sampler = oo.NSGA2
     capabilities = _caps("evolutionary", "first generation is random (population_size trials); "
-                         "conditional parameters are sampled at random")
+                         "conditional parameters are sampled at random", sampler=oo.NSGA2)
     intersection_only = True
-
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, population_size: int = 50,
-                 pruner: str = "none") -> None:
-        super().__init__(space, direction, seed, budget_info)
-        with _quiet():
-            sampler = optuna.samplers.NSGAIISampler(
-                seed=self.seed, population_size=check_int("population_size", population_size, 2))
-        self._open(sampler, pruner)
 
 
 class _EndlessGridSampler(optuna.samplers.GridSampler):
-    """A GridSampler that never stops the study: the harness, not the library, owns the budget.
+    """optuna's GridSampler over the configurations of a (conditional) space, which never stops
+    the study itself: the harness owns the budget, and the runner ends the study once every point
+    was proposed.
 
-    Once every grid point has been visited, optuna's sampler re-draws visited points at random.
+    GridSampler takes one axis per parameter and crosses them all, so a parameter inactive in a
+    branch would multiply that branch's points by its axis length with duplicates (scikit-learn's
+    digits grid: 16 points for 12 configurations). Here a crossed point is kept only when every
+    parameter inactive in it holds its axis's first value: one point per configuration. The
+    filter runs on optuna's own seeded shuffle, and a uniformly shuffled list filtered by a
+    predicate is a uniformly shuffled list of what it keeps, so the sampler's order semantics
+    (trial n takes point n, then unvisited points at random) are optuna's; an unconditional
+    space keeps every point, exactly as plain GridSampler does.
     """
+
+    def __init__(self, axes: dict[str, list[Any]], seed: int, space: Space) -> None:
+        super().__init__(axes, seed=seed)
+        if space.is_conditional:
+            names = self._param_names  # optuna's axis order (sorted names)
+            self._all_grids = [point for point in self._all_grids if _one_per_configuration(
+                space, axes, dict(zip(names, point, strict=True)))]
+            self._n_min_trials = len(self._all_grids)
+
+    @property
+    def n_points(self) -> int:
+        return self._n_min_trials
 
     def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
         return None
 
 
+def _one_per_configuration(space: Space, axes: dict[str, list[Any]], point: dict[str, Any]) -> bool:
+    """Whether every parameter inactive at ``point`` holds its axis's first value."""
+    active: Config = {}
+    for name in space:
+        if space.is_active(name, active):
+            active[name] = point[name]
+        elif canonical_json(point[name]) != canonical_json(axes[name][0]):  # True is not 1
+            return False
+    return True
+
+
 class OptunaGrid(OptunaRunner):
     name = "optuna.grid"
-    description = "optuna GridSampler over tunebench's grid points (seeded random order)"
-    capabilities = _caps("grid", "conditional parameters are crossed into the grid even when "
-                         "inactive, so some grid points repeat a configuration")
+    description = "optuna GridSampler over tunebench's grid points (optuna's seeded random order)"
+    capabilities = _caps("grid", "each configuration once: conditional parameters are not crossed "
+                         "into branches where they are inactive (tunebench removes those duplicates "
+                         "from GridSampler's points); points are visited in optuna's seeded shuffle, "
+                         "each point equally likely (a branch weighs as many points as it has); the "
+                         "study ends (search exhausted) once every point was proposed")
 
     def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, resolution: int = 5,
+                 budget_info: BudgetInfo | None = None, resolution: int | None = None,
                  max_points: int = 1_000_000, pruner: str = "none") -> None:
         super().__init__(space, direction, seed, budget_info)
-        axes = {name: space[name].grid(check_int("resolution", resolution, 1)) for name in space}
+        if resolution is not None:
+            check_int("resolution", resolution, 1)
+        self._resolution, self._resolution_from = grid_resolution(space, self.budget_info, resolution)
+        axes = {name: space[name].grid(self._resolution) for name in space}
         size = math.prod(len(values) for values in axes.values())
-        if size > check_int("max_points", max_points, 1):
-            raise RunnerError(f"the grid would have {size:,} points (resolution {resolution} over "
-                              f"{len(space)} parameters); lower `resolution` or raise `max_points`")
+        self._max_points = check_int("max_points", max_points, 1)
+        if size > self._max_points:
+            raise RunnerError(f"the grid would have {size:,} points (resolution {self._resolution} "
+                              f"over {len(space)} parameters); lower `resolution` or raise `max_points`")
         with _quiet():
-            self._open(_EndlessGridSampler(axes, seed=self.seed), pruner)
+            self._sampler = _EndlessGridSampler(axes, self.seed, space)
+            self._open(self._sampler, pruner)
+        self._asked = 0
+
+    def _ask(self) -> tuple[Config, _Pending]:
+        # Each ask takes an unproposed point while there is one (optuna's rule); past that,
+        # GridSampler would re-propose a visited point.
+        if self._asked >= self._sampler.n_points:
+            raise SearchExhausted(f"every one of the {self._sampler.n_points} points of optuna's "
+                                  f"grid (resolution {self._resolution}) was proposed")
+        self._asked += 1
+        return super()._ask()
+
+    def resolved_options(self) -> dict[str, Any]:
+        return {**super().resolved_options(), "resolution": self._resolution,
+                "resolution_from": self._resolution_from, "max_points": self._max_points,
+                "grid_points": self._sampler.n_points}
 
     @classmethod
-    def _library_text(cls, param: Param, options: dict[str, Any]) -> str:
-        points = param.grid(int(options.get("resolution", 5)))
-        shown = ", ".join(fmt(p) for p in points[:6]) + (", …" if len(points) > 6 else "")
-        return f"GridSampler axis of {len(points)}: [{shown}]"
-
-    @classmethod
-    def _loss_reason(cls, param: Param, options: dict[str, Any]) -> str:
-        points = param.grid(int(options.get("resolution", 5)))
-        if isinstance(param, Categorical) or (param.kind == "int"
-                                              and len(points) == param.high - param.low + 1):
-            return ""
-        return f"discretised: only {len(points)} values are ever tried"
+    def translate(cls, space: Space, **options: Any) -> list[ParamTranslation]:
+        return axis_rows(space, options.get("resolution"), "GridSampler axis")
 
 
-class _MultiFidelityTPE(OptunaTPE):
-    """TPE with a fixed multi-fidelity pruner; ``reduction_factor=None`` keeps optuna's default."""
-
-    pruner_class: ClassVar[type[optuna.pruners.BasePruner]]
-
-    def __init__(self, space: Space, direction: Direction, seed: int,
-                 budget_info: BudgetInfo | None = None, min_resource: int = 1,
-                 reduction_factor: int | None = None, n_startup_trials: int = 10) -> None:
-        super().__init__(space, direction, seed, budget_info, n_startup_trials=n_startup_trials)
-        settings = {"min_resource": check_int("min_resource", min_resource, 1)}
-        if reduction_factor is not None:
-            settings["reduction_factor"] = check_int("reduction_factor", reduction_factor, 2)
-        self._study.pruner = self.pruner_class(**settings)
-
-
-class OptunaHyperband(_MultiFidelityTPE):
+class OptunaHyperband(OptunaTPE):
     name = "optuna.hyperband"
     description = "optuna TPESampler + HyperbandPruner (multi-fidelity: stops weak trials early)"
-    capabilities = _caps("TPE", "multi-fidelity: prunes between fidelity steps (reduction "
-                         "factor 3); max resource inferred from the first complete trial")
-    pruner_class = optuna.pruners.HyperbandPruner
+    capabilities = _caps("TPE", "multi-fidelity: prunes between fidelity steps (reduction factor "
+                         "3); the sampler is optuna.tpe at optuna's defaults", sampler=oo.TPE)
+    fixed_pruner = "hyperband"
 
 
-class OptunaASHA(_MultiFidelityTPE):
+class OptunaASHA(OptunaTPE):
     name = "optuna.asha"
     description = "optuna TPESampler + SuccessiveHalvingPruner (asynchronous successive halving)"
     capabilities = _caps("TPE", "multi-fidelity: prunes between fidelity steps at rungs "
-                         "min_resource * reduction_factor**k (reduction factor 4)")
-    pruner_class = optuna.pruners.SuccessiveHalvingPruner
+                         "min_resource * reduction_factor**k (reduction factor 4); the sampler is "
+                         "optuna.tpe at optuna's defaults", sampler=oo.TPE)
+    fixed_pruner = "successive_halving"
 
 
 __all__ = [
@@ -412,6 +467,6 @@ __all__ = [
     "OptunaRandom",
     "OptunaRunner",
     "OptunaTPE",
+    "SamplerRunner",
     "distribution",
-    "make_pruner",
 ]

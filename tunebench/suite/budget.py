@@ -30,15 +30,17 @@ out from the recorded costs, not from a new clock.
   A trial that reaches it is **clipped** — stopped by a timer wherever it is (or, off the main
   thread, at its next report) — and then:
 
-  - its status is ``pruned`` if it reported at least one step before the deadline, with ``value``
-    the last value it reported in time and its curve those steps; else ``failed`` with no value;
-    its error reads ``Clipped: …`` and its ``extra`` holds ``clipped = true``; a step reported
-    after the deadline does not count, nor does a result returned after it;
+  - its status is ``pruned`` (stopped by the harness; its configuration did not fail, so it never
+    counts as a failure), with ``value`` the last value it reported before the deadline and its
+    curve those steps — no value when it reported none; its error reads ``Clipped: …`` and its
+    ``extra`` holds ``clipped = true``; a step reported after the deadline does not count, nor
+    does a result returned after it;
   - it is charged exactly what remained, so the study spends its budget to the last digit;
   - it is never an incumbent: the store's ``best_value`` takes ``ok`` trials only, and the runner
-    is told the trial was pruned (or failed), so the runner's idea of its best and the report's
-    agree. It did not complete the fidelity it was asked for, unlike the epochs budget's last
-    trial, which completes the smaller fidelity it was asked for;
+    is told the trial was pruned at its last value (failed, when it has no value to learn from),
+    so the runner's idea of its best and the report's agree. It did not complete the fidelity it
+    was asked for, unlike the epochs budget's last trial, which completes the smaller fidelity it
+    was asked for;
   - it is never stored in the evaluation cache (where it stopped depends on the moment), and a
     cached evaluation that would not fit in what remains is run live instead, so it is clipped as
     a live one would be;

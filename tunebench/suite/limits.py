@@ -143,14 +143,14 @@ class Alarm:
 def clipped_outcome(curve: tuple[float, ...], left: float | None
                     ) -> tuple[Status, float | None, str, None]:
     """(status, value, error, traceback) of a trial the budget ran out in (the rule is
-    tunebench.suite.budget's): pruned at its last step reported in time, or failed when it
-    reported none."""
+    tunebench.suite.budget's): pruned — stopped by the harness, not failed by its configuration —
+    at its last step reported in time, without a value when it reported none."""
     remained = ("the device-seconds budget ran out here in the run reproduced" if left is None
                 else f"the device-seconds budget ran out ({max(left, 0.0):.6g} s remained)")
     if curve:
         return (Status.PRUNED, curve[-1],
                 f"Clipped: {remained} after step {len(curve)} was reported", None)
-    return Status.FAILED, None, f"Clipped: {remained} before a step was reported", None
+    return Status.PRUNED, None, f"Clipped: {remained} before a step was reported", None
 
 
 #: Tasks warmed up in this process (by class, options and settings): warm-up happens once.

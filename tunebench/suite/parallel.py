@@ -6,7 +6,8 @@ finished trial travels back over a queue as it ends and the driver commits it, s
 parallel run resumes exactly like a serial one. Workers are started with ``spawn`` (no inherited
 torch or OpenMP state) and with OpenMP told not to spin, which otherwise slows two busy processes
 on two cores by several times. Their thread variables are in the environment they start with:
-a worker imports numpy while unpickling its target, before any of its own code could set them.
+a worker imports numpy while unpickling its target, before any of its own code could set them;
+so is a fixed PYTHONHASHSEED, which an interpreter reads only as it starts.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from tunebench.suite.environment import hash_seed_for_workers
 from tunebench.suite.executors import RunSink, StudyJob, run_job
 from tunebench.suite.records import TrialRecord
 from tunebench.suite.spec import StudySpec
@@ -42,10 +44,16 @@ class _QueueSink:
         self.results.put(("trial", key, record))
 
 
-def worker_environment(threads: int) -> dict[str, str]:
-    """Environment a worker starts with: its thread count, and OpenMP that sleeps when idle."""
+def thread_environment(threads: int) -> dict[str, str]:
+    """A worker's thread count, and OpenMP that sleeps when idle."""
     return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
             "OPENBLAS_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def worker_environment(threads: int) -> dict[str, str]:
+    """Environment a worker process starts with: its threads, and a fixed PYTHONHASHSEED (read by
+    the interpreter at start only, so it must be there before the process begins)."""
+    return {**thread_environment(threads), "PYTHONHASHSEED": hash_seed_for_workers()}
 
 
 def assign_device(requested: str, worker: int, gpu_count: int) -> str:

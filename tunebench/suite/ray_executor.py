@@ -13,8 +13,9 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from tunebench.suite.environment import hash_seed_for_workers
 from tunebench.suite.executors import JobOutcome, RunSink, StudyJob, run_job
-from tunebench.suite.parallel import worker_environment
+from tunebench.suite.parallel import thread_environment
 from tunebench.suite.records import TrialRecord
 from tunebench.suite.study import EvaluationCache
 
@@ -38,8 +39,15 @@ class _RayQueueSink:
 
 
 def _run_job(job: StudyJob, events: Any, cache: EvaluationCache | None) -> JobOutcome:
-    os.environ.update(worker_environment(job.study.settings.threads))
+    os.environ.update(thread_environment(job.study.settings.threads))
     return run_job(job, _RayQueueSink(events), cache)
+
+
+def runtime_environment() -> dict[str, Any]:
+    """The Ray runtime environment of every study task: Ray starts the worker processes of a
+    runtime environment with its variables set, so PYTHONHASHSEED is fixed from their start (set
+    inside a running worker it would change nothing)."""
+    return {"env_vars": {"PYTHONHASHSEED": hash_seed_for_workers()}}
 
 
 def start_local_ray(num_cpus: int) -> None:
@@ -99,7 +107,8 @@ class RayExecutor:
         pending: dict[Any, tuple[str, str, int]] = {}
         for job in jobs:
             options = {"num_cpus": job.study.settings.threads,
-                       "num_gpus": _gpus_for(job, cluster_gpus), "max_retries": 0}
+                       "num_gpus": _gpus_for(job, cluster_gpus), "max_retries": 0,
+                       "runtime_env": runtime_environment()}
             pending[remote.options(**options).remote(job, events, cache)] = job.study.key
         try:
             while pending:

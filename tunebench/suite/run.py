@@ -19,7 +19,7 @@ from tunebench.registry import make_task
 from tunebench.suite.executors import Executor, StudyJob, make_executor
 from tunebench.suite.progress import RunProgress
 from tunebench.suite.sink import StoreSink
-from tunebench.suite.spec import StudySpec, SuiteSpec, load_suite, study_label
+from tunebench.suite.spec import StudySpec, SuiteSpec, load_suite, study_label, with_repetitions
 from tunebench.suite.store import ResultStore
 from tunebench.suite.study import EvaluationCache
 from tunebench.tasks.base import Direction, Task
@@ -37,24 +37,50 @@ class RunSummary:
     trials_run: int = 0
     seconds: float = 0.0
     failed_studies: dict[str, str] = field(default_factory=dict)
+    #: "task × runner" → which repetitions repeat an earlier one's trial sequence exactly
+    identical_repetitions: dict[str, str] = field(default_factory=dict)
+    #: study → budget its runner left unspent because it had nothing left to propose
+    search_exhausted: dict[str, float] = field(default_factory=dict)
+    #: this process's PYTHONHASHSEED when studies ran in it (serial executor); None: randomised
+    python_hash_seed: str | None = None
 
     @property
     def ok(self) -> bool:
         return not self.failed_studies
 
+    def warnings(self) -> list[str]:
+        """What a user must know before reading the results, one sentence each."""
+        out = [f"{pair}: {what}" for pair, what in self.identical_repetitions.items()]
+        by_pair: dict[str, list[tuple[str, float]]] = {}
+        for label, left in self.search_exhausted.items():
+            pair, _, repetition = label.rpartition(" ")
+            by_pair.setdefault(pair, []).append((repetition, left))
+        for pair, studies in by_pair.items():
+            lefts = sorted({left for _, left in studies})
+            amount = f"{lefts[0]:g}" if len(lefts) == 1 else f"{lefts[0]:g} to {lefts[-1]:g}"
+            out.append(f"{pair}: the runner had nothing left to propose in repetition(s) "
+                       f"{', '.join(rep for rep, _ in studies)}; {amount} of the budget was left "
+                       "unspent in each (not spent on repeats)")
+        return out
+
 
 def run_suite(suite: str | Path | Mapping[str, Any] | SuiteSpec, db: str | Path, *,
               executor: str | Executor = "serial", workers: int = 1, append: bool = False,
               cache: EvaluationCache | None = None, progress: bool = True,
-              console: Console | None = None, **executor_options: Any) -> RunSummary:
+              console: Console | None = None, repetitions: int | None = None,
+              **executor_options: Any) -> RunSummary:
     """Run (or resume) a suite into the results store at ``db``.
 
     ``suite`` is a suite file, the name of a shipped suite (``"quick"``), a dict as read from TOML,
     or a :class:`SuiteSpec`. ``append`` allows a different suite in a store that already has one.
+    ``repetitions`` overrides the suite's count: the same suite grown (or cut), so on a store
+    holding fewer repetitions only the missing studies run.
     """
     spec = suite if isinstance(suite, SuiteSpec) else load_suite(suite)
+    spec = with_repetitions(spec, repetitions)
     chosen = executor if not isinstance(executor, str) else make_executor(
         executor, workers, **executor_options)
+    hash_seed = _hash_seed_here(chosen, console)
     started = time.perf_counter()
     db = Path(db)
     studies = spec.studies()
@@ -71,8 +97,54 @@ def run_suite(suite: str | Path | Mapping[str, Any] | SuiteSpec, db: str | Path,
             finally:
                 summary.trials_run, summary.studies_run = sink.trials_run, sink.studies_run
                 summary.failed_studies = {study_label(k): e for k, e in sink.failed.items()}
+        _note_degenerate_studies(store, suite_id, spec, summary)
+    summary.python_hash_seed = hash_seed
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+_warned_hash_seed = False
+
+
+def _hash_seed_here(executor: Executor, console: Console | None) -> str | None:
+    """This process's hash seed where studies run in it, with a warning when it is randomised.
+
+    Process and Ray workers start with a fixed PYTHONHASHSEED; an in-process (serial) run has the
+    seed its interpreter started with, which nothing can change now. `tunebench run` re-executes
+    itself with one fixed, so only a library call from an unfixed interpreter gets here unfixed."""
+    from tunebench.suite.environment import DEFAULT_HASH_SEED, python_hash_seed
+
+    global _warned_hash_seed
+    seed = python_hash_seed()
+    if seed is None and getattr(executor, "name", "") == "serial" and not _warned_hash_seed:
+        _warned_hash_seed = True  # once per process: it cannot change within one
+        (console or Console(stderr=True)).print(
+            "[yellow]warning[/]: PYTHONHASHSEED is not fixed in this process, so libraries that "
+            "iterate sets or dicts of strings may propose differently in another process; the "
+            f"studies record it as unfixed. Start Python with PYTHONHASHSEED={DEFAULT_HASH_SEED}, "
+            "or use --executor process (its workers start with it fixed).", highlight=False)
+    return seed
+
+
+def _note_degenerate_studies(store: ResultStore, suite_id: int, spec: SuiteSpec,
+                             summary: RunSummary) -> None:
+    """Identical repetitions and exhausted searches, found in the store once the run ends."""
+    for (task, runner), (pairs, deterministic) in store.identical_repetitions(suite_id).items():
+        repeated = ", ".join(f"#{rep} = #{first}" for rep, first in pairs)
+        runner_spec = next((r for r in spec.runners if r.label == runner), None)
+        one_seed = runner_spec is not None and (runner_spec.pinned_seed is not None
+                                                or spec.seeds.runner == "fixed")
+        if deterministic:
+            why = "the runner is deterministic by design"
+        elif one_seed and spec.seeds.evaluation == "fixed":
+            why = "the suite holds both the runner and the evaluation seed fixed"
+        else:
+            why = "the runner proposed the same configurations whatever its seed"
+        summary.identical_repetitions[f"{task} × {runner}"] = (
+            f"repetitions with identical trial sequences ({repeated}): {why}, so they are not "
+            "independent; reports count distinct sequences (effective n)")
+    for key, left in store.exhausted_searches(suite_id).items():
+        summary.search_exhausted[study_label(key)] = left
 
 
 def _plan(store: ResultStore, suite_id: int, spec: SuiteSpec, studies: list[StudySpec]

@@ -11,7 +11,7 @@ import difflib
 import hashlib
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 from tunebench.devices import PRECISIONS
 from tunebench.space import canonical_json
 from tunebench.suite.budget import Budget, BudgetKind
-from tunebench.suite.seeding import evaluation_seed, runner_seed
+from tunebench.suite.seeding import SEED_MODES, SeedPolicy
 
 DEVICES_HELP = "auto, cpu, cuda, cuda:N or mps"
 
@@ -55,10 +55,18 @@ class TaskSpec:
     label: str
     options: Mapping[str, Any] = field(default_factory=dict)
     budget: Budget | None = None  # overrides the suite budget for this task
+    #: A smoke test (does the pipeline run?), kept out of every statistic; stored per study.
+    smoke: bool = False
+    #: This task's own number of repetitions (None: the suite's). Cheap tasks can have many
+    #: repetitions, expensive ones fewer, in one suite; every runner of the task gets the same.
+    repetitions: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "label": self.label, "options": dict(self.options),
-                "budget": self.budget.to_dict() if self.budget else None}
+        out = {"name": self.name, "label": self.label, "options": dict(self.options),
+               "budget": self.budget.to_dict() if self.budget else None, "smoke": self.smoke}
+        if self.repetitions is not None:  # absent otherwise: stored suites keep their form
+            out["repetitions"] = self.repetitions
+        return out
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,12 @@ class RunnerSpec:
     name: str
     label: str
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def pinned_seed(self) -> int | None:
+        """The runner seed the suite pins with ``options = { seed = N }`` (None: derived)."""
+        seed = self.options.get("seed")
+        return None if seed is None else int(seed)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "label": self.label, "options": dict(self.options)}
@@ -98,6 +112,21 @@ class StudySpec:
         return study_label(self.key)
 
 
+def with_repetitions(spec: SuiteSpec, repetitions: int | None) -> SuiteSpec:
+    """The suite grown (or cut) to ``repetitions`` for every task (None: as it is). The same suite
+    either way: its fingerprint leaves the counts out, so a store holding fewer runs only the new
+    ones."""
+    if repetitions is None or (repetitions == spec.repetitions
+                               and all(t.repetitions is None for t in spec.tasks)):
+        return spec
+    if isinstance(repetitions, bool) or not isinstance(repetitions, int) or repetitions < 1:
+        raise SuiteError(f"repetitions must be a positive integer, got {repetitions!r}",
+                         spec.source, "--repetitions")
+    # Every task, a task's own count included: "run N repetitions" means N for each task.
+    tasks = tuple(replace(t, repetitions=None) for t in spec.tasks)
+    return replace(spec, repetitions=repetitions, tasks=tasks)
+
+
 @dataclass(frozen=True)
 class SuiteSpec:
     name: str
@@ -111,13 +140,14 @@ class SuiteSpec:
     description: str = ""
     source: str | None = None  # where it was read from
     source_text: str | None = None
+    seeds: SeedPolicy = field(default_factory=SeedPolicy)
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved suite: what is stored, hashed and re-run by ``reproduce``."""
         return {
             "name": self.name, "description": self.description, "seed": self.seed,
-            "repetitions": self.repetitions, "budget": self.budget.to_dict(),
-            "settings": self.settings.to_dict(),
+            "repetitions": self.repetitions, "seeds": self.seeds.to_dict(),
+            "budget": self.budget.to_dict(), "settings": self.settings.to_dict(),
             "tasks": [t.to_dict() for t in self.tasks],
             "runners": [r.to_dict() for r in self.runners],
             "plugins": list(self.plugins),
@@ -125,35 +155,56 @@ class SuiteSpec:
 
     @property
     def fingerprint(self) -> str:
-        """Hash of everything that changes results (not the description or where it was read)."""
-        data = self.to_dict()
-        data.pop("description")
-        data["plugins"] = sorted(Path(p).name for p in self.plugins)
-        return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
+        """Hash of everything that changes results (see :func:`suite_fingerprint`)."""
+        return suite_fingerprint(self.to_dict())
 
     def studies(self) -> list[StudySpec]:
         """Every study, task-major, repetition-minor, runners interleaved within a repetition."""
         out = []
         for task in self.tasks:
-            for rep in range(self.repetitions):
+            for rep in range(task.repetitions or self.repetitions):
                 for runner in self.runners:
+                    eval_seed, seed = self.seeds.study_seeds(self.seed, task.label, runner.label,
+                                                             rep, runner.pinned_seed)
                     out.append(StudySpec(
                         suite=self.name, task=task, runner=runner, repetition=rep,
-                        eval_seed=evaluation_seed(self.seed, task.label, rep),
-                        runner_seed=runner_seed(self.seed, task.label, runner.label, rep),
+                        eval_seed=eval_seed, runner_seed=seed,
                         budget=task.budget or self.budget, settings=self.settings,
                         plugins=self.plugins,
                     ))
         return out
 
 
+def suite_fingerprint(data: Mapping[str, Any]) -> str:
+    """The identity of a resolved suite (:meth:`SuiteSpec.to_dict`, as stored): a hash of what
+    changes a study's results.
+
+    Left out: the description and where the file was read; the number of repetitions (growing a
+    suite from 10 to 100 repetitions adds studies to the same suite, it is not another one); the
+    ``smoke`` marks of tasks (they say how a report treats a task, not what it computes); a task's
+    own repetition count, for the same reason as the suite's. The seed
+    policy enters only when it is not the default, so suites stored before it existed keep their
+    identity.
+    """
+    seeds = SeedPolicy(**data.get("seeds") or {})
+    data = {key: value for key, value in data.items()
+            if key not in ("description", "repetitions", "seeds")}
+    if not seeds.is_default:
+        data["seeds"] = seeds.to_dict()
+    data["tasks"] = [{key: value for key, value in task.items()
+                      if key not in ("smoke", "repetitions")} for task in data["tasks"]]
+    data["plugins"] = sorted(Path(p).name for p in data.get("plugins", []))
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
+
+
 # ----------------------------------------------------------------------------- parsing
 
 _SECTIONS = {"suite", "budget", "settings", "tasks", "runners"}
-_SUITE_KEYS = {"name", "description", "seed", "repetitions", "plugins"}
+_SUITE_KEYS = {"name", "description", "seed", "repetitions", "plugins", "seeds"}
+_SEEDS_KEYS = {"evaluation", "runner"}
 _BUDGET_KEYS = {"trials", "epochs", "device_seconds", "charge_optimizer"}
 _SETTINGS_KEYS = {"device", "threads", "precision", "trial_timeout", "gpus_per_study"}
-_TASK_KEYS = {"name", "label", "options", "budget"}
+_TASK_KEYS = {"name", "label", "options", "budget", "smoke", "repetitions"}
 _RUNNER_KEYS = {"name", "label", "options"}
 
 
@@ -229,6 +280,20 @@ def _parse_budget(reader: _Reader, table: Mapping[str, Any], where: str) -> Budg
                   charge)
 
 
+def _parse_seeds(reader: _Reader, table: Any) -> SeedPolicy:
+    """``seeds = { evaluation = "fixed", runner = "per-repetition" }``: which seed repetitions vary."""
+    example = 'e.g. seeds = { evaluation = "fixed", runner = "per-repetition" }'
+    if not isinstance(table, Mapping):
+        raise reader.error("suite.seeds", f"must be a table, {example}")
+    reader.check_keys(table, _SEEDS_KEYS, "suite.seeds")
+    for role, mode in table.items():
+        if mode not in SEED_MODES:
+            raise reader.error(f"suite.seeds.{role}", f"must be one of "
+                               f"{', '.join(repr(m) for m in SEED_MODES)}, got {mode!r}; "
+                               "'fixed' uses repetition 0's seed in every repetition")
+    return SeedPolicy(**table)
+
+
 def _parse_settings(reader: _Reader, table: Mapping[str, Any]) -> Settings:
     reader.check_keys(table, _SETTINGS_KEYS, "settings")
     device = reader.string(table, "device", "settings", "auto")
@@ -282,7 +347,21 @@ def _parse_entries(reader: _Reader, data: Mapping[str, Any], section: str,
         options = entry.get("options", {})
         if not isinstance(options, Mapping):
             raise reader.error(f"{where}.options", f"must be a table, got {options!r}")
+        if section == "runners" and "seed" in options:
+            from tunebench.registry import check_seed
+
+            try:
+                check_seed(options["seed"])
+            except ValueError as exc:
+                raise reader.error(f"{where}.options.seed", f"{exc} (the runner's own seed, "
+                                   "recorded as its runner_seed; e.g. seed = 12)") from None
         item = {"name": name, "label": label, "options": dict(options)}
+        if "smoke" in entry:
+            if not isinstance(entry["smoke"], bool):
+                raise reader.error(f"{where}.smoke", f"must be true or false, got {entry['smoke']!r}")
+            item["smoke"] = entry["smoke"]
+        if section == "tasks" and "repetitions" in entry:
+            item["repetitions"] = reader.integer(entry, "repetitions", where, None, 1)
         if "budget" in entry:
             if not isinstance(entry["budget"], Mapping):
                 raise reader.error(f"{where}.budget", "must be a table, e.g. { trials = 20 }")
@@ -306,6 +385,7 @@ def parse_suite(data: Mapping[str, Any], source: str = "<suite>", base_dir: Path
         raise reader.error("suite.description", "must be a string")
     seed = reader.integer(suite, "seed", "suite", 0, 0)
     repetitions = reader.integer(suite, "repetitions", "suite", 1, 1)
+    seeds = _parse_seeds(reader, suite.get("seeds", {}))
     plugins_raw = suite.get("plugins", [])
     if not isinstance(plugins_raw, list) or not all(isinstance(p, str) for p in plugins_raw):
         raise reader.error("suite.plugins", 'must be a list of file paths, e.g. ["my_tasks.py"]')
@@ -324,7 +404,8 @@ def parse_suite(data: Mapping[str, Any], source: str = "<suite>", base_dir: Path
     runners = tuple(RunnerSpec(**r) for r in _parse_entries(reader, data, "runners", _RUNNER_KEYS))
     spec = SuiteSpec(name=name, seed=seed, repetitions=repetitions, budget=budget, tasks=tasks,
                      runners=runners, settings=settings, plugins=tuple(plugins),
-                     description=description, source=source, source_text=source_text)
+                     description=description, source=source, source_text=source_text,
+                     seeds=seeds)
     check_names(spec)
     return spec
 
@@ -411,11 +492,14 @@ def suite_from_dict(data: Mapping[str, Any]) -> SuiteSpec:
     """Rebuild a suite from its stored resolved form (:meth:`SuiteSpec.to_dict`)."""
     toml_like: dict[str, Any] = {
         "suite": {"name": data["name"], "seed": data["seed"], "repetitions": data["repetitions"],
+                  "seeds": dict(data.get("seeds") or {}),
                   "description": data.get("description", ""),
                   "plugins": list(data.get("plugins", []))},
         "budget": _budget_table(data["budget"]),
         "settings": {k: v for k, v in data["settings"].items() if v is not None},
         "tasks": [{"name": t["name"], "label": t["label"], "options": t["options"],
+                   "smoke": bool(t.get("smoke", False)),
+                   **({"repetitions": t["repetitions"]} if t.get("repetitions") else {}),
                    **({"budget": _budget_table(t["budget"])} if t.get("budget") else {})}
                   for t in data["tasks"]],
         "runners": data["runners"],

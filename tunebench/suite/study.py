@@ -24,7 +24,7 @@ from tunebench.runners.base import Runner, SearchExhausted, Status
 from tunebench.space import InvalidConfigError, config_key, keyed_json
 from tunebench.suite.budget import Budget, trained_steps
 from tunebench.suite.cache import numerics_settings, task_code_hash
-from tunebench.suite.environment import capture_environment
+from tunebench.suite.environment import capture_environment, study_facts
 from tunebench.suite.limits import Alarm, EvaluationLimits, clipped_outcome, warm_up_once
 from tunebench.suite.records import StudyResult, TrialRecord
 from tunebench.suite.spec import StudySpec
@@ -165,7 +165,8 @@ class StudyLoop:
                 "precision": settings.precision, "runner_version": self.runner.version(),
                 "runner_resolved_options": self.runner.resolved_options(),
                 "task_version": self.task.version, "task_code": task_code_hash(type(self.task)),
-                "environment": self._environment(), "warm_up_seconds": warm_up_seconds,
+                "environment": self._environment(), **study_facts(self.device, self.runner),
+                "warm_up_seconds": warm_up_seconds,
             })
             self.replay(history)
             exhausted, key = self.study.budget.exhausted, self.study.key

@@ -37,6 +37,13 @@ class SynthTask:
     task_name: str | None = None
     #: Best value reachable where ``optimum`` is None (the task does not know it).
     best: float = 0.0
+    #: Added to the optimum (or ``best``) per repetition, times the repetition: a task whose
+    #: optimum depends on the evaluation seed, as linreg's does through its data split.
+    shift: float = 0.0
+    #: Recorded as ``optimum_is_exact`` (False: a reference optimum, not a proven one).
+    exact: bool = True
+    #: Recorded as the studies' ``smoke`` flag when True (a smoke-test task).
+    smoke: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,10 +80,11 @@ def synthetic_store(
 
     for task in tasks:
         sign = -1.0 if task.direction == "maximize" else 1.0
-        opt = task.best if task.optimum is None else float(task.optimum)
         for runner in runners:
             for rep in range(repetitions):
                 study_id += 1
+                opt = (task.best if task.optimum is None else float(task.optimum)) + task.shift * rep
+                recorded = np.nan if task.optimum is None else opt
                 if task.budget_kind == "trials":
                     n = int(task.budget_amount)
                     fidelity = np.full(n, task.max_fidelity, dtype=float)
@@ -121,8 +129,8 @@ def synthetic_store(
                 add("best_value", sign * best_loss)
                 add("best_test_value", sign * best_test)
                 add("direction", np.full(n, task.direction, dtype=object))
-                add("optimum", np.full(n, np.nan if task.optimum is None else task.optimum))
-                add("optimum_is_exact", np.full(n, True))
+                add("optimum", np.full(n, recorded))
+                add("optimum_is_exact", np.full(n, task.exact))
                 add("fidelity", fidelity)
                 add("fidelity_spent", fidelity)
                 add("budget_kind", np.full(n, task.budget_kind, dtype=object))
@@ -150,8 +158,8 @@ def synthetic_store(
                     "budget_met": bool(spent[-1] >= task.budget_amount - 1e-9),
                     "status": "done", "n_trials": n, "n_failed": int(failed.sum()),
                     "device": runner.device, "threads": 1, "precision": "fp32",
-                    "direction": task.direction,
-                    "optimum": np.nan if task.optimum is None else task.optimum,
+                    "direction": task.direction, "optimum": recorded,
+                    "optimum_is_exact": task.exact, **({"smoke": True} if task.smoke else {}),
                     "runner_version": "0.0", "started_at": "2026-01-01T00:00:00",
                     "finished_at": "2026-01-01T00:01:00", "env_id": 1,
                 })
@@ -161,6 +169,8 @@ def synthetic_store(
         trials[col] = trials[col].astype(str)
     trials["error"] = trials["error"].astype(object)
     studies = pd.DataFrame(study_rows)
+    if "smoke" in studies.columns:
+        studies["smoke"] = studies["smoke"].fillna(False).astype(bool)
     environments = {1: {
         "python": "3.12.0", "platform": "Linux-x86_64", "cpu": "Synthetic CPU",
         "packages": {"numpy": np.__version__, "pandas": pd.__version__},
@@ -176,6 +186,72 @@ def synthetic_store(
         "source_text": f'name = "{suite}"\nseed = {seed}\n',
     }]
     return StoreData(trials, studies, environments, specs)
+
+
+@dataclass(frozen=True)
+class ExplicitStudy:
+    """One study given value by value (NaN: a failed trial), for hand-computed examples."""
+
+    task: str
+    runner: str
+    repetition: int
+    values: tuple[float, ...]
+    direction: str = "minimize"
+    optimum: float | None = 0.0
+    exact: bool = True
+    budget_kind: str = "trials"
+    #: Budget charged per trial (default 1 each); the budget defaults to their sum.
+    charges: tuple[float, ...] | None = None
+    budget_amount: float | None = None
+
+
+def explicit_store(studies: list[ExplicitStudy], *, suite: str = "explicit") -> StoreData:
+    """A :class:`~tunebench.reports.frames.StoreData` holding exactly the given studies.
+
+    Test values are the validation values + 0.5; the running best and the incumbent's test value
+    follow the store's rules (ties keep the earlier trial).
+    """
+    from tunebench.reports.frames import StoreData
+
+    trial_frames, study_rows = [], []
+    for study_id, st in enumerate(studies, start=1):
+        values = np.asarray(st.values, dtype=float)
+        n = len(values)
+        sign = -1.0 if st.direction == "maximize" else 1.0
+        charge = np.ones(n) if st.charges is None else np.asarray(st.charges, dtype=float)
+        best_loss = np.fmin.accumulate(sign * values)
+        previous = np.r_[np.nan, best_loss[:-1]]
+        improved = ~np.isnan(sign * values) & ~(sign * values >= previous)
+        incumbent = pd.Series(np.where(improved, np.arange(n), np.nan)).ffill()
+        tests = values + 0.5
+        best_test = np.where(incumbent.isna(), np.nan,
+                             tests[incumbent.fillna(0).to_numpy(dtype=int)])
+        amount = float(st.budget_amount if st.budget_amount is not None else charge.sum())
+        optimum = np.nan if st.optimum is None else float(st.optimum)
+        failed = np.isnan(values)
+        common = {"suite": suite, "study_id": study_id, "task": st.task, "task_name": st.task,
+                  "runner": st.runner, "runner_name": st.runner, "repetition": st.repetition,
+                  "direction": st.direction, "optimum": optimum, "budget_kind": st.budget_kind,
+                  "budget_amount": amount, "device": "cpu"}
+        trial_frames.append(pd.DataFrame({
+            **common, "trial": np.arange(n), "status": np.where(failed, "failed", "ok"),
+            "value": values, "test_value": np.where(failed, np.nan, tests),
+            "best_value": sign * best_loss, "best_test_value": best_test,
+            "optimum_is_exact": st.exact, "fidelity": 1, "fidelity_spent": charge,
+            "charge": charge, "budget_spent": np.cumsum(charge), "eval_seconds": 0.01,
+            "optimizer_seconds": 0.001, "cpu_seconds": 0.01, "config": [{"i": i} for i in range(n)],
+            "config_key": [f"{study_id}-{i}" for i in range(n)],
+            "error": [ERRORS[1] if f else None for f in failed], "cached": False,
+        }))
+        study_rows.append({
+            **common, "task_options": {}, "runner_options": {}, "eval_seed": 1000 + st.repetition,
+            "runner_seed": study_id, "budget_spent": float(charge.sum()),
+            "budget_met": bool(charge.sum() >= amount - 1e-9), "status": "done", "n_trials": n,
+            "n_failed": int(failed.sum()), "threads": 1, "precision": "fp32",
+            "optimum_is_exact": st.exact, "runner_version": "0.0",
+            "started_at": "2026-01-01T00:00:00", "finished_at": "2026-01-01T00:01:00", "env_id": 1,
+        })
+    return StoreData(pd.concat(trial_frames, ignore_index=True), pd.DataFrame(study_rows))
 
 
 def write_store(data: StoreData, db_path: str | Path) -> None:
@@ -215,7 +291,8 @@ def write_store(data: StoreData, db_path: str | Path) -> None:
                              int(row.eval_seed), int(row.runner_seed),
                              tasks[row.task].budget, settings)
             optimum = None if pd.isna(row.optimum) else float(row.optimum)
-            sid = store.ensure_study(suite_id, spec, row.direction, optimum, True)
+            sid = store.ensure_study(suite_id, spec, row.direction, optimum,
+                                     bool(getattr(row, "optimum_is_exact", True)))
             store.start_study(sid, {"device": row.device, "threads": 1, "precision": "fp32",
                                     "runner_version": "0.0", "task_version": "1"}, env_id)
             trials = by_study.get(row.study_id)

@@ -44,7 +44,9 @@ class MnistCNNTask(Task):
     low_precision_pays: ClassVar[bool] = True
     #: A run has diverged once an epoch's mean training cross-entropy passes this multiple of the
     #: loss of guessing uniformly (ln 10 for ten classes): a model that confidently wrong learns
-    #: nothing more, and training it on would only spend the budget.
+    #: nothing more, and training it on would only spend the budget. Measured (70 random
+    #: configurations, 1000 training images, 3 epochs, no bound): the 14 runs past it reached at
+    #: best 0.24 validation accuracy, against 0.885 for the best of the others.
     divergence_bound: ClassVar[float] = 10.0
     #: ``idx_sha256`` may pin only some of the files: the directory is hashed whatever it pins.
     data_files: ClassVar[dict[str, str | None]] = {"idx_dir": None}

@@ -14,7 +14,7 @@ from sklearn.linear_model import Lasso, LinearRegression, Ridge
 
 from tunebench.registry import RegistryError, get_task_class, make_task
 from tunebench.space import InvalidConfigError
-from tunebench.tasks.base import Direction, EvalContext, TaskError, TrialPruned
+from tunebench.tasks.base import Direction, Diverged, EvalContext, TaskError, TrialPruned
 from tunebench.tasks.linreg import (
     LinearRegressionTask,
     _Optimizer,
@@ -196,11 +196,26 @@ def test_evaluation_is_identical_in_another_process(task):
 def test_a_huge_learning_rate_diverges_with_a_clear_error(task):
     context = EvalContext()
     config = _config(task, learning_rate=1.0, optimizer="sgd", schedule="constant", batch_size=8)
-    with pytest.raises(FloatingPointError, match=r"diverged in epoch \d+.*learning_rate=1"):
+    with pytest.raises(Diverged, match=r"diverged in epoch 1 .*learning_rate=1"):
         task.evaluate(config, task.max_fidelity, 0, context)
-    # the epochs before the divergence were reported, all finite
-    assert 0 < len(context.curve) < task.max_fidelity
-    assert all(math.isfinite(v) for v in context.curve)
+    assert context.curve == []  # the diverged epoch is not reported
+
+
+def test_a_run_past_the_declared_bound_is_diverged_though_still_finite(task):
+    """Momentum at 0.1 climbs for four epochs, then passes 10^4 times the target's variance: the
+    run stops there (no more epochs trained), though the MSE is still a finite number."""
+    bound = task.divergence_bound * diabetes_split(0).y_scale ** 2
+    context = EvalContext()
+    config = _config(task, learning_rate=0.1, optimizer="momentum", momentum=0.9,
+                     schedule="constant", batch_size=8)
+    with pytest.raises(Diverged, match=r"diverged in epoch 5 \(validation MSE ([\d.e+]+), bound") as info:
+        task.evaluate(config, task.max_fidelity, 0, context)
+    mse = float(info.value.args[0].split("validation MSE ")[1].split(",")[0])
+    assert bound < mse < math.inf
+    assert len(context.curve) == 4 and all(v <= bound for v in context.curve)
+    assert context.curve == sorted(context.curve)  # climbing
+    # A Diverged is a FloatingPointError: arithmetic, a property of the inputs.
+    assert issubclass(Diverged, FloatingPointError)
 
 
 @pytest.mark.parametrize("fidelity", [1, 7, 50])
@@ -300,3 +315,33 @@ def test_a_full_evaluation_is_fast(task):
     start = time.perf_counter()
     task.evaluate(slowest, 50, 0, EvalContext())
     assert time.perf_counter() - start < 0.5
+
+
+def test_in_a_study_diverged_runs_fail_as_diverged_and_pay_the_epochs_they_trained(tmp_path):
+    import re
+
+    import tunebench
+    from tunebench.suite.store import load_studies, load_trials
+
+    db = tmp_path / "r.db"
+    tunebench.run_suite({
+        "suite": {"name": "lr", "seed": 1}, "budget": {"epochs": 200},
+        "tasks": [{"name": "linreg", "options": {"max_epochs": 5}}], "runners": [{"name": "random"}],
+    }, db, progress=False)
+    trials = load_trials(db)
+    bound = LinearRegressionTask.divergence_bound * diabetes_split(
+        int(load_studies(db).loc[0, "eval_seed"])).y_scale ** 2
+    diverged = trials[trials["error"].fillna("").str.startswith("Diverged: ")]
+    assert len(diverged) >= 2 and (diverged["status"] == "failed").all()
+    assert diverged["value"].isna().all()
+    epochs = diverged["error"].map(lambda e: int(re.search(r"in epoch (\d+)", e).group(1)))
+    assert (diverged["charge"] == epochs).all() and (diverged["fidelity_spent"] == epochs).all()
+    ok = trials[trials["status"] == "ok"]
+    assert len(ok) > 0 and (ok["value"] <= bound).all()  # nothing past the bound is a result
+    assert trials["charge"].sum() == 200
+
+
+def test_data_preparation_and_test_scoring_are_uncharged(task):
+    context = EvalContext()
+    task.evaluate(task.default_config(), 3, 0, context)
+    assert context.uncharged_seconds > 0 and context.uncharged_since is None

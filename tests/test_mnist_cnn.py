@@ -16,7 +16,7 @@ from tunebench.data import CATALOG, DataMissingError, is_fetched
 from tunebench.registry import RegistryError, make_task
 from tunebench.suite.cache import task_code_hash
 from tunebench.tasks import mnist_net, train_settings, training
-from tunebench.tasks.base import Direction, EvalContext, TrialPruned
+from tunebench.tasks.base import Direction, Diverged, EvalContext, TrialPruned
 from tunebench.tasks.mnist_cnn import INITS, MnistCNNTask
 from tunebench.tasks.mnist_net import LeNet
 from tunebench.tasks.train_settings import TrainSettings
@@ -281,3 +281,43 @@ def test_auto_precision_keeps_accuracy_on_real_mnist() -> None:
               for p in ("fp32", "bf16")}
     assert scores["fp32"] > 0.85
     assert abs(scores["bf16"] - scores["fp32"]) <= 0.02, scores
+
+
+def test_an_epoch_past_the_loss_bound_is_diverged_and_stops_training() -> None:
+    split = _tiny_split()
+    context = EvalContext()
+    with training.runtime(EvalContext(threads=1)) as rt, pytest.raises(
+            Diverged, match=r"mean loss of epoch 1 is [\d.]+ \(bound 0.01\)"):
+        training.fit(lambda: torch.nn.Linear(4, 2), split, split, split, TrainSettings(lr=0.1),
+                     fidelity=3, max_fidelity=3, seed=0, context=context, rt=rt, loss_bound=0.01)
+    assert context.curve == []  # stopped in epoch 1, nothing reported
+    assert training.chance_loss_bound(10, 10.0) == pytest.approx(10 * np.log(10))
+    assert MnistCNNTask.divergence_bound == 10.0
+
+
+def test_warm_up_trains_the_default_model_without_data_and_leaves_the_process_as_found(
+        tmp_path: Path) -> None:
+    threads = torch.get_num_threads()
+    task = MnistCNNTask(data_dir=str(tmp_path / "nothing-here"))  # warm-up needs no data
+    task.warm_up(EvalContext(threads=1, precision="fp32"))
+    assert torch.get_num_threads() == threads
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_loading_splitting_and_test_scoring_run_uncharged(idx_dir: Path) -> None:
+    task = MnistCNNTask(idx_dir=str(idx_dir), max_epochs=1)
+    context = EvalContext(threads=1)
+    result = task.evaluate(config(task), 1, 0, context)
+    assert result.test_value is not None
+    assert context.uncharged_seconds > 0 and context.uncharged_since is None
+
+
+def test_the_cache_key_follows_the_idx_files_content(idx_dir: Path) -> None:
+    from tunebench.suite.cache import data_content_hashes, resolved_task_options
+
+    task = make_task("mnist_cnn", {"idx_dir": str(idx_dir)})
+    before = data_content_hashes(task, resolved_task_options(task))
+    assert set(before) == {"idx_dir"}
+    path = idx_dir / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(path.read_bytes() + b"\0")
+    assert data_content_hashes(task, resolved_task_options(task)) != before

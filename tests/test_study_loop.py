@@ -143,12 +143,18 @@ name = "random"
     db = tmp_path / "r.db"
     tunebench.run_suite(path, db, progress=False)
     trials = load_trials(db)
-    assert (trials["eval_seconds"] >= trials["config"].map(lambda c: c["x"]) - 1e-3).all()
+    done, last = trials.iloc[:-1], trials.iloc[-1]
+    assert (done["eval_seconds"] >= done["config"].map(lambda c: c["x"]) - 1e-3).all()
     assert (trials["optimizer_seconds"] > 0).all()
     assert (trials["optimizer_seconds"] < trials["eval_seconds"] + 0.01).all()
-    spent_before_last = trials["charge"].iloc[:-1].sum()
-    assert spent_before_last < 0.3 <= trials["charge"].sum()
-    assert math.isclose(trials["charge"].sum(), trials["eval_seconds"].sum())
+    assert (done["charge"] == done["eval_seconds"]).all()
+    # The budget is never overshot: the last trial ran under what remained and was clipped.
+    remained = 0.3 - done["charge"].sum()
+    assert 0 < remained < last["config"]["x"]
+    assert last["status"] == "pruned" and last["error"].startswith("Clipped: the device-seconds")
+    assert math.isnan(last["value"])  # it reported nothing before the deadline
+    assert last["charge"] == remained and math.isclose(trials["charge"].sum(), 0.3)
+    assert remained <= last["eval_seconds"] < remained + 0.05  # stopped by the timer, mid-sleep
 
 
 def test_best_value_only_counts_ok_trials(write_suite, tmp_path):

@@ -146,3 +146,55 @@ def test_real_rotten_tomatoes_learns_above_the_majority_class() -> None:
     assert result.extra["precision"] == "fp32"  # auto keeps the bag model in fp32
     assert result.extra["test_size"] == 2550 and result.extra["majority_test"] < 0.6
     assert result.test_value > result.extra["majority_test"] + 0.05
+
+
+def _csv_suite(path: Path, **options) -> dict:
+    return {"suite": {"name": "csv", "seed": 3}, "budget": {"trials": 2},
+            "tasks": [{"name": "text_clf", "options": {"csv_path": str(path), "max_epochs": 1,
+                                                        **options}}],
+            "runners": [{"name": "random"}]}
+
+
+def test_editing_an_unpinned_data_file_is_never_served_the_old_results(reviews_csv: Path,
+                                                                        tmp_path: Path) -> None:
+    import tunebench
+    from tunebench.suite.cache import EvaluationCacheStore
+    from tunebench.suite.store import load_trials
+
+    cache = EvaluationCacheStore(tmp_path / "cache.db")
+    suite = _csv_suite(reviews_csv)
+    tunebench.run_suite(suite, tmp_path / "a.db", cache=cache, progress=False)
+    tunebench.run_suite(suite, tmp_path / "b.db", cache=cache, progress=False)
+    assert load_trials(tmp_path / "b.db")["cached"].all()  # the same file: served
+    lines = reviews_csv.read_text().splitlines()
+    flipped = [line.replace(",pos", ",tmp").replace(",neg", ",pos").replace(",tmp", ",neg")
+               for line in lines[1:]]
+    reviews_csv.write_text("\n".join([lines[0], *flipped]) + "\n")  # same path, other labels
+    tunebench.run_suite(suite, tmp_path / "c.db", cache=cache, progress=False)
+    edited = load_trials(tmp_path / "c.db")
+    assert not edited["cached"].any()  # evaluated afresh on the edited file
+    assert edited["status"].eq("ok").all()
+
+
+def test_a_pinned_data_file_is_keyed_by_its_pin_not_read_again(reviews_csv: Path) -> None:
+    from tunebench.data.store import sha256_file
+    from tunebench.suite.cache import data_content_hashes, resolved_task_options
+
+    unpinned = make_task("text_clf", {"csv_path": str(reviews_csv)})
+    assert data_content_hashes(unpinned, resolved_task_options(unpinned)) == {
+        "csv_path": sha256_file(reviews_csv)}
+    pinned = make_task("text_clf", {"csv_path": str(reviews_csv),
+                                    "sha256": sha256_file(reviews_csv)})
+    assert data_content_hashes(pinned, resolved_task_options(pinned)) == {}  # the pin is an option
+    assert data_content_hashes(make_task("text_clf"), resolved_task_options(make_task("text_clf"))) == {}
+
+
+@pytest.mark.parametrize("model", ["bag", "cnn"])
+def test_warm_up_needs_no_data_and_an_evaluation_prepares_its_data_uncharged(
+        reviews_csv: Path, model: str) -> None:
+    task = TextClassifierTask(csv_path=str(reviews_csv), model=model, max_epochs=1)
+    task.warm_up(EvalContext(threads=1))
+    assert task._data is None  # the warm-up did not load the data set
+    context = EvalContext(threads=1)
+    task.evaluate(task.default_config(), 1, 0, context)
+    assert context.uncharged_seconds > 0 and context.uncharged_since is None

@@ -8,6 +8,48 @@
 
 Each trial's charge is stored with it, so a resumed or reproduced study decides where the budget ran
 out from the recorded costs, not from a new clock.
+
+**What a trial is charged: what it trained, the same rules for every runner.**
+
+- A trial that ends without a result (failed, timed out, pruned, diverged) trained the steps it
+  reported plus the one in progress when it stopped (:func:`trained_steps`), at most the fidelity
+  it was asked for: a trial failing in epoch 1 costs one epoch, never the full fidelity. One that
+  returned a result ran its ``fidelity_spent``. Under device seconds it costs its measured time.
+- The measured span (``eval_seconds``, ``cpu_seconds``) is the evaluation minus two things it
+  records but is not charged for: the runner's pruner decisions (optimiser time: charged once,
+  with ask and tell, only under ``charge_optimizer``) and what the task ran inside
+  ``EvalContext.uncharged()`` (loading and re-splitting data, scoring the test set; recorded in
+  the trial's ``extra`` as ``uncharged_seconds``). A task's once-per-process warm-up
+  (``Task.warm_up``) runs before the first timed trial and is recorded per study
+  (``warm_up_seconds``), never charged. On a GPU the clock is read only after the device is
+  synchronised, on every path.
+- An **epochs** budget is never overshot: the last trial is *asked for* the fidelity that remains
+  (:meth:`Budget.fidelity_for_next`); it is an ordinary trial at that fidelity.
+- A **device-seconds** budget is never overshot either: every trial runs under a deadline of what
+  remains of the budget (less its own ask time under ``charge_optimizer``), in charged seconds.
+  A trial that reaches it is **clipped** — stopped by a timer wherever it is (or, off the main
+  thread, at its next report) — and then:
+
+  - its status is ``pruned`` (stopped by the harness; its configuration did not fail, so it never
+    counts as a failure), with ``value`` the last value it reported before the deadline and its
+    curve those steps — no value when it reported none; its error reads ``Clipped: …`` and its
+    ``extra`` holds ``clipped = true``; a step reported after the deadline does not count, nor
+    does a result returned after it;
+  - it is charged exactly what remained, so the study spends its budget to the last digit;
+  - it is never an incumbent: the store's ``best_value`` takes ``ok`` trials only, and the runner
+    is told the trial was pruned at its last value (failed, when it has no value to learn from),
+    so the runner's idea of its best and the report's agree. It did not complete the fidelity it
+    was asked for, unlike the epochs budget's last trial, which completes the smaller fidelity it
+    was asked for;
+  - it is never stored in the evaluation cache (where it stopped depends on the moment), and a
+    cached evaluation that would not fit in what remains is run live instead, so it is clipped as
+    a live one would be;
+  - a reproduction (``tunebench reproduce``), which replays the recorded charges, clips it at the
+    step the original reached (:meth:`Budget.clip_steps`), not by its own clock.
+
+  Trials that end within the deadline are charged as measured (eval time, plus ask, pruner and
+  tell time under ``charge_optimizer``), capped at what remained: the last trial's ``tell`` is
+  the only time the cap can leave uncharged.
 """
 
 from __future__ import annotations
@@ -52,6 +94,17 @@ class Budget:
     def exhausted(self, spent: float) -> bool:
         return spent >= self.amount - 1e-9
 
+    @property
+    def clips_live(self) -> bool:
+        """Whether each trial runs under a live deadline of what remains (a device-seconds budget;
+        a reproduction's replayed budget clips where the original did instead, :meth:`clip_steps`)."""
+        return self.kind is BudgetKind.DEVICE_SECONDS
+
+    def clip_steps(self, number: int) -> int | None:
+        """Under a replayed budget: how many steps trial ``number`` of the original reported before
+        the budget clipped it (None: it was not clipped). A live budget replays nothing."""
+        return None
+
     def fidelity_for_next(self, max_fidelity: int, spent: float) -> int:
         """The fidelity the next trial is asked for.
 
@@ -83,3 +136,12 @@ class Budget:
         unit = {"trials": "trials", "epochs": "epochs", "device_seconds": "device s"}[self.kind]
         extra = " (+ optimiser time)" if self.charge_optimizer else ""
         return f"{self.amount:g} {unit}{extra}"
+
+
+def trained_steps(reported: int, after_step: int | None, fidelity: int) -> int:
+    """The fidelity steps a trial that ended without a result trained (what an epochs budget
+    charges it): those it reported plus the one in progress when it stopped — none when it was
+    stopped at a report (``after_step``, the step whose report stopped it) — at least one and at
+    most ``fidelity``. A trial failing in its first epoch is charged one epoch, never more."""
+    steps = max(reported, after_step) if after_step is not None else reported + 1
+    return max(1, min(steps, fidelity))

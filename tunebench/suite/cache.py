@@ -20,14 +20,21 @@ include ``tasks/mnist_net.py`` and ``tasks/training.py``, which its ``evaluate``
 torch, which listing or checking the task must not pay for); for a plugin file, the file itself and
 what it imports from its own package. A module imported inside a function is imported for the hash,
 so the hash is the same whether or not a trial has run in the process. Editing any of them
-invalidates the task's entries; editing the harness, the runners or the reports does not. A data
-file is not seen, nor a module imported by a computed name: when such a change alters numbers, bump
-the task's ``version``.
+invalidates the task's entries; editing the harness, the runners or the reports does not. A module
+imported by a computed name is not seen: when such a change alters numbers, bump the task's
+``version``.
+
+**A user's data file** (an option the task lists in ``Task.data_files``) is part of the key by its
+content: given with its ``sha256`` option, the pinned digest is in the options (and the task's
+loader refuses any other file); without one, the file is hashed (a directory: every file in it,
+by name), so editing it never serves the old file's results. Digests are kept per process by path,
+size, modification time and inode, so a file is read once however many studies use it.
 
 **What is cached**: complete evaluations only — ``ok`` trials, and trials that failed by a
-non-finite value or an arithmetic error (``FloatingPointError``, ``OverflowError``,
-``ZeroDivisionError``), which are properties of the inputs. Other failures (a timeout, out of
-memory, a missing file, a CUDA error) may depend on the machine or the moment and are recomputed.
+non-finite value, a diverged training run or an arithmetic error (``FloatingPointError``,
+``OverflowError``, ``ZeroDivisionError``), which are properties of the inputs. Other failures (a
+timeout, out of memory, a missing file, a CUDA error, a trial clipped by the end of a device-seconds
+budget) may depend on the machine or the moment and are recomputed.
 **Pruned trials are stored as prefixes**: where a trial stops depends on the runner's pruner, not
 on the evaluation, but the first *k* steps of an evaluation are the same whoever stops it (tasks
 report a deterministic curve). A hit is *replayed* through the current runner's pruner, step by
@@ -94,7 +101,7 @@ CACHE_FILENAME = "tunebench-cache.db"
 CACHE_FORMAT = 1
 
 #: Failures that are properties of the inputs (cached); anything else is recomputed.
-DETERMINISTIC_FAILURES = ("NonFiniteValue", "FloatingPointError", "OverflowError",
+DETERMINISTIC_FAILURES = ("NonFiniteValue", "Diverged", "FloatingPointError", "OverflowError",
                           "ZeroDivisionError")
 
 _SCHEMA = """
@@ -327,12 +334,55 @@ class _TaskKey:
 def _task_key(task: Task, study: StudySpec, context: EvalContext) -> _TaskKey:
     code = task_code_hash(type(task))
     threads = context.threads if context.threads is not None else study.settings.threads
+    options = resolved_task_options(task)
     parts = {
         "format": CACHE_FORMAT, "task": study.task.name, "version": str(task.version),
-        "code": code, "options": resolved_task_options(task),
+        "code": code, "options": options,
         "numerics": numerics_settings(task.uses_torch, context.device, threads, context.precision),
     }
+    data = data_content_hashes(task, options)
+    if data:  # absent otherwise, so the keys of tasks without user data files stay as they were
+        parts["data"] = data
     return _TaskKey(study.task.name, str(task.version), code, canonical_json(parts))
+
+
+def data_content_hashes(task: Task, options: dict[str, Any]) -> dict[str, str]:
+    """The content digest of every user data file the task's options name and do not pin."""
+    digests: dict[str, str] = {}
+    for option, pin in getattr(task, "data_files", {}).items():
+        path = options.get(option)
+        if path is None or (pin is not None and options.get(pin)):
+            continue
+        digests[option] = _content_digest(Path(str(path)).expanduser())
+    return digests
+
+
+_DIGESTS: dict[tuple[str, int, int, int], str] = {}
+
+
+def _content_digest(path: Path) -> str:
+    """sha256 of a file, or of a directory's files (by name); "missing" when there is none (the
+    evaluation then fails with the loader's error, and failures of that kind are not cached)."""
+    try:
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file())
+            return hashlib.sha256("".join(f"{p.name}:{_content_digest(p)};" for p in files)
+                                  .encode()).hexdigest()
+        stat = path.stat()
+    except OSError:
+        return "missing"
+    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    found = _DIGESTS.get(memo)
+    if found is None:
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:
+            return "missing"
+        found = _DIGESTS[memo] = digest.hexdigest()
+    return found
 
 
 def evaluation_key(prefix: str, config_key: str, fidelity: int, eval_seed: int) -> str:

@@ -180,7 +180,9 @@ def load_trials(db_path: str | Path) -> pd.DataFrame:
             "direction", "optimum", "optimum_is_exact", "budget_kind", "budget_amount", "device"]
     frame = trials.merge(studies[keep], on="study_id", how="inner", validate="many_to_one")
     frame["config"] = frame.pop("config_json").map(json.loads)
-    frame["extra"] = frame.pop("extra_json").map(lambda text: json.loads(text) if text else {})
+    # NULL reads as NaN (a float) beside text: only text holds JSON
+    frame["extra"] = frame.pop("extra_json").map(
+        lambda text: json.loads(text) if isinstance(text, str) and text else {})
     frame["cached"] = frame["cached"].astype(bool)
     for column in ("value", "test_value", "fidelity_spent", "charge", "eval_seconds",
                    "optimizer_seconds", "cpu_seconds"):

@@ -27,14 +27,18 @@ class TrialRecord:
     fidelity: int  # asked for
     fidelity_spent: float  # actually run
     curve: tuple[float, ...]
-    eval_seconds: float  # wall time of the evaluation, device-synchronised
-    cpu_seconds: float  # process CPU time of the evaluation
+    #: wall time of the evaluation, device-synchronised, less the pruner's decisions and the work
+    #: the task ran uncharged (data preparation, test scoring)
+    eval_seconds: float
+    cpu_seconds: float  # process CPU time of the same span
     optimizer_seconds: float  # ask + tell (+ prune checks)
     charge: float  # budget units charged
     error: str | None = None
     traceback: str | None = None
     cached: bool = False
     started_at: float = 0.0  # unix time
+    #: The task's own extras, plus the harness's: ``uncharged_seconds`` / ``uncharged_cpu_seconds``
+    #: (recorded, not charged) and ``clipped`` (the trial a device-seconds budget ran out in)
     extra: dict[str, Any] = field(default_factory=dict)
     pruner_steps: tuple[int, ...] = ()  # steps the runner's pruner saw, replayed on resume
     #: canonical JSON of ``config`` when the loop already made it (with the key); the store

@@ -67,7 +67,16 @@ class ReplayBudget(Budget):
     """
 
     charges: tuple[float, ...] = ()
+    #: Per original trial: the steps it reported before the budget clipped it (None: not clipped).
+    clipped: tuple[int | None, ...] = ()
     _count: list[int] = field(default_factory=lambda: [0], compare=False, repr=False)
+
+    @property
+    def clips_live(self) -> bool:
+        return False  # the original's clock decided; the replay clips where it did
+
+    def clip_steps(self, number: int) -> int | None:
+        return self.clipped[number] if 0 <= number < len(self.clipped) else None
 
     def charge(self, *, fidelity_spent: float, eval_seconds: float,
                optimizer_seconds: float) -> float:
@@ -84,7 +93,9 @@ class ReplayBudget(Budget):
     @classmethod
     def of(cls, budget: Budget, history: Sequence[TrialRecord]) -> ReplayBudget:
         return cls(budget.kind, budget.amount, budget.charge_optimizer,
-                   charges=tuple(float(r.charge) for r in history))
+                   charges=tuple(float(r.charge) for r in history),
+                   clipped=tuple(len(r.curve) if (getattr(r, "extra", None) or {}).get("clipped")
+                                 else None for r in history))
 
 
 # ----------------------------------------------------------------------------- results

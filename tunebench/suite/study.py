@@ -2,16 +2,17 @@
 
 This module is what every executor runs, in-process or in a worker. It never writes to the store:
 finished trials go to a :class:`StudySink` (the driver, the only writer), so the loop is the same
-whichever executor runs it. Failures are results: an exception, a non-finite value or a timeout
-becomes a failed trial that is stored, told to the runner and charged.
+whichever executor runs it. Failures are results: an exception, a non-finite value, a diverged run
+or a timeout becomes a failed trial that is stored, told to the runner and charged what it trained.
+What each trial is charged, and how the trial a device-seconds budget runs out in is clipped, is
+set out in :mod:`tunebench.suite.budget`; the limits an evaluation runs under are in
+:mod:`tunebench.suite.limits`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import signal
-import threading
 import time
 import traceback as traceback_module
 from collections.abc import Callable, Iterator, Sequence
@@ -21,11 +22,22 @@ from tunebench.devices import resolve_device, synchronize
 from tunebench.runners.adapter import LibraryRunner
 from tunebench.runners.base import Runner, SearchExhausted, Status
 from tunebench.space import InvalidConfigError, config_key, keyed_json
+from tunebench.suite.budget import Budget, trained_steps
 from tunebench.suite.cache import numerics_settings, task_code_hash
 from tunebench.suite.environment import capture_environment, study_facts
+from tunebench.suite.limits import Alarm, EvaluationLimits, clipped_outcome, warm_up_once
 from tunebench.suite.records import StudyResult, TrialRecord
 from tunebench.suite.spec import StudySpec
-from tunebench.tasks.base import EvalContext, Result, Task, TrialPruned, TrialTimeout
+from tunebench.tasks.base import (
+    Diverged,
+    EvalContext,
+    Result,
+    Task,
+    TrialClipped,
+    TrialPruned,
+    TrialStopped,
+    TrialTimeout,
+)
 from tunebench.threadpools import limit_threads
 
 
@@ -87,58 +99,6 @@ def study_threads(threads: int, uses_torch: bool) -> Iterator[None]:
 _NO_TIME_LIMIT = contextlib.nullcontext()
 
 
-class _Alarm:
-    """A trial's time limit as a SIGALRM timer (main thread on POSIX; elsewhere the context's
-    deadline still stops tasks that report per step).
-
-    While the runner's pruner decides, an alarm is held back, so a timeout never interrupts a
-    library halfway through updating its state: it fires as the pruner returns. Held in Python,
-    not with a signal mask: the kernel may deliver the signal to any other thread of the process,
-    and Python then runs the handler in the main thread regardless.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._previous: Any = None
-        self._holding = False
-        self._fired = False
-
-    @staticmethod
-    def usable(seconds: float | None) -> bool:
-        return (seconds is not None and hasattr(signal, "setitimer")
-                and threading.current_thread() is threading.main_thread())
-
-    def _timeout(self) -> TrialTimeout:
-        return TrialTimeout(f"trial exceeded its time limit of {self.seconds:g} s")
-
-    def _on_alarm(self, signum: int, frame: Any) -> None:
-        if self._holding:
-            self._fired = True
-            return
-        raise self._timeout()
-
-    def __enter__(self) -> _Alarm:
-        self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, self.seconds)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        finally:  # an alarm falling between the two calls must not leave our handler installed
-            signal.signal(signal.SIGALRM, self._previous)
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        self._holding = True
-        try:
-            yield
-        finally:
-            self._holding = False
-            if self._fired:
-                raise self._timeout()  # the alarm that fell while the pruner decided
-
-
 class StudyLoop:
     """Runs one study from its stored history to the end of its budget."""
 
@@ -152,11 +112,19 @@ class StudyLoop:
         self.task, self.runner = build_study_objects(study)
         self.device = resolve_device(study.settings.device, self.task.uses_torch)
         self._gpu = self.device != "cpu"  # the clock reads wait for queued device work
+        budget = study.budget
+        #: A device-seconds budget clips the trial it runs out in (see tunebench.suite.budget);
+        #: a reproduction's replayed budget clips where the original did.
+        self._clip = budget.clips_live
+        self._replays_clips = type(budget).clip_steps is not Budget.clip_steps
+        self._limited = self._clip or self._replays_clips
+        self._real_clock = clock is time.perf_counter
+        self._context_extras = self._gpu or not self._real_clock
         self.spent = 0.0
         self.n_trials = 0
         self.n_failed = 0
         self._optimizer_seconds = 0.0
-        self._alarm: _Alarm | None = None  # armed while an evaluation runs under a time limit
+        self._alarm: Alarm | None = None  # armed while an evaluation runs under a limit
         #: The library adapter's own ask() validates every proposal against this very space:
         #: checking it twice would only cost time on every trial.
         self._proposals_validated = (type(self.runner).ask is LibraryRunner.ask
@@ -191,12 +159,14 @@ class StudyLoop:
     def run(self, history: Sequence[TrialRecord] = ()) -> StudyResult:
         settings = self.study.settings
         with study_threads(settings.threads, self.task.uses_torch):
+            warm_up_seconds = warm_up_once(self.task, self.device, settings, self.clock)
             self.sink.study_started(self.study.key, {
                 "device": self.device, "threads": settings.threads,
                 "precision": settings.precision, "runner_version": self.runner.version(),
                 "runner_resolved_options": self.runner.resolved_options(),
                 "task_version": self.task.version, "task_code": task_code_hash(type(self.task)),
                 "environment": self._environment(), **study_facts(self.device, self.runner),
+                "warm_up_seconds": warm_up_seconds,
             })
             self.replay(history)
             exhausted, key = self.study.budget.exhausted, self.study.key
@@ -227,23 +197,36 @@ class StudyLoop:
         ask_seconds = self.clock() - t0
         config = raw if self._proposals_validated else self._validated(raw)
         config_json, key = keyed_json(config)
-        fidelity = self.study.budget.fidelity_for_next(self.task.max_fidelity, self.spent)
+        budget = self.study.budget
+        fidelity = budget.fidelity_for_next(self.task.max_fidelity, self.spent)
         self._optimizer_seconds = ask_seconds
         context = self._context(config)
+        # Under a device-seconds budget: the charged seconds this evaluation may still use.
+        left = clip_at = None
+        if self._limited:
+            if self._clip:
+                left = budget.amount - self.spent - (ask_seconds if budget.charge_optimizer else 0.0)
+            else:
+                clip_at = budget.clip_steps(number)
         record = self.cache.lookup(self.task, self.study, key, fidelity, context) \
             if self.cache is not None else None
+        if record is not None and left is not None and record.eval_seconds > left:
+            record = None  # a live run would be clipped: run it
         if record is None:
-            record = self._evaluate(number, config, key, fidelity, context, started_at)
-            if self.cache is not None:
+            record = self._evaluate(number, config, key, fidelity, context, started_at, left,
+                                    clip_at)
+            if self.cache is not None and not record.extra.get("clipped"):
                 self.cache.store(self.task, self.study, record, context)
         record.pruner_steps = tuple(context.pruner_steps)
         t1 = self.clock()
         self.runner.tell(config, record.outcome())
         self._optimizer_seconds += self.clock() - t1
-        charge = self.study.budget.charge(
+        charge = budget.charge(
             fidelity_spent=record.fidelity_spent, eval_seconds=record.eval_seconds,
             optimizer_seconds=self._optimizer_seconds,
         )
+        if self._clip:  # never past the budget: a clipped trial is charged exactly what remained
+            charge = min(charge, budget.amount - self.spent)
         record.number, record.optimizer_seconds = number, self._optimizer_seconds
         record.charge, record.started_at, record.config_json = charge, started_at, config_json
         return record
@@ -259,61 +242,98 @@ class StudyLoop:
 
     def _context(self, config: dict[str, Any]) -> EvalContext:
         settings = self.study.settings
-
         consulted: list[int] = []
 
         def prune(step: int, value: float) -> bool:
-            t0 = self.clock()
+            # Timed outside the evaluation (optimiser time only), and the time added before the
+            # held alarm looks again, so a limit never counts the pruner's decision as evaluation.
             try:
                 with self._alarm.held() if self._alarm is not None else _NO_TIME_LIMIT:
-                    consulted.append(step)  # replayed on resume, exactly: only steps it decided
-                    return self.runner.should_prune(config, step, value)
-            finally:
-                self._optimizer_seconds += self.clock() - t0
+                    t0, cpu0 = self.clock(), time.process_time()
+                    try:
+                        consulted.append(step)  # replayed on resume, exactly: only steps it decided
+                        return self.runner.should_prune(config, step, value)
+                    finally:
+                        seconds = self.clock() - t0
+                        self._optimizer_seconds += seconds
+                        context.pruner_seconds += seconds
+                        context.pruner_cpu_seconds += time.process_time() - cpu0
+                        context.excluded = True
+            except TrialStopped as exc:  # a limit reached while the pruner decided
+                if exc.after_step is None:
+                    exc.after_step = step  # ... after the step was trained and reported
+                raise
 
-        return EvalContext(device=self.device, threads=settings.threads,
-                           precision=settings.precision, pruner=prune, pruner_steps=consulted)
+        context = EvalContext(device=self.device, threads=settings.threads,
+                              precision=settings.precision, pruner=prune, pruner_steps=consulted)
+        if self._context_extras:  # a fake clock, or a GPU to wait for
+            if not self._real_clock:
+                context.clock = self.clock
+            if self._gpu:
+                context.sync = self._synchronize
+        return context
+
+    def _synchronize(self) -> None:
+        synchronize(self.device)
 
     def _evaluate(self, number: int, config: dict[str, Any], key: str, fidelity: int,
-                  context: EvalContext, started_at: float) -> TrialRecord:
+                  context: EvalContext, started_at: float, left: float | None,
+                  clip_at: int | None = None) -> TrialRecord:
         status, error, trace = Status.OK, None, None
         result: Result | None = None
+        stopped: TrialStopped | None = None
         timeout = self.study.settings.trial_timeout
         context.deadline = time.monotonic() + timeout if timeout else None
         gpu = self._gpu
         if gpu:
             synchronize(self.device)
         cpu0, t0 = time.process_time(), self.clock()
-        alarm = self._alarm = _Alarm(timeout) if timeout is not None and _Alarm.usable(timeout) \
-            else None
+        alarm = None
+        if timeout is not None or left is not None:
+            limits = EvaluationLimits(context, self.clock, t0, timeout=timeout, budget_left=left,
+                                      charge_pruner=self.study.budget.charge_optimizer)
+            if left is not None:
+                context.over_budget = limits.over_budget
+            first = min(timeout if timeout is not None else math.inf,
+                        left if left is not None and self._real_clock else math.inf)
+            if first < math.inf and Alarm.usable():
+                alarm = self._alarm = Alarm(limits, first)
+        if clip_at is not None:  # a reproduction: stop where the original was clipped
+            context.over_budget = lambda: len(context.curve) >= clip_at
         try:
+            if left is not None and left <= 0:
+                raise TrialClipped("the device-seconds budget ran out before the evaluation began")
             if alarm is None:
                 returned = self.task.evaluate(dict(config), fidelity, self.study.eval_seed, context)
             else:
                 with alarm:
                     returned = self.task.evaluate(dict(config), fidelity, self.study.eval_seed,
                                                   context)
-            if gpu:
-                synchronize(self.device)
             if not isinstance(returned, Result):
                 raise TypeError(f"task {self.task.name!r} returned {type(returned).__name__} "
                                 f"{returned!r:.80}, not a tunebench Result")
             result = returned
-        except TrialPruned:
-            status = Status.PRUNED
-        except TrialTimeout as exc:
-            status, error = Status.FAILED, f"TrialTimeout: {exc}"
+        except TrialPruned as exc:
+            status, stopped = Status.PRUNED, exc
+        except (TrialTimeout, TrialClipped) as exc:
+            status, error, stopped = Status.FAILED, f"{type(exc).__name__}: {exc}", exc
+        except Diverged as exc:  # a result of the inputs, not a bug: no traceback
+            status, error = Status.FAILED, f"Diverged: {exc}"
         except Exception as exc:  # a failing trial is a result, never the end of the study
             status, error = Status.FAILED, f"{type(exc).__name__}: {exc}"
             trace = traceback_module.format_exc(limit=20)
         finally:
             self._alarm = None
-        eval_seconds = self.clock() - t0
-        cpu_seconds = time.process_time() - cpu0
+        if gpu:  # every path: queued work is the trial's, whatever ended it
+            try:
+                synchronize(self.device)
+            except Exception as exc:
+                if status is Status.OK:
+                    status, error, result = Status.FAILED, f"{type(exc).__name__}: {exc}", None
+        eval_seconds, cpu_seconds = self.clock() - t0, time.process_time() - cpu0
         curve = tuple(context.curve)
         value: float | None = None
         test_value: float | None = None
-        spent: float = len(curve) if curve else fidelity
         extra: dict[str, Any] = {}
         if result is not None:
             value, test_value, extra = result.value, result.test_value, dict(result.extra)
@@ -327,14 +347,29 @@ class StudyLoop:
             elif not math.isfinite(value):
                 status, error = Status.FAILED, f"NonFiniteValue: the task returned {value!r}"
                 value = None
-        elif status is Status.PRUNED:
-            value = curve[-1] if curve else None
-            spent = max(len(curve), 1)  # a pruned trial pays at least one step
-        spent = min(spent, fidelity)
+        else:
+            spent = trained_steps(len(curve), stopped.after_step if stopped else None,
+                                  fidelity)
+            if status is Status.PRUNED:
+                value = curve[-1] if curve else None
+        if context.excluded:  # pruner decisions are optimiser time; uncharged work is recorded only
+            eval_seconds -= context.uncharged_seconds + context.pruner_seconds
+            cpu_seconds -= context.uncharged_cpu_seconds + context.pruner_cpu_seconds
+            if context.uncharged_seconds:
+                extra["uncharged_seconds"] = context.uncharged_seconds
+                extra["uncharged_cpu_seconds"] = context.uncharged_cpu_seconds
+        clipped = clip_at is not None
+        if left is not None and not clipped:  # stopped by the deadline, or a result after it
+            charged = eval_seconds + (context.pruner_seconds if self.study.budget.charge_optimizer
+                                      else 0.0)
+            clipped = isinstance(stopped, TrialClipped) or (status is Status.OK and charged > left)
+        if clipped:
+            status, value, error, trace = clipped_outcome(curve, left)
+            test_value, extra = None, {**extra, "clipped": True}
         return TrialRecord(
             number=number, config=config, config_key=key, status=status, value=value,
             test_value=test_value if status is Status.OK else None, fidelity=fidelity,
-            fidelity_spent=float(spent), curve=curve, eval_seconds=eval_seconds,
+            fidelity_spent=float(min(spent, fidelity)), curve=curve, eval_seconds=eval_seconds,
             cpu_seconds=cpu_seconds, optimizer_seconds=0.0, charge=0.0, error=error,
             traceback=trace, started_at=started_at, extra=extra,
         )

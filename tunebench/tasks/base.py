@@ -3,16 +3,19 @@
 A task never imports a runner; it declares its :class:`~tunebench.space.Space`, its metric and direction,
 its maximum fidelity and, where known, its optimum. The harness hands each evaluation an
 :class:`EvalContext` that carries the study's device settings and receives the learning curve as it
-happens, so a pruner can stop a trial between fidelity steps.
+happens, so a pruner can stop a trial between fidelity steps; work that is not the evaluation's to
+pay for (loading and re-splitting data, scoring the test set) runs inside
+:meth:`EvalContext.uncharged`, and once-per-process costs go to :meth:`Task.warm_up`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -28,12 +31,35 @@ class TaskError(UserError):
     """
 
 
-class TrialPruned(Exception):
+class TrialStopped(Exception):
+    """The harness stopped a trial. ``after_step`` is the step whose report raised it (that step
+    was trained); None when it was raised in the middle of a step (by a timer), which was then in
+    progress: what a stopped trial is charged follows from it."""
+
+    def __init__(self, message: str, after_step: int | None = None) -> None:
+        super().__init__(message)
+        self.after_step = after_step
+
+
+class TrialPruned(TrialStopped):
     """Raised from :meth:`EvalContext.report` when the runner's pruner stops a trial."""
 
 
-class TrialTimeout(Exception):
-    """Raised from :meth:`EvalContext.report` when a trial has run past its time limit."""
+class TrialTimeout(TrialStopped):
+    """Raised when a trial has run past its time limit (``trial_timeout``)."""
+
+
+class TrialClipped(TrialStopped):
+    """Raised when a trial reaches the end of a device-seconds budget (what remained of it)."""
+
+
+class Diverged(FloatingPointError):
+    """Training diverged: the loss went past the task's declared bound, or became non-finite.
+
+    A failed trial with the reason "diverged" (stored as ``Diverged: …``): the run is stopped at
+    the step that diverged and charged the steps it trained. A property of the inputs, so the
+    evaluation cache keeps it.
+    """
 
 
 @dataclass(frozen=True)
@@ -73,7 +99,8 @@ class EvalContext:
 
     ``device``, ``threads`` and ``precision`` are study settings, the same for every runner in a
     comparison. ``report(step, value)`` records the learning curve and asks the runner's pruner (if
-    any) whether to go on; it raises :class:`TrialPruned` to stop.
+    any) whether to go on; it raises :class:`TrialPruned` to stop. Wrap work that is not the
+    evaluation's to pay for in :meth:`uncharged`.
     """
 
     device: str = "cpu"
@@ -85,13 +112,61 @@ class EvalContext:
     #: Steps at which the pruner was consulted (the harness replays exactly these on resume).
     pruner_steps: list[int] = field(default_factory=list)
 
+    # Set per instance by the harness on the evaluations that need them. Declared as class
+    # attributes (not dataclass fields), so an evaluation that uses none of them pays nothing.
+    #: The clock of the evaluation's span (the study loop's, injectable in tests).
+    clock: ClassVar[Callable[[], float]] = staticmethod(time.perf_counter)
+    #: Waits for queued device work (set on a GPU), so a clock read measures it.
+    sync: ClassVar[Callable[[], None] | None] = None
+    #: True once the evaluation has used up what remained of a device-seconds budget.
+    over_budget: ClassVar[Callable[[], bool] | None] = None
+    #: Wall and CPU seconds spent inside :meth:`uncharged` (taken out of the charged span).
+    uncharged_seconds: ClassVar[float] = 0.0
+    uncharged_cpu_seconds: ClassVar[float] = 0.0
+    #: Clock reading at which the current :meth:`uncharged` block began (None: not inside one).
+    uncharged_since: ClassVar[float | None] = None
+    #: Wall and CPU seconds the runner's pruner took (optimiser time, never evaluation time).
+    pruner_seconds: ClassVar[float] = 0.0
+    pruner_cpu_seconds: ClassVar[float] = 0.0
+    #: True once uncharged or pruner time was recorded (one read tells the harness to look).
+    excluded: ClassVar[bool] = False
+
     def report(self, step: int, value: float) -> None:
         """Report the validation value after fidelity step ``step`` (1-based)."""
+        if self.over_budget is not None and self.over_budget():
+            # Reached after the budget ran out: the step does not count (it was trained, though).
+            raise TrialClipped(f"the budget ran out before step {step} was reported", step)
         self.curve.append(float(value))
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise TrialTimeout(f"trial ran past its time limit after step {step}")
+            raise TrialTimeout(f"trial ran past its time limit after step {step}", step)
         if self.pruner is not None and math.isfinite(value) and self.pruner(step, float(value)):
-            raise TrialPruned(f"pruned after step {step} (value {value:.6g})")
+            raise TrialPruned(f"pruned after step {step} (value {value:.6g})", step)
+
+    @contextlib.contextmanager
+    def uncharged(self) -> Iterator[None]:
+        """Run the block outside the charged span: its time is recorded, not charged.
+
+        For what is not the configuration's to pay for: loading and re-splitting data, scoring
+        the test set. On a GPU the device is synchronised at both ends, so queued training work is
+        not moved out of the charge. Nested blocks count once.
+        """
+        if self.uncharged_since is not None:
+            yield
+            return
+        sync, clock = self.sync, self.clock
+        if sync is not None:
+            sync()
+        cpu0 = time.process_time()
+        self.uncharged_since = t0 = clock()
+        try:
+            yield
+        finally:
+            if sync is not None:
+                sync()
+            self.uncharged_seconds += clock() - t0
+            self.uncharged_cpu_seconds += time.process_time() - cpu0
+            self.uncharged_since = None
+            self.excluded = True
 
 
 class Task(ABC):
@@ -114,6 +189,10 @@ class Task(ABC):
     version: ClassVar[str] = "1"
     #: Whether evaluations run torch code, so the harness knows to fix threads and device.
     uses_torch: ClassVar[bool] = False
+    #: Options naming a user's data file or directory, each with the option that pins its sha256
+    #: (None: none). The evaluation cache hashes an unpinned one by content, so an edited file is
+    #: never served the old file's results.
+    data_files: ClassVar[dict[str, str | None]] = {}
 
     @property
     @abstractmethod
@@ -142,6 +221,15 @@ class Task(ABC):
     def optimum_is_exact(self) -> bool:
         """False where :attr:`optimum` is a reference (e.g. a closed-form fit), not a proven bound."""
         return True
+
+    def warm_up(self, context: EvalContext) -> None:
+        """Pay this process's one-off costs (library start-up, first kernel calls) before any timed
+        trial, so they are never charged to whichever trial runs first. The harness calls it once
+        per process and task, with the study's settings, and records how long it took.
+
+        The default does nothing; torch tasks train their model for a step on a few items.
+        """
+        return
 
     def default_config(self) -> Config:
         """A sensible configuration to try by hand (``tunebench eval TASK``)."""

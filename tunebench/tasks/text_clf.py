@@ -19,6 +19,12 @@ offsets, and a batch is gathered with tensor ops — no per-document Python whil
 Metric: classification accuracy, maximised. With ``model="cnn"``, ``ngram`` is the convolution width
 over word embeddings (the n-gram detector's span).
 
+Charged span: loading the data, tokenising the corpus, extracting its n-grams (cached per process,
+so only whichever trial came first would pay) and the seed's split run outside it; the vocabulary
+and the encoding it gives depend on the configuration (``vocab_size``, ``ngram``), so they are
+charged like training. A run whose mean training loss passes
+:attr:`~TextClassifierTask.divergence_bound` times the loss of guessing has diverged.
+
 This module does not import torch, so the task can be listed, built and checked without it; the
 models and batches (:mod:`tunebench.tasks.text_net`) and the loop are imported when a trial is
 evaluated.
@@ -159,6 +165,11 @@ class TextClassifierTask(Task):
     #: Precision ``auto`` uses for each model: the bag model's time goes to embedding gathers and
     #: the optimiser step, which bf16 autocast does not speed up, so it stays in fp32.
     low_precision_pays_for: ClassVar[dict[str, bool]] = {"bag": False, "cnn": True}
+    #: A run has diverged once an epoch's mean training cross-entropy passes this multiple of the
+    #: loss of guessing uniformly among the classes.
+    divergence_bound: ClassVar[float] = 10.0
+    data_files: ClassVar[dict[str, str | None]] = {"csv_path": "sha256",
+                                                   "test_csv_path": "test_sha256"}
 
     def __init__(
         self,
@@ -271,13 +282,14 @@ class TextClassifierTask(Task):
         from tunebench.tasks import text_net, training  # torch: only when a trial runs
 
         config = self.space.validate(config)
-        data = self.load()
-        all_labels = np.concatenate([data.labels, data.test_labels]
-                                    if data.test_labels is not None else [data.labels])
-        parts = self.indices(data, seed)
-        corpus = self._corpus(data)
         cnn = self.model == "cnn"
-        keys, offsets = self._keys(data, corpus, 1 if cnn else config["ngram"])
+        with context.uncharged():
+            data = self.load()
+            all_labels = np.concatenate([data.labels, data.test_labels]
+                                        if data.test_labels is not None else [data.labels])
+            parts = self.indices(data, seed)
+            corpus = self._corpus(data)
+            keys, offsets = self._keys(data, corpus, 1 if cnn else config["ngram"])
         vocab = Vocabulary.build(gather(keys, offsets, parts["train"])[0], config["vocab_size"])
         encoded = {name: vocab.encode(*gather(keys, offsets, docs),
                                       unknown=len(vocab) + 1 if cnn else None)
@@ -287,8 +299,9 @@ class TextClassifierTask(Task):
         with training.runtime(
             context, low_precision_pays=self.low_precision_pays_for[self.model]
         ) as rt:
-            splits = text_net.to_device(encoded, labels, rt.device,
-                                        pad_to=self.max_length if cnn else None)
+            with context.uncharged():
+                splits = text_net.to_device(encoded, labels, rt.device,
+                                            pad_to=self.max_length if cnn else None)
             return training.fit(
                 text_net.model_builder(self.model, len(vocab), config, data.num_classes),
                 splits["train"], splits["val"], splits["test"], TrainSettings.from_config(config),
@@ -302,5 +315,23 @@ class TextClassifierTask(Task):
                     "majority_val": float(np.mean(labels["val"] == majority)),
                     "majority_test": float(np.mean(labels["test"] == majority)),
                 },
+                loss_bound=training.chance_loss_bound(data.num_classes, self.divergence_bound),
             )
+
+    def warm_up(self, context: EvalContext) -> None:
+        """A training epoch of the default model on 64 random short documents (training.warm_up)."""
+        from tunebench.tasks import text_net, training
+
+        config = self.space.default()
+        vocab, cnn = 100, self.model == "cnn"
+        rng = np.random.default_rng(0)
+        offsets = np.concatenate([[0], np.cumsum(rng.integers(1, 12, size=64))]).astype(np.int64)
+        ids = rng.integers(1, vocab + 1, size=int(offsets[-1])).astype(np.int64)
+        labels = np.arange(64) % 2
+        training.warm_up(
+            text_net.model_builder(self.model, vocab, config, 2),
+            lambda device: text_net.to_device({"train": (ids, offsets)}, {"train": labels}, device,
+                                              pad_to=self.max_length if cnn else None)["train"],
+            TrainSettings.from_config(config), context,
+            low_precision_pays=self.low_precision_pays_for[self.model])
 

@@ -18,6 +18,13 @@ when a trial runs.
 
 The metric is accuracy (maximise). ``Result.value`` is the best validation accuracy seen so far, which
 is the accuracy of the returned model; ``curve`` holds each epoch's validation accuracy.
+
+**Charged honestly**: a run whose mean training loss in an epoch passes the task's bound (``loss_bound``:
+each task declares it) or is not finite has diverged: it stops in that epoch with
+:class:`~tunebench.tasks.base.Diverged` (a failed trial, charged the epochs trained). Restoring the
+best epoch's weights and scoring the test set run outside the charged span
+(:meth:`~tunebench.tasks.base.EvalContext.uncharged`); :func:`warm_up` pays torch's one-off
+costs before the first timed trial.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tunebench import devices
-from tunebench.tasks.base import EvalContext, Result, TaskError
+from tunebench.tasks.base import Diverged, EvalContext, Result, TaskError
 from tunebench.tasks.train_settings import TrainSettings, derive_seed, lr_factor
 
 
@@ -136,9 +143,10 @@ class Trainer:
     """Trains one model on one split and reports its validation accuracy after every epoch."""
 
     def __init__(self, model: nn.Module, settings: TrainSettings, rt: Runtime, *,
-                 max_epochs: int, seed: int) -> None:
+                 max_epochs: int, seed: int, loss_bound: float = math.inf) -> None:
         self.model, self.settings, self.rt = model, settings, rt
         self.max_epochs = max_epochs
+        self.loss_bound = loss_bound
         params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(params, settings, rt.device)
         self.l1_params = [p for p in params if p.ndim > 1] if settings.l1 > 0 else []
@@ -149,7 +157,11 @@ class Trainer:
         self.samples_seen = 0
 
     def train_epoch(self, train: Batches) -> float:
-        """One pass over ``train`` in seeded random order; returns the mean training loss."""
+        """One pass over ``train`` in seeded random order; returns the mean training loss.
+
+        Raises :class:`Diverged` when that loss is past ``loss_bound`` or not finite (checked once
+        per epoch: a check per batch would make a GPU wait for every batch).
+        """
         settings, rt, model = self.settings, self.rt, self.model
         for group in self.optimizer.param_groups:
             group["lr"] = settings.lr * lr_factor(settings.schedule, self.epoch, self.max_epochs)
@@ -175,9 +187,10 @@ class Trainer:
         self.epoch += 1
         self.samples_seen += len(train)
         mean_loss = total.item() / len(train)
-        if not math.isfinite(mean_loss):
-            raise FloatingPointError(
-                f"training diverged: the mean loss of epoch {self.epoch} is {mean_loss} "
+        if not mean_loss <= self.loss_bound:  # NaN included
+            raise Diverged(
+                f"training diverged: the mean loss of epoch {self.epoch} is {mean_loss:.4g}"
+                f"{'' if math.isinf(self.loss_bound) else f' (bound {self.loss_bound:.4g})'} "
                 f"(lr={settings.lr:.3g}, optimizer={settings.optimizer})"
             )
         return mean_loss
@@ -196,18 +209,22 @@ def fit(
     context: EvalContext,
     rt: Runtime,
     extra: dict[str, Any] | None = None,
+    loss_bound: float = math.inf,
 ) -> Result:
     """Train to ``fidelity`` epochs (fewer if early stopping ends it) and score the best epoch's model.
 
     Call inside :func:`runtime`. ``context.report`` is called after every epoch; a
-    :class:`~tunebench.tasks.base.TrialPruned` or ``TrialTimeout`` it raises propagates.
+    :class:`~tunebench.tasks.base.TrialPruned` or ``TrialTimeout`` it raises propagates, and so
+    does :class:`~tunebench.tasks.base.Diverged` when an epoch's mean training loss passes
+    ``loss_bound`` (or is not finite).
     """
     if not 1 <= fidelity <= max_fidelity:
         raise TaskError(f"fidelity must be 1..{max_fidelity} epochs, got {fidelity}")
     torch.manual_seed(derive_seed(seed, "init"))
     model = build_model().to(rt.device)
     torch.manual_seed(derive_seed(seed, "dropout"))
-    trainer = Trainer(model, settings, rt, max_epochs=max_fidelity, seed=seed)
+    trainer = Trainer(model, settings, rt, max_epochs=max_fidelity, seed=seed,
+                      loss_bound=loss_bound)
     train_clock = devices.DeviceTimer(rt.device_str)
     eval_clock = devices.DeviceTimer(rt.device_str)
     curve: list[float] = []
@@ -228,12 +245,13 @@ def fit(
         context.report(epoch, value)
         if settings.patience is not None and epoch - best_epoch >= settings.patience:
             break
-    if best_state is not None and best_epoch != len(curve):
-        model.load_state_dict(best_state)
     test_value = None
-    if test is not None:
-        with eval_clock:
-            test_value = accuracy(model, test, rt)
+    with context.uncharged():  # scoring the test set is not the configuration's to pay for
+        if best_state is not None and best_epoch != len(curve):
+            model.load_state_dict(best_state)
+        if test is not None:
+            with eval_clock:
+                test_value = accuracy(model, test, rt)
     info: dict[str, Any] = {
         "device": rt.device_str,
         "precision": rt.precision,
@@ -253,3 +271,23 @@ def fit(
     }
     return Result(value=best_value, test_value=test_value, fidelity_spent=len(curve),
                   curve=tuple(curve), extra=info)
+
+
+def chance_loss_bound(num_classes: int, factor: float) -> float:
+    """``factor`` times the cross-entropy of guessing uniformly among ``num_classes`` (what an
+    untrained classifier scores): a mean training loss past it is a diverged run."""
+    return factor * math.log(max(num_classes, 2))
+
+
+def warm_up(build_model: Callable[[], nn.Module], make_batches: Callable[[torch.device], Batches],
+            settings: TrainSettings, context: EvalContext, *, low_precision_pays: bool) -> None:
+    """One training epoch and one evaluation pass of a model on a few items, in the study's
+    settings, so torch's one-off costs in this process (thread pool start, kernel selection,
+    allocator growth, autocast and optimiser set-up) are paid before any timed trial."""
+    with runtime(context, low_precision_pays=low_precision_pays) as rt:
+        torch.manual_seed(0)
+        model = build_model().to(rt.device)
+        batches = make_batches(rt.device)
+        Trainer(model, settings, rt, max_epochs=1, seed=0).train_epoch(batches)
+        accuracy(model, batches, rt)
+        devices.synchronize(rt.device_str)

@@ -275,3 +275,33 @@ def test_a_reproduction_clips_where_the_original_was_clipped(tmp_path: Path) -> 
     assert trials["error"].iloc[-1].startswith("Clipped") and trials["charge"].sum() == 0.1
     report = reproduce(db)
     assert report.ok and report.studies[0].verdict == IDENTICAL
+
+
+def test_the_warm_up_is_stored_with_the_study_that_paid_it(tmp_path):
+    """What the loop measured reaches the store: the first study of the process records its
+    task's warm-up, the next one (already warm) records 0, and no trial is charged for it."""
+    plugin = tmp_path / "sleepy.py"
+    plugin.write_text(
+        "import time\n"
+        "from tunebench import Result, Task\n"
+        "from tunebench.space import Float, Space\n\n"
+        "class SleepyWarmUp(Task):\n"
+        "    name = 'sleepy_warm_up'\n"
+        "    @property\n"
+        "    def space(self):\n"
+        "        return Space({'x': Float(0.0, 1.0)})\n"
+        "    def warm_up(self, context):\n"
+        "        time.sleep(0.3)\n"
+        "    def evaluate(self, config, fidelity, seed, context):\n"
+        "        return Result(value=config['x'])\n")
+    suite = {"suite": {"name": "warm", "plugins": [str(plugin)], "repetitions": 2},
+             "budget": {"trials": 3}, "tasks": [{"name": "sleepy_warm_up"}],
+             "runners": [{"name": "random"}]}
+    db = tmp_path / "warm.db"
+    import tunebench
+
+    tunebench.run_suite(suite, db, progress=False)
+    studies = tunebench.load_studies(db).sort_values("repetition")
+    first, second = studies["warm_up_seconds"].tolist()
+    assert first >= 0.29 and second == 0.0
+    assert tunebench.load_trials(db)["eval_seconds"].max() < 0.1

@@ -95,7 +95,9 @@ def load_studies(db_path: str | Path) -> pd.DataFrame:
     ``python_hash_seed`` (None: randomised), ``search_exhausted`` and ``budget_left`` (what a runner
     that ran out of proposals left unspent), ``smoke`` (keep out of statistics),
     ``trial_sequence`` and ``identical_to`` (the first repetition whose trial sequence this one
-    repeats; NA when none), ``seeds_evaluation`` / ``seeds_runner`` (the suite's seed policy).
+    repeats; NA when none), ``seeds_evaluation`` / ``seeds_runner`` (the suite's seed policy),
+    ``warm_up_seconds`` (the task's one warm-up in the study's process, never charged; 0 when an
+    earlier study of the process warmed it up).
     Facts a store predating them did not record are None.
     """
     with closing(connect(Path(db_path), readonly=True)) as conn:

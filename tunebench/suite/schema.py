@@ -45,6 +45,7 @@ STUDY_FACT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("smoke", "INTEGER NOT NULL DEFAULT 0"),  # a smoke-test task: kept out of the statistics
     ("trial_sequence", "TEXT"),  # digest of the finished study's config keys, in trial order
     ("identical_to", "INTEGER"),  # the first repetition with the same trial sequence
+    ("warm_up_seconds", "REAL"),  # the task's warm-up in this process, before any timed trial
 )
 
 

@@ -261,14 +261,15 @@ class ResultStore:
                 "UPDATE studies SET status='running', device=?, threads=?, precision=?, "
                 "runner_version=?, task_version=?, task_code=?, env_id=?, "
                 "device_model=?, device_memory=?, device_uuid=?, runner_resolved_options=?, "
-                "runner_deterministic=?, python_hash_seed=?, "
+                "runner_deterministic=?, python_hash_seed=?, warm_up_seconds=?, "
                 "started_at=COALESCE(started_at, ?) WHERE id=?",
                 (info.get("device"), info.get("threads"), info.get("precision"),
                  info.get("runner_version"), info.get("task_version"), info.get("task_code"),
                  env_id, info.get("device_model"), info.get("device_memory"),
                  info.get("device_uuid"), _recorded_json(resolved) if resolved is not None else None,
                  None if deterministic is None else int(bool(deterministic)),
-                 info.get("python_hash_seed"), time.time(), study_id),
+                 info.get("python_hash_seed"), info.get("warm_up_seconds"), time.time(),
+                 study_id),
             )
 
     def finish_study(self, study_id: int, result: StudyResult) -> None:

@@ -304,3 +304,27 @@ def test_suite_source_in_markdown_keeps_its_backticks_inside_the_fence(tmp_path)
     files = write_report(report, tmp_path)
     markdown = files.markdown.read_text()
     assert "````\nname = \"x\"\n# ``` a fence in a comment\n\n````" in markdown
+
+
+def test_a_comparison_mixing_resolved_precisions_or_device_models_is_warned_about() -> None:
+    """Facts, not requests: every study asked for precision "auto", but one ran in bf16; and
+    cuda:0 / cuda:1 of one GPU model is the same device (no warning for the index alone)."""
+    from dataclasses import replace
+
+    data = small_store()
+    studies = data.studies.copy()
+    first = studies["task"] == studies["task"].iloc[0]
+    studies["precision"] = "auto"
+    studies["precision_resolved"] = "fp32"
+    studies.loc[first & (studies["repetition"] == 0), "precision_resolved"] = "bf16"
+    studies["device"] = ["cuda:0" if i % 2 else "cuda:1" for i in range(len(studies))]
+    studies["device_model"] = "NVIDIA A100-SXM4-40GB"
+    studies["device_memory"] = 40 * 2**30
+    report = build_report(replace(data, studies=studies))
+    mixes = [w for w in report.warnings if "mixes" in w]
+    assert len(mixes) == 1 and "numeric precisions" in mixes[0] and "bf16" in mixes[0]
+    assert not any("Different devices" in w or "device models" in w for w in report.warnings)
+    # Two models behind the same requested device string are told apart.
+    studies.loc[first & (studies["repetition"] == 1), "device_model"] = "NVIDIA H100 80GB HBM3"
+    report = build_report(replace(data, studies=studies))
+    assert any("device models" in w for w in report.warnings)

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from tunebench.reports.frames import Frames, StoreData
+from tunebench.suite.comparability import comparability_issues
 
 #: Packages worth showing first in the environment table (others follow alphabetically).
 KEY_PACKAGES = ("tunebench", "torch", "numpy", "scipy", "scikit-learn", "optuna", "hyperopt",
@@ -181,12 +182,20 @@ def collect(data: StoreData, frames: Frames) -> Provenance:
     for task, values in _differs(budgets, "budget").items():
         warnings.append(f"Unequal budgets on task {task!r}: {' vs '.join(values)}. Runners on this "
                         "task did not get the same budget; its comparison is not fair.")
-    for column, what in (("device", "devices"), ("precision", "precisions"),
-                         ("threads", "thread counts")):
+    # Facts, not requests: the precision "auto" resolved to and the device model each study ran
+    # on (cuda:0 and cuda:1 of one model are one device); the requested device where no fact is.
+    warnings.extend(issue.message for issue in comparability_issues(studies))
+    models_known = "device_model" in studies and bool(studies["device_model"].notna().all())
+    for column, what in (("device", "devices"), ("threads", "thread counts")):
+        if column == "device" and models_known:
+            continue  # compared by model above
         for task, values in _differs(studies, column).items():
             warnings.append(f"Different {what} on task {task!r}: {', '.join(values)}. Times and "
                             "possibly results are not comparable across these studies.")
-    unmet = studies[(studies["status"].astype(str) != "done") | ~studies["budget_met"].astype(bool)]
+    done = studies["status"].astype(str) == "done"
+    exhausted = (studies["search_exhausted"].astype(bool) if "search_exhausted" in studies
+                 else pd.Series(False, index=studies.index))
+    unmet = studies[~done | (~studies["budget_met"].astype(bool) & ~exhausted)]
     if len(unmet):
         running = int((unmet["status"].astype(str) != "done").sum())
         warnings.append(
@@ -194,6 +203,11 @@ def collect(data: StoreData, frames: Frames) -> Provenance:
             + (f" ({running} still running or interrupted)" if running else "")
             + ": their final values are not comparable with finished studies "
             "(see the study table below).")
+    spent_all = studies[done & exhausted & ~studies["budget_met"].astype(bool)]
+    for (task, runner), group in spent_all.groupby(["task", "runner"], sort=False):
+        notes.append(f"{runner} on {task!r} proposed every point of its search space before the "
+                     f"budget ran out ({len(group)} studies): it ends there rather than repeat a "
+                     "point, and its final value is that of its whole space.")
     reps = studies.groupby(["task", "runner"]).size().unstack(fill_value=0)
     uneven = [str(t) for t, row in reps.iterrows() if row.nunique() > 1]
     if uneven:

@@ -65,8 +65,11 @@ def test_a_runner_seed_option_seeds_the_runner_and_is_recorded(write_suite, tmp_
 
 
 def test_a_pinned_seed_reaches_a_plugin_runner_built_in_this_process(write_suite, tmp_path):
-    tunebench.run_suite(_suite(write_suite), tmp_path / "r.db", progress=False)
+    path = _suite(write_suite)
+    tunebench.load_suite(path)  # imports the plugin (other tests' runs share its module)
     plugin = next(m for name, m in sys.modules.items() if name.startswith("tunebench_plugin_provenance"))
+    plugin.SEEDS_GIVEN.clear()
+    tunebench.run_suite(path, tmp_path / "r.db", progress=False)
     assert plugin.SEEDS_GIVEN and set(plugin.SEEDS_GIVEN) == {77}
 
 

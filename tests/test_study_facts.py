@@ -185,9 +185,11 @@ def test_a_runner_that_ignores_its_seed_is_caught_and_shown(write_suite, tmp_pat
     assert "#1 = #0, #2 = #0" in summary.identical_repetitions["words × seed_blind"]
     shown = CliRunner().invoke(app, ["show", "--db", str(db)], env={"COLUMNS": "200"})
     assert shown.exit_code == 0, shown.output
-    line = next(row for row in shown.output.splitlines() if "seed_blind" in row)
-    assert "(2 identical)" in line
-    assert "identical" not in next(row for row in shown.output.splitlines() if "random" in row)
+    lines = shown.output.splitlines()
+    row = next(line for line in lines if "seed_blind" in line and "*" not in line.split()[0])
+    assert row.rstrip().endswith("3/3 *")
+    assert "* seed_blind: 2 of 3 repetitions repeat an earlier one's run." in lines
+    assert not any(line.startswith("* random") for line in lines)
 
 
 def test_the_flag_does_not_depend_on_the_order_studies_finish_in(write_suite, tmp_path):

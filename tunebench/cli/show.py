@@ -95,6 +95,9 @@ def _summary(trials: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
             "done": int((group["status"] == "done").sum()), "studies": len(group),
             "identical": int(group["identical_to"].notna().sum())
             if "identical_to" in group else 0,
+            "exhausted": int(group["search_exhausted"].astype(bool).sum())
+            if "search_exhausted" in group else 0,
+            "smoke": bool(group["smoke"].astype(bool).any()) if "smoke" in group else False,
             "regret": float(group["regret"].mean()),
             "delta": mean, "delta_half": half, "pairs": pairs,
             "test": float(pd.to_numeric(group["best_test_value"], errors="coerce").mean()),
@@ -154,8 +157,9 @@ def show(db: Path = typer.Option(Path("results.db"), "--db", help="Results store
         first = rows.iloc[0]
         sources = {s for text in rows["source"] for s in text.split("; ") if s}
         reference = _reference_text(sources)
-        table = Table(title=f"{suite} · {task}: {first['direction']}, budget {first['budget']:g} "
-                            f"{first['budget_kind']}; regret from {reference}",
+        smoke = " (smoke test: not compared)" if first["smoke"] else ""
+        table = Table(title=f"{suite} · {task}{smoke}: {first['direction']}, budget "
+                            f"{first['budget']:g} {first['budget_kind']}; regret from {reference}",
                       title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
         headers = ["runner", "mean regret"] + (["Δ vs random"] if has_baseline else []) + \
             ["mean test", "studies", "failed"]
@@ -163,13 +167,21 @@ def show(db: Path = typer.Option(Path("results.db"), "--db", help="Results store
         for column in headers:
             table.add_column(column, justify="left" if column == "runner" else "right",
                              overflow="fold", min_width=longest if column == "runner" else None)
+        notes: list[str] = []
         for row in rows.itertuples():
             cells = [row.runner, _number(row.regret)] + ([_delta(row)] if has_baseline else [])
-            studies = f"{row.done}/{row.studies}" + (f" ({row.identical} identical)"
-                                                     if row.identical else "")
+            marks = [f"{row.identical} of {row.studies} repetitions repeat an earlier one's run"
+                     ] if row.identical else []
+            marks += [f"{row.exhausted} proposed every point of the space before the budget "
+                      "ran out"] if row.exhausted else []
+            if marks:
+                notes.append(f"* {row.runner}: " + "; ".join(marks) + ".")
+            studies = f"{row.done}/{row.studies}" + (" *" if marks else "")
             table.add_row(*cells, _number(row.test), studies,
                           f"{row.failed}/{row.trials}" if row.failed else "")
         console.print(table)
+        for note in notes:
+            console.print(note, highlight=False)
         if not has_baseline:
             console.print("No random-search runner: regrets are means over repetitions, no "
                           "spread is shown (a spread over repetitions would measure the splits).")

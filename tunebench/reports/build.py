@@ -288,8 +288,8 @@ class _Builder:
                               for rows in zip(*(cells[c].to_numpy() for c in cells), strict=True)],
                              index=cells["median"].index, columns=cells["median"].columns)
         tasks, runners = list(texts.index), list(texts.columns)
-        bold = significance.significantly_best_mask(self.f.final, "final_test", tasks, runners,
-                                                    self.alpha)
+        bold = significance.significantly_best_mask(self.f.tested_final, "final_test", tasks,
+                                                    runners, self.alpha)
         self.results["final_test_best"] = pd.DataFrame(bold, index=tasks, columns=runners) \
             .rename_axis("task").reset_index()
         self.table(s, wide_table("final_test", "Final test value (median [interval])",
@@ -312,6 +312,13 @@ class _Builder:
                     lambda: plots.final_values(self.f.final, self.style, column="final_test",
                                                ylabel="test value"))
         self.versus_random(s)
+        repeats = self.f.final[self.f.final["repeat"]] if "repeat" in self.f.final else None
+        if repeats is not None and len(repeats):
+            pairs = repeats.groupby(["runner", "task"], sort=False).size()
+            s.add("note", "Runs that repeat an earlier repetition's run exactly (a pinned seed, or a "
+                          "runner that ignores its seed) are counted once in the bold and the "
+                          "paired tests: " + ", ".join(f"{r} on {t} ({n} left out)"
+                                                       for (r, t), n in pairs.items()) + ".")
         if self.max_reps < 2:
             s.add("note", "Only one repetition: no confidence intervals.")
         missing = int(summary["n_missing"].sum())
@@ -326,7 +333,7 @@ class _Builder:
             return
         for value, column in significance.VALUE_COLUMNS.items():
             self.results[f"vs_random_{value}"] = significance.paired_differences(
-                self.f.final, baseline, column, alpha=self.alpha)
+                self.f.tested_final, baseline, column, alpha=self.alpha)
         diffs = self.results["vs_random_test"]
         if diffs.empty or not diffs["n"].gt(0).any():
             return
@@ -448,7 +455,10 @@ class _Builder:
 
     def significance(self) -> None:
         s = self.section("significance", "Significance")
-        final = self.f.final
+        # Each run once (repeats of a pinned seed left out), smoke tasks out of every statistic.
+        final = self.f.tested_final
+        final = final[final["task"].isin(self.f.cross_task_tasks)]
+        self.smoke_note(s)
         value = "test" if final["final_test"].notna().any() else "validation"
         procedure = self.procedure
         main = significance.compare(final, value=value, design="task", procedure=procedure,
@@ -632,7 +642,8 @@ class _Builder:
         self.results["failure_counts"] = counts
         self.table(s, long_table("failure_counts", "Failed and pruned trials per runner", counts,
                                  {c: fmt_int for c in counts.columns if c != "runner"},
-                                 headers={"studies_without_success": "studies without success"}))
+                                 headers={"studies_without_success": "studies without success",
+                                          "clipped": "clipped by the budget"}))
         failed = metrics.failures(self.f)
         self.results["failures"] = failed
         if failed.empty:
@@ -688,6 +699,7 @@ class _Builder:
     def summary(self, source: object) -> list[tuple[str, str]]:
         f = self.f
         status = f.trials["status"].astype(str).value_counts()
+        clipped = int(f.trials["clipped"].sum()) if "clipped" in f.trials else 0
         reps = f.studies.groupby(["task", "runner"]).size()
         budgets = f.references.apply(
             lambda r: f"{r['budget_amount']:g} {BUDGET_UNITS.get(r['budget_kind'], '')}", axis=1)
@@ -700,7 +712,8 @@ class _Builder:
             ("Budget", ", ".join(sorted(set(budgets))) if len(budgets) else DASH),
             ("Studies", str(len(f.studies))),
             ("Trials", f"{len(f.trials)} ({status.get('ok', 0)} ok, {status.get('failed', 0)} "
-                       f"failed, {status.get('pruned', 0)} pruned)"),
+                       f"failed, {status.get('pruned', 0) - clipped} pruned"
+                       + (f", {clipped} clipped by a time budget)" if clipped else ")")),
         ]
         if not isinstance(source, StoreData):
             rows.append(("Store", str(source)))

@@ -43,7 +43,8 @@ def ecdf_targets(frames: Frames, n_targets: int = 20) -> pd.DataFrame:
     refs = frames.repetition_references
     known = refs.groupby("task")["declared_loss"].agg(lambda s: bool(np.isfinite(s).all()))
     baseline = find_baseline(frames)
-    random = frames.trials[frames.trials["runner"] == baseline] if baseline else frames.trials.iloc[:0]
+    random = (frames.trials[(frames.trials["runner"] == baseline) & ~frames.trials["clipped"]]
+              if baseline else frames.trials.iloc[:0])
     pools = dict(tuple(random.assign(loss=random["loss"].fillna(np.inf))
                        .groupby("task", sort=False)["loss"]))
     pieces = []

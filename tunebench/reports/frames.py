@@ -118,6 +118,12 @@ class Frames:
         return [t for t in self.tasks if bool(refs.loc[t, "smoke"])]
 
     @property
+    def tested_final(self) -> pd.DataFrame:
+        """``final`` as the tests see it: repeats of an earlier repetition's run left out (each
+        run counts once), so a pinned seed cannot pass one run off as n independent ones."""
+        return self.final[~self.final["repeat"]] if "repeat" in self.final else self.final
+
+    @property
     def cross_task_tasks(self) -> list[str]:
         """The tasks cross-task curves and statistics average over (every task but smoke tasks)."""
         smoke = set(self.smoke_tasks)
@@ -167,6 +173,9 @@ def build_frames(data: StoreData, *, suites: list[str] | None = None) -> Frames:
         best_test_value=pd.to_numeric(trials["best_test_value"], errors="coerce").astype(float),
     )
     trials["loss"] = np.where(trials["status"] == "ok", trials["value"].to_numpy() * sign, np.nan)
+    # The trial a device-seconds budget ran out in: stopped by the harness, not by a pruner, and
+    # no evaluation of its configuration (kept out of random search's pools and of pruned counts).
+    trials["clipped"] = trials["error"].astype(str).str.startswith("Clipped").to_numpy()
     trials["best_loss"] = trials["best_value"].to_numpy() * sign
 
     rep_refs = repetition_references(trials, studies)
@@ -224,6 +233,19 @@ def smoke_flags(studies: pd.DataFrame) -> pd.Series:
     return studies["smoke"].fillna(False).astype(bool)
 
 
+def _repeats(studies: pd.DataFrame) -> np.ndarray:
+    """Studies that repeat an earlier repetition's trial sequence exactly although their runner is
+    not deterministic by design (a pinned seed, a runner that ignores it): the same run again, so
+    no new evidence for a test. A deterministic runner's repetitions stay: its one result is the
+    algorithm's result, and comparing it with other runners' seeds is sound."""
+    if "identical_to" not in studies:
+        return np.zeros(len(studies), dtype=bool)
+    identical = studies["identical_to"].notna().to_numpy()
+    deterministic = (studies["runner_deterministic"].fillna(False).astype(bool).to_numpy()
+                     if "runner_deterministic" in studies else np.zeros(len(studies), dtype=bool))
+    return identical & ~deterministic
+
+
 def _final(trials: pd.DataFrame, studies: pd.DataFrame, rep_refs: pd.DataFrame) -> pd.DataFrame:
     """One row per study: the incumbent at the end of the study, failures counted as results."""
     status = trials["status"].astype(str)
@@ -231,7 +253,8 @@ def _final(trials: pd.DataFrame, studies: pd.DataFrame, rep_refs: pd.DataFrame) 
         "study_id": trials["study_id"],
         "ok": status == "ok",
         "failed": status == "failed",
-        "pruned": status == "pruned",
+        "pruned": (status == "pruned") & ~trials["clipped"],
+        "clipped": trials["clipped"],
     }).groupby("study_id").sum()
     last = trials.groupby("study_id", sort=False).tail(1).set_index("study_id")
     keep = ["study_id", "suite", "task", "runner", "runner_name", "repetition", "direction",
@@ -242,6 +265,8 @@ def _final(trials: pd.DataFrame, studies: pd.DataFrame, rep_refs: pd.DataFrame) 
     final["n_ok"] = sid.map(counts["ok"]).fillna(0).astype(int)
     final["n_failed"] = sid.map(counts["failed"]).fillna(0).astype(int)
     final["n_pruned"] = sid.map(counts["pruned"]).fillna(0).astype(int)
+    final["n_clipped"] = sid.map(counts["clipped"]).fillna(0).astype(int)
+    final["repeat"] = _repeats(studies)
     final["final_value"] = sid.map(last["best_value"]).astype(float)
     final["final_test"] = sid.map(last["best_test_value"]).astype(float)
     final["final_loss"] = sid.map(last["best_loss"]).astype(float)

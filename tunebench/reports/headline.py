@@ -149,7 +149,7 @@ def _per_task(frames: Frames, results: dict[str, pd.DataFrame], statistics: dict
     """Per task: the significantly best runner (the final table's bold) and who beats random
     search (its paired differences), on the metric the significance section compares."""
     items: list[tuple[str, str]] = []
-    final = frames.final
+    final = frames.tested_final  # each run once, as the tests counted it
     value = statistics.get("value") or ("test" if final["final_test"].notna().any()
                                         else "validation")
     column = significance.VALUE_COLUMNS[value]
@@ -157,7 +157,14 @@ def _per_task(frames: Frames, results: dict[str, pd.DataFrame], statistics: dict
     k = len(frames.runners)
     needed = decisions.min_blocks(k - 1, alpha)
     too_few: dict[int, list[str]] = {}
+    smoke = set(frames.smoke_tasks)
+    if smoke:
+        items.append(("note", f"Smoke-test task{'s' if len(smoke) > 1 else ''} "
+                              f"{names(sorted(smoke))}: run to check the pipeline, not compared "
+                              "(left out of every statistic)."))
     for task in frames.tasks:
+        if task in smoke:
+            continue
         rows = final[final["task"] == task]
         wide = rows.pivot_table(index="repetition", columns="runner", values=column,
                                 aggfunc="first").dropna(how="any")
@@ -204,12 +211,15 @@ def _against_random(versus: pd.DataFrame | None, task: str, baseline: str | None
 
 def _limits(frames: Frames) -> list[tuple[str, str]]:
     items: list[tuple[str, str]] = []
-    reps = frames.studies.groupby(["task", "runner"])["repetition"].nunique()
-    if len(reps) and reps.min() < intervals.SMALL_N:
-        items.append(("warn", f"Only {reps.min()} repetition{'s' if reps.min() != 1 else ''} per "
-                              "runner and task: with fewer than "
-                              f"{intervals.SMALL_N}, confidence bands and intervals do "
-                              "not reach their stated level; read them as rough spreads."))
+    reps = frames.studies.groupby("task")["repetition"].nunique()
+    few = reps[reps < intervals.SMALL_N]
+    if len(few):
+        counts = names([f"{task} ({n})" for task, n in few.items()], limit=12)
+        where = "every task" if len(few) == len(reps) else counts
+        items.append(("warn", f"Fewer than {intervals.SMALL_N} repetitions on {where}"
+                              + (f": {counts}" if where == "every task" else "")
+                              + ": there, confidence bands and intervals do not reach their "
+                                "stated level; read them as rough spreads."))
     startup = startup_phase(frames)
     if startup:
         items.append(("warn", "Budget inside the random start-up phase: " + "; ".join(startup)
@@ -217,8 +227,11 @@ def _limits(frames: Frames) -> list[tuple[str, str]]:
                                 "start with, not as the model-based methods they are."))
     identical = identical_repetitions(frames)
     if identical:
-        items.append(("note", "Identical repetitions (every repetition gave the same values, so "
-                              "they add no evidence): " + names(identical, limit=20) + "."))
+        items.append(("note", "Repetitions that repeat an earlier one's run exactly: "
+                              + names(identical, limit=20) + ". A runner deterministic by design "
+                              "(a grid in declared order, a seed-free method) is compared as its "
+                              "one result; for any other runner (a pinned seed, a seed it ignores) "
+                              "each run is counted once in the tests."))
     return items
 
 
@@ -269,9 +282,12 @@ def startup_phase(frames: Frames) -> list[str]:
 
 
 def _flagged(column: pd.Series) -> pd.Series:
-    """True where a flag column marks a study: a true boolean, or any id (not NA)."""
+    """True where a flag column marks a study: a true boolean, or any id (not NA; an id of 0,
+    "repeats repetition 0", is a mark too)."""
     values = column.astype(object)
-    return values.notna() & ~values.isin([False])
+    if column.name == "identical_to" or pd.api.types.is_integer_dtype(column.dtype):
+        return values.notna()
+    return values.notna() & values.map(lambda v: v is not False and v is not np.False_)
 
 
 def identical_repetitions(frames: Frames) -> list[str]:
@@ -281,9 +297,15 @@ def identical_repetitions(frames: Frames) -> list[str]:
     values = frames.trials.groupby("study_id", sort=False)["value"]
     digest = values.apply(lambda v: np.round(v.to_numpy(dtype=float), 12).tobytes())
     for (task, runner), group in frames.studies.groupby(["task", "runner"], sort=False):
-        flagged = any(_flagged(group[column]).any() for column in flags)
-        same = group["repetition"].nunique() > 1 and \
-            len(set(digest.reindex(group["study_id"]).dropna())) == 1
-        if flagged or same:
-            out.append(f"{runner} on {task}")
+        if flags:  # the store compared trial sequences (config keys): trust it
+            flagged = any(_flagged(group[column]).any() for column in flags)
+        else:  # an older store: equal values in every repetition, at least one of them real
+            kept = digest.reindex(group["study_id"]).dropna()
+            flagged = (group["repetition"].nunique() > 1 and len(set(kept)) == 1
+                       and frames.trials.loc[frames.trials["study_id"].isin(group["study_id"]),
+                                             "value"].notna().any())
+        if flagged:
+            n = group["repetition"].nunique()
+            repeats = int(sum(_flagged(group[c]).sum() for c in flags[:1])) if flags else n - 1
+            out.append(f"{runner} on {task} ({n - repeats} distinct of {n})")
     return out

@@ -208,11 +208,13 @@ def failures(frames: Frames) -> pd.DataFrame:
 
 
 def failure_counts(frames: Frames) -> pd.DataFrame:
-    """Per runner: trials, failed and pruned trials, and studies without a successful trial."""
+    """Per runner: trials, failed and pruned trials, trials clipped by a device-seconds budget
+    (stopped by the harness, not a pruner), and studies without a successful trial."""
     f = frames.final
+    clipped = ("n_clipped", "sum") if "n_clipped" in f else ("n_pruned", lambda s: 0)
     return f.groupby("runner").agg(
         studies=("study_id", "size"), trials=("n_trials", "sum"), failed=("n_failed", "sum"),
-        pruned=("n_pruned", "sum"), studies_without_success=("no_success", "sum"),
+        pruned=("n_pruned", "sum"), clipped=clipped, studies_without_success=("no_success", "sum"),
     ).reset_index()
 
 

@@ -130,7 +130,7 @@ def _problems(frames: Frames, baseline: str) -> pd.DataFrame:
         lambda s: s.nunique(dropna=False) == 1).all(axis=1)
     known = refs.groupby("task")["reference_source"].agg(lambda s: bool((s == KNOWN).all()))
     refs["pooled"] = refs["task"].map(same_known & known).fillna(False).astype(bool)
-    t = frames.trials[frames.trials["runner"] == baseline]
+    t = frames.trials[(frames.trials["runner"] == baseline) & ~frames.trials["clipped"]]
     evals = pd.DataFrame({"task": t["task"], "repetition": t["repetition"],
                           "loss": t["loss"].fillna(np.inf)})  # a failed evaluation: +inf
     clip, count = [], []
@@ -155,14 +155,15 @@ def _random_expected(frames: Frames, baseline: str, problems: pd.DataFrame) -> p
     trials they had finished at that point of the budget (exactly the trial count for trial budgets).
     """
     trials = frames.trials[frames.trials["runner"] == baseline]
+    evaluated = trials[~trials["clipped"]]  # a clipped trial is no evaluation of its configuration
     studies = frames.studies[frames.studies["runner"] == baseline]
     curves = frames.curves[(frames.curves["axis"] == "budget")
                            & (frames.curves["runner"] == baseline)]
     grids = curves.groupby("task", sort=False)["x"].unique()
-    spent = dict(tuple(trials.groupby("study_id", sort=False)["budget_spent"]))
-    losses = dict(tuple(trials.assign(loss=trials["loss"].fillna(np.inf))
+    spent = dict(tuple(evaluated.groupby("study_id", sort=False)["budget_spent"]))
+    losses = dict(tuple(evaluated.assign(loss=evaluated["loss"].fillna(np.inf))
                         .groupby("task", sort=False)["loss"]))
-    per_rep = dict(tuple(trials.assign(loss=trials["loss"].fillna(np.inf))
+    per_rep = dict(tuple(evaluated.assign(loss=evaluated["loss"].fillna(np.inf))
                          .groupby(["task", "repetition"], sort=False)["loss"]))
     rows = []
     for p in problems.itertuples(index=False):

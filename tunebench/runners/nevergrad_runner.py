@@ -112,6 +112,9 @@ class NevergradRunner(LibraryRunner):
             self._chosen = [m.name for m in members(self._optimizer)]  # NGOpt chooses here
         if clock_seeded(self._optimizer):  # a resumed study cannot replay it: told, not replayed
             self.capabilities = dataclasses.replace(type(self).capabilities, exact_replay=False)
+        elif seed_free(self._optimizer):  # NGOpt chose a seed-free method (Cobyla): by design,
+            # every repetition is the same run, and reports treat it as one deterministic result
+            self.capabilities = dataclasses.replace(type(self).capabilities, deterministic=True)
 
     @classmethod
     def accepted_options(cls) -> list[str]:

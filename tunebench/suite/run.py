@@ -135,14 +135,20 @@ def _note_degenerate_studies(store: ResultStore, suite_id: int, spec: SuiteSpec,
         one_seed = runner_spec is not None and (runner_spec.pinned_seed is not None
                                                 or spec.seeds.runner == "fixed")
         if deterministic:
-            why = "the runner is deterministic by design"
-        elif one_seed and spec.seeds.evaluation == "fixed":
-            why = "the suite holds both the runner and the evaluation seed fixed"
+            why = ("the runner is deterministic by design; reports compare its one result with "
+                   "the other runners' repetitions")
         else:
-            why = "the runner proposed the same configurations whatever its seed"
+            if one_seed and spec.seeds.evaluation == "fixed":
+                why = "the suite holds both the runner and the evaluation seed fixed"
+            elif runner_spec is not None and runner_spec.pinned_seed is not None:
+                why = f"its seed is pinned (options.seed = {runner_spec.pinned_seed})"
+            elif one_seed:
+                why = "the suite holds the runner's seed fixed (seeds.runner = \"fixed\")"
+            else:
+                why = "the runner proposed the same configurations whatever its seed"
+            why += ", so they are one run: reports count each distinct run once in their tests"
         summary.identical_repetitions[f"{task} × {runner}"] = (
-            f"repetitions with identical trial sequences ({repeated}): {why}, so they are not "
-            "independent; reports count distinct sequences (effective n)")
+            f"repetitions with identical trial sequences ({repeated}): {why}")
     for key, left in store.exhausted_searches(suite_id).items():
         summary.search_exhausted[study_label(key)] = left
 

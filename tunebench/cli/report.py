@@ -10,8 +10,9 @@ import typer
 from tunebench.cli.common import console, err_console, user_errors
 from tunebench.output_paths import check_output_dir, writing
 
-#: More resamples than this change a 95% band by far less than its own width, and cost memory in
-#: proportion (100,000,000 was an out-of-memory kill).
+#: Bound of --bootstrap. Today's bands (order statistics for the median, Student-t for the mean)
+#: ignore the count, but when they resampled, 100,000,000 was an out-of-memory kill: an absurd
+#: value stays a clear error rather than a silent no-op or, should resampling return, a crash.
 MAX_BOOTSTRAP = 100_000
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from collections.abc import Iterator
 
 import typer
@@ -32,6 +33,19 @@ def user_errors() -> Iterator[None]:
         fail(str(exc))
 
 
+def parse_json(text: str, what: str) -> object:
+    """``text`` as JSON; nesting too deep for Python's parser is a clear error, not a traceback.
+
+    Raises :class:`json.JSONDecodeError` for text that is not JSON, so a caller may fall back.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        fail(f"{what} is nested too deeply ({sys.getrecursionlimit()} levels at most); "
+             "give a flat JSON value")
+        raise  # unreachable: fail() exits
+
+
 def parse_options(items: list[str]) -> dict[str, object]:
     """``-o KEY=VALUE`` options: each value read as JSON when it parses (4, true, [1, 2]), else text."""
     options: dict[str, object] = {}
@@ -40,7 +54,7 @@ def parse_options(items: list[str]) -> dict[str, object]:
         if not sep or not key:
             fail(f"--option needs KEY=VALUE, got {item!r}")
         try:
-            options[key] = json.loads(raw)
+            options[key] = parse_json(raw, f"option {key}")
         except json.JSONDecodeError:
             options[key] = raw
     return options

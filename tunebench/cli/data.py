@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from tunebench.cli.common import console, fail, user_errors
+from tunebench.output_paths import check_output_dir, writing
 
 data_app = typer.Typer(
     help=(
@@ -46,11 +47,12 @@ def fetch_command(
         elif not names:
             names = [p.name for p in CATALOG.values() if p.default]
         packages = [get_package(n) for n in names]
-        root = data_dir(directory)
+        root = check_output_dir(data_dir(directory), "--dir")
         for package in packages:
             console.print(f"{package.name}: {package.source} ({_size(package.size)}) … ", end="")
             try:
-                path = fetch(package.name, root, force=force)
+                with writing(root, "--dir"):
+                    path = fetch(package.name, root, force=force)
             except DataError as exc:
                 console.print("[red]failed[/]")
                 fail(str(exc))

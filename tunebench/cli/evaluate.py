@@ -7,7 +7,7 @@ import time
 
 import typer
 
-from tunebench.cli.common import console, fail, parse_options, user_errors
+from tunebench.cli.common import console, fail, parse_json, parse_options, user_errors
 
 
 def evaluate(
@@ -33,9 +33,12 @@ def evaluate(
             cfg = the_task.default_config()
         else:
             try:
-                cfg = json.loads(config)
+                cfg = parse_json(config, "--config")
             except json.JSONDecodeError as exc:
                 fail(f"--config is not valid JSON: {exc}")
+            if not isinstance(cfg, dict):
+                fail(f"--config must be a JSON object such as '{{\"x1\": 0.5}}', "
+                     f"got {type(cfg).__name__} {config[:40]!r}")
         cfg = the_task.space.validate(cfg)
         steps = fidelity or the_task.max_fidelity
         if not 1 <= steps <= the_task.max_fidelity:

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from tunebench.cli.common import console, fail, parse_options, user_errors
+from tunebench.output_paths import check_output_dir, writing
 
 new_app = typer.Typer(
     help="Write a ready-to-edit plugin package (pyproject with the entry point, module, test).",
@@ -21,7 +22,10 @@ def _new(kind: str, name: str, directory: Path | None, force: bool) -> None:
     from tunebench.plugins.scaffold import new_plugin, plugin_names
 
     with user_errors():
-        root, files = new_plugin(kind, name, directory, force=force)
+        if directory is not None:
+            check_output_dir(directory, "--dir")
+        with writing(directory or Path.cwd(), "--dir"):
+            root, files = new_plugin(kind, name, directory, force=force)
         names = plugin_names(kind, name)
     console.print(f"wrote the {kind} [bold]{name}[/] ({names.module}.{names.cls}) in {root}:",
                   highlight=False)

@@ -8,6 +8,12 @@ from typing import Annotated
 import typer
 
 from tunebench.cli.common import console, err_console, user_errors
+from tunebench.output_paths import check_output_dir, writing
+
+#: Bound of --bootstrap. Today's bands (order statistics for the median, Student-t for the mean)
+#: ignore the count, but when they resampled, 100,000,000 was an out-of-memory kill: an absurd
+#: value stays a clear error rather than a silent no-op or, should resampling return, a crash.
+MAX_BOOTSTRAP = 100_000
 
 
 def default_out_dir(db: Path) -> Path:
@@ -28,7 +34,7 @@ def register(app: typer.Typer) -> None:
         center: Annotated[str, typer.Option(
             help="Curve statistic over repetitions: median or mean.")] = "median",
         bootstrap: Annotated[int, typer.Option(
-            min=100, help="Bootstrap resamples behind each 95% band.")] = 1000,
+            min=100, max=MAX_BOOTSTRAP, help="Bootstrap resamples behind each 95% band.")] = 1000,
         alpha: Annotated[float, typer.Option(
             min=0.0001, max=0.5, help="Significance level of the tests.")] = 0.05,
     ) -> None:
@@ -47,6 +53,7 @@ def register(app: typer.Typer) -> None:
 
         target = out if out is not None else default_out_dir(db)
         with user_errors():
+            check_output_dir(target, "--out")  # before minutes of building, not after
             from tunebench.reports import BUILD_STEPS, build_report, write_report
 
             with Progress(TextColumn("{task.description:<32}"), BarColumn(),
@@ -61,7 +68,8 @@ def register(app: typer.Typer) -> None:
                 built = build_report(db, suites=suite or None, center=center, n_boot=bootstrap,
                                      alpha=alpha, progress=step)
                 bar.update(job, total=len(BUILD_STEPS) + len(built.figures) + 2)
-                written = write_report(built, target, progress=step)
+                with writing(target, "--out"):
+                    written = write_report(built, target, progress=step)
                 bar.update(job, completed=done["steps"])
         for warning in built.warnings:
             err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False,

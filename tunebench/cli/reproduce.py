@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from tunebench.cli.common import console, err_console, fail, user_errors
+from tunebench.output_paths import check_output_file, store_files, write_text_output
 
 _VERDICT_STYLE = {"identical": "green", "within tolerance": "yellow", "different": "bold red",
                   "error": "bold red", "not run": "dim", "replicated": "green",
@@ -124,6 +125,12 @@ def reproduce(
 
     if (source is None) == (db is None):
         fail("give either a bundle / results store as SOURCE or --db PATH (not both)")
+    with user_errors():  # before any study runs: a refused path never costs a reproduction
+        stored = store_files(source or db)
+        if keep is not None:
+            check_output_file(keep, "--keep", protected=stored)
+        if json_out is not None:
+            check_output_file(json_out, "--json", force=True, devices=True, protected=stored)
     if executor == "serial":  # the studies run in this process: it needs a fixed hash seed
         reexec_with_fixed_hash_seed("reproduce")
     with user_errors():
@@ -132,7 +139,8 @@ def reproduce(
                                   keep=keep, progress=not quiet, console=err_console)
     render_reproduction(report)
     if json_out is not None:
-        json_out.write_text(json.dumps(report.to_dict(), indent=2, default=str))
+        with user_errors():
+            write_text_output(json_out, json.dumps(report.to_dict(), indent=2, default=str), "--json")
     if not report.ok:
         raise typer.Exit(1)
 
@@ -141,7 +149,8 @@ def reproduce(
 
 def export(
     db: Path = typer.Option(Path("results.db"), "--db", help="The results store to export."),
-    out: Path = typer.Option(..., "--out", "-o", help="The bundle to write (.tar.gz)."),
+    out: Path = typer.Option(..., "--out", "-o", help="The bundle to write (.tar.gz): a new file."),
+    force: bool = typer.Option(False, "--force", help="Replace OUT if it is an existing regular file."),
 ) -> None:
     """Pack a results store into a shareable bundle: the store, the resolved suites, the
     environment, a lock of package versions and the plugin files the suites load.
@@ -152,7 +161,7 @@ def export(
     from tunebench.suite.bundle import export_bundle
 
     with user_errors():
-        manifest = export_bundle(db, out)
+        manifest = export_bundle(db, out, force=force)
     suites = ", ".join(f"{s['name']} ({s['studies']} studies, {s['trials']} trials)"
                        for s in manifest["suites"])
     console.print(f"[bold green]exported[/] {db} → {out}: {suites}; {len(manifest['files'])} files")
@@ -215,6 +224,8 @@ def claims(
 
     with user_errors():
         selected = shipped_claims(ids or None)
+        if json_out is not None and not list_only:  # before the claims run, not after
+            check_output_file(json_out, "--json", force=True, devices=True)
     if list_only:
         table = Table(title="claims shipped with tunebench", title_justify="left")
         for column in ("id", "title", "source", "recorded verdict"):
@@ -233,7 +244,9 @@ def claims(
                   + (f"; [bold red]verdict changed[/] for {', '.join(changed)}" if changed else
                      "; every verdict as recorded"))
     if json_out is not None:
-        json_out.write_text(json.dumps([r.to_dict() for r in results], indent=2, default=str))
+        with user_errors():
+            write_text_output(json_out, json.dumps([r.to_dict() for r in results], indent=2,
+                                                   default=str), "--json")
     if changed or (strict and replicated < len(results)):
         raise typer.Exit(1)
 

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tunebench.output_paths import check_output_file, store_files, writing
+
 BUNDLE_FORMAT = 1
 MANIFEST = "manifest.json"
 DB_NAME = "results.db"
@@ -88,12 +90,44 @@ def _lock(environments: dict[int, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def export_bundle(db: str | Path, out: str | Path) -> dict[str, Any]:
-    """Pack the results store ``db`` into the bundle ``out`` (``.tar.gz``); return its manifest."""
+def _check_target(out: Path, db: Path, force: bool) -> Path:
+    """Refuse ``out`` (and its ``.partial``) unless it is a new regular-file path, or an existing
+    regular file with ``force``, and not the store or a file beside it; return the partial path."""
+    protected = store_files(db)
+    check_output_file(out, "--out", force=force, protected=protected)
+    partial = out.with_name(out.name + ".partial")
+    check_output_file(partial, "--out (its partial file)", force=True, protected=protected)
+    return partial
+
+
+def _write_archive(root: Path, members: list[Path], out: Path, db: Path, force: bool) -> None:
+    """Write the archive as ``OUT.partial`` and rename it to ``out`` only once it is complete."""
+    with writing(out, "--out"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = _check_target(out, db, force)
+        partial.unlink(missing_ok=True)  # a stale partial (or a link): never written through
+        try:
+            with partial.open("xb") as handle, tarfile.open(fileobj=handle, mode="w:gz") as archive:
+                for path in members:
+                    archive.add(path, arcname=path.relative_to(root).as_posix(), recursive=False)
+            _check_target(out, db, force)  # nothing appeared at ``out`` while writing
+            partial.replace(out)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+
+
+def export_bundle(db: str | Path, out: str | Path, *, force: bool = False) -> dict[str, Any]:
+    """Pack the results store ``db`` into the bundle ``out`` (``.tar.gz``); return its manifest.
+
+    ``out`` must be a new file path (or, with ``force``, an existing regular file); the store, the
+    files beside it, a folder or a device are refused before anything is written.
+    """
     from tunebench import __version__
     from tunebench.suite.store import load_environments, load_suite_specs
 
     db, out = Path(db), Path(out)
+    _check_target(out, db, force)
     with tempfile.TemporaryDirectory(prefix="tunebench-export-") as folder:
         root = Path(folder)
         _snapshot(db, root / DB_NAME)
@@ -142,12 +176,7 @@ def export_bundle(db: str | Path, out: str | Path) -> dict[str, Any]:
             "files": {p.relative_to(root).as_posix(): _sha256(p) for p in files},
         }
         (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_name(out.name + ".partial")
-        with tarfile.open(partial, "w:gz") as archive:
-            for path in [root / MANIFEST, *files]:
-                archive.add(path, arcname=path.relative_to(root).as_posix(), recursive=False)
-        partial.replace(out)
+        _write_archive(root, [root / MANIFEST, *files], out, db, force)
     return manifest
 
 

@@ -119,13 +119,18 @@ class ScalableFunction(SyntheticFunction):
     the diagonal point ``(minimizer_coordinate, ..., minimizer_coordinate)``."""
 
     min_dim: ClassVar[int] = 1
+    #: A search space of more parameters takes seconds just to build (a billion was an
+    #: out-of-memory kill), and no HPO library tunes it.
+    max_dim: ClassVar[int] = 10_000
     interval: ClassVar[tuple[float, float]]
     minimizer_coordinate: ClassVar[float]
     optimum_per_dim: ClassVar[float] = 0.0
 
     def __init__(self, dim: int = 2, noise: float = 0.0) -> None:
-        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < self.min_dim:
-            raise TaskError(f"{self.name}: dim must be an integer >= {self.min_dim}, got {dim!r}")
+        if (isinstance(dim, bool) or not isinstance(dim, (int, np.integer))
+                or not self.min_dim <= dim <= self.max_dim):
+            raise TaskError(f"{self.name}: dim must be an integer >= {self.min_dim} and "
+                            f"<= {self.max_dim}, got {dim!r}")
         self._dim = int(dim)
         super().__init__(noise)
 

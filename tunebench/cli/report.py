@@ -34,7 +34,9 @@ def register(app: typer.Typer) -> None:
         center: Annotated[str, typer.Option(
             help="Curve statistic over repetitions: median or mean.")] = "median",
         bootstrap: Annotated[int, typer.Option(
-            min=100, max=MAX_BOOTSTRAP, help="Bootstrap resamples behind each 95% band.")] = 1000,
+            min=100, max=MAX_BOOTSTRAP, hidden=True,
+            help="Ignored (kept so older scripts run): bands are exact order-statistic "
+                 "intervals for medians, Student-t for means, not bootstraps.")] = 1000,
         alpha: Annotated[float, typer.Option(
             min=0.0001, max=0.5, help="Significance level of the tests.")] = 0.05,
     ) -> None:

@@ -243,9 +243,9 @@ class TextClassifierTask(Task):
         for key, path in (("csv_path", csv_path), ("test_csv_path", test_csv_path)):
             if path is not None and not Path(path).expanduser().is_file():
                 raise TaskError(f"{key}: {path} is not a file")
-        if train_size is None or csv_path is not None:
+        documents = PINNED_DOCUMENTS.get(dataset)
+        if train_size is None or csv_path is not None or documents is None:
             return
-        documents = PINNED_DOCUMENTS[dataset]
         # The pool a training subset is drawn from: all of it beside an official test split,
         # else what the fixed test split (round(test_fraction * n) documents) leaves.
         pool = documents if dataset in OFFICIAL_TEST_SPLIT else documents - round(test_fraction * documents)

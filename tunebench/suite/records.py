@@ -91,7 +91,7 @@ def checked_result(result: Result, fidelity: int
         spent = as_number("fidelity_spent", spent)
     if not 0 < spent <= fidelity:
         raise InvalidResult(f"fidelity_spent={spent!r} for a trial asked for fidelity {fidelity}")
-    if type(curve) is not tuple or (curve and not all(type(v) is float for v in curve)):
+    if type(curve) is not tuple or curve:
         curve = as_curve(curve)
     if type(extra) is not dict:
         raise InvalidResult(f"extra={extra!r:.80} ({type(extra).__name__}), not a dict")

@@ -79,7 +79,14 @@ def as_number(field_name: str, value: Any) -> float:
 
 
 def as_curve(curve: Any) -> tuple[float, ...]:
-    """A learning curve as a tuple of plain floats, or :class:`InvalidResult` naming the step."""
+    """A learning curve as a tuple of plain floats (one that is already is returned as it is,
+    cheaply: this runs on every trial), or :class:`InvalidResult` naming the step."""
+    if type(curve) is tuple:
+        for value in curve:
+            if type(value) is not float:
+                break
+        else:
+            return curve
     if isinstance(curve, (str, bytes, Mapping)) or not hasattr(curve, "__iter__"):
         raise InvalidResult(f"curve={curve!r:.80} ({type(curve).__name__}), not a sequence of numbers")
     return tuple(v if type(v) is float else as_number(f"curve[{i}]", v) for i, v in enumerate(curve))
@@ -114,8 +121,11 @@ class Result:
         spent = self.fidelity_spent
         if spent is not None and type(spent) is not float and type(spent) is not int:
             object.__setattr__(self, "fidelity_spent", as_number("fidelity_spent", spent))
-        if type(self.curve) is not tuple or self.curve:  # arrays and tensors have no truth value
-            object.__setattr__(self, "curve", as_curve(self.curve))
+        curve = self.curve
+        if type(curve) is not tuple or curve:  # arrays and tensors have no truth value
+            checked = as_curve(curve)
+            if checked is not curve:
+                object.__setattr__(self, "curve", checked)
         if type(self.extra) is not dict:
             if not isinstance(self.extra, Mapping):
                 raise InvalidResult(f"extra={self.extra!r:.80} ({type(self.extra).__name__}), "

@@ -77,7 +77,7 @@ class _Kind(Generic[T]):
             assert entry.entry_point is not None
             try:
                 loaded = entry.entry_point.load()
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # sys.exit() at import: a broken plugin
                 raise RegistryError(
                     f"{self.noun} {name!r} ({entry.source}) failed to import: "
                     f"{type(exc).__name__}: {exc}"
@@ -197,7 +197,7 @@ def import_plugin_module(path: str | Path) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() at import is a broken plugin, not an exit
         del sys.modules[module_name]
         raise RegistryError(
             f"plugin file {path} failed to import: {type(exc).__name__}: {exc}"
@@ -256,6 +256,9 @@ def make_task(name: str, options: Mapping[str, Any] | None = None) -> Task:
         task = cls(**options)
     except (UserError, ValueError, TypeError) as exc:
         raise RegistryError(f"task {name!r} rejected its options {options}: {exc}") from exc
+    except (Exception, SystemExit) as exc:  # a plugin's __init__ failing: name it, no traceback
+        raise RegistryError(f"task {name!r} ({_TASKS.source(name)}) failed to build with options "
+                            f"{options}: {type(exc).__name__}: {exc}") from exc
     _check_space(task, f"task {name!r} ({_TASKS.source(name)})")
     task._options = options  # type: ignore[attr-defined]
     return task
@@ -265,7 +268,7 @@ def _check_space(task: Task, what: str) -> None:
     """Build the task's space now, so an invalid one is reported naming the plugin, before any trial."""
     try:
         space = task.space
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise RegistryError(
             f"{what} declares an invalid search space: {type(exc).__name__}: {exc}"
         ) from exc

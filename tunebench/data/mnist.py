@@ -158,6 +158,40 @@ def _find_idx(directory: Path, stem: str) -> Path | None:
     return None
 
 
+def find_idx_files(directory: str | os.PathLike[str]) -> dict[str, Path]:
+    """The four IDX files in ``directory`` by role, found without reading them (a task checks
+    its ``idx_dir`` with this when it is built); :class:`DataMissingError` names what is missing."""
+    directory = Path(directory).expanduser()
+    if not directory.is_dir():
+        raise DataMissingError(f"{directory} is not a directory")
+    found: dict[str, Path] = {}
+    missing = []
+    for role, stem in IDX_FILES.items():
+        path = _find_idx(directory, stem)
+        if path is None:
+            missing.append(stem + "[.gz]")
+        else:
+            found[role] = path
+    if missing:
+        raise DataMissingError(f"{directory} lacks the IDX file(s) {', '.join(missing)}")
+    return found
+
+
+def idx_length(path: str | os.PathLike[str]) -> int:
+    """The number of items an IDX file holds, from its header alone (its first 8 bytes)."""
+    path = Path(path)
+    with path.open("rb") as raw:
+        compressed = raw.read(2) == b"\x1f\x8b"
+    try:
+        with (gzip.open(path) if compressed else path.open("rb")) as stream:
+            header = stream.read(8)
+    except (OSError, EOFError) as exc:
+        raise DataFormatError(f"{path}: broken gzip data ({exc})") from None
+    if len(header) < 8 or header[:2] != b"\0\0" or header[2] not in _IDX_TYPES or header[3] == 0:
+        raise DataFormatError(f"{path}: not an IDX file (bad magic number {header[:4].hex()})")
+    return int.from_bytes(header[4:8], "big")
+
+
 def load_mnist_idx(
     directory: str | os.PathLike[str],
     checksums: Mapping[str, str] | None = None,
@@ -170,16 +204,7 @@ def load_mnist_idx(
     """
     directory = Path(directory).expanduser()
     checksums = dict(checksums or {})
-    found: dict[str, Path] = {}
-    missing = []
-    for role, stem in IDX_FILES.items():
-        path = _find_idx(directory, stem)
-        if path is None:
-            missing.append(stem + "[.gz]")
-        else:
-            found[role] = path
-    if missing:
-        raise DataMissingError(f"{directory} lacks the IDX file(s) {', '.join(missing)}")
+    found = find_idx_files(directory)
     unknown = sorted(set(checksums) - set(IDX_FILES) - {p.name for p in found.values()})
     if unknown:
         raise ChecksumError(f"checksums given for unknown file(s) {unknown}")

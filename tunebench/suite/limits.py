@@ -168,8 +168,9 @@ def warm_up_once(task: Task, device: str, settings: Any, clock: Callable[[], flo
     _WARMED.add(key)
     context = EvalContext(device=device, threads=settings.threads, precision=settings.precision)
     t0 = clock()
-    # A warm-up that fails (missing data, say) fails the trials too, each with its error.
-    with contextlib.suppress(Exception):
+    # A warm-up that fails (missing data, say) fails the trials too, each with its error; one
+    # that calls sys.exit() does not end the run.
+    with contextlib.suppress(Exception, SystemExit):
         task.warm_up(context)
     synchronize(device)
     return clock() - t0

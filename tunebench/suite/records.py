@@ -8,6 +8,12 @@ from typing import Any
 
 from tunebench.runners.base import Outcome, Status
 from tunebench.space import Config
+from tunebench.tasks.base import InvalidResult, Result, as_curve, as_number
+
+#: Plain JSON leaves of a task's ``extra`` (a float only when finite): stored as they are.
+_PLAIN = frozenset({str, int, bool, type(None)})
+#: Nesting below this depth in ``extra`` is stored as its text (JSON encoders recurse).
+_MAX_EXTRA_DEPTH = 32
 
 
 @dataclass(slots=True)
@@ -62,3 +68,69 @@ class StudyResult:
     budget_spent: float
     #: The runner had nothing left to propose (a finished grid) before the budget was spent.
     search_exhausted: bool = False
+
+
+def checked_result(result: Result, fidelity: int
+                   ) -> tuple[float, float | None, float, tuple[float, ...], dict[str, Any]]:
+    """``(value, test_value, fidelity_spent, curve, extra)`` of a task's result, checked at the
+    trial boundary: a malformed field raises :class:`InvalidResult` naming it (that trial fails,
+    the study goes on); ``extra`` comes back safe to store (see :func:`recordable_extra`).
+
+    :class:`Result` converts its fields when built; this checks again in case a task bypassed
+    that (a subclass, ``object.__setattr__``). A well-formed result costs a few type checks.
+    """
+    value, test_value, spent = result.value, result.test_value, result.fidelity_spent
+    curve, extra = result.curve, result.extra
+    if type(value) is not float:
+        value = as_number("value", value)
+    if test_value is not None and type(test_value) is not float:
+        test_value = as_number("test_value", test_value)
+    if spent is None:
+        spent = fidelity
+    elif type(spent) is not float and type(spent) is not int:
+        spent = as_number("fidelity_spent", spent)
+    if not 0 < spent <= fidelity:
+        raise InvalidResult(f"fidelity_spent={spent!r} for a trial asked for fidelity {fidelity}")
+    if type(curve) is not tuple or curve:
+        curve = as_curve(curve)
+    if type(extra) is not dict:
+        raise InvalidResult(f"extra={extra!r:.80} ({type(extra).__name__}), not a dict")
+    return value, test_value, float(spent), curve, recordable_extra(extra) if extra else {}
+
+
+def recordable_extra(extra: dict[Any, Any]) -> dict[str, Any]:
+    """A copy of a task's ``extra`` that the store can always write and read back as JSON.
+
+    Non-finite floats (a NaN loss is common) become their text (``"nan"``, ``"inf"``,
+    ``"-inf"``), numpy numbers plain ones, arrays and other containers lists, keys text, and
+    anything else JSON cannot hold its ``repr``: never a failed study. A flat dict of plain values
+    (the usual case) is copied as it is.
+    """
+    for key, item in extra.items():
+        kind = type(item)
+        if type(key) is not str or not (kind in _PLAIN or (kind is float and math.isfinite(item))):
+            return {str(key): _recordable(item, 1) for key, item in extra.items()}
+    return dict(extra)
+
+
+def _recordable(value: Any, depth: int) -> Any:
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else repr(float(value))
+    if depth < _MAX_EXTRA_DEPTH:
+        if isinstance(value, dict):
+            return {str(key): _recordable(item, depth + 1) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [_recordable(item, depth + 1) for item in value]
+        if hasattr(value, "tolist"):  # numpy scalars and arrays, torch tensors
+            try:
+                return _recordable(value.tolist(), depth + 1)
+            except Exception:  # whatever it raises, its text is stored instead
+                pass
+    try:
+        return repr(value)
+    except Exception as exc:  # a repr that raises must not fail the study either
+        return f"<unprintable {type(value).__name__}: {type(exc).__name__}>"

@@ -2,8 +2,11 @@
 
 This module is what every executor runs, in-process or in a worker. It never writes to the store:
 finished trials go to a :class:`StudySink` (the driver, the only writer), so the loop is the same
-whichever executor runs it. Failures are results: an exception, a non-finite value, a diverged run
-or a timeout becomes a failed trial that is stored, told to the runner and charged what it trained.
+whichever executor runs it. Failures are results: an exception (``sys.exit()`` included), a
+non-finite value, a malformed :class:`Result` (the field named; see
+:func:`~tunebench.suite.records.checked_result`), a diverged run or a timeout becomes a failed
+trial that is stored, told to the runner and charged what it trained. A ``KeyboardInterrupt``
+still interrupts the run.
 What each trial is charged, and how the trial a device-seconds budget runs out in is clipped, is
 set out in :mod:`tunebench.suite.budget`; the limits an evaluation runs under are in
 :mod:`tunebench.suite.limits`.
@@ -26,11 +29,12 @@ from tunebench.suite.budget import Budget, trained_steps
 from tunebench.suite.cache import numerics_settings, task_code_hash
 from tunebench.suite.environment import capture_environment, study_facts
 from tunebench.suite.limits import Alarm, EvaluationLimits, clipped_outcome, warm_up_once
-from tunebench.suite.records import StudyResult, TrialRecord
+from tunebench.suite.records import StudyResult, TrialRecord, checked_result
 from tunebench.suite.spec import StudySpec
 from tunebench.tasks.base import (
     Diverged,
     EvalContext,
+    InvalidResult,
     Result,
     Task,
     TrialClipped,
@@ -322,6 +326,9 @@ class StudyLoop:
         except Exception as exc:  # a failing trial is a result, never the end of the study
             status, error = Status.FAILED, f"{type(exc).__name__}: {exc}"
             trace = traceback_module.format_exc(limit=20)
+        except SystemExit as exc:  # sys.exit() in a task ends the trial, not the run
+            status, error = Status.FAILED, f"SystemExit: {exc.code}"
+            trace = traceback_module.format_exc(limit=20)
         finally:
             self._alarm = None
         if gpu:  # every path: queued work is the trial's, whatever ended it
@@ -336,17 +343,18 @@ class StudyLoop:
         test_value: float | None = None
         extra: dict[str, Any] = {}
         if result is not None:
-            value, test_value, extra = result.value, result.test_value, dict(result.extra)
-            curve = curve or result.curve  # what was reported live, else what the task returned
-            spent = result.fidelity_spent if result.fidelity_spent is not None else fidelity
-            if not 0 < spent <= fidelity:
-                status, error = Status.FAILED, (
-                    f"InvalidResult: task {self.task.name!r} reported fidelity_spent={spent!r} "
-                    f"for a trial asked for fidelity {fidelity}")
-                spent, value = fidelity, None
-            elif not math.isfinite(value):
-                status, error = Status.FAILED, f"NonFiniteValue: the task returned {value!r}"
-                value = None
+            try:
+                value, test_value, spent, returned_curve, extra = checked_result(result, fidelity)
+            except Exception as exc:  # a malformed result fails its trial only
+                status, error = Status.FAILED, f"InvalidResult: task {self.task.name!r} " + (
+                    f"reported {exc}" if isinstance(exc, InvalidResult)
+                    else f"returned a Result that cannot be read: {type(exc).__name__}: {exc}")
+                spent, value, test_value = fidelity, None, None  # it ran: charged what it was asked
+            else:
+                curve = curve or returned_curve  # what was reported live, else what it returned
+                if not math.isfinite(value):
+                    status, error = Status.FAILED, f"NonFiniteValue: the task returned {value!r}"
+                    value = None
         else:
             spent = trained_steps(len(curve), stopped.after_step if stopped else None,
                                   fidelity)

@@ -15,7 +15,7 @@ import inspect
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -62,6 +62,36 @@ class Diverged(FloatingPointError):
     """
 
 
+class InvalidResult(TypeError):
+    """A task returned a :class:`Result` with a malformed field (named in the message): that trial
+    fails with it, the study goes on."""
+
+
+def as_number(field_name: str, value: Any) -> float:
+    """``value`` as a plain float, or :class:`InvalidResult` naming ``field_name`` (text is not a
+    number, even when it reads as one)."""
+    if not isinstance(value, (str, bytes)):
+        try:
+            return float(value)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    raise InvalidResult(f"{field_name}={value!r:.80} ({type(value).__name__}), not a number")
+
+
+def as_curve(curve: Any) -> tuple[float, ...]:
+    """A learning curve as a tuple of plain floats (one that is already is returned as it is,
+    cheaply: this runs on every trial), or :class:`InvalidResult` naming the step."""
+    if type(curve) is tuple:
+        for value in curve:
+            if type(value) is not float:
+                break
+        else:
+            return curve
+    if isinstance(curve, (str, bytes, Mapping)) or not hasattr(curve, "__iter__"):
+        raise InvalidResult(f"curve={curve!r:.80} ({type(curve).__name__}), not a sequence of numbers")
+    return tuple(v if type(v) is float else as_number(f"curve[{i}]", v) for i, v in enumerate(curve))
+
+
 @dataclass(frozen=True)
 class Result:
     """What one evaluation produced.
@@ -69,7 +99,9 @@ class Result:
     ``value`` is what the optimiser sees (validation); ``test_value`` is what reports judge and the
     optimiser never sees. ``fidelity_spent`` is the number of fidelity units actually consumed
     (epochs trained, which may be fewer than asked when early stopping kicks in); ``None`` means the
-    requested fidelity. ``curve`` holds one validation value per fidelity step.
+    requested fidelity. ``curve`` holds one validation value per fidelity step. ``extra`` is
+    the task's own record (JSON; a non-finite float or a value JSON cannot hold is stored as its
+    text). A field that is not what it should be raises :class:`InvalidResult` naming it.
     """
 
     value: float
@@ -80,13 +112,25 @@ class Result:
 
     def __post_init__(self) -> None:
         # Numbers from numpy or torch become plain floats, so they store and compare exactly.
-        # Built on every trial: a field already of the right type is left as it is.
+        # Built on every trial: a field already of the right type is left as it is. A field that
+        # is not what it should be raises InvalidResult naming it (the trial fails with it).
         if type(self.value) is not float:
-            object.__setattr__(self, "value", float(self.value))
+            object.__setattr__(self, "value", as_number("value", self.value))
         if self.test_value is not None and type(self.test_value) is not float:
-            object.__setattr__(self, "test_value", float(self.test_value))
-        if type(self.curve) is not tuple or self.curve:  # arrays and tensors have no truth value
-            object.__setattr__(self, "curve", tuple(map(float, self.curve)))
+            object.__setattr__(self, "test_value", as_number("test_value", self.test_value))
+        spent = self.fidelity_spent
+        if spent is not None and type(spent) is not float and type(spent) is not int:
+            object.__setattr__(self, "fidelity_spent", as_number("fidelity_spent", spent))
+        curve = self.curve
+        if type(curve) is not tuple or curve:  # arrays and tensors have no truth value
+            checked = as_curve(curve)
+            if checked is not curve:
+                object.__setattr__(self, "curve", checked)
+        if type(self.extra) is not dict:
+            if not isinstance(self.extra, Mapping):
+                raise InvalidResult(f"extra={self.extra!r:.80} ({type(self.extra).__name__}), "
+                                    "not a dict")
+            object.__setattr__(self, "extra", dict(self.extra))
 
     @property
     def is_finite(self) -> bool:

@@ -21,13 +21,23 @@ from typing import ClassVar
 
 import numpy as np
 
-from tunebench.data import ImageSet, load_mnist, load_mnist_idx, stratified_sample, stratified_split
+from tunebench.data import (
+    DataError,
+    ImageSet,
+    load_mnist,
+    load_mnist_idx,
+    stratified_sample,
+    stratified_split,
+)
+from tunebench.data.mnist import find_idx_files, idx_length
 from tunebench.space import Categorical, Config, Float, Int, Space
 from tunebench.tasks.base import Direction, EvalContext, Result, Task, TaskError
 from tunebench.tasks.train_settings import OPTIMIZERS, SCHEDULES, TrainSettings, derive_seed
 
 #: Weight initialisations the space offers (applied by :func:`tunebench.tasks.mnist_net.initialise`).
 INITS = ("default", "kaiming", "kaiming_zeros", "xavier", "xavier_zeros")
+#: Training images of the official MNIST set (the pinned wheel's 50,000 + 10,000 joined back).
+MNIST_TRAIN_IMAGES = 60_000
 #: Data seed of the fixed stratified subsets (the same subset in every study and repetition).
 SUBSET_SEED = 0
 
@@ -69,6 +79,7 @@ class MnistCNNTask(Task):
             raise TaskError(f"val_fraction must be in (0, 0.9), got {val_fraction!r}")
         if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
             raise TaskError(f"max_epochs must be a positive integer, got {max_epochs!r}")
+        self._check_data(train_size, idx_dir)
         self.train_size, self.test_size = train_size, test_size
         self.val_fraction = float(val_fraction)
         self.max_fidelity = max_epochs
@@ -88,6 +99,21 @@ class MnistCNNTask(Task):
             "schedule": Categorical(SCHEDULES, default="cosine"),
             "patience": Int(1, 10, default=3),
         })
+
+    @staticmethod
+    def _check_data(train_size: int | None, idx_dir: str | None) -> None:
+        """What the options say about the data, checked when the task is built (a suite naming a
+        missing ``idx_dir`` or an impossible ``train_size`` fails validation, not every trial):
+        file names and headers only, nothing loaded."""
+        available = MNIST_TRAIN_IMAGES
+        if idx_dir is not None:
+            try:
+                available = idx_length(find_idx_files(idx_dir)["train_labels"])
+            except DataError as exc:
+                raise TaskError(f"idx_dir: {exc}") from None
+        if train_size is not None and train_size > available:
+            raise TaskError(f"train_size {train_size} exceeds the {available} training images "
+                            f"of {'the IDX files in ' + str(idx_dir) if idx_dir else 'MNIST'}")
 
     @property
     def space(self) -> Space:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -52,6 +53,11 @@ from tunebench.tasks.base import Direction, EvalContext, Result, Task, TaskError
 from tunebench.tasks.train_settings import OPTIMIZERS, SCHEDULES, TrainSettings, derive_seed
 
 MODELS = ("bag", "cnn")
+#: Training documents of the pinned text sets (unique snippets; 20 Newsgroups' official train
+#: split), so a ``train_size`` they cannot give is refused when the task is built.
+PINNED_DOCUMENTS = {"rotten-tomatoes": 12_752, "20newsgroups": 11_293}
+#: Pinned sets with an official test split (the others draw theirs with ``test_fraction``).
+OFFICIAL_TEST_SPLIT = frozenset({"20newsgroups"})
 #: Data seed of the fixed test split and training subset (the same in every study and repetition).
 SUBSET_SEED = 0
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
@@ -203,6 +209,7 @@ class TextClassifierTask(Task):
                 raise TaskError(f"{key} must be in (0, 0.9), got {fraction!r}")
         if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
             raise TaskError(f"max_epochs must be a positive integer, got {max_epochs!r}")
+        self._check_data(dataset, csv_path, test_csv_path, train_size, test_fraction)
         self.dataset, self.model = dataset, model
         self.train_size, self.test_size = train_size, test_size
         self.val_fraction, self.test_fraction = float(val_fraction), float(test_fraction)
@@ -226,6 +233,25 @@ class TextClassifierTask(Task):
             "schedule": Categorical(SCHEDULES, default="constant"),
             "patience": Int(1, 10, default=3),
         })
+
+    @staticmethod
+    def _check_data(dataset: str, csv_path: str | None, test_csv_path: str | None,
+                    train_size: int | None, test_fraction: float) -> None:
+        """What the options say about the data, checked when the task is built (a suite naming a
+        missing file or an impossible ``train_size`` fails validation, not every trial): paths
+        and the pinned sets' known sizes only, nothing read. A user's CSV is counted when read."""
+        for key, path in (("csv_path", csv_path), ("test_csv_path", test_csv_path)):
+            if path is not None and not Path(path).expanduser().is_file():
+                raise TaskError(f"{key}: {path} is not a file")
+        documents = PINNED_DOCUMENTS.get(dataset)
+        if train_size is None or csv_path is not None or documents is None:
+            return
+        # The pool a training subset is drawn from: all of it beside an official test split,
+        # else what the fixed test split (round(test_fraction * n) documents) leaves.
+        pool = documents if dataset in OFFICIAL_TEST_SPLIT else documents - round(test_fraction * documents)
+        if train_size > pool:
+            raise TaskError(f"train_size {train_size} exceeds the {pool} documents of {dataset!r} "
+                            "outside its test split")
 
     @property
     def space(self) -> Space:

@@ -262,9 +262,10 @@ class TaskConformance:
         if strict and result.test_value is not None and not math.isfinite(result.test_value):
             return f"evaluate returned test_value={result.test_value!r}; it must be finite"
         spent = result.fidelity_spent
-        if spent is not None and not (math.isfinite(spent) and 0 <= spent <= fidelity):
+        if spent is not None and not (math.isfinite(spent) and 0 < spent <= fidelity):
             return (f"evaluate returned fidelity_spent={spent!r} when asked for fidelity "
-                    f"{fidelity}; it must lie in 0..{fidelity}")
+                    f"{fidelity}; it must be above 0 and at most {fidelity} (the harness fails "
+                    "the trial otherwise)")
         if len(result.curve) > fidelity:
             return (f"Result.curve has {len(result.curve)} values at fidelity {fidelity}; "
                     "one per step at most")
@@ -273,8 +274,9 @@ class TaskConformance:
         try:
             canonical_json(dict(result.extra))
         except (TypeError, ValueError) as exc:
-            return (f"Result.extra {_short(result.extra)} cannot be stored: it must be JSON with "
-                    f"finite numbers ({exc})")
+            return (f"Result.extra {_short(result.extra)} is not plain JSON ({exc}): the harness "
+                    "would store NaN/inf as strings and other objects as their repr; keep extra to "
+                    "finite numbers, strings, lists and dicts")
         if evaluation.config_after != config:
             return (f"evaluate changed the configuration it was given, {config} became "
                     f"{evaluation.config_after}; copy it before changing it")

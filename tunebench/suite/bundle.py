@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tunebench.suite.connection import connect
+
 BUNDLE_FORMAT = 1
 MANIFEST = "manifest.json"
 DB_NAME = "results.db"
@@ -60,6 +62,7 @@ def _sha256(path: Path) -> str:
 def _snapshot(db: Path, target: Path) -> None:
     if not db.is_file():
         raise BundleError(f"no results store at {db}")
+    connect(db, readonly=True).close()  # refuses a damaged store, or a file that is not a store
     try:
         with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as source, \
                 closing(sqlite3.connect(target)) as copy:

@@ -84,11 +84,14 @@ def check_writable(path: Path) -> None:
 
 
 def _read_only_uri(path: Path) -> str:
-    """A read-only URI. In a folder this process cannot write, with no ``-wal`` file beside the
-    store, SQLite could not create the ``-shm`` file a WAL store's readers need; nothing can be
-    writing such a store (a writer keeps a ``-wal`` file), so it is read as immutable."""
+    """A read-only URI. In a folder this process cannot write, SQLite cannot create the ``-shm``
+    file a WAL store's readers need; with no ``-shm`` there (a writer keeps one) and nothing in a
+    ``-wal`` file, nothing is writing the store and the ``.db`` holds it all: it is read as
+    immutable."""
     uri = f"file:{quote(str(path.absolute()))}?mode=ro"
-    if not os.access(path.parent, os.W_OK) and not path.with_name(path.name + "-wal").exists():
+    wal, shm = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
+    if not os.access(path.parent, os.W_OK) and not shm.exists() and (
+            not wal.exists() or wal.stat().st_size == 0):
         uri += "&immutable=1"
     return uri
 

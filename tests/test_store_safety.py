@@ -105,6 +105,7 @@ def test_a_second_run_through_another_name_of_the_store_is_refused(write_suite, 
 
 def test_a_finished_run_leaves_the_store_free_for_the_next(write_suite, tmp_path):
     suite = _suite(write_suite, trials=3)
+    tunebench.run_suite(suite, tmp_path / "new" / "folder" / "x.db", progress=False)  # made for it
     db = tmp_path / "x.db"
     tunebench.run_suite(suite, db, progress=False)
     with ResultStore(tmp_path / "x.db"):
@@ -377,3 +378,18 @@ def test_a_folder_this_process_may_not_write_refuses_the_run_and_still_reads(fin
     assert load_trials(db)[IDENTITY].equals(stored)
     db.with_name(db.name + "-shm").write_bytes(b"")  # a writer's index there: never immutable
     assert "immutable" not in connection._read_only_uri(db)
+
+
+def test_check_says_when_trials_are_still_only_in_the_wal_file(finished_store):
+    _, db = finished_store
+    writer = sqlite3.connect(db)  # a run that is writing (or was killed): its log holds trials
+    try:
+        writer.execute("INSERT INTO meta VALUES ('note', 'in the log only')")
+        writer.commit()
+        assert db.with_name("x.db-wal").stat().st_size > 0
+        result = _invoke("check", "--db", str(db))
+    finally:
+        writer.close()
+    assert result.exit_code == 0
+    assert "x.db-wal holds trials not yet copied into x.db" in " ".join(result.output.split())
+    assert "tunebench export" in result.output

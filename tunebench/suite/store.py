@@ -64,6 +64,10 @@ def _lock(path: Path) -> int:
 
     resolved = path.resolve()
     refuse_non_file(path)
+    try:
+        resolved.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{path}: its folder cannot be made ({exc.strerror}: {exc.filename})") from None
     check_writable(resolved)
     try:  # never truncates: an existing file is opened as it is, read-only
         descriptor = os.open(resolved, os.O_RDONLY | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)

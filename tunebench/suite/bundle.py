@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunebench.suite.connection import connect
-
 BUNDLE_FORMAT = 1
 MANIFEST = "manifest.json"
 DB_NAME = "results.db"
@@ -62,6 +60,8 @@ def _sha256(path: Path) -> str:
 def _snapshot(db: Path, target: Path) -> None:
     if not db.is_file():
         raise BundleError(f"no results store at {db}")
+    from tunebench.suite.connection import connect
+
     connect(db, readonly=True).close()  # refuses a damaged store, or a file that is not a store
     try:
         with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as source, \

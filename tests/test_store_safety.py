@@ -317,8 +317,9 @@ class _FillingConnection:
         return getattr(self._conn, name)
 
 
+@pytest.mark.parametrize("room", [0, 25])
 def test_a_full_disk_stops_the_run_clearly_and_loses_no_stored_trial(write_suite, tmp_path,
-                                                                     monkeypatch):
+                                                                     monkeypatch, room):
     suite = _suite(write_suite, trials=20)
     reference = tmp_path / "reference.db"
     tunebench.run_suite(suite, reference, progress=False)
@@ -326,7 +327,7 @@ def test_a_full_disk_stops_the_run_clearly_and_loses_no_stored_trial(write_suite
     class FillingStore(ResultStore):
         def __init__(self, path) -> None:
             super().__init__(path)
-            self._conn = _FillingConnection(self._conn, room=25)
+            self._conn = _FillingConnection(self._conn, room=room)
 
     monkeypatch.setattr(run_module, "ResultStore", FillingStore)
     db = tmp_path / "full.db"
@@ -335,7 +336,7 @@ def test_a_full_disk_stops_the_run_clearly_and_loses_no_stored_trial(write_suite
     assert "full" in result.output and "Every trial committed before is kept" in result.output
     assert "Traceback" not in result.output
     monkeypatch.undo()
-    assert stored_trial_count(db) == 25
+    assert stored_trial_count(db) == room
     tunebench.run_suite(suite, db, progress=False)  # space freed: the same run resumes
     assert load_trials(db)[IDENTITY].equals(load_trials(reference)[IDENTITY])
 

@@ -283,8 +283,9 @@ class ResultStore:
         ).fetchone()
         smoke = int(study.task.smoke)
         if row is not None:  # a task marked smoke (or no longer) since: a mark, not a new study
-            self._conn.execute("UPDATE studies SET smoke=? WHERE id=? AND smoke<>?",
-                               (smoke, row[0], smoke))
+            with self._transaction() as cur:
+                cur.execute("UPDATE studies SET smoke=? WHERE id=? AND smoke<>?",
+                            (smoke, row[0], smoke))
             return int(row[0])
         with self._transaction() as cur:
             cur.execute(

@@ -29,7 +29,7 @@ app = typer.Typer(
 
 #: Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = (
-    "run", "listing", "show", "evaluate", "space", "data", "report", "reproduce", "plugins",
+    "run", "listing", "show", "check", "evaluate", "space", "data", "report", "reproduce", "plugins",
 )
 
 for _name in COMMAND_MODULES:

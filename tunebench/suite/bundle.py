@@ -62,6 +62,9 @@ def _sha256(path: Path) -> str:
 def _snapshot(db: Path, target: Path) -> None:
     if not db.is_file():
         raise BundleError(f"no results store at {db}")
+    from tunebench.suite.connection import connect
+
+    connect(db, readonly=True).close()  # refuses a damaged store, or a file that is not a store
     try:
         with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as source, \
                 closing(sqlite3.connect(target)) as copy:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from tunebench.runners.base import Status
-from tunebench.suite.connection import connect
+from tunebench.suite.connection import reading
 from tunebench.suite.records import TrialRecord
 from tunebench.suite.schema import STUDY_FACT_COLUMNS, schema_version, study_trials
 
@@ -100,7 +99,7 @@ def load_studies(db_path: str | Path) -> pd.DataFrame:
     earlier study of the process warmed it up).
     Facts a store predating them did not record are None.
     """
-    with closing(connect(Path(db_path), readonly=True)) as conn:
+    with reading(Path(db_path)) as conn:
         frame = pd.read_sql_query(
             f"SELECT su.name AS suite, {_study_columns(conn)}, COALESCE(t.n_trials, 0) AS n_trials,"
             " COALESCE(t.budget_spent, 0.0) AS budget_spent, COALESCE(t.n_failed, 0) AS n_failed,"
@@ -172,7 +171,7 @@ def load_trials(db_path: str | Path) -> pd.DataFrame:
     Trials of a study stored twice are read once (see :func:`load_studies`).
     """
     studies = load_studies(db_path)
-    with closing(connect(Path(db_path), readonly=True)) as conn:
+    with reading(Path(db_path)) as conn:
         trials = pd.read_sql_query(
             "SELECT study_id, number AS trial, status, value, test_value, fidelity, "
             "fidelity_spent, charge, eval_seconds, optimizer_seconds, cpu_seconds, config_json, "
@@ -229,7 +228,7 @@ def load_curves(db_path: str | Path) -> pd.DataFrame:
     Long form, so ``seaborn.lineplot(data=..., x="step", y="value", hue="runner")`` plots it.
     """
     studies = load_studies(db_path)
-    with closing(connect(Path(db_path), readonly=True)) as conn:
+    with reading(Path(db_path)) as conn:
         if schema_version(conn) == 1:
             query = ("SELECT c.study_id, c.trial, t.status, c.step, c.value FROM curves c JOIN "
                      "trials t ON t.study_id = c.study_id AND t.number = c.trial")
@@ -246,13 +245,13 @@ def load_curves(db_path: str | Path) -> pd.DataFrame:
 
 
 def load_environments(db_path: str | Path) -> dict[int, dict[str, Any]]:
-    with closing(connect(Path(db_path), readonly=True)) as conn:
+    with reading(Path(db_path)) as conn:
         return {int(i): json.loads(text)
                 for i, text in conn.execute("SELECT id, env_json FROM environments")}
 
 
 def load_suite_specs(db_path: str | Path) -> list[dict[str, Any]]:
-    with closing(connect(Path(db_path), readonly=True)) as conn:
+    with reading(Path(db_path)) as conn:
         return [
             {"id": int(i), "name": name, "fingerprint": fingerprint,
              "spec": json.loads(spec), "source_text": source}

@@ -140,3 +140,41 @@ def mark_identical_repetitions(cur: sqlite3.Cursor, suite_id: int, task: str, ru
         " AND o.runner = studies.runner AND o.trial_sequence = studies.trial_sequence"
         " AND o.repetition < studies.repetition)"
         " WHERE suite_id = ? AND task = ? AND runner = ?", (suite_id, task, runner))
+
+
+def schema_problems(conn: sqlite3.Connection) -> list[str]:
+    """What is missing or inconsistent in a store's tables (empty when its schema is sound): the
+    tables and columns its recorded schema version has, and rows whose study or suite is gone."""
+    tables = {name: {row[1] for row in conn.execute(f"PRAGMA table_info('{name}')")}
+              for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "meta" not in tables:
+        return ["the meta table is missing"]
+    row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    try:
+        version = SCHEMA_VERSION if row is None else int(row[0])
+    except ValueError:
+        return [f"meta.schema_version is {row[0]!r}, not a number"]
+    if version > SCHEMA_VERSION:
+        return [f"schema {version} is newer than this tunebench's ({SCHEMA_VERSION}): upgrade tunebench"]
+    expected = _current_tables() if version == SCHEMA_VERSION else {
+        name: set() for name in ("meta", "suites", "studies", "trials")}
+    problems = []
+    for name, columns in expected.items():
+        if name not in tables:
+            problems.append(f"the {name} table is missing")
+        elif missing := sorted(columns - tables[name]):
+            problems.append(f"the {name} table lacks the columns {', '.join(missing)}")
+    if not problems:
+        orphans = {str(table) for table, *_ in conn.execute("PRAGMA foreign_key_check")}
+        problems += [f"rows of the {table} table name a row that is not there" for table in sorted(orphans)]
+    return problems
+
+
+def _current_tables() -> dict[str, set[str]]:
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(SCHEMA)
+        names = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {name: {row[1] for row in conn.execute(f"PRAGMA table_info('{name}')")} for name in names}
+    finally:
+        conn.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tunebench.space import canonical_json
-from tunebench.suite.connection import StoreError, connect
+from tunebench.suite.connection import StoreError, check_writable, connect, explain, refuse_non_file
 from tunebench.suite.loading import (
     load_curves,
     load_environments,
@@ -50,22 +51,55 @@ _INSERT_TRIAL = (f"INSERT INTO trials (id, {TRIAL_COLUMNS})"  # one placeholder 
                  f" VALUES ({','.join('?' * (1 + len(TRIAL_COLUMNS.split(','))))})")
 
 
-def _lock(path: Path) -> Any:
-    """Hold an exclusive lock beside the store while writing: the driver is the only writer.
+def _lock(path: Path) -> int:
+    """Hold an exclusive OS lock on the store's file itself while writing: the driver is its only
+    writer.
 
-    Two runs into one store would evaluate the same unfinished studies twice; the second gets a
-    clear error instead. The lock is released when the process ends, however it ends.
+    The lock is taken on the file the path resolves to (``flock`` on its inode), so a second run
+    through a symlink or a hard link, or after someone deleted a lock file, is refused too; it is
+    released when the process ends, however it ends. ``flock`` locks are independent of SQLite's
+    own (POSIX) locks on Linux; the descriptor is closed only after SQLite's connection.
     """
     import fcntl
 
-    handle = open(path.with_name(path.name + ".lock"), "w")  # noqa: SIM115 - held while open
+    resolved = path.resolve()
+    refuse_non_file(path)
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        resolved.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{path}: its folder cannot be made ({exc.strerror}: {exc.filename})") from None
+    check_writable(resolved)
+    try:  # never truncates: an existing file is opened as it is, read-only
+        descriptor = os.open(resolved, os.O_RDONLY | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise StoreError(f"{path} cannot be opened ({exc.strerror})") from None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        handle.close()
-        raise StoreError(f"{path} is being written by another tunebench run; wait for it to "
-                         "finish (or stop it), then run again to resume") from None
-    return handle
+        os.close(descriptor)
+        same = "" if resolved == path.absolute() else f" (it is {resolved})"
+        raise StoreError(f"{path}{same} is being written by another tunebench run"
+                         f"{_lock_holder(resolved)}; wait for it to finish (or stop it), then run "
+                         "again to resume") from None
+    return descriptor
+
+
+def _lock_holder(path: Path) -> str:
+    """", process PID (its command)" of the process holding the flock on ``path``, where Linux's
+    /proc/locks says; empty where it cannot be told."""
+    try:
+        info = path.stat()
+        key = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == key:
+                pid = int(fields[4])
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+                    errors="replace").strip()
+                return f", process {pid}" + (f" ({command[:200]})" if command else "")
+    except (OSError, ValueError):
+        pass
+    return ""
 
 
 def _json(value: Any) -> str:
@@ -106,13 +140,16 @@ class ResultStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._conn = connect(self.path)
-        self._lock: Any = None
+        self._lock: int | None = _lock(self.path)  # before anything reads or writes the file
         try:
-            self._lock = _lock(self.path)
+            self._conn = connect(self.path)
+        except BaseException:
+            os.close(self._lock)
+            raise
+        try:
             self._prepare_schema()
         except BaseException:
-            self.close()
+            self.close(checkpoint=False)
             raise
 
     def _prepare_schema(self) -> None:
@@ -124,12 +161,17 @@ class ResultStore:
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path} was written by a newer tunebench (schema {version});"
                              " upgrade tunebench to read it")
-        self._conn.executescript(SCHEMA)  # idempotent; executescript manages its own commit
         try:
-            with self._transaction() as cur:
+            self._conn.executescript(SCHEMA)  # idempotent; executescript manages its own commit
+        except sqlite3.Error as exc:
+            raise explain(self.path, exc) from None
+        try:
+            with self._transaction(translate=False) as cur:
                 migrate(cur, version)
                 cur.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                             (str(SCHEMA_VERSION),))
+        except sqlite3.OperationalError as exc:  # the file or its disk, not its rows
+            raise explain(self.path, exc) from None
         except sqlite3.Error as exc:
             raise StoreError(
                 f"{self.path}: upgrading the store from schema {version} to {SCHEMA_VERSION} failed "
@@ -137,10 +179,21 @@ class ResultStore:
                 "read (readers take an older store as it is); to write to it, correct the rows "
                 "the error names, in a copy.") from None
 
-    def close(self) -> None:
-        self._conn.close()
-        if self._lock is not None:
-            self._lock.close()
+    def close(self, checkpoint: bool = True) -> None:
+        """Close the store; a writer that finished copies its write-ahead log into the ``.db``
+        first (``wal_checkpoint(TRUNCATE)``), so the ``.db`` file alone holds every trial."""
+        if self._lock is None:
+            return  # closed already
+        try:
+            if checkpoint:  # a reader mid-read (a notebook) delays it a second at most
+                self._conn.execute("PRAGMA busy_timeout=1000")
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass  # the trials stay in the -wal file, which SQLite reads with the store
+        finally:
+            self._conn.close()
+            os.close(self._lock)
+            self._lock = None
 
     def __enter__(self) -> ResultStore:
         return self
@@ -149,15 +202,22 @@ class ResultStore:
         self.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+    def _transaction(self, translate: bool = True) -> Iterator[sqlite3.Cursor]:
+        """One transaction; what SQLite says about the file (full disk, read-only, damaged)
+        becomes one clear :class:`StoreError`, and everything committed before stays."""
         cur = self._conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
         try:
-            yield cur
-            cur.execute("COMMIT")
-        except BaseException:
-            if self._conn.in_transaction:
-                cur.execute("ROLLBACK")
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            if translate:
+                raise explain(self.path, exc) from None
             raise
 
     # ------------------------------------------------------------------ suite and environment
@@ -223,8 +283,9 @@ class ResultStore:
         ).fetchone()
         smoke = int(study.task.smoke)
         if row is not None:  # a task marked smoke (or no longer) since: a mark, not a new study
-            self._conn.execute("UPDATE studies SET smoke=? WHERE id=? AND smoke<>?",
-                               (smoke, row[0], smoke))
+            with self._transaction() as cur:
+                cur.execute("UPDATE studies SET smoke=? WHERE id=? AND smoke<>?",
+                            (smoke, row[0], smoke))
             return int(row[0])
         with self._transaction() as cur:
             cur.execute(
@@ -320,16 +381,20 @@ class ResultStore:
         returns: durable against a killed process, as every commit here), so the trial's path makes
         one call into SQLite instead of BEGIN / INSERT / COMMIT.
         """
-        self._conn.execute(_INSERT_TRIAL, (
-            (study_id << STUDY_SHIFT) + record.number, study_id, record.number,
-            record.config_json or _json(record.config), record.config_key,
-            str(record.status), _finite(record.value), _finite(record.test_value), record.fidelity,
-            record.fidelity_spent, record.eval_seconds, record.cpu_seconds,
-            record.optimizer_seconds, record.charge, record.error, record.traceback,
-            int(record.cached), record.started_at, _json(record.extra) if record.extra else None,
-            ",".join(map(str, record.pruner_steps)) if record.pruner_steps else None,
-            curve_json(record.curve),
-        ))
+        try:  # costs nothing unless SQLite raises
+            self._conn.execute(_INSERT_TRIAL, (
+                (study_id << STUDY_SHIFT) + record.number, study_id, record.number,
+                record.config_json or _json(record.config), record.config_key,
+                str(record.status), _finite(record.value), _finite(record.test_value),
+                record.fidelity, record.fidelity_spent, record.eval_seconds, record.cpu_seconds,
+                record.optimizer_seconds, record.charge, record.error, record.traceback,
+                int(record.cached), record.started_at,
+                _json(record.extra) if record.extra else None,
+                ",".join(map(str, record.pruner_steps)) if record.pruner_steps else None,
+                curve_json(record.curve),
+            ))
+        except sqlite3.OperationalError as exc:  # the file or its disk; a bad row stays an error
+            raise explain(self.path, exc) from None
 
     def history(self, study_id: int) -> list[TrialRecord]:
         """The stored trials of a study, in order, as the study loop produced them."""

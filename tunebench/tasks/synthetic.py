@@ -119,6 +119,9 @@ class ScalableFunction(SyntheticFunction):
     the diagonal point ``(minimizer_coordinate, ..., minimizer_coordinate)``."""
 
     min_dim: ClassVar[int] = 1
+    #: The largest dimension: a space of 10,000 floats is built in well under a second; beyond
+    #: that every trial is slow and 2**31 exhausts memory.
+    max_dim: ClassVar[int] = 10_000
     interval: ClassVar[tuple[float, float]]
     minimizer_coordinate: ClassVar[float]
     optimum_per_dim: ClassVar[float] = 0.0
@@ -126,6 +129,9 @@ class ScalableFunction(SyntheticFunction):
     def __init__(self, dim: int = 2, noise: float = 0.0) -> None:
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < self.min_dim:
             raise TaskError(f"{self.name}: dim must be an integer >= {self.min_dim}, got {dim!r}")
+        if dim > self.max_dim:
+            raise TaskError(f"{self.name}: dim must be an integer >= {self.min_dim} and at most "
+                            f"{self.max_dim}, got {dim!r}")
         self._dim = int(dim)
         super().__init__(noise)
 

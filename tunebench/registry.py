@@ -312,3 +312,6 @@ def make_runner(name: str, space: Space, direction: Direction | str, seed: int,
         raise RegistryError(f"{exc}; choose another runner (`tunebench list runners`)") from exc
     except (RunnerError, ValueError, TypeError) as exc:
         raise RegistryError(f"runner {name!r} rejected its options {options}: {exc}") from exc
+    except (Exception, SystemExit) as exc:  # a plugin's constructor crashing: its bug, said so
+        raise RegistryError(f"runner {name!r} ({_RUNNERS.source(name)}) failed to build with "
+                            f"options {options}: {type(exc).__name__}: {exc}") from exc

@@ -31,6 +31,12 @@ def user_errors() -> Iterator[None]:
         yield
     except USER_ERRORS as exc:
         fail(str(exc))
+    except RecursionError:  # an input nested deeper than any parser of it can follow
+        fail("the input is nested too deeply to read (tables, arrays or JSON inside each other); "
+             "flatten it")
+    except MemoryError:  # an input asking for more than this machine holds
+        fail("out of memory reading or building what the input asks for; check its sizes "
+             "(dimensions, counts, lengths) for a typo")
 
 
 def parse_json(text: str, what: str) -> object:

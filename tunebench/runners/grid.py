@@ -46,6 +46,17 @@ DEFAULT_RESOLUTION = 5
 
 ORDERS = ("shuffle", "declared")
 
+#: The most values a numeric axis gets: each axis's values are held in memory.
+MAX_RESOLUTION = 100_000
+#: The most branches (blocks) a conditional grid may have: each is held in memory.
+MAX_BLOCKS = 1_000_000
+#: The most points a grid may have: draws without replacement index it with 64-bit integers.
+MAX_POINTS = (1 << 63) - 1
+
+
+class GridTooLarge(ValueError):
+    """A grid beyond :data:`MAX_RESOLUTION`, :data:`MAX_BLOCKS` or :data:`MAX_POINTS`."""
+
 
 @dataclass(frozen=True)
 class Block:
@@ -66,6 +77,9 @@ class Grid:
     """
 
     def __init__(self, space: Space, resolution: int) -> None:
+        if not 1 <= resolution <= MAX_RESOLUTION:
+            raise GridTooLarge(f"a grid's resolution must be from 1 to {MAX_RESOLUTION}, got "
+                               f"{resolution}")
         self.space = space
         self.resolution = resolution
         dependents = {parent for name in space for parent in space[name].parents}
@@ -80,6 +94,9 @@ class Grid:
                     expanded.extend({**fixed, name: value} for value in self.values[name])
                 else:
                     expanded.append(fixed)
+                if len(expanded) > MAX_BLOCKS:
+                    raise GridTooLarge(f"the grid at resolution {resolution} has more than "
+                                       f"{MAX_BLOCKS} branches; use a smaller resolution")
             branches = expanded
         self.blocks: list[Block] = []
         start = 0
@@ -89,6 +106,9 @@ class Grid:
             size = math.prod(len(v) for _, v in leaves)
             self.blocks.append(Block(fixed, leaves, start, size))
             start += size
+        if start > MAX_POINTS:
+            raise GridTooLarge(f"the grid at resolution {resolution} has {start} points (allowed: "
+                               f"at most {MAX_POINTS}); use a smaller resolution")
         self._starts = [block.start for block in self.blocks]
         self._size = start
 
@@ -131,8 +151,11 @@ def resolution_for_budget(space: Space, trials: int) -> int:
     few dozen grid constructions (cheap: a grid stores only its blocks).
     """
 
-    def size(resolution: int) -> int:
-        return len(Grid(space, resolution))
+    def size(resolution: int) -> float:
+        try:
+            return len(Grid(space, resolution))
+        except GridTooLarge:  # larger than any budget
+            return math.inf
 
     def last_true(predicate: Callable[[int], bool], low: int, high: int) -> int:
         """The largest r in [low, high] with predicate(r), given predicate(low), monotone."""
@@ -144,9 +167,9 @@ def resolution_for_budget(space: Space, trials: int) -> int:
     if size(1) > trials:
         return 2 if size(2) > size(1) else 1
     high = 2
-    while high < trials and size(high) <= trials:
+    while high < min(trials, MAX_RESOLUTION) and size(high) <= trials:
         high *= 2
-    fitting = last_true(lambda r: size(r) <= trials, 1, min(high, max(trials, 1)))
+    fitting = last_true(lambda r: size(r) <= trials, 1, min(high, max(trials, 1), MAX_RESOLUTION))
     most = size(fitting)
     if size(1) == most:
         # A one-point axis is no grid: two values per numeric axis, the grid then drawn from.
@@ -173,9 +196,11 @@ class _Remaining:
 def grid_resolution(space: Space, budget_info: BudgetInfo, resolution: int | None) -> tuple[int, str]:
     """The resolution a grid runner uses and where it came from ("option", "budget", "default")."""
     if resolution is not None:
-        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
-            raise RunnerError(f"option resolution must be a positive integer, got {resolution!r} "
-                              "(or leave it out: the budget then decides)")
+        if (isinstance(resolution, bool) or not isinstance(resolution, int)
+                or not 1 <= resolution <= MAX_RESOLUTION):
+            raise RunnerError(f"option resolution must be a positive integer (allowed: 1 to "
+                              f"{MAX_RESOLUTION}), got {resolution!r} (or leave it out: the budget "
+                              "then decides)")
         return resolution, "option"
     trials = budget_info.full_trials
     if trials is None:
@@ -284,5 +309,6 @@ class GridSearch(Runner):
         """Grid search learns nothing from outcomes."""
 
 
-__all__ = ["DEFAULT_RESOLUTION", "ORDERS", "Block", "Grid", "GridSearch", "axis_rows", "grid_points",
-           "grid_resolution", "resolution_for_budget"]
+__all__ = ["DEFAULT_RESOLUTION", "MAX_BLOCKS", "MAX_POINTS", "MAX_RESOLUTION", "ORDERS", "Block",
+           "Grid", "GridSearch", "GridTooLarge", "axis_rows", "grid_points", "grid_resolution",
+           "resolution_for_budget"]

@@ -68,6 +68,38 @@ class BudgetKind(StrEnum):
     DEVICE_SECONDS = "device_seconds"
 
 
+#: A study's trial numbers are 32-bit keys in the store (``study_id << 32 | number``).
+MAX_TRIALS = (1 << 32) - 1
+#: The most a study's budget may hold, per currency: trials and epochs within the trial-number key
+#: space, device time within a year (more is a typo, and timers take no infinity).
+MAX_AMOUNT: dict[BudgetKind, float] = {
+    BudgetKind.TRIALS: MAX_TRIALS,
+    BudgetKind.EPOCHS: MAX_TRIALS,
+    BudgetKind.DEVICE_SECONDS: 366 * 24 * 3600.0,
+}
+
+
+def amount_problem(kind: BudgetKind | str, amount: Any) -> str | None:
+    """What is wrong with ``amount`` as a budget of ``kind`` (None: nothing), with the allowed
+    range: a number, finite, positive, whole for trials and epochs, at most :data:`MAX_AMOUNT`."""
+    kind = BudgetKind(kind)
+    limit = MAX_AMOUNT[kind]
+    allowed = (f"allowed: a whole number from 1 to {limit:.0f}" if kind is not BudgetKind.DEVICE_SECONDS
+               else f"allowed: seconds above 0, at most {limit:.0f} (366 days)")
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+        return f"must be a number ({allowed}), got {amount!r}"
+    # Compared, never converted first: 10**400 has no float, and nan compares false to all.
+    if amount != amount:
+        return f"must be a number ({allowed}), got nan"
+    if amount <= 0:
+        return f"must be positive ({allowed}), got {amount!r}"
+    if amount > limit:
+        return f"is too large ({allowed}), got {amount!r}"
+    if kind is not BudgetKind.DEVICE_SECONDS and isinstance(amount, float) and not amount.is_integer():
+        return f"must be a whole number ({allowed}), got {amount!r}"
+    return None
+
+
 @dataclass(frozen=True)
 class Budget:
     kind: BudgetKind
@@ -76,11 +108,9 @@ class Budget:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", BudgetKind(self.kind))
-        if not (isinstance(self.amount, (int, float)) and math.isfinite(self.amount)
-                and self.amount > 0):
-            raise ValueError(f"a {self.kind} budget must be a positive number, got {self.amount!r}")
-        if self.kind is not BudgetKind.DEVICE_SECONDS and float(self.amount) != int(self.amount):
-            raise ValueError(f"a {self.kind} budget must be a whole number, got {self.amount!r}")
+        problem = amount_problem(self.kind, self.amount)
+        if problem:
+            raise ValueError(f"a {self.kind} budget {problem}")
 
     def charge(self, *, fidelity_spent: float, eval_seconds: float,
                optimizer_seconds: float) -> float:

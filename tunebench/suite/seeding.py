@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 #: Seeds fit in 32 bits: numpy's legacy RandomState, hyperopt and nevergrad all accept them.
 SEED_BITS = 32  # registry.MAX_SEED is the same bound for user-given seeds
+#: The largest suite seed: 32 bits, as every seed the suite derives and every runner seed.
+MAX_SUITE_SEED = (1 << SEED_BITS) - 1
 
 PER_REPETITION = "per-repetition"
 FIXED = "fixed"

@@ -18,10 +18,25 @@ from typing import Any
 
 from tunebench.devices import PRECISIONS
 from tunebench.space import canonical_json
-from tunebench.suite.budget import Budget, BudgetKind
-from tunebench.suite.seeding import SEED_MODES, SeedPolicy
+from tunebench.suite.budget import Budget, BudgetKind, amount_problem
+from tunebench.suite.seeding import MAX_SUITE_SEED, SEED_MODES, SeedPolicy
 
 DEVICES_HELP = "auto, cpu, cuda, cuda:N or mps"
+
+#: Repetitions of a task (the suite's, a task's own, ``--repetitions``): far beyond any
+#: statistic's need, small enough that planning the studies stays in memory.
+MAX_REPETITIONS = 100_000
+#: Studies in one suite (tasks × runners × repetitions): each is planned and stored up front.
+MAX_STUDIES = 1_000_000
+#: Threads per study: more than the largest machines' cores is a typo.
+MAX_THREADS = 512
+#: A trial's timeout, in seconds (366 days): longer is a typo, and timers take no infinity.
+MAX_TRIAL_TIMEOUT = 366 * 24 * 3600.0
+#: How deep tables and arrays may nest in a suite (a real suite needs 5 or 6 levels); checked
+#: without recursion before anything reads the values.
+MAX_NESTING = 32
+#: The largest suite file read (a real one is a few kilobytes).
+MAX_SUITE_BYTES = 16 * 1024 * 1024
 
 
 class SuiteError(ValueError):
@@ -119,12 +134,23 @@ def with_repetitions(spec: SuiteSpec, repetitions: int | None) -> SuiteSpec:
     if repetitions is None or (repetitions == spec.repetitions
                                and all(t.repetitions is None for t in spec.tasks)):
         return spec
-    if isinstance(repetitions, bool) or not isinstance(repetitions, int) or repetitions < 1:
-        raise SuiteError(f"repetitions must be a positive integer, got {repetitions!r}",
-                         spec.source, "--repetitions")
+    if (isinstance(repetitions, bool) or not isinstance(repetitions, int)
+            or not 1 <= repetitions <= MAX_REPETITIONS):
+        raise SuiteError(f"repetitions must be an integer from 1 to {MAX_REPETITIONS}, got "
+                         f"{repetitions!r}", spec.source, "--repetitions")
     # Every task, a task's own count included: "run N repetitions" means N for each task.
     tasks = tuple(replace(t, repetitions=None) for t in spec.tasks)
-    return replace(spec, repetitions=repetitions, tasks=tasks)
+    grown = replace(spec, repetitions=repetitions, tasks=tasks)
+    check_study_count(grown, "--repetitions")
+    return grown
+
+
+def check_study_count(spec: SuiteSpec, key: str) -> None:
+    """Refuse a suite of more than :data:`MAX_STUDIES` studies before any is planned."""
+    count = sum(task.repetitions or spec.repetitions for task in spec.tasks) * len(spec.runners)
+    if count > MAX_STUDIES:
+        raise SuiteError(f"the suite would run {count} studies (tasks × runners × repetitions); "
+                         f"allowed: at most {MAX_STUDIES}. Use fewer repetitions", spec.source, key)
 
 
 @dataclass(frozen=True)
@@ -234,14 +260,17 @@ class _Reader:
         return dict(value)
 
     def integer(self, table: Mapping[str, Any], key: str, where: str, default: int | None,
-                minimum: int) -> int:
+                minimum: int, maximum: int) -> int:
         value = table.get(key, default)
+        allowed = f"allowed: {minimum} to {maximum}"
         if value is None:
-            raise self.error(f"{where}.{key}", "is required (an integer)")
+            raise self.error(f"{where}.{key}", f"is required (an integer; {allowed})")
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(f"{where}.{key}", f"must be an integer, got {value!r}")
+            raise self.error(f"{where}.{key}", f"must be an integer ({allowed}), got {value!r}")
         if value < minimum:
-            raise self.error(f"{where}.{key}", f"must be at least {minimum}, got {value}")
+            raise self.error(f"{where}.{key}", f"must be at least {minimum} ({allowed}), got {value}")
+        if value > maximum:
+            raise self.error(f"{where}.{key}", f"must be at most {maximum} ({allowed}), got {value}")
         return value
 
     def string(self, table: Mapping[str, Any], key: str, where: str,
@@ -263,12 +292,9 @@ def _parse_budget(reader: _Reader, table: Mapping[str, Any], where: str) -> Budg
                                   f"({found}), e.g. `trials = 50`")
     kind = kinds[0]
     amount = table[kind]
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)):
-        raise reader.error(f"{where}.{kind}", f"must be a number, got {amount!r}")
-    if amount <= 0:
-        raise reader.error(f"{where}.{kind}", f"must be positive, got {amount!r}")
-    if kind != "device_seconds" and not float(amount).is_integer():
-        raise reader.error(f"{where}.{kind}", f"must be a whole number, got {amount!r}")
+    problem = amount_problem(kind, amount)
+    if problem:
+        raise reader.error(f"{where}.{kind}", problem)
     charge = table.get("charge_optimizer", False)
     if not isinstance(charge, bool):
         raise reader.error(f"{where}.charge_optimizer", f"must be true or false, got {charge!r}")
@@ -302,16 +328,18 @@ def _parse_settings(reader: _Reader, table: Mapping[str, Any]) -> Settings:
         ":" in device and not (base == "cuda" and device.split(":", 1)[1].isdigit())
     ):
         raise reader.error("settings.device", f"must be one of {DEVICES_HELP}, got {device!r}")
-    threads = reader.integer(table, "threads", "settings", 1, 1)
+    threads = reader.integer(table, "threads", "settings", 1, 1, MAX_THREADS)
     precision = reader.string(table, "precision", "settings", "auto")
     if precision not in PRECISIONS:
         raise reader.error("settings.precision",
                            f"must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     timeout = table.get("trial_timeout")
+    # Compared, never converted first: nan, inf and 10**400 all fall outside the range.
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or timeout <= 0):
+                                or not 0 < timeout <= MAX_TRIAL_TIMEOUT):
         raise reader.error("settings.trial_timeout",
-                           f"must be a positive number of seconds, got {timeout!r}")
+                           f"must be a positive number of seconds (allowed: above 0, at most "
+                           f"{MAX_TRIAL_TIMEOUT:.0f}, 366 days), got {timeout!r}")
     gpus = table.get("gpus_per_study")
     if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, (int, float))
                              or not 0 <= gpus <= 8):
@@ -361,7 +389,8 @@ def _parse_entries(reader: _Reader, data: Mapping[str, Any], section: str,
                 raise reader.error(f"{where}.smoke", f"must be true or false, got {entry['smoke']!r}")
             item["smoke"] = entry["smoke"]
         if section == "tasks" and "repetitions" in entry:
-            item["repetitions"] = reader.integer(entry, "repetitions", where, None, 1)
+            item["repetitions"] = reader.integer(entry, "repetitions", where, None, 1,
+                                                 MAX_REPETITIONS)
         if "budget" in entry:
             if not isinstance(entry["budget"], Mapping):
                 raise reader.error(f"{where}.budget", "must be a table, e.g. { trials = 20 }")
@@ -374,6 +403,7 @@ def parse_suite(data: Mapping[str, Any], source: str = "<suite>", base_dir: Path
                 source_text: str | None = None) -> SuiteSpec:
     """Validate a suite given as a dict (as read from TOML) and resolve it."""
     reader = _Reader(source)
+    check_nesting(data, source)
     reader.check_keys(data, _SECTIONS, "")
     suite = reader.table(data, "suite", "")
     if "suite" not in data:
@@ -383,8 +413,8 @@ def parse_suite(data: Mapping[str, Any], source: str = "<suite>", base_dir: Path
     description = suite.get("description", "")
     if not isinstance(description, str):
         raise reader.error("suite.description", "must be a string")
-    seed = reader.integer(suite, "seed", "suite", 0, 0)
-    repetitions = reader.integer(suite, "repetitions", "suite", 1, 1)
+    seed = reader.integer(suite, "seed", "suite", 0, 0, MAX_SUITE_SEED)
+    repetitions = reader.integer(suite, "repetitions", "suite", 1, 1, MAX_REPETITIONS)
     seeds = _parse_seeds(reader, suite.get("seeds", {}))
     plugins_raw = suite.get("plugins", [])
     if not isinstance(plugins_raw, list) or not all(isinstance(p, str) for p in plugins_raw):
@@ -392,7 +422,11 @@ def parse_suite(data: Mapping[str, Any], source: str = "<suite>", base_dir: Path
     base = base_dir or Path.cwd()
     plugins = []
     for p in plugins_raw:
-        path = (base / p).expanduser().resolve()
+        try:
+            path = (base / p).expanduser().resolve()
+        except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL byte
+            raise reader.error("suite.plugins", f"plugin path {p!r} cannot be resolved: {exc}; "
+                                                "give the path of a Python file") from None
         if not path.is_file():
             raise reader.error("suite.plugins", f"plugin file {p!r} not found (looked at {path})")
         plugins.append(str(path))
@@ -406,8 +440,27 @@ def parse_suite(data: Mapping[str, Any], source: str = "<suite>", base_dir: Path
                      runners=runners, settings=settings, plugins=tuple(plugins),
                      description=description, source=source, source_text=source_text,
                      seeds=seeds)
+    check_study_count(spec, "suite.repetitions")
     check_names(spec)
     return spec
+
+
+def check_nesting(data: Any, source: str, limit: int = MAX_NESTING) -> None:
+    """Refuse tables and arrays nested deeper than ``limit``, naming where: checked with an explicit
+    stack, so a 100,000-deep value is an error here, not a RecursionError in whatever reads it."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 1)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, Mapping):
+            children = [(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()]
+        elif isinstance(value, (list, tuple)):
+            children = [(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        else:
+            continue
+        if depth > limit:
+            raise SuiteError(f"tables and arrays nest more than {limit} deep here (allowed: at "
+                             f"most {limit} levels); flatten the value", source, where or None)
+        stack.extend((child, path, depth + 1) for child, path in children)
 
 
 def check_names(spec: SuiteSpec) -> None:
@@ -435,6 +488,10 @@ def check_names(spec: SuiteSpec) -> None:
             task = make_task(task_spec.name, task_spec.options)
         except RegistryError as exc:
             raise SuiteError(str(exc), source, f"tasks[{i}]") from None
+        except Exception as exc:  # a task's own constructor crashed: its options are still at fault
+            raise SuiteError(f"task {task_spec.name!r} could not be built with options "
+                             f"{dict(task_spec.options)}: {type(exc).__name__}: {exc}", source,
+                             f"tasks[{i}]") from None
         for j, runner_spec in enumerate(spec.runners):
             try:
                 runner_cls = get_runner_class(runner_spec.name)
@@ -448,6 +505,10 @@ def check_names(spec: SuiteSpec) -> None:
                             budget.info_for(task), runner_spec.options)
             except RegistryError as exc:
                 raise SuiteError(str(exc), source, f"runners[{j}]") from None
+            except Exception as exc:  # a runner's own constructor crashed on these options
+                raise SuiteError(f"runner {runner_spec.name!r} could not be built for task "
+                                 f"{task_spec.label!r} with options {dict(runner_spec.options)}: "
+                                 f"{type(exc).__name__}: {exc}", source, f"runners[{j}]") from None
 
 
 def shipped_suites() -> dict[str, Path]:
@@ -478,13 +539,22 @@ def load_suite(path_or_name: str | Path | Mapping[str, Any]) -> SuiteSpec:
         return parse_suite(path_or_name)
     path = resolve_suite_path(path_or_name)
     try:
+        if path.stat().st_size > MAX_SUITE_BYTES:
+            raise SuiteError(f"the file holds {path.stat().st_size} bytes (allowed: at most "
+                             f"{MAX_SUITE_BYTES}); is it a suite?", str(path))
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SuiteError(f"cannot read the file: {exc.strerror}", str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise SuiteError(f"not UTF-8 text (byte {exc.start}): save the suite as UTF-8",
+                         str(path)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SuiteError(f"not valid TOML: {exc}", str(path)) from None
+    except RecursionError:  # the parser recurses into nested arrays and inline tables
+        raise SuiteError(f"tables and arrays nest too deep to read (allowed: at most {MAX_NESTING} "
+                         "levels); flatten the value", str(path)) from None
     return parse_suite(data, source=str(path), base_dir=path.parent, source_text=text)
 
 

@@ -214,7 +214,9 @@ class TextClassifierTask(Task):
         self.train_size, self.test_size = train_size, test_size
         self.val_fraction, self.test_fraction = float(val_fraction), float(test_fraction)
         self.max_fidelity = max_epochs
-        self.max_length = int(max_length)
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or not 1 <= max_length <= 100_000:
+            raise TaskError(f"max_length must be an integer from 1 to 100000 tokens, got {max_length!r}")
+        self.max_length = max_length
         self.data_dir = data_dir
         self.csv_path, self.test_csv_path = csv_path, test_csv_path
         self.text_column, self.label_column = text_column, label_column

@@ -38,7 +38,10 @@ class CurveSections:
         summary = metrics.curve_summary(self.f, "trials", center=self.center,
                                         n_boot=self.n_boot, seed=self.seed)
         self.results["curves_trials"] = summary
-        band = intervals.describe_counts(summary["n"], self.center) if "n" in summary else ""
+        # The level at each pair's repetition count (a point before a study's first success
+        # has fewer values, and a narrower level, only there).
+        band = (intervals.describe_counts(summary.groupby(["task", "runner"])["n"].max(),
+                                          self.center) if "n" in summary and len(summary) else "")
         s.add("p", f"Best validation value found so far against the budget spent, per task: the "
                    f"{self.center} over repetitions, with its band: {band}. Where the task knows "
                    "its optimum the y axis is the regret (distance to that repetition's "

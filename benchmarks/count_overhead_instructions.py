@@ -26,7 +26,7 @@ import sys
 sys.path.insert(0, {root!r})
 import benchmarks.test_harness_overhead as bench
 import tunebench
-from tunebench.suite.spec import load_suite
+from tunebench.suite.spec_parse import load_suite
 trials, bench.TRIALS = bench.TRIALS, 3
 bench.bare_optuna_loop(bench._fresh_db())  # warm-up: imports and lazy caches of both sides
 tunebench.run_suite(load_suite({{"suite": {{"name": "warm-up"}}, "budget": {{"trials": 3}},

@@ -20,7 +20,7 @@ from pathlib import Path
 import tunebench
 from tunebench.suite.cache import EvaluationCacheStore
 from tunebench.suite.run import RunSummary
-from tunebench.suite.spec import resolve_suite_path
+from tunebench.suite.spec_parse import resolve_suite_path
 
 from .conftest import report_ratio
 

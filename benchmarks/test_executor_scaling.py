@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import tunebench
-from tunebench.suite.spec import load_suite
+from tunebench.suite.spec_parse import load_suite
 
 from .conftest import best_of, report_ratio
 

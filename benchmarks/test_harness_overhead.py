@@ -25,7 +25,7 @@ import optuna
 
 import tunebench
 from tunebench.registry import make_task
-from tunebench.suite.spec import load_suite
+from tunebench.suite.spec_parse import load_suite
 
 from .conftest import best_of, report_ratio
 

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tunebench.registry import import_plugin_module
-from tunebench.suite.spec import load_suite
+from tunebench.suite.spec_parse import load_suite
 from tunebench.suite.study import StudyLoop
 
 PLUGIN = Path(__file__).parent / "charge_plugin.py"

@@ -251,7 +251,7 @@ def test_the_code_hash_follows_the_source_not_the_path(tmp_path):
 
 
 def test_the_version_attribute_is_part_of_the_key(tmp_path):
-    from tunebench.suite.spec import load_suite
+    from tunebench.suite.spec_parse import load_suite
     from tunebench.tasks.base import EvalContext
 
     study = load_suite({"suite": {"name": "v"}, "budget": {"trials": 1},

@@ -17,7 +17,7 @@ from tunebench.registry import import_plugin_module
 from tunebench.suite import limits
 from tunebench.suite import study as study_module
 from tunebench.suite.budget import trained_steps
-from tunebench.suite.spec import load_suite
+from tunebench.suite.spec_parse import load_suite
 from tunebench.suite.study import StudyLoop
 
 PLUGIN = Path(__file__).parent / "charge_plugin.py"

@@ -166,7 +166,7 @@ def test_a_failing_study_does_not_stop_the_others(write_suite, tmp_path):
     name = "random"
     """)
     from tunebench.suite.executors import SerialExecutor, StudyJob
-    from tunebench.suite.spec import load_suite
+    from tunebench.suite.spec_parse import load_suite
 
     spec = load_suite(path)
     good = spec.studies()[0]

@@ -21,7 +21,7 @@ import pytest
 
 import tunebench
 from tunebench.registry import register_task
-from tunebench.suite.spec import parse_suite
+from tunebench.suite.spec_parse import parse_suite
 from tunebench.suite.store import load_trials
 from tunebench.suite.study import StudyLoop
 from tunebench.tasks.sphere import Sphere

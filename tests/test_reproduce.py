@@ -171,7 +171,7 @@ def test_the_reproduction_never_uses_the_cache(original, tmp_path):
 
 
 def load_suite_of(db):
-    from tunebench.suite.spec import suite_from_dict
+    from tunebench.suite.spec_parse import suite_from_dict
     from tunebench.suite.store import load_suite_specs
 
     return suite_from_dict(load_suite_specs(db)[0]["spec"])

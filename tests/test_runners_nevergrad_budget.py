@@ -16,7 +16,7 @@ from tunebench.registry import register_task
 from tunebench.runners import nevergrad_runner as nr
 from tunebench.runners.base import BudgetInfo, Outcome, Status
 from tunebench.space import Config, Float, Space
-from tunebench.suite.spec import parse_suite
+from tunebench.suite.spec_parse import parse_suite
 from tunebench.suite.store import load_studies, load_trials
 from tunebench.suite.study import StudyLoop
 from tunebench.tasks.base import EvalContext, Result, Task

@@ -14,7 +14,7 @@ import pytest
 import tunebench
 from tunebench.registry import make_task
 from tunebench.suite.seeding import evaluation_seed, runner_seed
-from tunebench.suite.spec import load_suite
+from tunebench.suite.spec_parse import load_suite
 from tunebench.suite.store import load_studies, load_suite_specs, load_trials
 
 PLUGINS = Path(__file__).parent / "provenance_plugins.py"

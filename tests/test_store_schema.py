@@ -301,7 +301,7 @@ def test_a_trial_commit_writes_little_more_than_one_page(tmp_path):
     from tunebench.runners.base import Status
     from tunebench.space import keyed_json
     from tunebench.suite.records import TrialRecord
-    from tunebench.suite.spec import load_suite
+    from tunebench.suite.spec_parse import load_suite
 
     spec = load_suite({"suite": {"name": "pages"}, "budget": {"trials": 1},
                        "tasks": [{"name": "branin"}], "runners": [{"name": "random"}]})
@@ -326,7 +326,7 @@ def test_a_trial_commit_writes_little_more_than_one_page(tmp_path):
 def test_non_finite_curve_steps_are_stored_as_missing(tmp_path):
     from tunebench.runners.base import Status
     from tunebench.suite.records import TrialRecord
-    from tunebench.suite.spec import load_suite
+    from tunebench.suite.spec_parse import load_suite
 
     spec = load_suite({"suite": {"name": "nan"}, "budget": {"trials": 1},
                        "tasks": [{"name": "branin"}], "runners": [{"name": "random"}]})

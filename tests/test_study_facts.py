@@ -294,7 +294,7 @@ def test_sharing_a_gpu_under_a_trials_budget_is_no_issue(write_suite, tmp_path):
 
 def test_resolved_options_json_cannot_hold_are_recorded_as_text(tmp_path):
     """A library default that is a function (optuna TPE's gamma) or NaN never fails a study."""
-    from tunebench.suite.spec import load_suite
+    from tunebench.suite.spec_parse import load_suite
 
     spec = load_suite({"suite": {"name": "odd"}, "budget": {"trials": 1},
                        "tasks": [{"name": "branin"}], "runners": [{"name": "random"}]})

@@ -49,7 +49,7 @@ name = "recorder"
 def test_the_runner_is_told_failures_as_failures():
     from conftest import PLUGIN_TASKS
 
-    from tunebench.suite.spec import load_suite
+    from tunebench.suite.spec_parse import load_suite
     from tunebench.suite.study import StudyLoop
 
     class Sink:
@@ -239,7 +239,7 @@ name = "random"
 def test_a_failed_study_is_marked_in_the_store_with_its_error(write_suite, tmp_path):
     from tunebench.suite.executors import StudyJob
     from tunebench.suite.sink import StoreSink
-    from tunebench.suite.spec import load_suite
+    from tunebench.suite.spec_parse import load_suite
     from tunebench.suite.store import ResultStore
 
     spec = load_suite(write_suite(HEADER + """
@@ -348,7 +348,7 @@ def test_on_a_gpu_each_evaluation_is_timed_between_two_device_syncs(monkeypatch)
     import time
 
     from tunebench.suite import study as study_module
-    from tunebench.suite.spec import load_suite
+    from tunebench.suite.spec_parse import load_suite
 
     synced: list[str] = []
 

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from tunebench.cli import app
 from tunebench.runners.grid import MAX_RESOLUTION, Grid, resolution_for_budget
 from tunebench.space import Float, Space
-from tunebench.suite.spec import SuiteError, load_suite, parse_suite, with_repetitions
+from tunebench.suite.spec import SuiteError, with_repetitions
+from tunebench.suite.spec_parse import load_suite, parse_suite
 
 SUITE = """
 [suite]

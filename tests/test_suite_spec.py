@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tunebench.suite.spec import SuiteError, load_suite, parse_suite
+from tunebench.suite.spec import SuiteError
+from tunebench.suite.spec_parse import load_suite, parse_suite
 
 GOOD = """
 [suite]

@@ -178,7 +178,7 @@ def test_malformed_results_fail_their_trial_naming_the_field_and_odd_extras_are_
 
 def test_sys_exit_in_a_trial_is_a_failed_trial_told_to_the_runner_and_charged(
         tmp_path: Path, plugin: Path) -> None:
-    from tunebench.suite.spec import load_suite
+    from tunebench.suite.spec_parse import load_suite
     from tunebench.suite.study import StudyLoop
 
     class Sink:

@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 _API = {
     "run_suite": "tunebench.suite.run",
-    "load_suite": "tunebench.suite.spec",
+    "load_suite": "tunebench.suite.spec_parse",
     "load_trials": "tunebench.suite.store",
     "load_studies": "tunebench.suite.store",
     "load_curves": "tunebench.suite.store",

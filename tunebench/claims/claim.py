@@ -311,7 +311,7 @@ def _run_setting(claim: Claim, folder: Path) -> Any:  # -> pd.DataFrame
     import pandas as pd
 
     from tunebench.suite.run import run_suite
-    from tunebench.suite.spec import parse_suite
+    from tunebench.suite.spec_parse import parse_suite
     from tunebench.suite.store import read_history
 
     assert claim.setting is not None

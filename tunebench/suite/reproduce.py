@@ -40,7 +40,8 @@ from typing import Any
 
 from tunebench.suite.budget import Budget
 from tunebench.suite.records import TrialRecord
-from tunebench.suite.spec import SuiteError, SuiteSpec, study_label, suite_from_dict
+from tunebench.suite.spec import SuiteError, SuiteSpec, study_label
+from tunebench.suite.spec_parse import suite_from_dict
 from tunebench.suite.store import ResultStore, load_suite_specs, read_history
 
 IDENTICAL = "identical"

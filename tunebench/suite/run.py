@@ -19,7 +19,8 @@ from tunebench.registry import make_task
 from tunebench.suite.executors import Executor, StudyJob, make_executor
 from tunebench.suite.progress import RunProgress
 from tunebench.suite.sink import StoreSink
-from tunebench.suite.spec import StudySpec, SuiteSpec, load_suite, study_label, with_repetitions
+from tunebench.suite.spec import StudySpec, SuiteSpec, study_label, with_repetitions
+from tunebench.suite.spec_parse import load_suite
 from tunebench.suite.store import ResultStore
 from tunebench.suite.study import EvaluationCache
 from tunebench.tasks.base import Direction, Task

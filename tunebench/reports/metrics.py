@@ -216,27 +216,3 @@ def failure_counts(frames: Frames) -> pd.DataFrame:
         studies=("study_id", "size"), trials=("n_trials", "sum"), failed=("n_failed", "sum"),
         pruned=("n_pruned", "sum"), clipped=clipped, studies_without_success=("no_success", "sum"),
     ).reset_index()
-
-
-# -- moved: normalised scores and the ECDF have their own modules; these names keep callers of
-# the old ones working (they return the new, corrected results).
-
-def normalised_scores(frames: Frames):  # -> tunebench.reports.normalised.NormalisedScores
-    """Bayesmark's normalised scores: see :func:`tunebench.reports.normalised.normalised_scores`."""
-    from tunebench.reports.normalised import normalised_scores as scores
-
-    return scores(frames)
-
-
-def ecdf_targets(frames: Frames, n_targets: int = 20) -> pd.DataFrame:
-    """Fixed ECDF targets: see :func:`tunebench.reports.ecdf.ecdf_targets`."""
-    from tunebench.reports.ecdf import ecdf_targets as targets
-
-    return targets(frames, n_targets)
-
-
-def anytime_ecdf(frames: Frames, targets: pd.DataFrame) -> pd.DataFrame:
-    """The aggregated ECDF: see :func:`tunebench.reports.ecdf.anytime_ecdf`."""
-    from tunebench.reports.ecdf import anytime_ecdf as ecdf
-
-    return ecdf(frames, targets)

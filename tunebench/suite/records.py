@@ -113,6 +113,11 @@ def recordable_extra(extra: dict[Any, Any]) -> dict[str, Any]:
     return dict(extra)
 
 
+def recordable(value: Any) -> Any:
+    """Any value as the store can write it as JSON (the rules of :func:`recordable_extra`)."""
+    return _recordable(value, 0)
+
+
 def _recordable(value: Any, depth: int) -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value

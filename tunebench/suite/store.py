@@ -30,7 +30,7 @@ from tunebench.suite.loading import (
     read_history,
 )
 from tunebench.suite.migrations import migrate
-from tunebench.suite.records import StudyResult, TrialRecord
+from tunebench.suite.records import StudyResult, TrialRecord, recordable
 from tunebench.suite.schema import (
     SCHEMA,
     SCHEMA_VERSION,
@@ -112,23 +112,7 @@ def _recorded_json(value: Any) -> str:
     try:
         return canonical_json(value)
     except (TypeError, ValueError):
-        return canonical_json(_as_recordable(value))
-
-
-def _as_recordable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(key): _as_recordable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_as_recordable(item) for item in value]
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
-    try:
-        canonical_json(value)  # numpy scalars and the like
-        return value
-    except (TypeError, ValueError):
-        return repr(value)
+        return canonical_json(recordable(value))
 
 
 def _finite(value: float | None) -> float | None:

@@ -34,6 +34,7 @@ _API = {
     "Direction": "tunebench.tasks.base",
     "Runner": "tunebench.runners.base",
     "Outcome": "tunebench.runners.base",
+    "Proposal": "tunebench.runners.base",
     "Capabilities": "tunebench.runners.base",
     "BudgetInfo": "tunebench.runners.base",
     "SearchExhausted": "tunebench.runners.base",

@@ -42,17 +42,41 @@ class RunnerUnavailable(RunnerError):
 
 
 @dataclass(frozen=True)
+class Proposal:
+    """A runner's answer to :meth:`Runner.ask` when it chooses more than the configuration.
+
+    A plain configuration means "this, at the task's full fidelity". A proposal may name the
+    ``fidelity`` to evaluate at (a rung of Successive Halving), and ask to ``continue`` the latest
+    earlier trial of the same configuration (a promotion): on a task that can continue from a
+    checkpoint only the new steps are trained and charged, on one that cannot the trial restarts
+    from scratch and is charged in full — the same rule for every runner, recorded per trial.
+    ``tag`` is the runner's own token, handed back in the :class:`Outcome` of this proposal.
+    """
+
+    config: Config
+    fidelity: int | None = None  # None: the task's full fidelity
+    continues: bool = False
+    tag: Any = None
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What the runner is told about one trial.
 
     ``value`` is the validation value in the task's own direction (``None`` for a failed trial);
-    a pruned trial carries the last value it reported, at ``fidelity`` steps.
+    a pruned trial carries the last value it reported, at ``fidelity`` steps. ``fidelity`` is the
+    total reached: a trial that continued an earlier one from ``start`` steps trained
+    ``fidelity - start`` of them now. ``trial`` is the trial's number and ``tag`` the one its
+    :class:`Proposal` carried (None for a plain configuration).
     """
 
     status: Status
     value: float | None
     fidelity: float
     curve: tuple[float, ...] = ()
+    trial: int = -1
+    tag: Any = None
+    start: int = 0
 
     @property
     def ok(self) -> bool:
@@ -108,6 +132,10 @@ class Capabilities:
     integer: bool = True
     log: bool = True
     pruning: bool = False
+    #: Proposes the fidelity of each trial (a :class:`Proposal` with ``fidelity``).
+    chooses_fidelity: bool = False
+    #: Asks to continue earlier trials of a configuration (a :class:`Proposal` with ``continues``).
+    continues: bool = False
     batch: bool = False
     #: Replaying the same history (ask, then tell the stored outcome) into a freshly seeded runner
     #: reproduces its state exactly, so a resumed study continues as an uninterrupted one would.
@@ -162,8 +190,9 @@ class Runner(ABC):
         return {}
 
     @abstractmethod
-    def ask(self) -> Config:
-        """Propose the next configuration to evaluate (active parameters only)."""
+    def ask(self) -> Config | Proposal:
+        """Propose the next configuration to evaluate (active parameters only), or a
+        :class:`Proposal` naming its fidelity too."""
 
     @abstractmethod
     def tell(self, config: Config, outcome: Outcome) -> None:

@@ -155,6 +155,15 @@ class EvalContext:
     curve: list[float] = field(default_factory=list)
     #: Steps at which the pruner was consulted (the harness replays exactly these on resume).
     pruner_steps: list[int] = field(default_factory=list)
+    #: Steps already trained, when this evaluation continues an earlier trial of the same
+    #: configuration from the ``checkpoint`` that trial saved (0 and None: from scratch). A task
+    #: that can continue (``Task.can_continue``) trains steps ``start + 1 .. fidelity`` and
+    #: reports them by their absolute number.
+    start: int = 0
+    checkpoint: Any = None
+    #: What the evaluation saved with :meth:`save_checkpoint` (the harness keeps it for a later
+    #: continuation of this configuration).
+    saved_checkpoint: Any = None
 
     # Set per instance by the harness on the evaluations that need them. Declared as class
     # attributes (not dataclass fields), so an evaluation that uses none of them pays nothing.
@@ -185,6 +194,12 @@ class EvalContext:
             raise TrialTimeout(f"trial ran past its time limit after step {step}", step)
         if self.pruner is not None and math.isfinite(value) and self.pruner(step, float(value)):
             raise TrialPruned(f"pruned after step {step} (value {value:.6g})", step)
+
+    def save_checkpoint(self, state: Any) -> None:
+        """Keep ``state`` (picklable: model and optimiser state, generators) so a later trial of
+        this configuration can continue from it. Called by tasks that can continue, at the end of
+        the evaluation; the harness never looks inside it."""
+        self.saved_checkpoint = state
 
     @contextlib.contextmanager
     def uncharged(self) -> Iterator[None]:
@@ -229,6 +244,10 @@ class Task(ABC):
     #: that choose fidelities, and budgets in fidelity units, are told both).
     min_fidelity: ClassVar[int] = 1
     fidelity_unit: ClassVar[str] = "epoch"
+    #: Whether an evaluation can continue from a checkpoint an earlier evaluation of the same
+    #: configuration saved (:meth:`EvalContext.save_checkpoint`): a promoted configuration then
+    #: trains, and is charged, only its new steps. Otherwise a promotion restarts from scratch.
+    can_continue: ClassVar[bool] = False
     #: Bump when the task's numbers change for the same inputs (invalidates cached evaluations).
     version: ClassVar[str] = "1"
     #: Whether evaluations run torch code, so the harness knows to fix threads and device.

@@ -9,6 +9,7 @@ from tunebench.runners.base import Capabilities, Outcome, Runner
 from tunebench.runners.optuna_runner import OptunaRandom
 from tunebench.space import Categorical, Config, Float, Space
 from tunebench.tasks.base import EvalContext, Result, Task
+from tunebench.tasks.mf_synthetic import MultiFidelityHartmann6
 
 #: Everything runners of type Recorder were told, by seed (inspected by tests in-process).
 TOLD: dict[int, list[Outcome]] = {}
@@ -123,3 +124,24 @@ class Overreacher(OptunaRandom):
 
     def ask(self) -> Config:
         return {**super().ask(), "x": 2.0}
+
+
+class SlowMultiFidelity(MultiFidelityHartmann6):
+    """mf_hartmann6 taking ``delay`` seconds per step (so a run can be killed mid-bracket)."""
+
+    name = "mf_slow"
+
+    def __init__(self, delay: float = 0.0, max_steps: int = 27) -> None:
+        super().__init__(max_steps=max_steps)
+        self.delay = delay
+
+    def evaluate(self, config, fidelity, seed, context):
+        time.sleep(self.delay * (fidelity - context.start))
+        return super().evaluate(config, fidelity, seed, context)
+
+
+class RestartingMultiFidelity(MultiFidelityHartmann6):
+    """mf_hartmann6 that cannot continue: every promotion restarts from scratch."""
+
+    name = "mf_restart"
+    can_continue = False

@@ -3,7 +3,8 @@
 A library runner (optuna, hyperopt, nevergrad) implements four small hooks and inherits the rest:
 
 - ``_ask() -> (config, handle)``: one suggestion and the library's own object for it (an optuna
-  trial, a hyperopt trial document, a nevergrad candidate);
+  trial, a hyperopt trial document, a nevergrad candidate); a library that chooses fidelities
+  returns a :class:`~tunebench.runners.base.Proposal` in place of the configuration;
 - ``_tell(handle, config, outcome)``: report the outcome of that suggestion;
 - ``_tell_foreign(config, outcome)``: register a configuration the runner did not propose (a
   resumed study whose runner cannot replay exactly tells the stored configuration instead);
@@ -17,9 +18,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, ClassVar, final
 
-from tunebench.runners.base import BudgetInfo, Outcome, Runner, RunnerError, RunnerUnavailable, Status
+from tunebench.runners.base import (
+    BudgetInfo,
+    Outcome,
+    Proposal,
+    Runner,
+    RunnerError,
+    RunnerUnavailable,
+    Status,
+)
 from tunebench.space import Config, Direction, Space
 
 
@@ -38,9 +48,13 @@ class LibraryRunner(Runner):
 
     # ------------------------------------------------------------------ the Runner surface
     @final  # the study loop relies on it: proposals from here are validated already
-    def ask(self) -> Config:
-        config, handle = self._ask()
-        config = self.space.validate(config)
+    def ask(self) -> Config | Proposal:
+        asked, handle = self._ask()
+        if isinstance(asked, Proposal):
+            config = self.space.validate(asked.config)
+            self._pending.append((config, handle))
+            return replace(asked, config=dict(config))
+        config = self.space.validate(asked)
         self._pending.append((config, handle))
         return dict(config)
 
@@ -67,7 +81,7 @@ class LibraryRunner(Runner):
         return False
 
     # ------------------------------------------------------------------ hooks
-    def _ask(self) -> tuple[Config, Any]:  # pragma: no cover - abstract
+    def _ask(self) -> tuple[Config | Proposal, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _tell(self, handle: Any, config: Config, outcome: Outcome) -> None:  # pragma: no cover

@@ -23,7 +23,11 @@ of :data:`FIDELITY` steps, and every fifth trial fails.
 - ``pruning``: a runner that does not declare pruning never prunes; one that does is consulted
   without crashing and, when ``expect_pruning`` is set, prunes something;
 - ``foreign_tell``: telling a configuration other than the one asked (what a resumed study whose
-  runner cannot replay exactly does) is accepted and the runner goes on.
+  runner cannot replay exactly does) is accepted and the runner goes on;
+- ``fidelities``: a runner answering with :class:`~tunebench.runners.base.Proposal` s proposes
+  whole fidelities within the budget's range, and declares ``chooses_fidelity`` / ``continues``
+  exactly when it uses them (proposals are evaluated from scratch at their fidelity here, as on a
+  task that cannot continue; the outcome carries the trial number and the proposal's tag).
 
 Runners that declare themselves unavailable (:class:`~tunebench.runners.base.RunnerUnavailable`
 at construction) are reported as skipped, with the reason.
@@ -32,13 +36,21 @@ at construction) are reported as skipped, with the reason.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, Runner, RunnerUnavailable, Status
+from tunebench.runners.base import (
+    BudgetInfo,
+    Capabilities,
+    Outcome,
+    Proposal,
+    Runner,
+    RunnerUnavailable,
+    Status,
+)
 from tunebench.space import Categorical, Config, Direction, Float, Int, Space, config_key
 
 #: Fidelity steps of the conformance task (enough for successive halving to have a rung).
@@ -57,6 +69,13 @@ class ConformanceSkip(Exception):
 class Trial:
     config: Config
     outcome: Outcome
+    proposal: Proposal | None = None  # the runner's answer, when it was more than a configuration
+
+
+def answer(runner: Runner) -> tuple[Config, Proposal | None]:
+    """The configuration a runner asked for, and its proposal when it answered with one."""
+    asked = runner.ask()
+    return (asked.config, asked) if isinstance(asked, Proposal) else (asked, None)
 
 
 @dataclass(frozen=True)
@@ -92,28 +111,30 @@ def fails(index: int) -> bool:
 
 
 def evaluate(runner: Runner, space: Space, config: Config, index: int, sign: float = 1.0,
-             fail: Callable[[int], bool] = fails) -> Outcome:
+             fail: Callable[[int], bool] = fails, proposal: Proposal | None = None) -> Outcome:
     """One trial as the harness runs it: step by step, the pruner consulted after each step."""
+    tag = proposal.tag if proposal is not None else None
     if fail(index):
-        return Outcome(Status.FAILED, None, 0)
+        return Outcome(Status.FAILED, None, 0, trial=index, tag=tag)
+    fidelity = proposal.fidelity if proposal is not None and proposal.fidelity else FIDELITY
     loss = objective(space, config)
     curve: list[float] = []
-    for step in range(1, FIDELITY + 1):
+    for step in range(1, fidelity + 1):
         value = sign * loss * (1.0 + 1.0 / step)
         curve.append(value)
-        if step < FIDELITY and runner.should_prune(config, step, value):
-            return Outcome(Status.PRUNED, value, step, tuple(curve))
-    return Outcome(Status.OK, curve[-1], FIDELITY, tuple(curve))
+        if step < fidelity and runner.should_prune(config, step, value):
+            return Outcome(Status.PRUNED, value, step, tuple(curve), trial=index, tag=tag)
+    return Outcome(Status.OK, curve[-1], fidelity, tuple(curve), trial=index, tag=tag)
 
 
 def drive(runner: Runner, space: Space, n: int, sign: float = 1.0, start: int = 0,
           fail: Callable[[int], bool] = fails) -> list[Trial]:
     trials = []
     for index in range(start, start + n):
-        config = runner.ask()
-        outcome = evaluate(runner, space, config, index, sign, fail)
+        config, proposal = answer(runner)
+        outcome = evaluate(runner, space, config, index, sign, fail, proposal)
         runner.tell(config, outcome)
-        trials.append(Trial(config, outcome))
+        trials.append(Trial(config, outcome, proposal))
     return trials
 
 
@@ -121,11 +142,13 @@ def replay(runner: Runner, history: list[Trial]) -> list[Config]:
     """Feed a stored history into a fresh runner as the harness does on resume; return the asks."""
     asked = []
     for trial in history:
-        asked.append(runner.ask())
+        config, proposal = answer(runner)
+        asked.append(config)
         for step, value in enumerate(trial.outcome.curve[: int(trial.outcome.fidelity)], start=1):
             if runner.should_prune(trial.config, step, value):
                 break
-        runner.tell(trial.config, trial.outcome)
+        # Told with the tag of the proposal just made, as the harness does (tags are not stored).
+        runner.tell(trial.config, replace(trial.outcome, tag=proposal.tag if proposal else None))
     return asked
 
 
@@ -144,7 +167,7 @@ class Conformance:
     """The conformance checks of one runner class with given options (runs are shared)."""
 
     CHECKS = ("declarations", "same_seed", "different_seed", "valid", "failures", "resume",
-              "direction", "pruning", "foreign_tell")
+              "direction", "pruning", "foreign_tell", "fidelities")
 
     def __init__(self, runner_cls: type[Runner], options: Mapping[str, Any] | None = None, *,
                  space: Space | None = None, trials: int = 30, budget_info: BudgetInfo | None = None,
@@ -277,13 +300,31 @@ class Conformance:
         runner = self.build()
         rng = np.random.default_rng(self.seed)
         for index in range(max(6, min(8, self.trials))):
-            config = runner.ask()
+            config, proposal = answer(runner)
             if index in (2, 5):
-                config = self.space.sample(rng)  # told in place of the asked one
-            runner.tell(config, evaluate(runner, self.space, config, index))
-        problem = self._invalid(runner.ask())
+                config, proposal = self.space.sample(rng), None  # told in place of the asked one
+            runner.tell(config, evaluate(runner, self.space, config, index, proposal=proposal))
+        problem = self._invalid(answer(runner)[0])
         if problem:
             raise ConformanceError(f"after foreign tells: {problem}")
+
+    def check_fidelities(self) -> None:
+        proposals = [t.proposal for t in self.reference if t.proposal is not None]
+        low, high = self.budget_info.min_fidelity, self.budget_info.max_fidelity
+        for i, proposal in enumerate(proposals):
+            f = proposal.fidelity
+            if f is not None and (isinstance(f, bool) or not isinstance(f, int) or not low <= f <= high):
+                raise ConformanceError(f"proposal {i} asks for fidelity {f!r}: whole numbers from "
+                                       f"{low} to {high} only (the budget's range)")
+        caps = self.cls.capabilities
+        chooses = any(p.fidelity is not None for p in proposals)
+        continues = any(p.continues for p in proposals)
+        if chooses != caps.chooses_fidelity:
+            raise ConformanceError(f"the runner {'chose' if chooses else 'never chose'} fidelities "
+                                   f"in {self.trials} trials but declares "
+                                   f"chooses_fidelity={caps.chooses_fidelity}")
+        if continues and not caps.continues:
+            raise ConformanceError("the runner asked to continue trials but declares continues=False")
 
     # ------------------------------------------------------------------ running
     def run(self, check: str) -> None:
@@ -314,4 +355,4 @@ class Conformance:
 
 
 __all__ = ["FIDELITY", "CheckResult", "Conformance", "ConformanceError", "ConformanceSkip",
-           "Trial", "drive", "evaluate", "fails", "mixed_space", "objective", "replay"]
+           "Trial", "answer", "drive", "evaluate", "fails", "mixed_space", "objective", "replay"]

@@ -135,16 +135,20 @@ class Budget:
         the budget clipped it (None: it was not clipped). A live budget replays nothing."""
         return None
 
-    def fidelity_for_next(self, max_fidelity: int, spent: float) -> int:
-        """The fidelity the next trial is asked for.
+    def fidelity_for_next(self, max_fidelity: int, spent: float, requested: int | None = None,
+                          start: int = 0) -> int:
+        """The fidelity the next trial is asked for: the runner's ``requested`` one (a
+        :class:`~tunebench.runners.base.Proposal`'s), else the task's full fidelity.
 
         Under an epochs budget the last trial is clamped to what remains, so every runner spends
-        exactly the same number of epochs; otherwise every trial gets the task's full fidelity.
+        exactly the same number of epochs; a trial continuing from ``start`` steps is charged only
+        the steps after it, so it may reach ``start`` plus what remains.
         """
+        fidelity = max_fidelity if requested is None else requested
         if self.kind is BudgetKind.EPOCHS:
             remaining = math.floor(self.amount - spent + 1e-9)
-            return max(1, min(max_fidelity, remaining))
-        return max_fidelity
+            return max(start + 1, min(fidelity, start + remaining))
+        return fidelity
 
     def info(self, min_fidelity: int = 1, max_fidelity: int = 1,
              fidelity_unit: str = "epoch") -> BudgetInfo:

@@ -30,8 +30,8 @@ class TrialRecord:
     status: Status
     value: float | None  # validation value, None when failed
     test_value: float | None
-    fidelity: int  # asked for
-    fidelity_spent: float  # actually run
+    fidelity: int  # asked for (the total to reach, when it continues an earlier trial)
+    fidelity_spent: float  # actually run in this trial (from ``start_fidelity`` on)
     curve: tuple[float, ...]
     #: wall time of the evaluation, device-synchronised, less the pruner's decisions and the work
     #: the task ran uncharged (data preparation, test scoring)
@@ -44,18 +44,33 @@ class TrialRecord:
     cached: bool = False
     started_at: float = 0.0  # unix time
     #: The task's own extras, plus the harness's: ``uncharged_seconds`` / ``uncharged_cpu_seconds``
-    #: (recorded, not charged) and ``clipped`` (the trial a device-seconds budget ran out in)
+    #: (recorded, not charged), ``clipped`` (the trial a device-seconds budget ran out in), and for
+    #: a promotion ``continued_from`` (the earlier trial's number), ``start_fidelity`` (the steps it
+    #: continued from: 0 when the task had to restart) and ``checkpoint_rebuild_seconds``
     extra: dict[str, Any] = field(default_factory=dict)
     pruner_steps: tuple[int, ...] = ()  # steps the runner's pruner saw, replayed on resume
     #: canonical JSON of ``config`` when the loop already made it (with the key); the store
     #: writes it as it is instead of encoding the configuration again
     config_json: str | None = None
 
-    def outcome(self) -> Outcome:
-        """What the runner was told about this trial."""
+    @property
+    def start_fidelity(self) -> int:
+        """The steps this trial continued from (0: trained from scratch)."""
+        return int(self.extra.get("start_fidelity", 0)) if self.extra else 0
+
+    @property
+    def continued_from(self) -> int | None:
+        """The number of the trial this one was promoted from (None: not a promotion)."""
+        parent = self.extra.get("continued_from") if self.extra else None
+        return None if parent is None else int(parent)
+
+    def outcome(self, tag: Any = None) -> Outcome:
+        """What the runner was told about this trial (``tag``: its proposal's)."""
         value = self.value if self.value is not None and math.isfinite(self.value) else None
         status = self.status if value is not None or self.status is Status.FAILED else Status.FAILED
-        return Outcome(status=status, value=value, fidelity=self.fidelity_spent, curve=self.curve)
+        start = self.start_fidelity
+        return Outcome(status=status, value=value, fidelity=start + self.fidelity_spent,
+                       curve=self.curve, trial=self.number, tag=tag, start=start)
 
 
 @dataclass(frozen=True)
@@ -70,11 +85,13 @@ class StudyResult:
     search_exhausted: bool = False
 
 
-def checked_result(result: Result, fidelity: int
+def checked_result(result: Result, fidelity: int, start: int = 0
                    ) -> tuple[float, float | None, float, tuple[float, ...], dict[str, Any]]:
     """``(value, test_value, fidelity_spent, curve, extra)`` of a task's result, checked at the
     trial boundary: a malformed field raises :class:`InvalidResult` naming it (that trial fails,
     the study goes on); ``extra`` comes back safe to store (see :func:`recordable_extra`).
+    A task continuing from ``start`` steps reports the total it reached; what is returned is the
+    steps trained now.
 
     :class:`Result` converts its fields when built; this checks again in case a task bypassed
     that (a subclass, ``object.__setattr__``). A well-formed result costs a few type checks.
@@ -89,13 +106,14 @@ def checked_result(result: Result, fidelity: int
         spent = fidelity
     elif type(spent) is not float and type(spent) is not int:
         spent = as_number("fidelity_spent", spent)
-    if not 0 < spent <= fidelity:
-        raise InvalidResult(f"fidelity_spent={spent!r} for a trial asked for fidelity {fidelity}")
+    if not start < spent <= fidelity:
+        raise InvalidResult(f"fidelity_spent={spent!r} for a trial asked for fidelity {fidelity}"
+                            + (f" from step {start}" if start else ""))
     if type(curve) is not tuple or curve:
         curve = as_curve(curve)
     if type(extra) is not dict:
         raise InvalidResult(f"extra={extra!r:.80} ({type(extra).__name__}), not a dict")
-    return value, test_value, float(spent), curve, recordable_extra(extra) if extra else {}
+    return value, test_value, float(spent - start), curve, recordable_extra(extra) if extra else {}
 
 
 def recordable_extra(extra: dict[Any, Any]) -> dict[str, Any]:

@@ -24,11 +24,12 @@ from typing import Any, Protocol
 from tunebench.devices import resolve_device, synchronize
 from tunebench.runners.adapter import LibraryRunner
 from tunebench.runners.base import Runner, SearchExhausted, Status
-from tunebench.space import InvalidConfigError, config_key, keyed_json
+from tunebench.space import config_key, keyed_json
 from tunebench.suite.budget import Budget, trained_steps
 from tunebench.suite.cache import numerics_settings, task_code_hash
 from tunebench.suite.environment import capture_environment, study_facts
 from tunebench.suite.limits import Alarm, EvaluationLimits, clipped_outcome, warm_up_once
+from tunebench.suite.promotions import Paused, Promotions
 from tunebench.suite.records import StudyResult, TrialRecord, checked_result
 from tunebench.suite.spec import StudySpec
 from tunebench.tasks.base import (
@@ -131,27 +132,31 @@ class StudyLoop:
         self._alarm: Alarm | None = None  # armed while an evaluation runs under a limit
         #: The library adapter's own ask() validates every proposal against this very space:
         #: checking it twice would only cost time on every trial.
-        self._proposals_validated = (type(self.runner).ask is LibraryRunner.ask
-                                     and "ask" not in vars(self.runner)
-                                     and self.runner.space is self.task.space)
+        validated = (type(self.runner).ask is LibraryRunner.ask and "ask" not in vars(self.runner)
+                     and self.runner.space is self.task.space)
+        self.promotions = Promotions(self.task, study.runner.name, validated=validated,
+                                     keeps_checkpoints=self.runner.capabilities.continues)
 
     # -------------------------------------------------------------------- resume
     def replay(self, history: Sequence[TrialRecord]) -> None:
         """Feed the stored trials into the freshly seeded runner exactly as they happened."""
         exact = self.runner.capabilities.exact_replay
         for record in history:
-            proposed = self.runner.ask()
-            if exact and config_key(self.task.space.validate(proposed)) != record.config_key:
+            planned = self.promotions.plan(self.runner.ask())
+            if exact and config_key(planned.config) != record.config_key:
                 raise ReplayMismatchError(
                     f"{self.study.describe()}: on resume, runner {self.study.runner.name!r} "
-                    f"proposed {proposed} for trial {record.number}, but the stored trial has "
-                    f"{record.config}. The runner is not deterministic given its seed, or the "
+                    f"proposed {planned.config} for trial {record.number}, but the stored trial "
+                    f"has {record.config}. The runner is not deterministic given its seed, or the "
                     "library version changed since the stored run."
                 )
             # Show the pruner exactly the steps it was consulted on live, no more, no fewer.
+            start = record.start_fidelity
             for step in record.pruner_steps:
-                self.runner.should_prune(record.config, step, record.curve[step - 1])
-            self.runner.tell(record.config, record.outcome())
+                self.runner.should_prune(record.config, step, record.curve[step - 1 - start])
+            self.runner.tell(record.config, record.outcome(planned.tag))
+            self.promotions.finished(record.config_key, record.number, record.status,
+                                     start + record.fidelity_spent)
             self._count(record)
 
     def _count(self, record: TrialRecord) -> None:
@@ -197,14 +202,20 @@ class StudyLoop:
     def run_trial(self, number: int) -> TrialRecord:
         started_at = time.time()
         t0 = self.clock()
-        raw = self.runner.ask()
+        planned = self.promotions.plan(self.runner.ask())
         ask_seconds = self.clock() - t0
-        config = raw if self._proposals_validated else self._validated(raw)
+        config = planned.config
         config_json, key = keyed_json(config)
         budget = self.study.budget
-        fidelity = budget.fidelity_for_next(self.task.max_fidelity, self.spent)
         self._optimizer_seconds = ask_seconds
         context = self._context(config)
+        parent = self.promotions.parent(key, planned)
+        promotion: dict[str, Any] = {}
+        if parent is not None:
+            promotion = self._continue(config, parent, context)
+        start = context.start
+        fidelity = budget.fidelity_for_next(self.task.max_fidelity, self.spent, planned.fidelity,
+                                            start)
         # Under a device-seconds budget: the charged seconds this evaluation may still use.
         left = clip_at = None
         if self._limited:
@@ -212,18 +223,24 @@ class StudyLoop:
                 left = budget.amount - self.spent - (ask_seconds if budget.charge_optimizer else 0.0)
             else:
                 clip_at = budget.clip_steps(number)
-        record = self.cache.lookup(self.task, self.study, key, fidelity, context) \
-            if self.cache is not None else None
+        cache = self.cache if not start else None  # a continuation is not an evaluation to reuse
+        record = cache.lookup(self.task, self.study, key, fidelity, context) \
+            if cache is not None else None
         if record is not None and left is not None and record.eval_seconds > left:
             record = None  # a live run would be clipped: run it
         if record is None:
             record = self._evaluate(number, config, key, fidelity, context, started_at, left,
                                     clip_at)
-            if self.cache is not None and not record.extra.get("clipped"):
-                self.cache.store(self.task, self.study, record, context)
+            if cache is not None and not record.extra.get("clipped"):
+                cache.store(self.task, self.study, record, context)
+        if promotion:
+            record.extra = {**record.extra, **promotion}
         record.pruner_steps = tuple(context.pruner_steps)
+        record.number = number
+        self.promotions.finished(key, number, record.status, start + record.fidelity_spent,
+                                 context.saved_checkpoint)
         t1 = self.clock()
-        self.runner.tell(config, record.outcome())
+        self.runner.tell(config, record.outcome(planned.tag))
         self._optimizer_seconds += self.clock() - t1
         charge = budget.charge(
             fidelity_spent=record.fidelity_spent, eval_seconds=record.eval_seconds,
@@ -231,18 +248,24 @@ class StudyLoop:
         )
         if self._clip:  # never past the budget: a clipped trial is charged exactly what remained
             charge = min(charge, budget.amount - self.spent)
-        record.number, record.optimizer_seconds = number, self._optimizer_seconds
+        record.optimizer_seconds = self._optimizer_seconds
         record.charge, record.started_at, record.config_json = charge, started_at, config_json
         return record
 
-    def _validated(self, proposal: Any) -> dict[str, Any]:
-        try:
-            return self.task.space.validate(proposal)
-        except InvalidConfigError as exc:
-            raise InvalidConfigError(
-                f"runner {self.study.runner.name!r} proposed an invalid configuration {proposal}: "
-                f"{exc}. This is a bug in the runner."
-            ) from None
+    def _continue(self, config: dict[str, Any], parent: Paused, context: EvalContext
+                  ) -> dict[str, Any]:
+        """Set up a promotion of trial ``parent`` (see tunebench.suite.promotions): from its
+        checkpoint on a task that can continue, else from scratch; what to record of it."""
+        promotion: dict[str, Any] = {"continued_from": parent.number, "start_fidelity": 0}
+        if self.task.can_continue:
+            checkpoint, rebuild_seconds = self.promotions.checkpoint(
+                config, parent, self.study.eval_seed, context)
+            if rebuild_seconds is not None:
+                promotion["checkpoint_rebuild_seconds"] = rebuild_seconds
+            if checkpoint is not None:
+                context.start, context.checkpoint = parent.reached, checkpoint
+                promotion["start_fidelity"] = parent.reached
+        return promotion
 
     def _context(self, config: dict[str, Any]) -> EvalContext:
         settings = self.study.settings
@@ -284,6 +307,7 @@ class StudyLoop:
                   context: EvalContext, started_at: float, left: float | None,
                   clip_at: int | None = None) -> TrialRecord:
         status, error, trace = Status.OK, None, None
+        start = context.start
         result: Result | None = None
         stopped: TrialStopped | None = None
         timeout = self.study.settings.trial_timeout
@@ -344,20 +368,22 @@ class StudyLoop:
         extra: dict[str, Any] = {}
         if result is not None:
             try:
-                value, test_value, spent, returned_curve, extra = checked_result(result, fidelity)
+                value, test_value, spent, returned_curve, extra = checked_result(result, fidelity,
+                                                                                 start)
             except Exception as exc:  # a malformed result fails its trial only
                 status, error = Status.FAILED, f"InvalidResult: task {self.task.name!r} " + (
                     f"reported {exc}" if isinstance(exc, InvalidResult)
                     else f"returned a Result that cannot be read: {type(exc).__name__}: {exc}")
-                spent, value, test_value = fidelity, None, None  # it ran: charged what it was asked
+                spent, value, test_value = fidelity - start, None, None  # charged what it was asked
             else:
                 curve = curve or returned_curve  # what was reported live, else what it returned
                 if not math.isfinite(value):
                     status, error = Status.FAILED, f"NonFiniteValue: the task returned {value!r}"
                     value = None
         else:
-            spent = trained_steps(len(curve), stopped.after_step if stopped else None,
-                                  fidelity)
+            after = stopped.after_step if stopped else None
+            spent = trained_steps(len(curve), None if after is None else after - start,
+                                  fidelity - start)
             if status is Status.PRUNED:
                 value = curve[-1] if curve else None
         if context.excluded:  # pruner decisions are optimiser time; uncharged work is recorded only
@@ -377,7 +403,7 @@ class StudyLoop:
         return TrialRecord(
             number=number, config=config, config_key=key, status=status, value=value,
             test_value=test_value if status is Status.OK else None, fidelity=fidelity,
-            fidelity_spent=float(min(spent, fidelity)), curve=curve, eval_seconds=eval_seconds,
+            fidelity_spent=float(min(spent, fidelity - start)), curve=curve, eval_seconds=eval_seconds,
             cpu_seconds=cpu_seconds, optimizer_seconds=0.0, charge=0.0, error=error,
             traceback=trace, started_at=started_at, extra=extra,
         )

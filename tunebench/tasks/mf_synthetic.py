@@ -35,6 +35,7 @@ class MultiFidelityHartmann6(Hartmann6):
     name = "mf_hartmann6"
     description = "Hartmann 6-d over T steps (BOCA's fidelity weights, shrinking noise); continues"
     min_fidelity = 1
+    max_fidelity = 27  # the default; set per instance by ``max_steps``
     fidelity_unit = "step"
     can_continue = True
 

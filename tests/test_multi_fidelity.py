@@ -223,3 +223,31 @@ def test_hyperband_beats_random_search_at_equal_epochs(write_suite, tmp_path):
     best = full.groupby(["runner", "repetition"])["test_value"].min()
     p = mannwhitneyu(best["hyperband"], best["random"], alternative="less").pvalue
     assert p < 0.01, (best["hyperband"].tolist(), best["random"].tolist())
+
+
+@pytest.mark.parametrize("task_name", ["mnist_cnn", "text_clf"])
+def test_a_training_task_continued_from_its_checkpoint_equals_training_in_one_go(task_name):
+    """Weights, optimiser moments, the shuffling and dropout generators and the best epoch so far
+    all come back: epochs 3..4 after a checkpoint at 2 are bit for bit those of a run to 4."""
+    from tunebench.registry import make_task
+
+    options = {"train_size": 300, "max_epochs": 4}
+    task = make_task(task_name, options)
+    config = {**task.space.default(), "optimizer": "adam"} if "optimizer" in task.space \
+        else task.space.default()
+    config = task.space.validate(config)
+    whole = EvalContext(device="cpu", threads=1, precision="fp32")
+    one_go = task.evaluate(dict(config), 4, 5, whole)
+    first = EvalContext(device="cpu", threads=1, precision="fp32", wants_checkpoint=True)
+    task.evaluate(dict(config), 2, 5, first)
+    assert first.saved_checkpoint is not None
+    saved = {k: v.clone() for k, v in first.saved_checkpoint["model"].items()}
+    rest = EvalContext(device="cpu", threads=1, precision="fp32", start=2,
+                       checkpoint=first.saved_checkpoint)
+    continued = task.evaluate(dict(config), 4, 5, rest)
+    assert first.curve + rest.curve == whole.curve
+    assert (continued.value, continued.test_value) == (one_go.value, one_go.test_value)
+    assert continued.fidelity_spent == 4 and continued.extra["train_loss"] == one_go.extra["train_loss"]
+    # The checkpoint continued from is unchanged: another promotion could still continue it.
+    assert all((saved[k] == v).all() for k, v in first.saved_checkpoint["model"].items())
+    assert EvalContext().wants_checkpoint is False  # and a run that is not asked saves none

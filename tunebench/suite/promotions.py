@@ -108,7 +108,7 @@ class Promotions:
         if parent.checkpoint is not None:
             return parent.checkpoint, None
         rebuild = EvalContext(device=context.device, threads=context.threads,
-                              precision=context.precision)
+                              precision=context.precision, wants_checkpoint=True)
         t0 = time.perf_counter()
         with contextlib.suppress(Exception):
             self.task.evaluate(dict(config), parent.reached, seed, rebuild)

@@ -292,7 +292,8 @@ class StudyLoop:
                 raise
 
         context = EvalContext(device=self.device, threads=settings.threads,
-                              precision=settings.precision, pruner=prune, pruner_steps=consulted)
+                              precision=settings.precision, pruner=prune, pruner_steps=consulted,
+                              wants_checkpoint=self.promotions.keeps_checkpoints)
         if self._context_extras:  # a fake clock, or a GPU to wait for
             if not self._real_clock:
                 context.clock = self.clock

@@ -161,6 +161,9 @@ class EvalContext:
     #: reports them by their absolute number.
     start: int = 0
     checkpoint: Any = None
+    #: Whether the harness keeps checkpoints for this study (its runner continues trials): a task
+    #: that can continue saves one only then, and pays nothing for it otherwise.
+    wants_checkpoint: bool = False
     #: What the evaluation saved with :meth:`save_checkpoint` (the harness keeps it for a later
     #: continuation of this configuration).
     saved_checkpoint: Any = None
@@ -198,7 +201,8 @@ class EvalContext:
     def save_checkpoint(self, state: Any) -> None:
         """Keep ``state`` (picklable: model and optimiser state, generators) so a later trial of
         this configuration can continue from it. Called by tasks that can continue, at the end of
-        the evaluation; the harness never looks inside it."""
+        the evaluation, when :attr:`wants_checkpoint`; the harness never looks inside it. A task
+        continuing from a checkpoint must not change it (copy what training changes in place)."""
         self.saved_checkpoint = state
 
     @contextlib.contextmanager

@@ -48,6 +48,7 @@ class MnistCNNTask(Task):
     metric = "accuracy"
     direction = Direction.MAXIMIZE
     max_fidelity = 10
+    can_continue = True  # from a checkpoint of the training loop (tasks.training)
     version = "1"
     uses_torch = True
     #: bf16 autocast keeps this model's accuracy and is 2-3x faster where the CPU has AMX-BF16.

@@ -166,6 +166,7 @@ class TextClassifierTask(Task):
     metric = "accuracy"
     direction = Direction.MAXIMIZE
     max_fidelity = 10
+    can_continue = True  # from a checkpoint of the training loop (tasks.training)
     version = "1"
     uses_torch = True
     #: Precision ``auto`` uses for each model: the bag model's time goes to embedding gathers and

@@ -11,6 +11,10 @@
   metric is reported after every epoch (a pruner may stop the trial there); early stopping ends a run
   whose validation metric has not improved for ``patience`` epochs; the model of the best epoch is
   the one scored on the test set.
+- **Continues**: a run saves a checkpoint (:func:`checkpoint`: weights, optimiser and scaler state,
+  the shuffling and dropout generators, the best epoch so far) and one continuing from it trains
+  only the epochs after it, to exactly the numbers of a run to that fidelity in one go — so a
+  promotion of Successive Halving or ASHA is charged only its new epochs.
 
 What the loop is told (:class:`~tunebench.tasks.train_settings.TrainSettings`, the schedules, the
 seeds) lives in :mod:`tunebench.tasks.train_settings`, without torch; tasks import this module only
@@ -30,6 +34,7 @@ costs before the first timed trial.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -218,8 +223,10 @@ def fit(
     does :class:`~tunebench.tasks.base.Diverged` when an epoch's mean training loss passes
     ``loss_bound`` (or is not finite).
     """
-    if not 1 <= fidelity <= max_fidelity:
-        raise TaskError(f"fidelity must be 1..{max_fidelity} epochs, got {fidelity}")
+    start = context.start
+    if not 1 <= fidelity <= max_fidelity or not 0 <= start < fidelity:
+        raise TaskError(f"fidelity must be 1..{max_fidelity} epochs (above the {start} trained), "
+                        f"got {fidelity}")
     torch.manual_seed(derive_seed(seed, "init"))
     model = build_model().to(rt.device)
     torch.manual_seed(derive_seed(seed, "dropout"))
@@ -227,10 +234,12 @@ def fit(
                       loss_bound=loss_bound)
     train_clock = devices.DeviceTimer(rt.device_str)
     eval_clock = devices.DeviceTimer(rt.device_str)
-    curve: list[float] = []
+    curve: list[float] = []  # this evaluation's epochs (after ``start``)
     losses: list[float] = []
     best_value, best_epoch, best_state = -math.inf, 0, None
-    for epoch in range(1, fidelity + 1):
+    if start:
+        best_value, best_epoch, best_state, losses = restore(context.checkpoint, start, trainer)
+    for epoch in range(start + 1, fidelity + 1):
         with train_clock:
             losses.append(trainer.train_epoch(train))
         with eval_clock:
@@ -246,8 +255,13 @@ def fit(
         if settings.patience is not None and epoch - best_epoch >= settings.patience:
             break
     test_value = None
+    reached = start + len(curve)
     with context.uncharged():  # scoring the test set is not the configuration's to pay for
-        if best_state is not None and best_epoch != len(curve):
+        if context.wants_checkpoint and reached < max_fidelity:  # a promotion may continue it
+            if best_state is None:  # the best epoch is the last: a continuation may restore it
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            context.save_checkpoint(checkpoint(trainer, best_value, best_epoch, best_state, losses))
+        if best_state is not None and best_epoch != reached:
             model.load_state_dict(best_state)
         if test is not None:
             with eval_clock:
@@ -256,9 +270,9 @@ def fit(
         "device": rt.device_str,
         "precision": rt.precision,
         "threads": rt.threads,
-        "epochs": len(curve),
+        "epochs": reached,
         "best_epoch": best_epoch,
-        "stopped_early": len(curve) < fidelity,
+        "stopped_early": reached < fidelity,
         "train_loss": losses,
         "train_size": len(train),
         "val_size": len(val),
@@ -269,8 +283,46 @@ def fit(
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         **(extra or {}),
     }
-    return Result(value=best_value, test_value=test_value, fidelity_spent=len(curve),
+    return Result(value=best_value, test_value=test_value, fidelity_spent=reached,
                   curve=tuple(curve), extra=info)
+
+
+def checkpoint(trainer: Trainer, best_value: float, best_epoch: int,
+               best_state: dict[str, torch.Tensor] | None, losses: list[float]) -> dict[str, Any]:
+    """Everything a continuation needs to train on as if it had never stopped (copies: training
+    on must not change a checkpoint another promotion may still continue from)."""
+    rng_devices = [trainer.rt.device] if trainer.rt.device.type == "cuda" else []
+    return {
+        "epoch": trainer.epoch,
+        "samples_seen": trainer.samples_seen,
+        "model": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
+        "optimizer": copy.deepcopy(trainer.optimizer.state_dict()),
+        "scaler": trainer.scaler.state_dict() if trainer.scaler is not None else None,
+        "shuffle": trainer.shuffle.get_state(),
+        "rng": torch.get_rng_state(),
+        "device_rng": [torch.cuda.get_rng_state(d) for d in rng_devices],
+        "best": (best_value, best_epoch, best_state),
+        "losses": list(losses),
+    }
+
+
+def restore(state: Any, start: int, trainer: Trainer
+            ) -> tuple[float, int, dict[str, torch.Tensor] | None, list[float]]:
+    """Put ``trainer`` where :func:`checkpoint` left it; the best epoch so far and the losses."""
+    if not isinstance(state, dict) or state.get("epoch") != start:
+        raise TaskError(f"asked to continue from epoch {start} with a checkpoint of epoch "
+                        f"{state.get('epoch') if isinstance(state, dict) else state!r:.40}")
+    trainer.model.load_state_dict(state["model"])
+    trainer.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
+    if trainer.scaler is not None and state["scaler"] is not None:
+        trainer.scaler.load_state_dict(state["scaler"])
+    trainer.shuffle.set_state(state["shuffle"])
+    torch.set_rng_state(state["rng"])
+    if state["device_rng"]:
+        torch.cuda.set_rng_state(state["device_rng"][0], trainer.rt.device)
+    trainer.epoch, trainer.samples_seen = start, state["samples_seen"]
+    best_value, best_epoch, best_state = state["best"]
+    return best_value, best_epoch, best_state, list(state["losses"])
 
 
 def chance_loss_bound(num_classes: int, factor: float) -> float:

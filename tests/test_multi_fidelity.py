@@ -251,3 +251,27 @@ def test_a_training_task_continued_from_its_checkpoint_equals_training_in_one_go
     # The checkpoint continued from is unchanged: another promotion could still continue it.
     assert all((saved[k] == v).all() for k, v in first.saved_checkpoint["model"].items())
     assert EvalContext().wants_checkpoint is False  # and a run that is not asked saves none
+
+
+def test_the_shipped_multi_fidelity_suite_names_real_tasks_and_runners_at_equal_epochs():
+    from tunebench.suite.spec_parse import check_names, load_suite
+
+    spec = load_suite("multi-fidelity")
+    check_names(spec)  # every task and runner builds with its options
+    assert {t.name for t in spec.tasks} == {"mf_hartmann6", "mnist_cnn", "text_clf"}
+    assert {"random", "hyperband", "successive_halving"} <= {r.name for r in spec.runners}
+    from tunebench.registry import make_task
+
+    for task in spec.tasks:  # every task continues, and Hyperband's brackets end at its maximum
+        built = make_task(task.name, task.options)
+        assert built.can_continue and built.max_fidelity in (9, 27)
+
+
+def test_curves_of_continued_trials_are_numbered_from_where_they_continued(write_suite, tmp_path):
+    trials = _run(write_suite, tmp_path)
+    curves = tunebench.load_curves(tmp_path / "a.db")
+    for _, trial in trials.iloc[27:36].iterrows():  # the second rung: steps 2 and 3
+        steps = curves.loc[curves["trial"] == trial["trial"], "step"].tolist()
+        assert steps == [2, 3]
+    whole = curves.groupby("trial")["step"].max()
+    assert (whole.reindex(trials["trial"]).to_numpy() == trials["fidelity"].to_numpy()).all()

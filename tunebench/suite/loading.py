@@ -164,7 +164,9 @@ def load_trials(db_path: str | Path) -> pd.DataFrame:
 
     Columns: suite, study_id, task, task_name, runner, runner_name, repetition, trial, status,
     value, test_value, best_value (best so far over ok trials), best_test_value (the incumbent's
-    test value), direction, optimum, optimum_is_exact, fidelity, fidelity_spent, budget_kind,
+    test value), direction, optimum, optimum_is_exact, fidelity (the total to reach),
+    fidelity_spent (trained in this trial), start_fidelity and continued_from (a promotion: the
+    steps it continued from, 0 when it restarted, and the earlier trial's number), budget_kind,
     budget_amount, charge, budget_spent (cumulative), eval_seconds, optimizer_seconds,
     cpu_seconds, config (dict), config_key, error, cached, device, extra (dict: what the task
     reported beside its value, e.g. a torch task's precision and epochs; empty when nothing).
@@ -185,6 +187,9 @@ def load_trials(db_path: str | Path) -> pd.DataFrame:
     frame["extra"] = frame.pop("extra_json").map(
         lambda text: json.loads(text) if isinstance(text, str) and text else {})
     frame["cached"] = frame["cached"].astype(bool)
+    frame["start_fidelity"] = [int(e.get("start_fidelity", 0)) for e in frame["extra"]]
+    frame["continued_from"] = pd.array([e.get("continued_from") for e in frame["extra"]],
+                                       dtype="Int64")
     for column in ("value", "test_value", "fidelity_spent", "charge", "eval_seconds",
                    "optimizer_seconds", "cpu_seconds"):
         frame[column] = frame[column].astype(float)
@@ -195,6 +200,7 @@ def load_trials(db_path: str | Path) -> pd.DataFrame:
     order = ["suite", "study_id", "task", "task_name", "runner", "runner_name", "repetition",
              "trial", "status", "value", "test_value", "best_value", "best_test_value",
              "direction", "optimum", "optimum_is_exact", "fidelity", "fidelity_spent",
+             "start_fidelity", "continued_from",
              "budget_kind", "budget_amount", "charge", "budget_spent", "eval_seconds",
              "optimizer_seconds", "cpu_seconds", "config", "config_key", "error", "cached",
              "device", "extra"]
@@ -223,7 +229,8 @@ def _add_incumbent(frame: pd.DataFrame) -> None:
 
 def load_curves(db_path: str | Path) -> pd.DataFrame:
     """Every reported learning curve, one row per (trial, step): suite, study_id, task, runner,
-    repetition, trial, status, step, value (NaN where a step's value was not finite).
+    repetition, trial, status, step, value (NaN where a step's value was not finite). A trial
+    that continued an earlier one holds the steps it trained, numbered from where it continued.
 
     Long form, so ``seaborn.lineplot(data=..., x="step", y="value", hue="runner")`` plots it.
     """
@@ -233,7 +240,9 @@ def load_curves(db_path: str | Path) -> pd.DataFrame:
             query = ("SELECT c.study_id, c.trial, t.status, c.step, c.value FROM curves c JOIN "
                      "trials t ON t.study_id = c.study_id AND t.number = c.trial")
         else:
+            # A promotion that continued an earlier trial reports its steps from start_fidelity on.
             query = ("SELECT t.study_id, t.number AS trial, t.status, CAST(j.key AS INTEGER) + 1"
+                     " + COALESCE(json_extract(t.extra_json, '$.start_fidelity'), 0)"
                      " AS step, j.value FROM trials t, json_each(t.curve_json) j"
                      " WHERE t.curve_json IS NOT NULL")
         curves = pd.read_sql_query(query + " ORDER BY 1, 2, 4", conn)

@@ -1,4 +1,5 @@
-"""Optimiser overhead: ask+tell time per trial of every runner on hartmann6, at 10, 100 and 500 trials.
+"""Optimiser overhead: ask+tell time per trial of every runner on hartmann6 (mf_hartmann6 for the
+runners that choose fidelities), at 10, 100 and 500 trials.
 
 Only the runner's calls are timed (``ask`` and ``tell``), not the task. Each case reports the mean
 per-trial overhead over the study and the mean over its last tenth of trials (what one more trial
@@ -29,11 +30,12 @@ from tunebench.registry import (
     make_task,
     runner_names,
 )
-from tunebench.runners.base import Outcome, RunnerError, Status
+from tunebench.runners.base import BudgetInfo, Outcome, Proposal, RunnerError, Status
 from tunebench.tasks.base import Direction, EvalContext
 
 SIZES = (10, 100, 500)
 TASK = "hartmann6"
+MF_TASK = "mf_hartmann6"  # runners that choose fidelities: its 27 steps (the task is not timed)
 #: Largest study measured per runner (cost grows with the history).
 CAPS = {"optuna.gp": 250, "nevergrad.bo": 100}
 
@@ -57,16 +59,21 @@ def available_runners() -> list[str]:
 
 
 def measure(name: str, trials: int, seed: int = 0) -> Overhead:
-    task = make_task(TASK)
-    runner = make_runner(name, task.space, task.direction, seed, trials)
+    chooses = get_runner_class(name).capabilities.chooses_fidelity
+    task = make_task(MF_TASK if chooses else TASK)  # a multi-fidelity runner gets fidelities
+    info = BudgetInfo("trials", trials, task.min_fidelity, task.max_fidelity)
+    runner = make_runner(name, task.space, task.direction, seed, info)
     seconds = []
-    for _ in range(trials):
+    for number in range(trials):
         t0 = time.perf_counter()
-        config = runner.ask()
+        asked = runner.ask()
         t1 = time.perf_counter()
-        value = task.evaluate(config, 1, 0, EvalContext()).value
+        proposal = asked if isinstance(asked, Proposal) else Proposal(asked)
+        fidelity = proposal.fidelity or task.max_fidelity
+        value = task.evaluate(proposal.config, fidelity, 0, EvalContext()).value
         t2 = time.perf_counter()
-        runner.tell(config, Outcome(Status.OK, value, 1))
+        runner.tell(proposal.config, Outcome(Status.OK, value, fidelity, trial=number,
+                                             tag=proposal.tag))
         seconds.append(t1 - t0 + time.perf_counter() - t2)
     tail = seconds[-max(1, trials // 10):]
     return Overhead(name, trials, 1e3 * sum(seconds) / trials, 1e3 * sum(tail) / len(tail))

@@ -275,3 +275,21 @@ def test_curves_of_continued_trials_are_numbered_from_where_they_continued(write
         assert steps == [2, 3]
     whole = curves.groupby("trial")["step"].max()
     assert (whole.reindex(trials["trial"]).to_numpy() == trials["fidelity"].to_numpy()).all()
+
+
+def test_the_last_promotion_under_an_epochs_budget_gets_what_remains(write_suite, tmp_path):
+    """30 epochs: the 27 first-rung trials (27), then promotions from step 1 to 3 cost 2 each:
+    the first gets them, the second only the 1 epoch left (fidelity 2, continued from 1)."""
+    trials = _run(write_suite, tmp_path, budget="epochs = 30")
+    assert len(trials) == 29 and trials["charge"].sum() == 30
+    last = trials.iloc[-2:]
+    assert list(last["fidelity"]) == [3, 2] and list(last["fidelity_spent"]) == [2.0, 1.0]
+    assert list(last["start_fidelity"]) == [1, 1]
+
+
+def test_a_hyperband_study_reproduces_identically(write_suite, tmp_path):
+    from tunebench.suite.reproduce import IDENTICAL, reproduce
+
+    _run(write_suite, tmp_path, budget="epochs = 120")
+    report = reproduce(tmp_path / "a.db")
+    assert report.ok and [s.verdict for s in report.studies] == [IDENTICAL]

@@ -123,9 +123,11 @@ def _is_loopback(address: str) -> bool:
 def test_ray_executor_gives_the_serial_trials_and_listens_on_loopback_only(serial_reference, tmp_path):
     ray = pytest.importorskip("ray")
     from tunebench.suite.ray_executor import start_local_ray
+    from tunebench.suite.ray_session import new_session_dir, remove_session
 
     path, expected = serial_reference
-    start_local_ray(num_cpus=2)
+    session = new_session_dir()
+    start_local_ray(num_cpus=2, session_dir=session)
     try:
         opened = _listening_sockets_of_children()
         assert len(opened) >= 3, "a running Ray instance should have opened listening sockets"
@@ -139,6 +141,7 @@ def test_ray_executor_gives_the_serial_trials_and_listens_on_loopback_only(seria
         assert not exposed, f"Ray listens beyond loopback: {exposed}"
     finally:
         ray.shutdown()
+        remove_session(session)
     assert _identity(tmp_path / "ray.db").equals(expected)
 
 

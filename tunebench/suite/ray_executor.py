@@ -4,18 +4,22 @@ Each study is one Ray task asking for ``threads`` CPUs and, for torch tasks on a
 one GPU (or ``settings.gpus_per_study``), so Ray's scheduler places studies on devices. Workers
 send every finished trial back through a Ray queue as it ends; the driver remains the store's only
 writer. A local instance started here listens on 127.0.0.1 only: Ray's defaults listen on every
-interface, which a benchmark harness has no business doing.
+interface, which a benchmark harness has no business doing. Its session folder is tunebench's own
+and removed when the run ends, and what a killed run left behind is cleaned up at the next start
+(:mod:`tunebench.suite.ray_session`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tunebench.suite.environment import hash_seed_for_workers
 from tunebench.suite.executors import JobOutcome, RunSink, StudyJob, run_job
 from tunebench.suite.parallel import thread_environment
+from tunebench.suite.ray_session import clean_stale_sessions, new_session_dir, remove_session
 from tunebench.suite.records import TrialRecord
 from tunebench.suite.study import EvaluationCache
 
@@ -50,8 +54,9 @@ def runtime_environment() -> dict[str, Any]:
     return {"env_vars": {"PYTHONHASHSEED": hash_seed_for_workers()}}
 
 
-def start_local_ray(num_cpus: int) -> None:
-    """Start a local Ray instance that listens on loopback only, quietly.
+def start_local_ray(num_cpus: int, session_dir: Path | None = None) -> None:
+    """Start a local Ray instance that listens on loopback only, quietly, keeping its session in
+    ``session_dir`` (see tunebench.suite.ray_session).
 
     Ray's processes read these variables when they start; the driver's copy of the cluster
     switch is read when Ray is first imported, so it is set too in case Ray was imported before.
@@ -64,7 +69,8 @@ def start_local_ray(num_cpus: int) -> None:
 
     ray_constants.ENABLE_RAY_CLUSTER = False
     ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
-             logging_level="ERROR", log_to_driver=False, configure_logging=True)
+             logging_level="ERROR", log_to_driver=False, configure_logging=True,
+             _temp_dir=str(session_dir) if session_dir is not None else None)
 
 
 class RayExecutor:
@@ -88,16 +94,22 @@ class RayExecutor:
         except ImportError:
             raise RuntimeError("the ray executor needs Ray: pip install 'tunebench[ray]'") from None
         started_here = not ray.is_initialized()
+        session_dir = None
         if started_here:
             if self.address:
                 ray.init(address=self.address, logging_level="ERROR", log_to_driver=False)
             else:  # room for `workers` studies at a time, each with its thread count
-                start_local_ray(self.workers * max(job.study.settings.threads for job in jobs))
+                clean_stale_sessions()  # what runs killed before left behind
+                session_dir = new_session_dir()
+                start_local_ray(self.workers * max(job.study.settings.threads for job in jobs),
+                                session_dir)
         try:
             self._run(ray, Queue, jobs, sink, cache)
         finally:
             if started_here:
                 ray.shutdown()
+            if session_dir is not None:
+                remove_session(session_dir)
 
     def _run(self, ray: Any, queue_cls: Any, jobs: Sequence[StudyJob], sink: RunSink,
              cache: EvaluationCache | None) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -130,10 +131,17 @@ def suite_files(draw: st.DrawFn) -> str:
     return "\n".join(sections)
 
 
-@pytest.mark.timeout(150, method="thread")
-@settings(max_examples=300, derandomize=True, deadline=None, database=None,
+#: CI runs 300 derandomised cases; a checker runs more, from a seed of their own:
+#: TUNEBENCH_FUZZ_EXAMPLES=1000 TUNEBENCH_FUZZ_SEED=20261204 pytest tests/test_suite_fuzz.py
+EXAMPLES = int(os.environ.get("TUNEBENCH_FUZZ_EXAMPLES", "300"))
+FUZZ_SEED = os.environ.get("TUNEBENCH_FUZZ_SEED")
+
+
+@pytest.mark.timeout(max(150, EXAMPLES // 2), method="thread")
+@settings(max_examples=EXAMPLES, derandomize=FUZZ_SEED is None, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                  HealthCheck.data_too_large])
+@seed(int(FUZZ_SEED or 0))
 @given(text=suite_files())
 def test_any_suite_file_runs_or_is_refused_cleanly(tmp_path: Path, text: str) -> None:
     path = tmp_path / "fuzz.toml"

@@ -211,18 +211,19 @@ def test_bad_options_and_a_fidelity_out_of_range_are_clear(write_suite, tmp_path
 
 
 @pytest.mark.slow
-def test_hyperband_beats_random_search_at_equal_epochs(write_suite, tmp_path):
-    """Low fidelities of mf_hartmann6 are informative: Hyperband's final regret at 243 epochs
-    (three passes of bracket s = 3 … 0 continued) is lower than random search's (9 full trials),
+@pytest.mark.parametrize("runner", ["hyperband", "successive_halving"])
+def test_multi_fidelity_runners_beat_random_search_at_equal_epochs(write_suite, tmp_path, runner):
+    """Low fidelities of mf_hartmann6 are informative: the final regret at 243 epochs (three
+    passes of Hyperband's brackets, continued) is lower than random search's (9 full trials),
     one-sided Mann-Whitney over 12 repetitions."""
-    suite = SUITE.format(task="mf_hartmann6", runner="hyperband", budget="epochs = 243").replace(
+    suite = SUITE.format(task="mf_hartmann6", runner=runner, budget="epochs = 243").replace(
         "seed = 3", "seed = 3\nrepetitions = 12") + '[[runners]]\nname = "random"\n'
     tunebench.run_suite(write_suite(suite), tmp_path / "s.db", progress=False)
     trials = load_trials(tmp_path / "s.db")
     full = trials[(trials["status"] == "ok") & (trials["fidelity"] == 27)]
     best = full.groupby(["runner", "repetition"])["test_value"].min()
-    p = mannwhitneyu(best["hyperband"], best["random"], alternative="less").pvalue
-    assert p < 0.01, (best["hyperband"].tolist(), best["random"].tolist())
+    p = mannwhitneyu(best[runner], best["random"], alternative="less").pvalue
+    assert p < 0.01, (best[runner].tolist(), best["random"].tolist())
 
 
 @pytest.mark.parametrize("task_name", ["mnist_cnn", "text_clf"])

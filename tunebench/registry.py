@@ -65,6 +65,8 @@ class _Kind(Generic[T]):
 
     def get(self, name: str) -> type[T]:
         entries = self._discover()
+        if name not in entries and "/" in name and name.split("/", 1)[0] in entries:
+            return self._member(*name.split("/", 1))
         if name not in entries:
             close = difflib.get_close_matches(name, list(entries), n=3, cutoff=0.5)
             hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
@@ -86,6 +88,21 @@ class _Kind(Generic[T]):
             entry.cls = loaded
         return entry.cls
 
+    def _member(self, family: str, member: str) -> type[T]:
+        """The class of a family's member (``bbob/f7``: the family ``bbob``, member ``f7``)."""
+        cls = self.get(family)
+        members = getattr(cls, "family_members", ())
+        if member not in members:
+            shown = ", ".join(members[:6]) + (" …" if len(members) > 6 else "")
+            raise RegistryError(f"unknown {self.noun} {family}/{member}: {family!r} "
+                                + (f"has the members {shown}" if members else "is not a family"))
+        return cls
+
+    def source(self, name: str) -> str:
+        self.get(name)
+        entries = self._discover()
+        return entries[name if name in entries else name.split("/", 1)[0]].source
+
     def _check_class(self, name: str, cls: Any, source: str) -> None:
         if not (inspect.isclass(cls) and issubclass(cls, self.base)):
             raise RegistryError(
@@ -104,10 +121,6 @@ class _Kind(Generic[T]):
             raise RegistryError(f"{self.noun} class {cls.__name__} ({source}) has no `name`")
         self._check_class(name, cls, source)
         self._plugin_entries[name] = _Entry(name, source, None, cls)
-
-    def source(self, name: str) -> str:
-        self.get(name)
-        return self._discover()[name].source
 
     def load_all(self) -> tuple[dict[str, type[T]], dict[str, str]]:
         """Every loadable class, and an error message for each one that is broken."""
@@ -251,6 +264,12 @@ def make_task(name: str, options: Mapping[str, Any] | None = None) -> Task:
     """Build a task by name with its options, turning bad options into a clear error."""
     cls = get_task_class(name)
     options = dict(options or {})
+    if "/" in name and getattr(cls, "family_option", None):  # bbob/f7: function = "f7"
+        option = cls.family_option
+        if option in options:
+            raise RegistryError(f"task {name!r} names its {option} already; drop the {option!r} "
+                                f"option (or name the task {name.split('/', 1)[0]!r})")
+        options = {option: name.split("/", 1)[1], **options}
     _check_options(cls, options, 0, f"task {name!r}")
     try:
         task = cls(**options)

@@ -23,8 +23,10 @@ def list_things(
         table = _table("Tasks", "task", "metric", "direction", "fidelity", "optimum", wide=wide)
         for name, cls in classes.items():
             fidelity = f"{cls.max_fidelity}" + (" ↻" if cls.can_continue else "")
-            _add(table, wide, cls.description, name, cls.metric, str(cls.direction), fidelity,
-                 _optimum(name))
+            members = getattr(cls, "family_members", ())
+            shown = f"{name}/{members[0]}…{members[-1]}" if members else name  # a family
+            _add(table, wide, cls.description, shown, cls.metric, str(cls.direction), fidelity,
+                 "exact, per member" if members else _optimum(name))
         legend = "fidelity: the default maximum; ↻ a trial can continue from its checkpoint"
     elif what in ("runner", "runners"):
         classes, broken = registry.all_runners()

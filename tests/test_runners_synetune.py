@@ -64,7 +64,7 @@ CASES = {"flat": (FLAT, FLAT_SYNE, flat_curve, flat_fails),
 def syne_tune_loop(name: str, case: str, n: int) -> list[tuple[Config, int]]:
     """Syne Tune's Tuner with one worker, written out: suggest, add, report every step and obey
     the decision, remove a stopped trial, an error for a failed one. numpy's global generator
-    is seeded too (ASHA's bracket draw and BOHB's random fraction read it)."""
+    is seeded too (ASHA's bracket draw, its random searcher and BOHB's random fraction read it)."""
     _, syne_space, curve, fails = CASES[case]
     np.random.seed(SEED)
     scheduler = SCHEDULERS[name](syne_space, metric="loss", time_attr="t", max_t=MAX_T,
@@ -150,6 +150,25 @@ def test_the_same_seed_gives_the_same_proposals_in_two_processes(name):
     assert first == second == json.loads(json.dumps(proposals_json(name)))
     other = drive(build(name, HARTMANN.space, seed=SEED + 1), "hartmann", 10)
     assert [p.config for p, _ in other] != [p[0] for p in first[:10]]
+
+
+def test_numpys_global_generator_is_neither_read_nor_changed():
+    """ASHA's bracket draw (here with two brackets), its random searcher and BOHB's random
+    fraction read numpy's global generator; the runner gives them its own, so whatever state it
+    is in the proposals are the same, and it is left as it was."""
+    def proposals(global_seed: int) -> list:
+        np.random.seed(global_seed)
+        before = np.random.get_state()[1].copy()
+        made = []
+        for name in SCHEDULERS:
+            runner = build(name, HARTMANN.space, brackets=2)
+            made += [[p.config, p.fidelity] for p, _ in drive(runner, "hartmann", 60)]
+        assert (np.random.get_state()[1] == before).all()
+        return made
+
+    first = proposals(0)
+    assert proposals(12345) == first
+    assert {fidelity for _, fidelity in first} >= {1, 3}
 
 
 def test_defaults_are_syne_tunes_with_the_fidelity_range_and_one_worker():

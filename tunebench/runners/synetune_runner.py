@@ -18,11 +18,13 @@ new steps are trained and charged. With one worker a trial that passes a rung co
 
 Library defaults, except: ``max_t`` is the task's largest fidelity and ``grace_period`` its
 smallest (Syne Tune's default 1 is the smallest of most tasks); ``random_seed`` is the runner's
-seed. Two draws of Syne Tune 0.16 ignore that seed and use numpy's global generator: ASHA's
-choice of bracket for each trial (``brackets`` > 1 only) and the random fraction of BOHB's
-proposals (``Domain.sample()`` without the searcher's random state). So that studies replay, every
-call into the scheduler runs with numpy's global generator set to the runner's own (seeded by its
-seed, as ``np.random.seed(seed)`` seeds it) and restored afterwards.
+seed. Three draws of Syne Tune 0.16 ignore that seed and use numpy's global generator
+(``Domain.sample()`` without the searcher's random state, or ``np.random`` itself): ASHA's choice
+of bracket for each trial (``brackets`` > 1 only), ASHA's random configurations after the first
+five (its ``RandomSearcher``) and BOHB's random ones (until its KDE has enough data, then its
+``random_fraction``). So that studies replay, every call into the scheduler runs with numpy's
+global generator set to the runner's own (seeded by its seed, as ``np.random.seed(seed)`` seeds
+it) and restored afterwards.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from tunebench.registry import (
     make_task,
     runner_names,
 )
-from tunebench.runners.base import Outcome, RunnerError, Status
+from tunebench.runners.base import BudgetInfo, Outcome, Proposal, RunnerError, Status
 from tunebench.tasks.base import Direction, EvalContext
 
 SIZES = (10, 100, 500)
@@ -58,15 +58,17 @@ def available_runners() -> list[str]:
 
 def measure(name: str, trials: int, seed: int = 0) -> Overhead:
     task = make_task(TASK)
-    runner = make_runner(name, task.space, task.direction, seed, trials)
+    runner = make_runner(name, task.space, task.direction, seed, BudgetInfo("trials", trials))
     seconds = []
-    for _ in range(trials):
+    for number in range(trials):
         t0 = time.perf_counter()
-        config = runner.ask()
+        asked = runner.ask()
         t1 = time.perf_counter()
+        # A runner choosing fidelities answers with a Proposal (at the task's one fidelity here).
+        config, tag = (asked.config, asked.tag) if isinstance(asked, Proposal) else (asked, None)
         value = task.evaluate(config, 1, 0, EvalContext()).value
         t2 = time.perf_counter()
-        runner.tell(config, Outcome(Status.OK, value, 1))
+        runner.tell(config, Outcome(Status.OK, value, 1, trial=number, tag=tag))
         seconds.append(t1 - t0 + time.perf_counter() - t2)
     tail = seconds[-max(1, trials // 10):]
     return Overhead(name, trials, 1e3 * sum(seconds) / trials, 1e3 * sum(tail) / len(tail))

@@ -99,7 +99,8 @@ class _Running:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """Syne Tune warns at construction about an option tunebench never sets (points_to_evaluate)."""
+    """Syne Tune logs a warning at construction about an option tunebench never sets
+    (points_to_evaluate) and one per failed trial, which the study records anyway."""
     logger = logging.getLogger("syne_tune")
     level = logger.level
     logger.setLevel(logging.ERROR)
@@ -168,8 +169,9 @@ class SyneTuneRunner(LibraryRunner):
             raise SearchExhausted("Syne Tune's scheduler has no configuration left to suggest")
         if not suggestion.spawn_new_trial_id:  # resume a paused trial (not ASHA's way in 0.16)
             tid = suggestion.checkpoint_trial_id
-            if suggestion.config is not None:
+            if suggestion.config is not None:  # resumed with a new configuration
                 self._trials[tid].trial.config = suggestion.config
+                self._trials[tid].config = synetune_space.to_config(self.space, suggestion.config)
             return tid
         tid = len(self._trials)
         trial = Trial(trial_id=tid, config=suggestion.config, creation_time=_CREATED)

@@ -276,13 +276,13 @@ def test_a_study_continues_promotions_and_charges_only_the_new_steps(write_suite
     tunebench.run_suite(path, tmp_path / "s.db", progress=False)
     trials = load_trials(tmp_path / "s.db")
     assert trials["charge"].sum() == 150 == trials["fidelity_spent"].sum()
-    promoted = trials[[e.get("continued_from") is not None for e in trials["extra"]]]
-    assert len(promoted) >= 5
+    promoted = trials[trials["continued_from"].notna()]
+    assert len(promoted) >= 5 and (promoted["start_fidelity"] > 0).all()
     for _, trial in promoted.iterrows():
-        parent = trials.loc[trials["trial"] == trial["extra"]["continued_from"]].iloc[0]
+        parent = trials.loc[trials["trial"] == trial["continued_from"]].iloc[0]
         assert parent["trial"] == trial["trial"] - 1  # one worker: a promotion continues at once
         assert parent["config_key"] == trial["config_key"]
-        assert trial["extra"]["start_fidelity"] == parent["fidelity"] > 0
+        assert trial["start_fidelity"] == parent["fidelity"]
         assert trial["fidelity_spent"] == trial["fidelity"] - parent["fidelity"]
         assert trial["charge"] == trial["fidelity_spent"]
     assert set(trials["fidelity"].iloc[:-1]) <= {1, 3, 9, 27}

@@ -289,6 +289,23 @@ def test_a_study_continues_promotions_and_charges_only_the_new_steps(write_suite
     assert (trials["fidelity"] == 27).any()
 
 
+def test_on_a_task_that_restarts_promotions_are_charged_in_full(write_suite, tmp_path):
+    """mf_restart is mf_hartmann6 without checkpoints: each promotion reruns from step 1, is
+    charged its whole fidelity, and still continues the Syne Tune trial one rung up."""
+    path = write_suite(SUITE.format(budget="epochs = 150", task="mf_restart", task_options="",
+                                    runner="synetune.asha").replace(
+        "seed = 5", 'seed = 5\nplugins = ["@PLUGIN@"]'))
+    tunebench.run_suite(path, tmp_path / "r.db", progress=False)
+    trials = load_trials(tmp_path / "r.db")
+    promoted = trials[trials["continued_from"].notna()]
+    assert len(promoted) >= 5 and (promoted["start_fidelity"] == 0).all()
+    assert (trials["charge"] == trials["fidelity"]).all() and trials["charge"].sum() == 150
+    assert (promoted["continued_from"] == promoted["trial"] - 1).all()
+    up = {1: 3, 3: 9, 9: 27}  # the last trial may be cut short by the epochs left
+    parents = trials.set_index("trial").loc[promoted["continued_from"], "fidelity"].map(up)
+    assert list(parents)[:-1] == list(promoted["fidelity"])[:-1]
+
+
 def test_a_study_killed_mid_rung_resumes_to_the_uninterrupted_result(write_suite, tmp_path):
     path = write_suite(SUITE.format(
         budget="trials = 60", task="mf_slow", runner="synetune.bohb",

@@ -16,7 +16,7 @@ from conftest import run_and_kill
 from scipy.stats import mannwhitneyu
 from syne_tune.backend.trial_status import Trial
 from syne_tune.config_space import choice, loguniform, randint, uniform
-from syne_tune.optimizer.baselines import ASHA, BOHB
+from syne_tune.optimizer.baselines import ASHA, BOHB, TPE
 from syne_tune.optimizer.scheduler import SchedulerDecision
 from typer.testing import CliRunner
 
@@ -150,6 +150,40 @@ def test_the_same_seed_gives_the_same_proposals_in_two_processes(name):
     assert first == second == json.loads(json.dumps(proposals_json(name)))
     other = drive(build(name, HARTMANN.space, seed=SEED + 1), "hartmann", 10)
     assert [p.config for p, _ in other] != [p[0] for p in first[:10]]
+
+
+def test_tpe_is_syne_tunes_own_loop_at_full_fidelity():
+    """The single-fidelity path (BORE's too): each trial reports every step, then completes."""
+    np.random.seed(SEED)
+    scheduler = TPE(FLAT_SYNE, metric="loss", do_minimize=True, random_seed=SEED)
+    expected = []
+    for trial_id in range(40):
+        config = scheduler.suggest().config
+        trial = Trial(trial_id=trial_id, config=config, creation_time=datetime.datetime.now())
+        scheduler.on_trial_add(trial)
+        expected.append(config)
+        if flat_fails(config):
+            scheduler.on_trial_error(trial)
+            continue
+        for step in range(1, MAX_T + 1):
+            result = {"loss": flat_curve(config, step), "t": step}
+            assert scheduler.on_trial_result(trial, result) == SchedulerDecision.CONTINUE
+        scheduler.on_trial_complete(trial, result)
+    runner = build("synetune.tpe", FLAT)
+    proposed = []
+    for number in range(40):
+        proposal = runner.ask()
+        assert proposal.fidelity is None and not proposal.continues
+        config = proposal.config
+        if flat_fails(config):
+            outcome = Outcome(Status.FAILED, None, 0, trial=number, tag=proposal.tag)
+        else:
+            curve = tuple(flat_curve(config, step) for step in range(1, MAX_T + 1))
+            outcome = Outcome(Status.OK, curve[-1], MAX_T, curve, trial=number, tag=proposal.tag)
+        runner.tell(config, outcome)
+        proposed.append(config)
+    assert proposed == expected
+    assert any(flat_fails(c) for c in proposed)
 
 
 def test_numpys_global_generator_is_neither_read_nor_changed():

@@ -1,4 +1,4 @@
-"""Syne Tune 0.16's schedulers (ASHA, BOHB, BORE, ASHA-BORE), driven directly, one worker.
+"""Syne Tune 0.16's schedulers (ASHA, BOHB, TPE, BORE, ASHA-BORE), driven directly, one worker.
 
 Syne Tune runs trials asynchronously on many workers; tunebench's study loop runs them one after
 another, so these runners are Syne Tune with **one worker**: the scheduler is asked for a trial
@@ -267,6 +267,15 @@ class SyneTuneBOHB(SyneTuneRunner):
     algorithm = _options(baselines.BOHB, {**_HALVING, **_KDE})
 
 
+class SyneTuneTPE(SyneTuneRunner):
+    name = "synetune.tpe"
+    description = "Syne Tune TPE: kernel density estimates of good and bad trials, full fidelity"
+    capabilities = Capabilities(library="syne-tune", family="TPE",
+                                notes="Syne Tune with one worker; every trial at full fidelity")
+    algorithm = _options(baselines.TPE, _KDE)
+    multi_fidelity = False
+
+
 class SyneTuneASHABORE(SyneTuneRunner):
     name = "synetune.asha_bore"
     description = "Syne Tune ASHA-BORE: ASHA with a BORE classifier on each rung (needs xgboost)"
@@ -287,4 +296,5 @@ class SyneTuneBORE(SyneTuneRunner):
     unavailable: ClassVar[str | None] = _NO_XGBOOST
 
 
-__all__ = ["SyneTuneASHA", "SyneTuneASHABORE", "SyneTuneBOHB", "SyneTuneBORE", "SyneTuneRunner"]
+__all__ = ["SyneTuneASHA", "SyneTuneASHABORE", "SyneTuneBOHB", "SyneTuneBORE", "SyneTuneRunner",
+           "SyneTuneTPE"]

@@ -251,7 +251,6 @@ def test_bad_options_are_clear_and_exit_2_from_the_cli(write_suite, tmp_path):
 
 
 def test_bore_needs_xgboost_and_says_so():
-    pytest.importorskip("syne_tune")
     try:
         import xgboost  # noqa: F401
     except ImportError:

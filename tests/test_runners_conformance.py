@@ -49,5 +49,6 @@ def test_every_declared_runner_is_registered() -> None:
     expected = {"random", "grid"} | {f"optuna.{n}" for n in (
         "tpe", "random", "cmaes", "gp", "qmc", "nsga2", "grid", "hyperband", "asha")} | {
         f"hyperopt.{n}" for n in ("tpe", "anneal", "rand", "atpe")} | {
-        f"nevergrad.{n}" for n in ("ngopt", "cma", "de", "pso", "oneplusone", "portfolio", "bo")}
+        f"nevergrad.{n}" for n in ("ngopt", "cma", "de", "pso", "oneplusone", "portfolio", "bo")} | {
+        f"synetune.{n}" for n in ("asha", "bohb", "tpe", "bore", "asha_bore")}
     assert expected <= set(registry.runner_names())

@@ -23,7 +23,7 @@ from typing import Any
 import nevergrad as ng
 
 from tunebench.runners.base import RunnerError
-from tunebench.runners.translation import ParamTranslation, fmt, rows
+from tunebench.runners.translation import ParamTranslation, active_config, clipped, fmt, rows
 from tunebench.space import Categorical, Config, Float, Param, Space
 
 BOUNDED, UNBOUNDED = "bounded", "unbounded"
@@ -82,20 +82,12 @@ def parametrization(space: Space, kind: str = BOUNDED) -> ng.p.Dict:
 
 
 def _value(param: Param, raw: Any) -> Any:
-    if isinstance(param, Categorical):
-        return raw
-    if isinstance(param, Float):
-        return min(max(float(raw), param.low), param.high)
-    return int(min(max(int(raw), param.low), param.high))
+    return raw if isinstance(param, Categorical) else clipped(param, raw)
 
 
 def to_config(space: Space, values: dict[str, Any]) -> Config:
     """A candidate's value as a configuration: active parameters only, clipped onto the bounds."""
-    config: Config = {}
-    for name in space:
-        if space.is_active(name, config):
-            config[name] = _value(space[name], values[name])
-    return config
+    return active_config(space, values, _value)
 
 
 def translation(space: Space, kind: str = BOUNDED) -> list[ParamTranslation]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunebench.runners.base import Runner
-from tunebench.space import Categorical, Float, Int, Param, Space
+from tunebench.space import Categorical, Config, Float, Int, Param, Space
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,26 @@ def rows(space: Space, render: Callable[[str, Param], tuple[str, bool, str]]) ->
     """One row per parameter (space order) from ``render(name, param) -> (library, lossy, reason)``."""
     return [ParamTranslation(name, describe(space[name]), *render(name, space[name]))
             for name in space]
+
+
+def clipped(param: Param, raw: Any) -> float | int:
+    """A library's number for a float or integer parameter, as a plain float or int within the
+    parameter's bounds (libraries hand back numpy scalars, and rounding can step past a bound)."""
+    if isinstance(param, Float):
+        return min(max(float(raw), param.low), param.high)
+    return int(min(max(int(raw), param.low), param.high))
+
+
+def active_config(space: Space, values: Mapping[str, Any],
+                  decode: Callable[[Param, Any], Any]) -> Config:
+    """A library's values for every parameter as a configuration: the active parameters only, in
+    space order, each read by ``decode(param, raw)``. For libraries without conditional spaces,
+    which sample every parameter."""
+    config: Config = {}
+    for name in space:
+        if space.is_active(name, config):
+            config[name] = decode(space[name], values[name])
+    return config
 
 
 def _random_rows(space: Space, options: Mapping[str, Any]) -> list[ParamTranslation]:
@@ -123,5 +143,5 @@ def translate(runner_cls: type[Runner], space: Space,
     return fallback_translation(runner_cls, space, options)
 
 
-__all__ = ["ParamTranslation", "condition_text", "describe", "fallback_translation", "fmt",
-           "rows", "translate"]
+__all__ = ["ParamTranslation", "active_config", "clipped", "condition_text", "describe",
+           "fallback_translation", "fmt", "rows", "translate"]

@@ -22,7 +22,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "optuna.gp": {"n_startup_trials": 4},
 }
 #: Runs of the slow GP runners are kept short (cost per trial grows with the history).
-TRIALS = {"optuna.gp": 12, "nevergrad.bo": 6}
+TRIALS = {"optuna.gp": 12, "nevergrad.bo": 6, "smac.bb": 12, "smac.hpo": 20, "smac.mf": 20}
 #: Runners whose default options prune (the others are checked with a pruner in test_runners_optuna).
 PRUNES = {"optuna.hyperband", "optuna.asha"}
 

@@ -8,7 +8,9 @@ optuna ``RandomSampler`` ask/tell loop on the same space, measured in the same p
 
 The GP-based runners are capped, because their cost per trial grows with the history (a GP fit is
 cubic in the number of trials): ``optuna.gp`` at 250 trials and ``nevergrad.bo`` at 100 (about 40 s
-already); the larger cases are reported as skipped with the cap.
+already), SMAC's GP facade ``smac.bb`` at 100 (about 300 s) and, since it retrains its random forest
+and runs a local search every trial, ``smac.hpo`` at 250; the larger cases are reported as skipped
+with the cap.
 
 Run as a pytest-benchmark case (``pytest benchmarks/bench_runner_overhead.py --benchmark-only``)
 or as a script (``python benchmarks/bench_runner_overhead.py [RUNNER ...]``) for a Markdown table.
@@ -37,7 +39,7 @@ SIZES = (10, 100, 500)
 TASK = "hartmann6"
 MF_TASK = "mf_hartmann6"  # runners that choose fidelities: its 27 steps (the task is not timed)
 #: Largest study measured per runner (cost grows with the history).
-CAPS = {"optuna.gp": 250, "nevergrad.bo": 100}
+CAPS = {"optuna.gp": 250, "nevergrad.bo": 100, "smac.bb": 100, "smac.hpo": 250}
 
 
 @dataclass(frozen=True)

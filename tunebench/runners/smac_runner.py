@@ -143,7 +143,7 @@ _MF_CAPS = {"chooses_fidelity": True, "continues": False}
 class SmacHyperband(SmacMultiFidelityRunner):
     name = "smac.hyperband"
     description = "SMAC3 HyperbandFacade: Hyperband over random configurations (eta=3)"
-    capabilities = Capabilities(library="smac", family="Hyperband", notes=_NOTES, **_MF_CAPS)
+    capabilities = Capabilities(library="smac", family="bandit", notes=_NOTES, **_MF_CAPS)
     facade = "HyperbandFacade"
 
 

@@ -246,3 +246,35 @@ def test_same_seed_same_proposals_in_processes_with_other_hash_seeds(name) -> No
     # SMAC unchanged proposes differently under another PYTHONHASHSEED: the cause is real.
     plain = [_in_process(name, "plain", seed) for seed in ("1", "2")]
     assert plain[0] != plain[1]
+
+
+STUDY = """
+[suite]
+name = "smac-hash"
+seed = 4
+[budget]
+trials = 16
+[[tasks]]
+name = "hartmann3"
+[[runners]]
+name = "smac.hpo"
+"""
+
+
+@pytest.mark.slow
+def test_a_smac_study_is_identical_in_processes_with_other_hash_seeds(write_suite, tmp_path) -> None:
+    """Through the harness (serial executor, in the process it starts): the stored trials of two
+    runs whose interpreters hash strings differently are the same."""
+    from tunebench.suite.store import load_trials
+
+    path = write_suite(STUDY)
+    script = "import sys, tunebench; tunebench.run_suite(sys.argv[1], sys.argv[2], progress=False)"
+    configs = []
+    for seed in ("1", "2"):
+        db = tmp_path / f"h{seed}.db"
+        env = {**os.environ, "PYTHONHASHSEED": seed, "OMP_NUM_THREADS": "1",
+               "PYTHONPATH": str(Path(tunebench.__file__).parents[1])}
+        subprocess.run([sys.executable, "-c", script, str(path), str(db)], env=env, check=True,
+                       timeout=300, capture_output=True)
+        configs.append([json.dumps(c, sort_keys=True) for c in load_trials(db)["config"]])
+    assert len(configs[0]) == 16 and configs[0] == configs[1]

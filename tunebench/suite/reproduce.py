@@ -501,7 +501,8 @@ MATTERS: tuple[tuple[str, str], ...] = (
     ("study.device", "a different device runs different kernels"),
     ("study.threads", "the thread count changes the order of floating-point reductions"),
     ("study.precision", "numeric precision"),
-    ("python_hash_seed", "set and dict iteration order in libraries that depend on it (SMAC3)"),
+    ("python_hash_seed", "set and dict iteration order in libraries that depend on it (plain "
+                         "SMAC3; tunebench's smac runners fix their order)"),
     ("study.python_hash_seed", "set and dict iteration order in libraries that depend on it"),
     ("determinism.torch", "torch build / CPU capability select different kernels"),
     ("determinism.determinism", "torch determinism settings"),

@@ -278,3 +278,21 @@ def test_a_smac_study_is_identical_in_processes_with_other_hash_seeds(write_suit
                        timeout=300, capture_output=True)
         configs.append([json.dumps(c, sort_keys=True) for c in load_trials(db)["config"]])
     assert len(configs[0]) == 16 and configs[0] == configs[1]
+
+
+def test_a_trial_cut_short_is_told_at_the_fidelity_it_reached() -> None:
+    """Under an epochs budget the harness may run the last trial at less than asked: SMAC hears the
+    value at the fidelity reached, and the trial it asked for stays pending."""
+    runner = registry.make_runner("smac.hyperband", FLAT, Direction.MINIMIZE, 0,
+                                  BudgetInfo("epochs", 30, 1, 27))
+    proposal = runner.ask()
+    assert isinstance(proposal, Proposal) and proposal.fidelity == 1 and not proposal.continues
+    for trial in range(27):  # the first rung: 27 configurations at one step
+        runner.tell(proposal.config, Outcome(Status.OK, float(trial), 1, trial=trial, tag=proposal.tag))
+        proposal = runner.ask()
+    assert proposal.fidelity == 3
+    runner.tell(proposal.config, Outcome(Status.OK, 0.5, 2, trial=27, tag=proposal.tag))
+    history = runner._session.facade.runhistory
+    told = [(k.budget, v.status, v.cost) for k, v in history._data.items()][-2:]
+    assert told[0][:2] == (3.0, StatusType.RUNNING) and told[1] == (2.0, StatusType.SUCCESS, 0.5)
+    assert [t.budget for t in history.get_running_trials()] == [3.0]

@@ -296,3 +296,9 @@ def test_a_trial_cut_short_is_told_at_the_fidelity_it_reached() -> None:
     told = [(k.budget, v.status, v.cost) for k, v in history._data.items()][-2:]
     assert told[0][:2] == (3.0, StatusType.RUNNING) and told[1] == (2.0, StatusType.SUCCESS, 0.5)
     assert [t.budget for t in history.get_running_trials()] == [3.0]
+
+
+def test_every_smac_runner_is_compared_with_smacs_own_loop_here() -> None:
+    assert {n for n in registry.runner_names() if n.startswith("smac.")} == set(FACADES)
+    for name, facade in FACADES.items():
+        assert registry.get_runner_class(name).facade == facade.__name__

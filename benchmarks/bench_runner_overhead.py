@@ -8,9 +8,9 @@ optuna ``RandomSampler`` ask/tell loop on the same space, measured in the same p
 
 The GP-based runners are capped, because their cost per trial grows with the history (a GP fit is
 cubic in the number of trials): ``optuna.gp`` at 250 trials and ``nevergrad.bo`` at 100 (about 40 s
-already), SMAC's GP facade ``smac.bb`` at 100 (about 2.7 s per trial, 270 s) and, since it retrains its random forest
-and runs a local search every trial, ``smac.hpo`` at 250; the larger cases are reported as skipped
-with the cap.
+already), SMAC's GP facade ``smac.bb`` at 100 (about 2.7 s per trial, 270 s) and, since it
+retrains its random forest and runs a local search every trial, ``smac.hpo`` at 250; the larger
+cases are reported as skipped with the cap.
 
 Run as a pytest-benchmark case (``pytest benchmarks/bench_runner_overhead.py --benchmark-only``)
 or as a script (``python benchmarks/bench_runner_overhead.py [RUNNER ...]``) for a Markdown table.

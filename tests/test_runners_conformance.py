@@ -50,5 +50,6 @@ def test_every_declared_runner_is_registered() -> None:
         "tpe", "random", "cmaes", "gp", "qmc", "nsga2", "grid", "hyperband", "asha")} | {
         f"hyperopt.{n}" for n in ("tpe", "anneal", "rand", "atpe")} | {
         f"nevergrad.{n}" for n in ("ngopt", "cma", "de", "pso", "oneplusone", "portfolio", "bo")} | {
-        f"synetune.{n}" for n in ("asha", "bohb", "tpe", "bore", "asha_bore")}
+        f"synetune.{n}" for n in ("asha", "bohb", "tpe", "bore", "asha_bore")} | {
+        f"smac.{n}" for n in ("bb", "hpo", "hyperband", "mf")}
     assert expected <= set(registry.runner_names())

@@ -14,7 +14,9 @@ of :data:`FIDELITY` steps, and every fifth trial fails.
   row per parameter, in space order;
 - ``same_seed`` / ``different_seed``: the same seed gives the same suggestions, another seed others;
 - ``valid``: every suggestion validates in the space, with exact Python types (``int`` for integers,
-  no numpy scalars) and conditional parameters present exactly when active;
+  no numpy scalars) and conditional parameters present exactly when active; a
+  :class:`~tunebench.runners.base.Proposal`'s fidelity is a whole number of steps in the budget's
+  range, from a runner that declares ``chooses_fidelity`` (proposals are evaluated at it);
 - ``failures``: failed trials (even a long run of them at the start) do not stop the runner;
 - ``resume``: replaying a stored history into a fresh runner, as the harness does on resume, then
   continuing, gives the suggestions of the uninterrupted run, or, where ``exact_replay=False`` is
@@ -38,7 +40,15 @@ from typing import Any
 
 import numpy as np
 
-from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, Runner, RunnerUnavailable, Status
+from tunebench.runners.base import (
+    BudgetInfo,
+    Capabilities,
+    Outcome,
+    Proposal,
+    Runner,
+    RunnerUnavailable,
+    Status,
+)
 from tunebench.space import Categorical, Config, Direction, Float, Int, Space, config_key
 
 #: Fidelity steps of the conformance task (enough for successive halving to have a rung).
@@ -57,6 +67,14 @@ class ConformanceSkip(Exception):
 class Trial:
     config: Config
     outcome: Outcome
+    fidelity: int | None = None  # what a Proposal asked for (None: a plain configuration)
+
+
+def unwrap(answer: Config | Proposal) -> tuple[Config, int | None, Any]:
+    """An answer of ``ask`` as (configuration, fidelity asked or None, tag)."""
+    if isinstance(answer, Proposal):
+        return answer.config, answer.fidelity, answer.tag
+    return answer, None, None
 
 
 @dataclass(frozen=True)
@@ -92,28 +110,31 @@ def fails(index: int) -> bool:
 
 
 def evaluate(runner: Runner, space: Space, config: Config, index: int, sign: float = 1.0,
-             fail: Callable[[int], bool] = fails) -> Outcome:
-    """One trial as the harness runs it: step by step, the pruner consulted after each step."""
+             fail: Callable[[int], bool] = fails, fidelity: int | None = None,
+             tag: Any = None) -> Outcome:
+    """One trial as the harness runs it: step by step (to the fidelity a proposal asked for, else
+    :data:`FIDELITY`), the pruner consulted after each step."""
     if fail(index):
-        return Outcome(Status.FAILED, None, 0)
+        return Outcome(Status.FAILED, None, 0, trial=index, tag=tag)
+    steps = FIDELITY if fidelity is None else fidelity
     loss = objective(space, config)
     curve: list[float] = []
-    for step in range(1, FIDELITY + 1):
+    for step in range(1, steps + 1):
         value = sign * loss * (1.0 + 1.0 / step)
         curve.append(value)
-        if step < FIDELITY and runner.should_prune(config, step, value):
-            return Outcome(Status.PRUNED, value, step, tuple(curve))
-    return Outcome(Status.OK, curve[-1], FIDELITY, tuple(curve))
+        if step < steps and runner.should_prune(config, step, value):
+            return Outcome(Status.PRUNED, value, step, tuple(curve), trial=index, tag=tag)
+    return Outcome(Status.OK, curve[-1], steps, tuple(curve), trial=index, tag=tag)
 
 
 def drive(runner: Runner, space: Space, n: int, sign: float = 1.0, start: int = 0,
           fail: Callable[[int], bool] = fails) -> list[Trial]:
     trials = []
     for index in range(start, start + n):
-        config = runner.ask()
-        outcome = evaluate(runner, space, config, index, sign, fail)
+        config, fidelity, tag = unwrap(runner.ask())
+        outcome = evaluate(runner, space, config, index, sign, fail, fidelity, tag)
         runner.tell(config, outcome)
-        trials.append(Trial(config, outcome))
+        trials.append(Trial(config, outcome, fidelity))
     return trials
 
 
@@ -121,7 +142,7 @@ def replay(runner: Runner, history: list[Trial]) -> list[Config]:
     """Feed a stored history into a fresh runner as the harness does on resume; return the asks."""
     asked = []
     for trial in history:
-        asked.append(runner.ask())
+        asked.append(unwrap(runner.ask())[0])
         for step, value in enumerate(trial.outcome.curve[: int(trial.outcome.fidelity)], start=1):
             if runner.should_prune(trial.config, step, value):
                 break
@@ -202,9 +223,19 @@ class Conformance:
 
     def check_valid(self) -> None:
         for i, trial in enumerate(self.reference):
-            problem = self._invalid(trial.config)
+            problem = self._invalid(trial.config) or self._bad_fidelity(trial.fidelity)
             if problem:
                 raise ConformanceError(f"suggestion {i} {trial.config}: {problem}")
+
+    def _bad_fidelity(self, fidelity: int | None) -> str:
+        if fidelity is None:
+            return ""
+        if not self.cls.capabilities.chooses_fidelity:
+            return f"proposed fidelity {fidelity} but declares chooses_fidelity=False"
+        low, high = self.budget_info.min_fidelity, self.budget_info.max_fidelity
+        if type(fidelity) is not int or not low <= fidelity <= high:
+            return f"fidelity {fidelity!r} is not a whole number of steps in [{low}, {high}]"
+        return ""
 
     def _invalid(self, config: Config) -> str:
         try:
@@ -277,11 +308,12 @@ class Conformance:
         runner = self.build()
         rng = np.random.default_rng(self.seed)
         for index in range(max(6, min(8, self.trials))):
-            config = runner.ask()
+            config, fidelity, tag = unwrap(runner.ask())
             if index in (2, 5):
                 config = self.space.sample(rng)  # told in place of the asked one
-            runner.tell(config, evaluate(runner, self.space, config, index))
-        problem = self._invalid(runner.ask())
+            runner.tell(config, evaluate(runner, self.space, config, index, fidelity=fidelity,
+                                         tag=tag))
+        problem = self._invalid(unwrap(runner.ask())[0])
         if problem:
             raise ConformanceError(f"after foreign tells: {problem}")
 
@@ -314,4 +346,4 @@ class Conformance:
 
 
 __all__ = ["FIDELITY", "CheckResult", "Conformance", "ConformanceError", "ConformanceSkip",
-           "Trial", "drive", "evaluate", "fails", "mixed_space", "objective", "replay"]
+           "Trial", "drive", "evaluate", "fails", "mixed_space", "objective", "replay", "unwrap"]

@@ -1,0 +1,102 @@
+"""The neutral space as a ConfigSpace ``ConfigurationSpace`` (what DEHB searches), and back.
+
+Every parameter becomes its ConfigSpace counterpart under its own name: floats
+``UniformFloatHyperparameter`` and integers ``UniformIntegerHyperparameter`` (``log=True`` on a log
+scale), categoricals ``CategoricalHyperparameter`` with the declared choices (``None`` and booleans
+included). Conditions are native: ``active_if={parent: values}`` becomes an ``EqualsCondition``
+(one value) or an ``InCondition`` (several), on categorical and integer parents alike, joined by an
+``AndConjunction`` when a parameter has several parents; ConfigSpace, like tunebench, makes a child
+of an inactive parent inactive, so nesting needs nothing more.
+
+DEHB itself works on the unit hypercube, one coordinate per hyperparameter, and maps it with its own
+``vector_to_configspace``: floats linearly or log-linearly, integers rounded from a linear (or
+log-linear) scale over ``[low, high]`` (so the two end integers get half-width cells), categoricals
+as equal cells of the coordinate. Inactive coordinates are carried along and ignored. That mapping is
+DEHB's, not tunebench's, and is recorded here as such.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ConfigSpace as CS
+
+from tunebench.runners.translation import ParamTranslation, condition_text, fmt, rows
+from tunebench.space import Categorical, Config, Float, Param, Space
+
+
+def _hyperparameter(name: str, param: Param) -> Any:
+    if isinstance(param, Categorical):
+        return CS.CategoricalHyperparameter(name, list(param.choices))
+    kind = CS.UniformFloatHyperparameter if isinstance(param, Float) else CS.UniformIntegerHyperparameter
+    return kind(name, param.low, param.high, log=param.log)
+
+
+def _condition(child: Any, parent: Any, values: tuple) -> Any:
+    if len(values) == 1:
+        return CS.EqualsCondition(child, parent, values[0])
+    return CS.InCondition(child, parent, list(values))
+
+
+def configuration_space(space: Space, seed: int | None = None) -> CS.ConfigurationSpace:
+    """The ConfigurationSpace of ``space`` (seeded, if ``seed`` is given, as DEHB reseeds it)."""
+    cs = CS.ConfigurationSpace(seed=seed)
+    hps = {name: _hyperparameter(name, space[name]) for name in space}
+    cs.add(list(hps.values()))
+    for name in space:
+        conditions = [_condition(hps[name], hps[parent], tuple(values))
+                      for parent, values in space[name].active_if]
+        if len(conditions) == 1:
+            cs.add(conditions[0])
+        elif conditions:
+            cs.add(CS.AndConjunction(*conditions))
+    return cs
+
+
+def _value(param: Param, raw: Any) -> Any:
+    if isinstance(param, Categorical):
+        return param.choices[param.index(raw)]  # numpy str/bool back to the declared choice
+    if isinstance(param, Float):
+        return min(max(float(raw), param.low), param.high)
+    return int(min(max(int(raw), param.low), param.high))
+
+
+def to_config(space: Space, configuration: Any) -> Config:
+    """A ConfigSpace configuration as a configuration of ``space`` (space order, plain values)."""
+    values = dict(configuration)
+    config: Config = {}
+    for name in space:
+        if name in values and space.is_active(name, config):
+            config[name] = _value(space[name], values[name])
+    return config
+
+
+def to_configuration(cs: CS.ConfigurationSpace, config: Config) -> CS.Configuration:
+    """A configuration of the space as a ConfigSpace configuration (active parameters only)."""
+    return CS.Configuration(cs, values=dict(config))
+
+
+def translation(space: Space) -> list[ParamTranslation]:
+    """The space-translation audit rows (see :mod:`tunebench.runners.translation`)."""
+    def render(name: str, param: Param) -> tuple[str, bool, str]:
+        if isinstance(param, Categorical):
+            text = f"CategoricalHyperparameter([{', '.join(fmt(c) for c in param.choices)}])"
+        else:
+            kind = "Float" if isinstance(param, Float) else "Integer"
+            log = ", log=True" if param.log else ""
+            text = f"Uniform{kind}Hyperparameter({fmt(param.low)}, {fmt(param.high)}{log})"
+        if param.active_if:
+            text += f", active {condition_text(param)} (native condition)"
+        reasons = []
+        if param.kind == "int":
+            reasons.append("DEHB rounds a continuous coordinate over [low, high]: the end "
+                           "integers get half-width cells")
+        if isinstance(param, Categorical):
+            reasons.append("DEHB's differential evolution moves an equal-cell coordinate, an "
+                           "ordinal relaxation of the choices")
+        return text, bool(reasons), "; ".join(reasons)
+
+    return rows(space, render)
+
+
+__all__ = ["configuration_space", "to_config", "to_configuration", "translation"]

@@ -20,9 +20,11 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "optuna.grid": {"resolution": 2},
     # A short start-up phase, so the resume check replays model-based suggestions too.
     "optuna.gp": {"n_startup_trials": 4},
+    "skopt.gp": {"n_initial_points": 4},
 }
-#: Runs of the slow GP runners are kept short (cost per trial grows with the history).
-TRIALS = {"optuna.gp": 12, "nevergrad.bo": 6}
+#: Runs of the slow GP runners are kept short (cost per trial grows with the history); skopt's
+#: forests refit 100 trees and score 10000 candidates on every tell.
+TRIALS = {"optuna.gp": 12, "nevergrad.bo": 6, "skopt.gp": 10, "skopt.rf": 16, "skopt.et": 16}
 #: Runners whose default options prune (the others are checked with a pruner in test_runners_optuna).
 PRUNES = {"optuna.hyperband", "optuna.asha"}
 
@@ -49,5 +51,6 @@ def test_every_declared_runner_is_registered() -> None:
     expected = {"random", "grid"} | {f"optuna.{n}" for n in (
         "tpe", "random", "cmaes", "gp", "qmc", "nsga2", "grid", "hyperband", "asha")} | {
         f"hyperopt.{n}" for n in ("tpe", "anneal", "rand", "atpe")} | {
-        f"nevergrad.{n}" for n in ("ngopt", "cma", "de", "pso", "oneplusone", "portfolio", "bo")}
+        f"nevergrad.{n}" for n in ("ngopt", "cma", "de", "pso", "oneplusone", "portfolio", "bo")} | {
+        f"skopt.{n}" for n in ("gp", "rf", "et", "gbrt")} | {"cma.cmaes", "dehb"}
     assert expected <= set(registry.runner_names())

@@ -7,7 +7,9 @@ optuna ``RandomSampler`` ask/tell loop on the same space, measured in the same p
 
 The GP-based runners are capped, because their cost per trial grows with the history (a GP fit is
 cubic in the number of trials): ``optuna.gp`` at 250 trials and ``nevergrad.bo`` at 100 (about 40 s
-already); the larger cases are reported as skipped with the cap.
+already); so are scikit-optimize's models (``skopt.gp`` about 170 s per 100 trials, its forests
+refit 100 trees and score 10000 candidates per trial), at 100; the larger cases are reported as
+skipped with the cap.
 
 Run as a pytest-benchmark case (``pytest benchmarks/bench_runner_overhead.py --benchmark-only``)
 or as a script (``python benchmarks/bench_runner_overhead.py [RUNNER ...]``) for a Markdown table.
@@ -29,13 +31,16 @@ from tunebench.registry import (
     make_task,
     runner_names,
 )
-from tunebench.runners.base import Outcome, RunnerError, Status
+from tunebench.runners.base import BudgetInfo, Outcome, RunnerError, Status
+from tunebench.runners.conformance import unwrap
 from tunebench.tasks.base import Direction, EvalContext
 
 SIZES = (10, 100, 500)
 TASK = "hartmann6"
 #: Largest study measured per runner (cost grows with the history).
-CAPS = {"optuna.gp": 250, "nevergrad.bo": 100}
+CAPS = {"optuna.gp": 250, "nevergrad.bo": 100, "skopt.gp": 100, "skopt.rf": 100, "skopt.et": 100}
+#: The fidelity range a runner that chooses fidelities is told (DEHB's brackets for eta 3).
+MF_MAX_FIDELITY = 27
 
 
 @dataclass(frozen=True)
@@ -58,15 +63,20 @@ def available_runners() -> list[str]:
 
 def measure(name: str, trials: int, seed: int = 0) -> Overhead:
     task = make_task(TASK)
-    runner = make_runner(name, task.space, task.direction, seed, trials)
+    # A runner that chooses fidelities is given a range (1..27) and each proposal is told as
+    # reached (the task's value does not depend on it: only the runner's calls are timed).
+    chooses = get_runner_class(name).capabilities.chooses_fidelity
+    info = BudgetInfo("trials", trials, 1, MF_MAX_FIDELITY if chooses else 1)
+    runner = make_runner(name, task.space, task.direction, seed, info)
     seconds = []
-    for _ in range(trials):
+    for trial in range(trials):
         t0 = time.perf_counter()
-        config = runner.ask()
+        answer = runner.ask()
         t1 = time.perf_counter()
+        config, fidelity, tag = unwrap(answer)
         value = task.evaluate(config, 1, 0, EvalContext()).value
         t2 = time.perf_counter()
-        runner.tell(config, Outcome(Status.OK, value, 1))
+        runner.tell(config, Outcome(Status.OK, value, fidelity or 1, trial=trial, tag=tag))
         seconds.append(t1 - t0 + time.perf_counter() - t2)
     tail = seconds[-max(1, trials // 10):]
     return Overhead(name, trials, 1e3 * sum(seconds) / trials, 1e3 * sum(tail) / len(tail))

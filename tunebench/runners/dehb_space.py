@@ -21,7 +21,7 @@ from typing import Any
 
 import ConfigSpace as CS
 
-from tunebench.runners.translation import ParamTranslation, condition_text, fmt, rows
+from tunebench.runners.translation import ParamTranslation, active_config, condition_text, fmt, rows
 from tunebench.space import Categorical, Config, Float, Param, Space
 
 
@@ -53,22 +53,9 @@ def configuration_space(space: Space, seed: int | None = None) -> CS.Configurati
     return cs
 
 
-def _value(param: Param, raw: Any) -> Any:
-    if isinstance(param, Categorical):
-        return param.choices[param.index(raw)]  # numpy str/bool back to the declared choice
-    if isinstance(param, Float):
-        return min(max(float(raw), param.low), param.high)
-    return int(min(max(int(raw), param.low), param.high))
-
-
 def to_config(space: Space, configuration: Any) -> Config:
     """A ConfigSpace configuration as a configuration of ``space`` (space order, plain values)."""
-    values = dict(configuration)
-    config: Config = {}
-    for name in space:
-        if name in values and space.is_active(name, config):
-            config[name] = _value(space[name], values[name])
-    return config
+    return active_config(space, dict(configuration))
 
 
 def to_configuration(cs: CS.ConfigurationSpace, config: Config) -> CS.Configuration:
@@ -76,27 +63,31 @@ def to_configuration(cs: CS.ConfigurationSpace, config: Config) -> CS.Configurat
     return CS.Configuration(cs, values=dict(config))
 
 
+_CLASS = {"float": "UniformFloatHyperparameter", "int": "UniformIntegerHyperparameter",
+          "categorical": "CategoricalHyperparameter"}
+#: What DEHB's own unit-cube mapping loses, by kind of parameter.
+_DEHB_LOSS = {
+    "int": "DEHB rounds a continuous coordinate over [low, high]: the end integers get "
+           "half-width cells",
+    "categorical": "DEHB's differential evolution moves an equal-cell coordinate, an ordinal "
+                   "relaxation of the choices",
+}
+
+
+def hyperparameter_text(param: Param) -> str:
+    """The ConfigSpace expression of one parameter, its condition included."""
+    if isinstance(param, Categorical):
+        arguments = "[" + ", ".join(fmt(c) for c in param.choices) + "]"
+    else:
+        arguments = f"{fmt(param.low)}, {fmt(param.high)}" + (", log=True" if param.log else "")
+    condition = f", active {condition_text(param)} (native condition)" if param.active_if else ""
+    return f"{_CLASS[param.kind]}({arguments}){condition}"
+
+
 def translation(space: Space) -> list[ParamTranslation]:
     """The space-translation audit rows (see :mod:`tunebench.runners.translation`)."""
-    def render(name: str, param: Param) -> tuple[str, bool, str]:
-        if isinstance(param, Categorical):
-            text = f"CategoricalHyperparameter([{', '.join(fmt(c) for c in param.choices)}])"
-        else:
-            kind = "Float" if isinstance(param, Float) else "Integer"
-            log = ", log=True" if param.log else ""
-            text = f"Uniform{kind}Hyperparameter({fmt(param.low)}, {fmt(param.high)}{log})"
-        if param.active_if:
-            text += f", active {condition_text(param)} (native condition)"
-        reasons = []
-        if param.kind == "int":
-            reasons.append("DEHB rounds a continuous coordinate over [low, high]: the end "
-                           "integers get half-width cells")
-        if isinstance(param, Categorical):
-            reasons.append("DEHB's differential evolution moves an equal-cell coordinate, an "
-                           "ordinal relaxation of the choices")
-        return text, bool(reasons), "; ".join(reasons)
-
-    return rows(space, render)
+    return rows(space, lambda name, param: (
+        hyperparameter_text(param), param.kind in _DEHB_LOSS, _DEHB_LOSS.get(param.kind, "")))
 
 
 __all__ = ["configuration_space", "to_config", "to_configuration", "translation"]

@@ -16,7 +16,7 @@ from typing import Any
 from skopt.space import Categorical as SkCategorical
 from skopt.space import Dimension, Integer, Real
 
-from tunebench.runners.translation import ParamTranslation, fmt, rows
+from tunebench.runners.translation import ParamTranslation, active_config, fmt, rows
 from tunebench.space import Categorical, Config, Float, Param, Space
 
 
@@ -36,22 +36,9 @@ def dimensions(space: Space) -> list[Dimension]:
     return [dimension(name, space[name]) for name in space]
 
 
-def _value(param: Param, raw: Any) -> Any:
-    if isinstance(param, Categorical):
-        return param.choices[param.index(raw)]  # numpy str/bool back to the declared choice
-    if isinstance(param, Float):
-        return min(max(float(raw), param.low), param.high)
-    return int(min(max(int(raw), param.low), param.high))
-
-
 def to_config(space: Space, point: list[Any]) -> Config:
     """A skopt point as a configuration: active parameters only, plain Python values."""
-    values = dict(zip(space, point, strict=True))
-    config: Config = {}
-    for name in space:
-        if space.is_active(name, config):
-            config[name] = _value(space[name], values[name])
-    return config
+    return active_config(space, dict(zip(space, point, strict=True)))
 
 
 def to_point(space: Space, config: Config) -> list[Any]:

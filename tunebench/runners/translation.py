@@ -58,6 +58,26 @@ def describe(param: Param) -> str:
     return f"{text} {condition}" if condition else text
 
 
+def from_library(param: Param, raw: Any) -> Any:
+    """A library's value for ``param`` (a numpy scalar, a float for an integer) as the space's own:
+    clipped onto the bounds, ``int`` for integers, the declared choice for categoricals."""
+    if isinstance(param, Categorical):
+        return param.choices[param.index(raw)]
+    if isinstance(param, Float):
+        return min(max(float(raw), param.low), param.high)
+    return int(min(max(int(raw), param.low), param.high))
+
+
+def active_config(space: Space, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The configuration a library's values make: space order, active parameters only (a missing
+    value is an inactive parameter), each through :func:`from_library`."""
+    config: dict[str, Any] = {}
+    for name in space:
+        if name in values and space.is_active(name, config):
+            config[name] = from_library(space[name], values[name])
+    return config
+
+
 def rows(space: Space, render: Callable[[str, Param], tuple[str, bool, str]]) -> list[ParamTranslation]:
     """One row per parameter (space order) from ``render(name, param) -> (library, lossy, reason)``."""
     return [ParamTranslation(name, describe(space[name]), *render(name, space[name]))
@@ -123,5 +143,5 @@ def translate(runner_cls: type[Runner], space: Space,
     return fallback_translation(runner_cls, space, options)
 
 
-__all__ = ["ParamTranslation", "condition_text", "describe", "fallback_translation", "fmt",
-           "rows", "translate"]
+__all__ = ["ParamTranslation", "active_config", "condition_text", "describe",
+           "fallback_translation", "fmt", "from_library", "rows", "translate"]

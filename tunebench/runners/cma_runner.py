@@ -116,6 +116,7 @@ class CMAESRunner(LibraryRunner):
         self._given = check_cma_options(options)
         self._state: Any = None
         self._runs = 0
+        self._vacant: tuple[int, int] | None = None  # the slot of a solution told something else
         self._es = self._start(cma_seed(self.seed), {})
 
     @classmethod
@@ -194,8 +195,7 @@ class CMAESRunner(LibraryRunner):
         self._vacant = handle
 
     def _tell_foreign(self, config: Config, outcome: Outcome) -> None:
-        vacant = getattr(self, "_vacant", None)
-        self._vacant = None
+        vacant, self._vacant = self._vacant, None
         if vacant is None or vacant[0] != self._runs:
             return  # no slot to put it in: CMA-ES learns from whole populations only
         x = np.array([self._encode(name, config) for name in self.space])

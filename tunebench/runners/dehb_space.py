@@ -67,7 +67,7 @@ _CLASS = {"float": "UniformFloatHyperparameter", "int": "UniformIntegerHyperpara
           "categorical": "CategoricalHyperparameter"}
 #: What DEHB's own unit-cube mapping loses, by kind of parameter.
 _DEHB_LOSS = {
-    "int": "DEHB rounds a continuous coordinate over [low, high]: the end integers get "
+    "int": "DEHB rounds a continuous coordinate from low to high: the end integers get "
            "half-width cells",
     "categorical": "DEHB's differential evolution moves an equal-cell coordinate, an ordinal "
                    "relaxation of the choices",

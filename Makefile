@@ -8,7 +8,7 @@ DB      ?= results/quick.db
 REPORT  ?= results/quick-report
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test test-costly bench lint clean
 
 install: $(STAMP)
 
@@ -37,6 +37,11 @@ demo: install
 
 test: install
 	OMP_WAIT_POLICY=PASSIVE TUNEBENCH_REQUIRE_DATA=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The statistical tests of the runners whose studies cost minutes (SMAC's GP and HPO facades,
+# scikit-optimize): about 30 minutes, outside `make test`'s budget.
+test-costly: install
+	OMP_WAIT_POLICY=PASSIVE TUNEBENCH_COSTLY=1 $(BIN)/python -m pytest -q tests/test_runners_statistical.py
 
 bench: install
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds

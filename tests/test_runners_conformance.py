@@ -20,9 +20,12 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "optuna.grid": {"resolution": 2},
     # A short start-up phase, so the resume check replays model-based suggestions too.
     "optuna.gp": {"n_startup_trials": 4},
+    "skopt.gp": {"n_initial_points": 4},
 }
-#: Runs of the slow GP runners are kept short (cost per trial grows with the history).
-TRIALS = {"optuna.gp": 12, "nevergrad.bo": 6, "smac.bb": 12, "smac.hpo": 20, "smac.mf": 20}
+#: Runs of the slow GP runners are kept short (cost per trial grows with the history); skopt's
+#: forests refit 100 trees and score 10000 candidates on every tell.
+TRIALS = {"optuna.gp": 12, "nevergrad.bo": 6, "smac.bb": 12, "smac.hpo": 20, "smac.mf": 20,
+          "skopt.gp": 10, "skopt.rf": 16, "skopt.et": 16}
 #: Runners whose default options prune (the others are checked with a pruner in test_runners_optuna).
 PRUNES = {"optuna.hyperband", "optuna.asha"}
 
@@ -51,5 +54,6 @@ def test_every_declared_runner_is_registered() -> None:
         f"hyperopt.{n}" for n in ("tpe", "anneal", "rand", "atpe")} | {
         f"nevergrad.{n}" for n in ("ngopt", "cma", "de", "pso", "oneplusone", "portfolio", "bo")} | {
         f"synetune.{n}" for n in ("asha", "bohb", "tpe", "bore", "asha_bore")} | {
-        f"smac.{n}" for n in ("bb", "hpo", "hyperband", "mf")}
+        f"smac.{n}" for n in ("bb", "hpo", "hyperband", "mf")} | {
+        f"skopt.{n}" for n in ("gp", "rf", "et", "gbrt")} | {"cma.cmaes", "dehb"}
     assert expected <= set(registry.runner_names())

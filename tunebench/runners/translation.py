@@ -58,12 +58,6 @@ def describe(param: Param) -> str:
     return f"{text} {condition}" if condition else text
 
 
-def rows(space: Space, render: Callable[[str, Param], tuple[str, bool, str]]) -> list[ParamTranslation]:
-    """One row per parameter (space order) from ``render(name, param) -> (library, lossy, reason)``."""
-    return [ParamTranslation(name, describe(space[name]), *render(name, space[name]))
-            for name in space]
-
-
 def clipped(param: Param, raw: Any) -> float | int:
     """A library's number for a float or integer parameter, as a plain float or int within the
     parameter's bounds (libraries hand back numpy scalars, and rounding can step past a bound)."""
@@ -72,16 +66,29 @@ def clipped(param: Param, raw: Any) -> float | int:
     return int(min(max(int(raw), param.low), param.high))
 
 
+def from_library(param: Param, raw: Any) -> Any:
+    """A library's value for ``param`` (a numpy scalar, a float for an integer) as the space's own:
+    clipped onto the bounds, ``int`` for integers, the declared choice for categoricals."""
+    if isinstance(param, Categorical):
+        return param.choices[param.index(raw)]
+    return clipped(param, raw)
+
+
 def active_config(space: Space, values: Mapping[str, Any],
-                  decode: Callable[[Param, Any], Any]) -> Config:
-    """A library's values for every parameter as a configuration: the active parameters only, in
-    space order, each read by ``decode(param, raw)``. For libraries without conditional spaces,
-    which sample every parameter."""
+                  decode: Callable[[Param, Any], Any] = from_library) -> Config:
+    """The configuration a library's values make: space order, active parameters only (a missing
+    value is an inactive parameter), each read by ``decode(param, raw)``."""
     config: Config = {}
     for name in space:
-        if space.is_active(name, config):
+        if name in values and space.is_active(name, config):
             config[name] = decode(space[name], values[name])
     return config
+
+
+def rows(space: Space, render: Callable[[str, Param], tuple[str, bool, str]]) -> list[ParamTranslation]:
+    """One row per parameter (space order) from ``render(name, param) -> (library, lossy, reason)``."""
+    return [ParamTranslation(name, describe(space[name]), *render(name, space[name]))
+            for name in space]
 
 
 def _random_rows(space: Space, options: Mapping[str, Any]) -> list[ParamTranslation]:
@@ -144,4 +151,4 @@ def translate(runner_cls: type[Runner], space: Space,
 
 
 __all__ = ["ParamTranslation", "active_config", "clipped", "condition_text", "describe",
-           "fallback_translation", "fmt", "rows", "translate"]
+           "fallback_translation", "fmt", "from_library", "rows", "translate"]

@@ -71,6 +71,11 @@ class Trial:
     outcome: Outcome
     proposal: Proposal | None = None  # the runner's answer, when it was more than a configuration
 
+    @property
+    def fidelity(self) -> int | None:
+        """The fidelity its proposal asked for (None: a plain configuration, or the full one)."""
+        return self.proposal.fidelity if self.proposal is not None else None
+
 
 def answer(runner: Runner) -> tuple[Config, Proposal | None]:
     """The configuration a runner asked for, and its proposal when it answered with one."""

@@ -211,7 +211,8 @@ def test_bad_options_and_a_fidelity_out_of_range_are_clear(write_suite, tmp_path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("runner", ["hyperband", "successive_halving", "smac.hyperband", "smac.mf"])
+@pytest.mark.parametrize("runner", ["hyperband", "successive_halving", "smac.hyperband", "smac.mf",
+                                    "dehb"])
 def test_multi_fidelity_runners_beat_random_search_at_equal_epochs(write_suite, tmp_path, runner):
     """Low fidelities of mf_hartmann6 are informative: the final regret at 243 epochs (three
     passes of Hyperband's brackets, continued) is lower than random search's (9 full trials),

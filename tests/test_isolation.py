@@ -9,8 +9,6 @@ records isolated and in-process.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import textwrap
 import time
@@ -18,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PLUGIN_TASKS, run_and_kill
+from conftest import PLUGIN_TASKS, run_and_kill, run_cli
 from trial_records import curves, pruner_steps, trial_rows
 
 from tunebench.registry import make_task
@@ -54,9 +52,7 @@ def write_suite(tmp_path: Path, task: str, trials: int, settings: str = "",
     return path
 
 
-def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tunebench", *args], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"})
+cli = run_cli
 
 
 @pytest.mark.parametrize("executor", ["serial", "process"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,13 @@ def pruner_steps(db: Path) -> dict[tuple[int, int], str | None]:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         rows = conn.execute("SELECT study_id, number, pruner_steps FROM trials").fetchall()
     return {(study, number): steps for study, number, steps in rows}
+
+
+def in_run_order(db: Path) -> list[dict[str, Any]]:
+    """Every stored trial's configuration, in the order the trials started."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT config_json FROM trials ORDER BY started_at").fetchall()
+    return [json.loads(text) for (text,) in rows]
 
 
 def trial_rows(db: Path, timed: bool = True) -> list[tuple[Any, ...]]:

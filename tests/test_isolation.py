@@ -10,14 +10,13 @@ records isolated and in-process.
 from __future__ import annotations
 
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import PLUGIN_TASKS, run_and_kill, run_cli
-from trial_records import curves, pruner_steps, trial_rows
+from trial_records import TASKS, curves, isolation_suite, pruner_steps, trial_rows
 
 from tunebench.registry import make_task
 from tunebench.suite.isolation import exit_cause, resolve_isolation
@@ -25,7 +24,6 @@ from tunebench.suite.spec_parse import load_suite
 from tunebench.suite.store import load_studies, load_trials
 from tunebench.suite.study import StudyLoop
 
-TASKS = Path(__file__).parent / "isolation_tasks.py"
 CAUSES = {"os_exit": "WorkerDied: exit code 7", "sigkill": "WorkerDied: exit code -9 (SIGKILL)",
           "segfault": "WorkerDied: exit code -11 (SIGSEGV)", "sys_exit0": "SystemExit: 0",
           "sys_exit3": "SystemExit: 3"}
@@ -33,23 +31,8 @@ CAUSES = {"os_exit": "WorkerDied: exit code 7", "sigkill": "WorkerDied: exit cod
 
 def write_suite(tmp_path: Path, task: str, trials: int, settings: str = "",
                 options: str = "", budget: str = "") -> Path:
-    path = tmp_path / f"{task}.toml"
-    path.write_text(textwrap.dedent(f"""
-        [suite]
-        name = "isolation"
-        seed = 5
-        plugins = ["{TASKS}"]
-        [budget]
-        {budget or f"trials = {trials}"}
-        [settings]
-        {settings}
-        [[tasks]]
-        name = "{task}"
-        {options}
-        [[runners]]
-        name = "random"
-    """))
-    return path
+    return isolation_suite(tmp_path, task, budget=budget or f"trials = {trials}",
+                           settings=settings, options=options)
 
 
 cli = run_cli

@@ -18,17 +18,15 @@ import random
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 from conftest import stored_trial_count
-from trial_records import in_run_order, trial_rows
+from trial_records import in_run_order, isolation_suite, trial_rows
 
 from tunebench.suite.loading import load_studies
 
-TASKS = Path(__file__).parent / "isolation_tasks.py"
 KILLS = 10
 DELAY = 0.08  # seconds a Crasher trial sleeps between its first report and its crash
 CRASHES = {"os_exit", "sigkill", "segfault", "sys_exit0", "sys_exit3"}
@@ -36,24 +34,9 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 
 
 def suite(tmp_path: Path) -> Path:
-    path = tmp_path / "soak.toml"
-    path.write_text(textwrap.dedent(f"""
-        [suite]
-        name = "soak"
-        seed = 11
-        repetitions = 2
-        plugins = ["{TASKS}"]
-        [budget]
-        trials = 10
-        [[tasks]]
-        name = "crasher"
-        options = {{delay = {DELAY}}}
-        [[runners]]
-        name = "random"
-        [[runners]]
-        name = "optuna.random"
-    """))
-    return path
+    return isolation_suite(tmp_path, "crasher", budget="trials = 10", seed=11, repetitions=2,
+                           options=f"options = {{delay = {DELAY}}}",
+                           runners=("random", "optuna.random"))
 
 
 def start(path: Path, db: Path, executor: str) -> subprocess.Popen[bytes]:

@@ -1,4 +1,5 @@
-"""Stored trials as comparable rows: what two runs of the same suite must agree on."""
+"""Suites of the isolation tasks, and stored trials as comparable rows (what two runs of the same
+suite must agree on)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,22 @@ from pathlib import Path
 from typing import Any
 
 from tunebench.suite.loading import load_curves, load_trials
+
+TASKS = Path(__file__).parent / "isolation_tasks.py"
+
+
+def isolation_suite(tmp_path: Path, task: str, *, budget: str, settings: str = "",
+                    options: str = "", runners: tuple[str, ...] = ("random",),
+                    repetitions: int = 1, seed: int = 5) -> Path:
+    """A suite file of one task of ``isolation_tasks.py`` (written as ``TASK.toml``)."""
+    from test_suite_bounds import suite_text  # the same skeleton the bounds tests fill in
+
+    path = tmp_path / f"{task}.toml"
+    others = "".join(f'\n[[runners]]\nname = "{name}"' for name in runners[1:])
+    path.write_text(suite_text(
+        suite=f'seed = {seed}\nrepetitions = {repetitions}\nplugins = ["{TASKS}"]', budget=budget,
+        settings=settings, task=task, task_extra=options, runner=runners[0], runner_extra=others))
+    return path
 
 
 def curves(db: Path) -> dict[tuple[int, int], tuple[float, ...]]:

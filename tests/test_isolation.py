@@ -9,7 +9,10 @@ records isolated and in-process.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -226,3 +229,65 @@ def test_clipping_gives_the_same_records_isolated_and_in_process(tmp_path: Path)
         assert trials["charge"].sum() == pytest.approx(1.05, abs=1e-9)  # to the last digit
         assert trials["charge"].iloc[:2].between(0.4, 0.45).all(), trials["charge"].tolist()
         assert trials["extra"].map(lambda e: 0.05 <= e["uncharged_seconds"] < 0.08).all()
+
+
+# ------------------------------------------------------------------ the worker itself
+
+def isolated(task: str, options: dict[str, Any] | None = None,
+             settings: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    from tunebench.suite.isolation import IsolatedEvaluator
+
+    spec = load_suite({"suite": {"name": "unit", "plugins": [str(TASKS)]}, "budget": {"trials": 1},
+                       "settings": settings or {},
+                       "tasks": [{"name": task, "options": options or {}}],
+                       "runners": [{"name": "random"}]})
+    study = spec.studies()[0]
+    task_object = make_task(task, options)
+    return IsolatedEvaluator(study, task_object, "cpu"), task_object
+
+
+def test_checkpoints_cross_the_process_boundary_both_ways() -> None:
+    from tunebench.tasks.base import EvalContext
+
+    evaluator, _ = isolated("stepped")
+    try:
+        evaluator.start()
+        context = EvalContext(start=1, checkpoint={"from": "before"})
+        result = evaluator.evaluate({"x": 0.25}, 3, 0, context)
+        assert result.value == 0.25 + 1 / 3 and context.curve == [1.25, 0.75, 0.25 + 1 / 3]
+        assert context.saved_checkpoint == {"x": 0.25, "steps": 3}
+        assert evaluator.cpu_seconds > 0
+    finally:
+        evaluator.close()
+
+
+def test_a_killed_driver_takes_its_worker_along(tmp_path: Path) -> None:
+    """The worker dies with the driver even while it blocks in C code (no lingering process)."""
+    script = tmp_path / "driver.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_isolation import isolated
+        from tunebench.tasks.base import EvalContext
+        evaluator, _ = isolated("hangs", {{"seconds": 60}})
+        evaluator.start()
+        print(evaluator._worker.proc.pid, flush=True)
+        evaluator.evaluate({{"x": 0.5}}, 1, 0, EvalContext())
+    """))
+    driver = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(driver.stdout.readline())
+    time.sleep(0.3)  # inside the C sleep
+    driver.kill()
+    driver.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+            with open(f"/proc/{worker}/stat") as stat:  # a zombie (reaped by init soon) is gone
+                if stat.read().split(") ")[1].startswith("Z"):
+                    break
+        except (ProcessLookupError, FileNotFoundError):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the worker outlived its driver")

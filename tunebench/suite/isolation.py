@@ -122,7 +122,8 @@ class _Worker:
         self.output = tempfile.TemporaryFile()  # noqa: SIM115
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tunebench.suite.isolation_worker", str(child.fileno())],
+                [sys.executable, "-m", "tunebench.suite.isolation_worker", str(child.fileno()),
+                 str(os.getpid())],
                 pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, stdout=self.output,
                 stderr=subprocess.STDOUT, env={**os.environ, **worker_environment(threads)})
         finally:
@@ -143,6 +144,21 @@ class _Worker:
         self.code = self.proc.returncode = os.waitstatus_to_exitcode(status)
         self.cpu_at_end = usage.ru_utime + usage.ru_stime
 
+    def send(self, message: Any) -> None:
+        """Send to the worker; :class:`WorkerDied` when it has gone."""
+        try:
+            self.conn.send(message)
+        except OSError:
+            self.died()
+
+    def died(self) -> None:
+        """Make sure the worker is gone, read how it ended and raise :class:`WorkerDied`."""
+        self.kill()
+        cause = exit_cause(self.code if self.code is not None else -9)
+        if self.memory_limit_mb is not None:
+            cause += f" (under memory_limit_mb = {self.memory_limit_mb})"
+        raise WorkerDied(cause)
+
     def receive(self, deadline: float | None) -> Any:
         """The worker's next message; :class:`WorkerDied` when it ended, TrialTimeout when the
         deadline (``time.monotonic()``) passed first."""
@@ -158,11 +174,7 @@ class _Worker:
                     pass  # it ended while writing, or before: see below
             elif self.alive():
                 continue
-            self.kill()  # the socket closed: make sure it is gone, and read how it ended
-            cause = exit_cause(self.code if self.code is not None else -9)
-            if self.memory_limit_mb is not None:
-                cause += f" (under memory_limit_mb = {self.memory_limit_mb})"
-            raise WorkerDied(cause)
+            self.died()  # the socket closed, or the process ended
 
     def kill(self) -> None:
         if self.code is None:
@@ -254,11 +266,11 @@ class IsolatedEvaluator:
             self.output = worker.release() if worker is not None else ""
             self._worker = None
             raise WorkerDied(self._started or "the evaluation worker is not running")
-        worker.conn.send(("eval", config, fidelity, seed, context.threads, context.precision,
-                          context.start, context.checkpoint))
         hard = self._hard_deadline()
         stop: TrialStopped | None = None
         try:
+            worker.send(("eval", config, fidelity, seed, context.threads, context.precision,
+                         context.start, context.checkpoint))
             while True:
                 message = worker.receive(hard)
                 kind = message[0]
@@ -305,10 +317,10 @@ class IsolatedEvaluator:
         try:
             context.report(step, value)
         except TrialStopped as exc:
-            worker.conn.send(("stop", type(exc).__name__, str(exc), exc.after_step,
-                              len(context.curve) > before))
+            worker.send(("stop", type(exc).__name__, str(exc), exc.after_step,
+                         len(context.curve) > before))
             return exc
-        worker.conn.send(("go",))
+        worker.send(("go",))
         return None
 
     @staticmethod

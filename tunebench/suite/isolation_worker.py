@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import pickle
 import signal
 import sys
@@ -151,12 +152,30 @@ def evaluate(conn: Connection, task: Task, device: str, request: tuple[Any, ...]
         sys.stdout.flush()
         sys.stderr.flush()
     now = time.process_time()
-    conn.send((*message, context.uncharged_seconds, context.uncharged_cpu_seconds,
-               now - cpu0, context.saved_checkpoint, now))
+    timings = (context.uncharged_seconds, context.uncharged_cpu_seconds, now - cpu0)
+    try:
+        conn.send((*message, *timings, context.saved_checkpoint, now))
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:  # pickled before a byte is sent
+        conn.send(("raised", ("error", "TypeError", "the evaluation's checkpoint cannot be sent "
+                              f"from its worker process: {exc}", None), "", *timings, None, now))
+
+
+def die_with(parent: int) -> None:
+    """Be killed when the driver dies, even in the middle of a C call (Linux; elsewhere the
+    closed socket ends the worker at its next message)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the request was made
+        os._exit(0)
 
 
 def main(argv: list[str]) -> int:
     conn = Connection(int(argv[1]))
+    die_with(int(argv[2]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     init = conn.recv()
     sys.path[:] = init["sys_path"]

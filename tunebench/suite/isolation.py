@@ -51,6 +51,10 @@ from tunebench.tasks.base import (
 
 #: How much of a trial's output is kept (its end: where the error is).
 OUTPUT_LIMIT = 64 * 1024
+#: How long a waiting parent blocks at a time, seconds. Short, because the SIGALRM of a limit
+#: (tunebench.suite.limits) may be delivered to another thread of the process (BLAS's, say),
+#: which does not interrupt the main thread's wait: its Python handler runs when the wait ends.
+_SLICE = 0.005
 #: How often a waiting parent looks whether its worker still lives, seconds.
 _LIVENESS = 0.25
 
@@ -162,8 +166,10 @@ class _Worker:
     def receive(self, deadline: float | None) -> Any:
         """The worker's next message; :class:`WorkerDied` when it ended, TrialTimeout when the
         deadline (``time.monotonic()``) passed first."""
+        look = time.monotonic() + _LIVENESS
         while True:
-            wait = _LIVENESS if deadline is None else min(_LIVENESS, deadline - time.monotonic())
+            now = time.monotonic()
+            wait = _SLICE if deadline is None else min(_SLICE, deadline - now)
             if wait <= 0:
                 raise TrialTimeout(f"trial exceeded its time limit of {self.timeout:g} s (its "
                                    "worker was killed)")
@@ -172,7 +178,10 @@ class _Worker:
                     return self.conn.recv()
                 except (EOFError, OSError):
                     pass  # it ended while writing, or before: see below
+            elif now < look:
+                continue
             elif self.alive():
+                look = now + _LIVENESS
                 continue
             self.died()  # the socket closed, or the process ended
 

@@ -235,8 +235,10 @@ class IsolatedEvaluator:
     # ----------------------------------------------------------------- the worker's life
     def start(self) -> float:
         """Start the worker unless it runs; the seconds its warm-up took (0: already running)."""
-        if self._worker is not None and self._worker.alive():
-            return 0.0
+        if self._worker is not None:
+            if self._worker.alive():
+                return 0.0
+            self._worker.release()  # its output was taken with the trial it died in
         worker = self._worker = _Worker(self.init, self.settings.threads,
                                         self.settings.trial_timeout)
         try:
@@ -270,16 +272,15 @@ class IsolatedEvaluator:
     def evaluate(self, config: dict[str, Any], fidelity: int, seed: int,
                  context: EvalContext) -> Result:
         self.cpu_seconds, self.output = 0.0, ""
+        self.start()  # (a no-op when the study loop started it, outside the trial's span)
         worker = self._worker
-        if worker is None or not worker.alive():
-            self.output = worker.release() if worker is not None else ""
-            self._worker = None
+        if worker is None:
             raise WorkerDied(self._started or "the evaluation worker is not running")
         hard = self._hard_deadline()
         stop: TrialStopped | None = None
         try:
             worker.send(("eval", config, fidelity, seed, context.threads, context.precision,
-                         context.start, context.checkpoint))
+                         context.start, context.checkpoint, context.wants_checkpoint))
             while True:
                 message = worker.receive(hard)
                 kind = message[0]

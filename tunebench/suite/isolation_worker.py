@@ -129,9 +129,9 @@ def describe(exc: BaseException) -> tuple[Any, ...]:
 
 
 def evaluate(conn: Connection, task: Task, device: str, request: tuple[Any, ...]) -> None:
-    _, config, fidelity, seed, threads, precision, start, checkpoint = request
+    _, config, fidelity, seed, threads, precision, start, checkpoint, wants = request
     context = ChildContext(conn, device=device, threads=threads, precision=precision,
-                           start=start, checkpoint=checkpoint)
+                           start=start, checkpoint=checkpoint, wants_checkpoint=wants)
     gpu = device != "cpu"
     if gpu:
         from tunebench.devices import synchronize

@@ -151,6 +151,8 @@ class StudyLoop:
                      and self.runner.space is self.task.space)
         self.promotions = Promotions(self.task, study.runner.name, validated=validated,
                                      keeps_checkpoints=self.runner.capabilities.continues)
+        if self._isolated is not None:  # a checkpoint is rebuilt where evaluations run
+            self.promotions.evaluate = self._isolated.evaluate
 
     # -------------------------------------------------------------------- resume
     def replay(self, history: Sequence[TrialRecord]) -> None:

@@ -215,10 +215,10 @@ def test_pruning_gives_the_same_records_isolated_and_in_process(tmp_path: Path) 
 
 
 def test_clipping_gives_the_same_records_isolated_and_in_process(tmp_path: Path) -> None:
-    """Steps of 0.1 s, 0.05 s uncharged each trial: 0.4 s charged per trial, so a 1.05 s budget
-    clips trial 2 a quarter second in, after its second step (0.05 s from either boundary)."""
+    """Steps of 0.2 s, 0.05 s uncharged each trial: 0.8 s charged per trial, so a 2.1 s budget
+    clips trial 2 half a second in, after its second step (0.1 s from either boundary)."""
     inproc, isolated = run_both(
-        tmp_path, "device_seconds = 1.05", "options = {step_seconds = 0.1, uncharged_seconds = 0.05}",
+        tmp_path, "device_seconds = 2.1", "options = {step_seconds = 0.2, uncharged_seconds = 0.05}",
         "random")
     rows = comparable(inproc)
     assert rows == comparable(isolated)
@@ -226,9 +226,9 @@ def test_clipping_gives_the_same_records_isolated_and_in_process(tmp_path: Path)
     assert len(rows[2][3]) == 2
     for db in (inproc, isolated):
         trials = load_trials(db)
-        assert trials["charge"].sum() == pytest.approx(1.05, abs=1e-9)  # to the last digit
-        assert trials["charge"].iloc[:2].between(0.4, 0.45).all(), trials["charge"].tolist()
-        assert trials["extra"].map(lambda e: 0.05 <= e["uncharged_seconds"] < 0.08).all()
+        assert trials["charge"].sum() == pytest.approx(2.1, abs=1e-9)  # to the last digit
+        assert trials["charge"].iloc[:2].between(0.8, 0.9).all(), trials["charge"].tolist()
+        assert trials["extra"].map(lambda e: 0.05 <= e["uncharged_seconds"] < 0.1).all()
 
 
 # ------------------------------------------------------------------ the worker itself

@@ -28,7 +28,7 @@ from trial_records import in_run_order, isolation_suite, trial_rows
 from tunebench.suite.loading import load_studies
 
 KILLS = 10
-DELAY = 0.08  # seconds a Crasher trial sleeps between its first report and its crash
+DELAY = 0.2  # seconds a crashing Crasher trial sleeps between its first report and its crash
 CRASHES = {"os_exit", "sigkill", "segfault", "sys_exit0", "sys_exit3"}
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 

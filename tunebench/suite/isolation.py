@@ -227,7 +227,6 @@ class IsolatedEvaluator:
         self.settings = study.settings
         self._worker: _Worker | None = None
         self._started: str | None = None  # why the last start failed, if it did
-        self.warm_up_seconds = 0.0
         #: Of the last evaluation: the worker's CPU seconds, and what it printed.
         self.cpu_seconds = 0.0
         self.output = ""

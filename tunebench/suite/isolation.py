@@ -355,6 +355,16 @@ class IsolatedEvaluator:
         return exc
 
 
+def isolated_evaluator(study: StudySpec, task: Task, device: str, clock: Any
+                       ) -> tuple[str, IsolatedEvaluator | None]:
+    """A study loop's isolation mode and its evaluator (None: in-process). An injected clock
+    cannot cross into a worker process, so a loop driven by one (tests) evaluates in-process."""
+    settings = study.settings
+    mode = resolve_isolation(settings.isolation, settings.memory_limit_mb, task) \
+        if clock is time.perf_counter else "none"
+    return mode, IsolatedEvaluator(study, task, device) if mode == "process" else None
+
+
 @contextlib.contextmanager
 def worker_scope(evaluator: IsolatedEvaluator | None) -> Iterator[None]:
     """The isolated evaluations' worker lives as long as the study runs."""

@@ -5,7 +5,8 @@ finished trials go to a :class:`StudySink` (the driver, the only writer), so the
 whichever executor runs it. Failures are results: an exception (``sys.exit()`` included), a
 non-finite value, a malformed :class:`Result` (the field named; see
 :func:`~tunebench.suite.records.checked_result`), a diverged run or a timeout becomes a failed
-trial that is stored, told to the runner and charged what it trained. A ``KeyboardInterrupt``
+trial that is stored, told to the runner and charged what it trained; so does the death of an
+isolated evaluation's worker process (:mod:`tunebench.suite.isolation`). A ``KeyboardInterrupt``
 still interrupts the run.
 What each trial is charged, and how the trial a device-seconds budget runs out in is clipped, is
 set out in :mod:`tunebench.suite.budget`; the limits an evaluation runs under are in
@@ -28,13 +29,7 @@ from tunebench.space import config_key, keyed_json
 from tunebench.suite.budget import Budget, trained_steps
 from tunebench.suite.cache import numerics_settings, task_code_hash
 from tunebench.suite.environment import capture_environment, study_facts
-from tunebench.suite.isolation import (
-    IsolatedEvaluator,
-    annotate,
-    isolation_facts,
-    resolve_isolation,
-    worker_scope,
-)
+from tunebench.suite.isolation import annotate, isolated_evaluator, isolation_facts, worker_scope
 from tunebench.suite.limits import Alarm, EvaluationLimits, clipped_outcome, warm_up_once
 from tunebench.suite.promotions import Paused, Promotions
 from tunebench.suite.records import StudyResult, TrialRecord, checked_result
@@ -123,14 +118,9 @@ class StudyLoop:
         self.clock = clock
         self.task, self.runner = build_study_objects(study)
         self.device = resolve_device(study.settings.device, self.task.uses_torch)
-        #: Where evaluations run (tunebench.suite.isolation); an injected clock cannot cross into
-        #: a worker process, so a loop driven by one (tests) evaluates in-process.
-        settings = study.settings
-        self.isolation = resolve_isolation(settings.isolation, settings.memory_limit_mb, self.task) \
-            if clock is time.perf_counter else "none"
-        self._isolated = IsolatedEvaluator(study, self.task, self.device) \
-            if self.isolation == "process" else None
-        # The clock reads wait for queued device work (in the worker, when isolated).
+        #: Where evaluations run (tunebench.suite.isolation). The clock reads wait for queued
+        #: device work (in the worker, when isolated).
+        self.isolation, self._isolated = isolated_evaluator(study, self.task, self.device, clock)
         self._gpu = self.device != "cpu" and self._isolated is None
         budget = study.budget
         #: A device-seconds budget clips the trial it runs out in (see tunebench.suite.budget);

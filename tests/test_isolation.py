@@ -291,3 +291,16 @@ def test_a_killed_driver_takes_its_worker_along(tmp_path: Path) -> None:
         time.sleep(0.05)
     else:
         raise AssertionError("the worker outlived its driver")
+
+
+def test_where_evaluations_run_is_stored_with_the_suite_but_changes_no_fingerprint() -> None:
+    from tunebench.suite.spec_parse import suite_from_dict
+
+    base = {"suite": {"name": "fp", "plugins": [str(TASKS)]}, "budget": {"trials": 2},
+            "tasks": [{"name": "crasher"}], "runners": [{"name": "random"}]}
+    plain = load_suite(base)
+    isolated_spec = load_suite({**base, "settings": {"isolation": "process", "memory_limit_mb": 2048}})
+    assert "isolation" not in plain.to_dict()["settings"]  # stored suites keep their form
+    assert isolated_spec.fingerprint == plain.fingerprint
+    again = suite_from_dict(isolated_spec.to_dict())
+    assert again.settings.isolation == "process" and again.settings.memory_limit_mb == 2048

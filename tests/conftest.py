@@ -41,6 +41,12 @@ def stored_trial_count(db: Path) -> int:
         return 0
 
 
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``tunebench ARGS`` in a fresh process, its output captured."""
+    return subprocess.run([sys.executable, "-m", "tunebench", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
 def run_and_kill(suite: Path, db: Path, at_least: int, *extra: str, timeout: float = 90) -> int:
     """Run ``tunebench run`` in a child process group, SIGKILL the whole group once ``at_least``
     trials are stored, and return how many were stored when it died."""

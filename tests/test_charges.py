@@ -242,7 +242,8 @@ def test_every_gpu_path_syncs_the_device_before_reading_the_clock(monkeypatch, p
         time.sleep(0.02)
 
     monkeypatch.setattr(study_module, "synchronize", slow_sync)
-    _, sink = run(budget, settings={"device": "cuda:0", **settings},
+    # The in-process path (an isolated one syncs in its worker, out of this monkeypatch's reach).
+    _, sink = run(budget, settings={"device": "cuda:0", "isolation": "none", **settings},
                   task_options={**task_options, "real": True}, runner_options=runner_options,
                   fake_clock=False)
     expected_status = {"ok": "ok", "failed": "failed", "pruned": "pruned", "timed out": "failed",
@@ -297,11 +298,14 @@ def test_the_warm_up_is_stored_with_the_study_that_paid_it(tmp_path):
     suite = {"suite": {"name": "warm", "plugins": [str(plugin)], "repetitions": 2},
              "budget": {"trials": 3}, "tasks": [{"name": "sleepy_warm_up"}],
              "runners": [{"name": "random"}]}
-    db = tmp_path / "warm.db"
     import tunebench
 
-    tunebench.run_suite(suite, db, progress=False)
-    studies = tunebench.load_studies(db).sort_values("repetition")
-    first, second = studies["warm_up_seconds"].tolist()
-    assert first >= 0.29 and second == 0.0
-    assert tunebench.load_trials(db)["eval_seconds"].max() < 0.1
+    # In-process: once per process. Isolated (a plugin's default): once per study, in its worker.
+    for isolation, second_pays in (("none", False), (None, True)):
+        db = tmp_path / f"warm-{isolation}.db"
+        settings = {"isolation": isolation} if isolation else {}
+        tunebench.run_suite({**suite, "settings": settings}, db, progress=False)
+        studies = tunebench.load_studies(db).sort_values("repetition")
+        first, second = studies["warm_up_seconds"].tolist()
+        assert first >= 0.29 and (second >= 0.29 if second_pays else second == 0.0), isolation
+        assert tunebench.load_trials(db)["eval_seconds"].max() < 0.1

@@ -7,17 +7,15 @@ Malformed results fail their trial naming the field; extras JSON cannot hold are
 from __future__ import annotations
 
 import gzip
-import os
 import re
 import struct
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import PLUGIN_TASKS
+from conftest import PLUGIN_TASKS, run_cli
 
 import tunebench
 from tunebench.registry import RegistryError, load_plugin_file, make_task
@@ -140,9 +138,7 @@ def _suite(tmp_path: Path, plugin: Path, task: str, trials: int, runner: str = "
     return path
 
 
-def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tunebench", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"})
+_cli = run_cli
 
 
 def test_malformed_results_fail_their_trial_naming_the_field_and_odd_extras_are_stored(

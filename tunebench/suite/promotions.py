@@ -59,6 +59,8 @@ class Promotions:
         self.runner_name = runner_name
         self.validated = validated  # the runner validates its own proposals against this space
         self.keeps_checkpoints = keeps_checkpoints and task.can_continue
+        #: What rebuilds a checkpoint: the task's evaluate, or its isolated worker's.
+        self.evaluate = task.evaluate
         self._latest: dict[str, Paused] = {}
 
     def plan(self, answer: Any) -> Planned:
@@ -111,5 +113,5 @@ class Promotions:
                               precision=context.precision, wants_checkpoint=True)
         t0 = time.perf_counter()
         with contextlib.suppress(Exception):
-            self.task.evaluate(dict(config), parent.reached, seed, rebuild)
+            self.evaluate(dict(config), parent.reached, seed, rebuild)
         return rebuild.saved_checkpoint, time.perf_counter() - t0

@@ -28,6 +28,11 @@ MAX_STUDIES = 1_000_000
 MAX_THREADS = 512
 #: A trial's timeout, in seconds (366 days): longer is a typo, and timers take no infinity.
 MAX_TRIAL_TIMEOUT = 366 * 24 * 3600.0
+#: How an evaluation runs: in a child process (a crash fails the trial only) or in the study's own.
+ISOLATION_MODES = ("process", "none")
+#: A worker's address-space limit (``memory_limit_mb``), in MiB: below the lower bound Python and
+#: numpy cannot start; above the upper one it is a typo.
+MEMORY_LIMIT_MB = (256, 1 << 24)
 #: How deep tables and arrays may nest in a suite (a real suite needs 5 or 6 levels); checked
 #: without recursion before anything reads the values.
 MAX_NESTING = 32
@@ -54,10 +59,25 @@ class Settings:
     trial_timeout: float | None = None  # seconds; a slower trial is stopped and stored as failed
     #: GPUs a study asks Ray for (a fraction shares a GPU); None: one for torch tasks if any exist.
     gpus_per_study: float | None = None
+    #: "process" or "none" (see tunebench.suite.isolation); None: the task's own default.
+    isolation: str | None = None
+    #: The address-space limit of an isolated evaluation's worker, in MiB (None: no limit).
+    memory_limit_mb: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"device": self.device, "threads": self.threads, "precision": self.precision,
-                "trial_timeout": self.trial_timeout, "gpus_per_study": self.gpus_per_study}
+        out: dict[str, Any] = {
+            "device": self.device, "threads": self.threads, "precision": self.precision,
+            "trial_timeout": self.trial_timeout, "gpus_per_study": self.gpus_per_study}
+        # Only when set: suites stored before these settings existed keep their form.
+        for key in _PROCESS_SETTINGS:
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+
+#: Settings that say where an evaluation runs, not what it computes: outside the fingerprint, so
+#: a study started in-process can be resumed isolated and the other way round.
+_PROCESS_SETTINGS = ("isolation", "memory_limit_mb")
 
 
 @dataclass(frozen=True)
@@ -204,7 +224,8 @@ def suite_fingerprint(data: Mapping[str, Any]) -> str:
     Left out: the description and where the file was read; the number of repetitions (growing a
     suite from 10 to 100 repetitions adds studies to the same suite, it is not another one); the
     ``smoke`` marks of tasks (they say how a report treats a task, not what it computes); a task's
-    own repetition count, for the same reason as the suite's. The seed
+    own repetition count, for the same reason as the suite's; where evaluations run (``isolation``,
+    ``memory_limit_mb``), which changes no number. The seed
     policy enters only when it is not the default, so suites stored before it existed keep their
     identity.
     """
@@ -216,17 +237,22 @@ def suite_fingerprint(data: Mapping[str, Any]) -> str:
     data["tasks"] = [{key: value for key, value in task.items()
                       if key not in ("smoke", "repetitions")} for task in data["tasks"]]
     data["plugins"] = sorted(Path(p).name for p in data.get("plugins", []))
+    if "settings" in data:
+        data["settings"] = {key: value for key, value in data["settings"].items()
+                            if key not in _PROCESS_SETTINGS}
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
 
 
 __all__ = [
     "DEVICES_HELP",
+    "ISOLATION_MODES",
     "MAX_NESTING",
     "MAX_REPETITIONS",
     "MAX_STUDIES",
     "MAX_SUITE_BYTES",
     "MAX_THREADS",
     "MAX_TRIAL_TIMEOUT",
+    "MEMORY_LIMIT_MB",
     "RunnerSpec",
     "Settings",
     "StudySpec",

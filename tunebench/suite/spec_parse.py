@@ -19,11 +19,13 @@ from tunebench.suite.budget import Budget, BudgetKind, amount_problem
 from tunebench.suite.seeding import MAX_SUITE_SEED, SEED_MODES, SeedPolicy
 from tunebench.suite.spec import (
     DEVICES_HELP,
+    ISOLATION_MODES,
     MAX_NESTING,
     MAX_REPETITIONS,
     MAX_SUITE_BYTES,
     MAX_THREADS,
     MAX_TRIAL_TIMEOUT,
+    MEMORY_LIMIT_MB,
     RunnerSpec,
     Settings,
     SuiteError,
@@ -38,7 +40,8 @@ _SECTIONS = {"suite", "budget", "settings", "tasks", "runners"}
 _SUITE_KEYS = {"name", "description", "seed", "repetitions", "plugins", "seeds"}
 _SEEDS_KEYS = {"evaluation", "runner"}
 _BUDGET_KEYS = {"trials", "epochs", "device_seconds", "charge_optimizer"}
-_SETTINGS_KEYS = {"device", "threads", "precision", "trial_timeout", "gpus_per_study"}
+_SETTINGS_KEYS = {"device", "threads", "precision", "trial_timeout", "gpus_per_study",
+                  "isolation", "memory_limit_mb"}
 _TASK_KEYS = {"name", "label", "options", "budget", "smoke", "repetitions"}
 _RUNNER_KEYS = {"name", "label", "options"}
 
@@ -154,8 +157,22 @@ def _parse_settings(reader: _Reader, table: Mapping[str, Any]) -> Settings:
                              or not 0 <= gpus <= 8):
         raise reader.error("settings.gpus_per_study",
                            f"must be a number of GPUs between 0 and 8 (0.5 shares one), got {gpus!r}")
+    isolation = table.get("isolation")
+    if isolation is not None and isolation not in ISOLATION_MODES:
+        raise reader.error("settings.isolation",
+                           f"must be one of {', '.join(repr(m) for m in ISOLATION_MODES)}, got "
+                           f"{isolation!r}; 'process' runs each evaluation in a child process (a "
+                           "crash fails the trial only), 'none' in the study's own")
+    memory = None
+    if "memory_limit_mb" in table:
+        low, high = MEMORY_LIMIT_MB
+        memory = reader.integer(table, "memory_limit_mb", "settings", None, low, high)
+        if isolation == "none":
+            raise reader.error("settings.memory_limit_mb",
+                               "needs isolation = \"process\" (a limit applies to the child "
+                               "process an evaluation runs in); remove one of the two")
     return Settings(device, threads, precision, float(timeout) if timeout is not None else None,
-                    float(gpus) if gpus is not None else None)
+                    float(gpus) if gpus is not None else None, isolation, memory)
 
 
 def _parse_entries(reader: _Reader, data: Mapping[str, Any], section: str,

@@ -5,7 +5,8 @@ finished trials go to a :class:`StudySink` (the driver, the only writer), so the
 whichever executor runs it. Failures are results: an exception (``sys.exit()`` included), a
 non-finite value, a malformed :class:`Result` (the field named; see
 :func:`~tunebench.suite.records.checked_result`), a diverged run or a timeout becomes a failed
-trial that is stored, told to the runner and charged what it trained. A ``KeyboardInterrupt``
+trial that is stored, told to the runner and charged what it trained; so does the death of an
+isolated evaluation's worker process (:mod:`tunebench.suite.isolation`). A ``KeyboardInterrupt``
 still interrupts the run.
 What each trial is charged, and how the trial a device-seconds budget runs out in is clipped, is
 set out in :mod:`tunebench.suite.budget`; the limits an evaluation runs under are in
@@ -28,6 +29,7 @@ from tunebench.space import config_key, keyed_json
 from tunebench.suite.budget import Budget, trained_steps
 from tunebench.suite.cache import numerics_settings, task_code_hash
 from tunebench.suite.environment import capture_environment, study_facts
+from tunebench.suite.isolation import annotate, isolated_evaluator, isolation_facts, worker_scope
 from tunebench.suite.limits import Alarm, EvaluationLimits, clipped_outcome, warm_up_once
 from tunebench.suite.promotions import Paused, Promotions
 from tunebench.suite.records import StudyResult, TrialRecord, checked_result
@@ -116,7 +118,10 @@ class StudyLoop:
         self.clock = clock
         self.task, self.runner = build_study_objects(study)
         self.device = resolve_device(study.settings.device, self.task.uses_torch)
-        self._gpu = self.device != "cpu"  # the clock reads wait for queued device work
+        #: Where evaluations run (tunebench.suite.isolation). The clock reads wait for queued
+        #: device work (in the worker, when isolated).
+        self.isolation, self._isolated = isolated_evaluator(study, self.task, self.device, clock)
+        self._gpu = self.device != "cpu" and self._isolated is None
         budget = study.budget
         #: A device-seconds budget clips the trial it runs out in (see tunebench.suite.budget);
         #: a reproduction's replayed budget clips where the original did.
@@ -136,6 +141,8 @@ class StudyLoop:
                      and self.runner.space is self.task.space)
         self.promotions = Promotions(self.task, study.runner.name, validated=validated,
                                      keeps_checkpoints=self.runner.capabilities.continues)
+        if self._isolated is not None:  # a checkpoint is rebuilt where evaluations run
+            self.promotions.evaluate = self._isolated.evaluate
 
     # -------------------------------------------------------------------- resume
     def replay(self, history: Sequence[TrialRecord]) -> None:
@@ -167,15 +174,16 @@ class StudyLoop:
     # -------------------------------------------------------------------- main loop
     def run(self, history: Sequence[TrialRecord] = ()) -> StudyResult:
         settings = self.study.settings
-        with study_threads(settings.threads, self.task.uses_torch):
-            warm_up_seconds = warm_up_once(self.task, self.device, settings, self.clock)
+        with study_threads(settings.threads, self.task.uses_torch), worker_scope(self._isolated):
+            warm_up_seconds = warm_up_once(self.task, self.device, settings, self.clock) \
+                if self._isolated is None else self._isolated.start()
             self.sink.study_started(self.study.key, {
                 "device": self.device, "threads": settings.threads,
                 "precision": settings.precision, "runner_version": self.runner.version(),
                 "runner_resolved_options": self.runner.resolved_options(),
                 "task_version": self.task.version, "task_code": task_code_hash(type(self.task)),
                 "environment": self._environment(), **study_facts(self.device, self.runner),
-                "warm_up_seconds": warm_up_seconds,
+                "warm_up_seconds": warm_up_seconds, **isolation_facts(self.isolation, settings),
             })
             self.replay(history)
             exhausted, key = self.study.budget.exhausted, self.study.key
@@ -307,6 +315,10 @@ class StudyLoop:
     def _evaluate(self, number: int, config: dict[str, Any], key: str, fidelity: int,
                   context: EvalContext, started_at: float, left: float | None,
                   clip_at: int | None = None) -> TrialRecord:
+        isolated = self._isolated
+        if isolated is not None:  # (re)started outside the trial's span: never charged to it
+            isolated.start()
+        evaluate = self.task.evaluate if isolated is None else isolated.evaluate
         status, error, trace = Status.OK, None, None
         start = context.start
         result: Result | None = None
@@ -333,11 +345,10 @@ class StudyLoop:
             if left is not None and left <= 0:
                 raise TrialClipped("the device-seconds budget ran out before the evaluation began")
             if alarm is None:
-                returned = self.task.evaluate(dict(config), fidelity, self.study.eval_seed, context)
+                returned = evaluate(dict(config), fidelity, self.study.eval_seed, context)
             else:
                 with alarm:
-                    returned = self.task.evaluate(dict(config), fidelity, self.study.eval_seed,
-                                                  context)
+                    returned = evaluate(dict(config), fidelity, self.study.eval_seed, context)
             if not isinstance(returned, Result):
                 raise TypeError(f"task {self.task.name!r} returned {type(returned).__name__} "
                                 f"{returned!r:.80}, not a tunebench Result")
@@ -363,6 +374,8 @@ class StudyLoop:
                 if status is Status.OK:
                     status, error, result = Status.FAILED, f"{type(exc).__name__}: {exc}", None
         eval_seconds, cpu_seconds = self.clock() - t0, time.process_time() - cpu0
+        if isolated is not None:  # the worker's CPU time, the parent's pruner time
+            cpu_seconds = isolated.cpu_seconds + context.pruner_cpu_seconds
         curve = tuple(context.curve)
         value: float | None = None
         test_value: float | None = None
@@ -401,6 +414,8 @@ class StudyLoop:
         if clipped:
             status, value, error, trace = clipped_outcome(curve, left)
             test_value, extra = None, {**extra, "clipped": True}
+        if isolated is not None:
+            annotate(extra, isolated)
         return TrialRecord(
             number=number, config=config, config_key=key, status=status, value=value,
             test_value=test_value if status is Status.OK else None, fidelity=fidelity,

@@ -260,6 +260,11 @@ class Task(ABC):
     #: (None: none). The evaluation cache hashes an unpinned one by content, so an edited file is
     #: never served the old file's results.
     data_files: ClassVar[dict[str, str | None]] = {}
+    #: Where evaluations run unless the suite says (``[settings] isolation``): "process", a child
+    #: process per study that a crash, a hang or an out-of-memory takes down instead of the
+    #: driver (worth its start-up for heavy tasks); "none", the study's own process (cheap
+    #: built-ins). A task defined outside tunebench is isolated unless its own class says "none".
+    isolation: ClassVar[str] = "process"
 
     @property
     @abstractmethod

@@ -52,6 +52,7 @@ def function_number(value: Any) -> int:
 
 class BBOBFunction(Task):
     name = "bbob"
+    isolation = "none"  # microseconds of C++ per evaluation: a child process would cost more
     description = "COCO's BBOB noiseless functions f1–f24 (via ioh): bbob/f<k>, options dim, instance"
     metric = "f"
     direction = Direction.MINIMIZE

@@ -51,6 +51,7 @@ class MnistCNNTask(Task):
     can_continue = True  # from a checkpoint of the training loop (tasks.training)
     version = "1"
     uses_torch = True
+    isolation = "process"  # torch training: a crash or an out-of-memory fails the trial only
     #: bf16 autocast keeps this model's accuracy and is 2-3x faster where the CPU has AMX-BF16.
     low_precision_pays: ClassVar[bool] = True
     #: A run has diverged once an epoch's mean training cross-entropy passes this multiple of the

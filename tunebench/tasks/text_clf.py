@@ -169,6 +169,7 @@ class TextClassifierTask(Task):
     can_continue = True  # from a checkpoint of the training loop (tasks.training)
     version = "1"
     uses_torch = True
+    isolation = "process"  # torch training: a crash or an out-of-memory fails the trial only
     #: Precision ``auto`` uses for each model: the bag model's time goes to embedding gathers and
     #: the optimiser step, which bf16 autocast does not speed up, so it stays in fp32.
     low_precision_pays_for: ClassVar[dict[str, bool]] = {"bag": False, "cnn": True}

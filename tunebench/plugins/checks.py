@@ -211,7 +211,7 @@ class TaskConformance:
     def evaluate(self, config: Config, fidelity: int,
                  pruner: Callable[[int, float], bool] | None = None) -> _Evaluation:
         """One evaluation as the harness runs it (threads pinned to 1), never raising."""
-        from tunebench.suite.study import study_threads
+        from tunebench.suite.study_setup import study_threads
 
         task = self._need_task()
         given = copy.deepcopy(config)

@@ -186,7 +186,7 @@ def main(argv: list[str]) -> int:
             limit = init["memory_limit_mb"] * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         from tunebench.suite.limits import warm_up_once
-        from tunebench.suite.study import study_threads
+        from tunebench.suite.study_setup import study_threads
 
         task = build_task(init)
         device = init["device"]

@@ -19,12 +19,12 @@ import contextlib
 import math
 import time
 import traceback as traceback_module
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from tunebench.devices import resolve_device, synchronize
 from tunebench.runners.adapter import LibraryRunner
-from tunebench.runners.base import Runner, SearchExhausted, Status
+from tunebench.runners.base import SearchExhausted, Status
 from tunebench.space import config_key, keyed_json
 from tunebench.suite.budget import Budget, trained_steps
 from tunebench.suite.cache import numerics_settings, task_code_hash
@@ -34,6 +34,7 @@ from tunebench.suite.limits import Alarm, EvaluationLimits, clipped_outcome, war
 from tunebench.suite.promotions import Paused, Promotions
 from tunebench.suite.records import StudyResult, TrialRecord, checked_result
 from tunebench.suite.spec import StudySpec
+from tunebench.suite.study_setup import build_study_objects, study_threads
 from tunebench.tasks.base import (
     Diverged,
     EvalContext,
@@ -45,7 +46,6 @@ from tunebench.tasks.base import (
     TrialStopped,
     TrialTimeout,
 )
-from tunebench.threadpools import limit_threads
 
 
 class ReplayMismatchError(RuntimeError):
@@ -68,39 +68,6 @@ class EvaluationCache(Protocol):
 
     def store(self, task: Task, study: StudySpec, record: TrialRecord,
               context: EvalContext) -> None: ...
-
-
-def build_study_objects(study: StudySpec) -> tuple[Task, Runner]:
-    """The task and the freshly seeded runner of a study (plugins loaded first)."""
-    from tunebench.registry import load_plugin_file, make_runner, make_task
-
-    for plugin in study.plugins:
-        load_plugin_file(plugin)
-    task = make_task(study.task.name, study.task.options)
-    runner = make_runner(
-        study.runner.name, task.space, task.direction, study.runner_seed,
-        study.budget.info_for(task), study.runner.options,
-    )
-    return task, runner
-
-
-@contextlib.contextmanager
-def study_threads(threads: int, uses_torch: bool) -> Iterator[None]:
-    """Pin BLAS (and torch) threads for the study: thread count changes numbers, so it is fixed."""
-    previous_torch = None
-    if uses_torch:
-        import torch
-
-        previous_torch = torch.get_num_threads()
-        torch.set_num_threads(threads)
-    with limit_threads(threads):
-        try:
-            yield
-        finally:
-            if previous_torch is not None:
-                import torch
-
-                torch.set_num_threads(previous_torch)
 
 
 _NO_TIME_LIMIT = contextlib.nullcontext()

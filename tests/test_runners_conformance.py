@@ -21,8 +21,10 @@ OPTIONS: dict[str, dict[str, Any]] = {
     # A short start-up phase, so the resume check replays model-based suggestions too.
     "optuna.gp": {"n_startup_trials": 4},
 }
-#: Runs of the slow GP runners are kept short (cost per trial grows with the history).
-TRIALS = {"optuna.gp": 12, "nevergrad.bo": 6}
+#: Runs of the slow GP runners are kept short (cost per trial grows with the history). Ax and HEBO
+#: spend several seconds per model-based trial: their runs end a few trials past their
+#: initialisation (Ax: 5 trials; HEBO: 1 + 10 parameters, failed trials not counted).
+TRIALS = {"optuna.gp": 12, "nevergrad.bo": 6, "ax.botorch": 9, "hebo": 16}
 #: Runners whose default options prune (the others are checked with a pruner in test_runners_optuna).
 PRUNES = {"optuna.hyperband", "optuna.asha"}
 
@@ -49,5 +51,6 @@ def test_every_declared_runner_is_registered() -> None:
     expected = {"random", "grid"} | {f"optuna.{n}" for n in (
         "tpe", "random", "cmaes", "gp", "qmc", "nsga2", "grid", "hyperband", "asha")} | {
         f"hyperopt.{n}" for n in ("tpe", "anneal", "rand", "atpe")} | {
-        f"nevergrad.{n}" for n in ("ngopt", "cma", "de", "pso", "oneplusone", "portfolio", "bo")}
+        f"nevergrad.{n}" for n in ("ngopt", "cma", "de", "pso", "oneplusone", "portfolio", "bo")} | {
+        "ax.botorch", "hebo"}
     assert expected <= set(registry.runner_names())

@@ -2,7 +2,8 @@
 
 The runner is what Ax's own loop does: ``Client(random_seed=seed)``, ``configure_experiment`` with
 the space (see :mod:`tunebench.runners.ax_space`), ``configure_optimization`` with the objective
-``"value"`` (``"-value"`` when the task maximises: Ax is told raw values and the direction),
+``"-value"`` (Ax's way of saying "minimise value"; ``"value"`` when the task maximises: Ax is told
+raw values and the direction),
 then per trial ``get_next_trials(max_trials=1)`` and ``complete_trial`` with the raw value, or
 ``mark_trial_failed`` for a failed trial. Ax's ``random_seed`` seeds every ``get_next_trials``
 (Ax sets and restores Python's, numpy's and torch's generators around it), so the runner neither
@@ -86,8 +87,7 @@ class AxBoTorch(LibraryRunner):
         with quiet():
             self._client = Client(random_seed=self.seed)
             self._client.configure_experiment(parameters=self._encoding.parameters())
-            sign = "-" if self.direction is Direction.MAXIMIZE else ""
-            self._client.configure_optimization(objective=sign + METRIC)
+            self._client.configure_optimization(objective=self._objective)
             try:
                 self._client.configure_generation_strategy(**self._given)
             except Exception as exc:  # Ax's UserInputError and friends: a bad option combination
@@ -95,6 +95,11 @@ class AxBoTorch(LibraryRunner):
             if isinstance(self._stopping, dict):
                 self._client.set_early_stopping_strategy(
                     PercentileEarlyStoppingStrategy(**self._stopping))
+
+    @property
+    def _objective(self) -> str:
+        """Ax's objective string: a leading minus sign means "minimise"."""
+        return METRIC if self.direction is Direction.MAXIMIZE else "-" + METRIC
 
     @staticmethod
     def _check_stopping(value: Any) -> bool | dict[str, Any]:
@@ -116,7 +121,7 @@ class AxBoTorch(LibraryRunner):
             "random_seed": self.seed,
             "generation_strategy": strategy.name,
             "initialization_trials": _initialization_trials(strategy),
-            "objective": ("-" if self.direction is Direction.MAXIMIZE else "") + METRIC,
+            "objective": self._objective,
             "early_stopping": bool(self._stopping),
         }
         if self._stopping:

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tunebench.runners.adapter import LibraryRunner
+from tunebench.runners.adapter import LibraryRunner, check_int
 from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, RunnerError
 from tunebench.runners.hebo_library import HEBO, HEBO_THREADS, evolution_optimizer, model_names
 from tunebench.runners.hebo_space import decode, design_space, encode, translation
@@ -53,9 +53,13 @@ def _model_name(name: str, value: Any) -> None:
                           f"got {value!r}")
 
 
+def _rand_sample(name: str, value: Any) -> None:
+    check_int(name, value, minimum=1)  # HEBO has no annotation; it takes max(2, value)
+
+
 OPTIONS = LibraryOptions(HEBO, "hebo.optimizers.hebo.HEBO", signature_of=HEBO.__init__,
                          reserved={"space": "the task's space", "scramble_seed": "the runner's seed"},
-                         checks={"model_name": _model_name})
+                         checks={"model_name": _model_name, "rand_sample": _rand_sample})
 
 
 @contextlib.contextmanager

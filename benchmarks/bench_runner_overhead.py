@@ -6,8 +6,9 @@ costs at that history size, where model-based runners grow), and the ratio of th
 optuna ``RandomSampler`` ask/tell loop on the same space, measured in the same process.
 
 The GP-based runners are capped, because their cost per trial grows with the history (a GP fit is
-cubic in the number of trials): ``optuna.gp`` at 250 trials and ``nevergrad.bo`` at 100 (about 40 s
-already); the larger cases are reported as skipped with the cap.
+cubic in the number of trials): ``optuna.gp`` at 250 trials, ``nevergrad.bo``, ``ax.botorch`` and
+``hebo`` at 100 (40 s to several minutes already); the larger cases are reported as skipped with
+the cap.
 
 Run as a pytest-benchmark case (``pytest benchmarks/bench_runner_overhead.py --benchmark-only``)
 or as a script (``python benchmarks/bench_runner_overhead.py [RUNNER ...]``) for a Markdown table.
@@ -35,7 +36,7 @@ from tunebench.tasks.base import Direction, EvalContext
 SIZES = (10, 100, 500)
 TASK = "hartmann6"
 #: Largest study measured per runner (cost grows with the history).
-CAPS = {"optuna.gp": 250, "nevergrad.bo": 100}
+CAPS = {"optuna.gp": 250, "nevergrad.bo": 100, "ax.botorch": 100, "hebo": 100}
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""A runner's proposals computed in fresh Python processes (different hash seeds), for the
-"same seed, two processes, same proposals" checks of the library runners."""
+"""Checks the Ax and HEBO runner tests share: a runner's proposals in fresh Python processes
+(different hash seeds), and the comparison with the library's own loop."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 _SCRIPT = """
 import json, sys
@@ -40,4 +41,16 @@ def proposals_in_processes(runner: str, n: int, seed: int,
     return runs
 
 
-__all__ = ["proposals_in_processes"]
+def assert_same_as_library(ours: list, theirs: list, space: Any, distinct: int) -> None:
+    """The runner proposed what the library's loop did, trial by trial; the run is a real search
+    (at least ``distinct`` different configurations) and includes a failed trial."""
+    from test_runners_defaults import fails
+
+    assert len(ours) == len(theirs)
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        assert a == b, f"trial {i}: tunebench proposed {a}, the library's loop {b}"
+    assert len({str(c) for c in ours}) >= distinct
+    assert any(fails(space, c) for c in ours)
+
+
+__all__ = ["assert_same_as_library", "proposals_in_processes"]

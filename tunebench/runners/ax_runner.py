@@ -30,15 +30,21 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from ax import Client
-from ax.early_stopping.strategies import PercentileEarlyStoppingStrategy
-
 from tunebench.runners.adapter import LibraryRunner
-from tunebench.runners.ax_space import AxSpace
 from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, RunnerError, Status
 from tunebench.runners.library_options import LibraryOptions, at_least
 from tunebench.runners.translation import ParamTranslation
 from tunebench.space import Config, Direction, Space
+
+_disabled = logging.root.manager.disable
+logging.disable(logging.INFO)  # Ax announces its SQL storage at INFO when imported
+try:
+    from ax import Client
+    from ax.early_stopping.strategies import PercentileEarlyStoppingStrategy
+
+    from tunebench.runners.ax_space import AxSpace
+finally:
+    logging.disable(_disabled)
 
 METRIC = "value"
 STRATEGY = LibraryOptions(Client.configure_generation_strategy,
@@ -133,7 +139,11 @@ class AxBoTorch(LibraryRunner):
     # ------------------------------------------------------------------ hooks
     def _ask(self) -> tuple[Config, int]:
         with quiet():
-            (index, parameters), = self._client.get_next_trials(max_trials=1).items()
+            trials = self._client.get_next_trials(max_trials=1)
+        if len(trials) != 1:
+            raise RuntimeError(f"Ax generated {len(trials)} trials where one was asked (its "
+                               "generation strategy may be waiting for data of pending trials)")
+        (index, parameters), = trials.items()
         return self._encoding.decode(parameters), index
 
     def _tell(self, handle: int, config: Config, outcome: Outcome) -> None:

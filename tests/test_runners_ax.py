@@ -57,10 +57,13 @@ def ax_loop(space: Space, n: int, fidelity: int = 1,
     return proposed
 
 
-@pytest.mark.parametrize(("space", "n"), [(FLAT, 8), (mixed_space(), 7)], ids=["flat", "conditional"])
-def test_default_runner_proposes_what_axs_own_loop_proposes(space: Space, n: int) -> None:
+# The flat run includes a failed trial; the conditional one exercises the hierarchy.
+@pytest.mark.parametrize(("space", "n", "failure"), [(FLAT, 8, True), (mixed_space(), 7, False)],
+                         ids=["flat", "conditional"])
+def test_default_runner_proposes_what_axs_own_loop_proposes(space: Space, n: int, failure: bool) -> None:
     # Ax may propose a failed configuration again ("FAILED trials may be re-suggested")
-    assert_same_as_library(tunebench_loop("ax.botorch", space, n), ax_loop(space, n), space, n - 2)
+    assert_same_as_library(tunebench_loop("ax.botorch", space, n), ax_loop(space, n), space, n - 2,
+                           with_failure=failure)
 
 
 def test_early_stopping_is_axs_own_and_stops_trials(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,6 +7,7 @@ Cost (1 core): about 3 minutes.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -87,6 +88,7 @@ def test_without_the_option_ax_never_stops_a_trial() -> None:
 
 def test_resolved_options_record_axs_choices() -> None:
     resolved = AxBoTorch(FLAT, Direction.MAXIMIZE, 3).resolved_options()
+    assert json.loads(json.dumps(resolved)) == resolved  # recorded per study as JSON
     assert resolved["random_seed"] == 3
     assert resolved["objective"] == "value"  # maximise
     minimise = AxBoTorch(FLAT, Direction.MINIMIZE, 3)

@@ -8,6 +8,7 @@ Cost (1 core): about 3 minutes.
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import subprocess
 import sys
@@ -104,6 +105,7 @@ def test_failed_trials_are_not_learned_from() -> None:
 
 def test_resolved_options_record_hebos_defaults_and_the_deviation() -> None:
     resolved = HEBORunner(mixed_space(), Direction.MINIMIZE, 4).resolved_options()
+    assert json.loads(json.dumps(resolved)) == resolved  # recorded per study as JSON
     assert resolved["model_name"] == "gp" and resolved["es"] == "nsga2"
     assert resolved["rand_sample"] == 11  # HEBO's 1 + number of parameters
     assert resolved["acq_cls"] == "hebo.acquisitions.acq.MACE"

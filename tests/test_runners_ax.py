@@ -121,6 +121,7 @@ def test_the_initialisation_count_is_where_ax_switches_to_its_model() -> None:
     ({"early_stopping": "yes"}, "true, false or a table"),
     ({"early_stopping": {"percentile": 10}}, "did you mean 'percentile_threshold'"),
     ({"initialization_budget": -1}, ">= 0"),
+    ({"early_stopping": {"patience": -1.0}}, "patience must be non-negative"),
 ])
 def test_bad_options_are_clear_errors(options: dict[str, Any], message: str) -> None:
     with pytest.raises((RunnerError, registry.RegistryError), match=message):

@@ -99,8 +99,12 @@ class AxBoTorch(LibraryRunner):
             except Exception as exc:  # Ax's UserInputError and friends: a bad option combination
                 raise RunnerError(f"{STRATEGY.label} rejected {self._given}: {exc}") from exc
             if isinstance(self._stopping, dict):
-                self._client.set_early_stopping_strategy(
-                    PercentileEarlyStoppingStrategy(**self._stopping))
+                try:
+                    strategy = PercentileEarlyStoppingStrategy(**self._stopping)
+                except Exception as exc:  # e.g. a percentile outside [0, 100]
+                    raise RunnerError(f"{EARLY_STOPPING.label} rejected {self._stopping}: "
+                                      f"{exc}") from exc
+                self._client.set_early_stopping_strategy(strategy)
 
     @property
     def _objective(self) -> str:

@@ -30,7 +30,7 @@ from tunebench.registry import (
     make_task,
     runner_names,
 )
-from tunebench.runners.base import Outcome, RunnerError, Status
+from tunebench.runners.base import BudgetInfo, Outcome, RunnerError, Status
 from tunebench.tasks.base import Direction, EvalContext
 
 SIZES = (10, 100, 500)
@@ -59,7 +59,7 @@ def available_runners() -> list[str]:
 
 def measure(name: str, trials: int, seed: int = 0) -> Overhead:
     task = make_task(TASK)
-    runner = make_runner(name, task.space, task.direction, seed, trials)
+    runner = make_runner(name, task.space, task.direction, seed, BudgetInfo("trials", trials))
     seconds = []
     for _ in range(trials):
         t0 = time.perf_counter()

@@ -1,8 +1,8 @@
 """The ax.botorch runner is Ax's own ``Client`` loop, proposal by proposal, and reproducible.
 
-Ax's model-based trials cost seconds each on this machine (a BoTorch GP fit and acquisition
-optimisation per trial), so the runs are short: a few trials past Ax's 5 initialisation trials.
-Cost (1 core): about 3 minutes.
+Ax's model-based trials cost about half a second each (a BoTorch GP fit and acquisition
+optimisation per trial; many times more on a loaded machine), so the runs are short: a few trials
+past Ax's 5 initialisation trials. Cost (1 core): about 1 minute.
 """
 
 from __future__ import annotations

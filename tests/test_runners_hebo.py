@@ -1,8 +1,8 @@
 """The hebo runner is HEBO's own suggest/observe loop, proposal by proposal, and reproducible.
 
-HEBO's model-based suggestions cost seconds each (a GP fit and 100 generations of NSGA-II over the
-MACE acquisition), so runs stop a few trials past HEBO's Sobol phase (1 + number of parameters).
-Cost (1 core): about 3 minutes.
+HEBO's model-based suggestions cost about a second each (a GP fit and 100 generations of NSGA-II
+over the MACE acquisition), so runs stop a few trials past HEBO's Sobol phase (1 + number of
+parameters). Cost (1 core): about 2 minutes.
 """
 
 from __future__ import annotations

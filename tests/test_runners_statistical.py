@@ -8,8 +8,8 @@ entry says why); no runner may be significantly *worse* than random unless :data
 
 Cost (1 core): about 3 minutes, dominated by the GP-BO runners, which run fewer studies
 (:data:`REPS`): two studies that both beat all twenty random ones already give p = 1/231 = 0.0043;
-plus Ax and HEBO, which spend seconds per model-based trial (a GP fit and an acquisition
-optimisation each): several minutes per 100-trial study, on hartmann6 only (:data:`NOT_RUN`).
+plus Ax (about 1 minute per 100-trial study) and HEBO (2-4 minutes, so hartmann6 only,
+:data:`NOT_RUN`), each a GP fit and an acquisition optimisation per trial: about 8 minutes more.
 """
 
 from __future__ import annotations
@@ -75,12 +75,9 @@ NOT_RUN: dict[tuple[str, str], str] = {
     ("nevergrad.bo", "branin"): (
         "about 40 s per 100-trial study on one core; two studies reached 0.3980 and 0.3981 "
         "(random median 0.79, p = 0.0043) when measured; hartmann6 is run instead"),
-    ("ax.botorch", "branin"): (
-        "5-10 s per model-based trial (a BoTorch GP fit and acquisition optimisation) on a "
-        "2-core machine, so 10-20 min per 100-trial study; hartmann6 is run instead"),
     ("hebo", "branin"): (
-        "3-7 s per model-based trial (a GP fit and 100 NSGA-II generations over the MACE "
-        "acquisition), 11-19 min per 100-trial study on a loaded 2-core machine; two studies "
+        "about 1-2 s per model-based trial (a GP fit and 100 NSGA-II generations over the MACE "
+        "acquisition): 2-4 min per 100-trial study, 11-19 min on a loaded machine; two studies "
         "reached 0.39799 and 0.39790 (the minimum is 0.39789; random median 0.79, p = 0.0043) "
         "when measured; hartmann6 is run instead"),
 }

@@ -81,7 +81,7 @@ class AxBoTorch(LibraryRunner):
                "Sobol points); early stopping only with option early_stopping (Ax's "
                "PercentileEarlyStoppingStrategy; stops nothing before step 10); conditions on an "
                "integer or on several parents are flattened (always optimised, dropped when "
-               "inactive); cost per trial grows with the history (several seconds per trial)"))
+               "inactive); cost per trial grows with the history (about 0.5 s at 100 trials on hartmann6)"))
 
     def __init__(self, space: Space, direction: Direction, seed: int,
                  budget_info: BudgetInfo | None = None, early_stopping: bool | dict = False,

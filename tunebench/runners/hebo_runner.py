@@ -113,7 +113,7 @@ _NOTES = ("HEBO's defaults; the first 1 + number-of-parameters trials are Sobol 
           "from the OS); numpy/torch/Python generators are the runner's own, swapped in around "
           "each call; conditional parameters flattened (always optimised, dropped when inactive); "
           "failed trials are not learned from (HEBO drops infinite values); asked one at a time "
-          "(HEBO's batches come from one suggest call); cost per trial several seconds")
+          "(HEBO's batches come from one suggest call); about 1 s per model-based trial")
 
 
 class HEBORunner(LibraryRunner):

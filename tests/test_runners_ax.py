@@ -161,3 +161,14 @@ def test_a_foreign_configuration_is_attached_to_axs_experiment() -> None:
 def test_same_seed_in_two_processes_gives_the_same_proposals() -> None:
     first, second = proposals_in_processes("ax.botorch", 7, 11)
     assert first == second and len(set(first)) == 7
+
+
+def test_two_trials_in_flight_are_two_ax_trials_told_in_any_order() -> None:
+    """batch=True: the runner may be asked again before it hears back (Ax keeps pending trials)."""
+    runner = AxBoTorch(FLAT, Direction.MINIMIZE, 2)
+    first, second = runner.ask(), runner.ask()
+    assert first != second
+    runner.tell(second, Outcome(Status.OK, loss(FLAT, second), 1))
+    runner.tell(first, Outcome(Status.FAILED, None, 0))
+    trials = runner._client._experiment.trials
+    assert trials[0].status.is_failed and trials[1].status.is_completed

@@ -57,13 +57,14 @@ EARLY_STOPPING = LibraryOptions(PercentileEarlyStoppingStrategy,
 
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
-    """Ax logs every trial at INFO and warns about two-choice parameters being ordered."""
+    """Ax logs every trial at INFO and warns about two-choice parameters being ordered; BoTorch
+    warns when one of its acquisition optimiser's restarts fails (it goes on with the others)."""
     logger = logging.getLogger("ax")
     level = logger.level
     logger.setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", module=r"ax(\.|$)")
+            warnings.filterwarnings("ignore", module=r"(ax|botorch|gpytorch|linear_operator)(\.|$)")
             warnings.filterwarnings("ignore", message=".*is_ordered.*")
             yield
     finally:

@@ -39,7 +39,7 @@ test: install
 	OMP_WAIT_POLICY=PASSIVE TUNEBENCH_REQUIRE_DATA=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # The statistical tests of the runners whose studies cost minutes (SMAC's GP and HPO facades,
-# scikit-optimize): about 30 minutes, outside `make test`'s budget.
+# scikit-optimize, Ax, HEBO): about 40 minutes, outside `make test`'s budget.
 test-costly: install
 	OMP_WAIT_POLICY=PASSIVE TUNEBENCH_COSTLY=1 $(BIN)/python -m pytest -q tests/test_runners_statistical.py
 

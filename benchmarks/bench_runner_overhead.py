@@ -9,9 +9,10 @@ optuna ``RandomSampler`` ask/tell loop on the same space, measured in the same p
 The GP-based runners are capped, because their cost per trial grows with the history (a GP fit is
 cubic in the number of trials): ``optuna.gp`` at 250 trials and ``nevergrad.bo`` at 100 (about 40 s
 already), SMAC's GP facade ``smac.bb`` at 100 (about 2.7 s per trial, 270 s) and, since it
-retrains its random forest and runs a local search every trial, ``smac.hpo`` at 250; so are
-scikit-optimize's models (``skopt.gp`` about 170 s per 100 trials, its forests refit 100 trees and
-score 10000 candidates per trial), at 100; the larger cases are reported as skipped with the cap.
+retrains its random forest and runs a local search every trial, ``smac.hpo`` at 250;
+``ax.botorch`` and ``hebo`` at 100 (minutes already); so are scikit-optimize's models
+(``skopt.gp`` about 170 s per 100 trials, its forests refit 100 trees and score 10000 candidates
+per trial), at 100; the larger cases are reported as skipped with the cap.
 
 Run as a pytest-benchmark case (``pytest benchmarks/bench_runner_overhead.py --benchmark-only``)
 or as a script (``python benchmarks/bench_runner_overhead.py [RUNNER ...]``) for a Markdown table.
@@ -41,7 +42,7 @@ TASK = "hartmann6"
 MF_TASK = "mf_hartmann6"  # runners that choose fidelities: its 27 steps (the task is not timed)
 #: Largest study measured per runner (cost grows with the history).
 CAPS = {"optuna.gp": 250, "nevergrad.bo": 100, "smac.bb": 100, "smac.hpo": 250,
-        "skopt.gp": 100, "skopt.rf": 100, "skopt.et": 100}
+        "skopt.gp": 100, "skopt.rf": 100, "skopt.et": 100, "ax.botorch": 100, "hebo": 100}
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,15 @@ def fmt(value: Any) -> str:
     return repr(value)
 
 
+def string_labels(param: Categorical) -> list[str]:
+    """One string per choice, for libraries whose categories are strings of one type: the choices
+    themselves when they are all strings, else their ``repr`` (``'None'``, ``"'sgd'"``, ``'3'``)."""
+    choices = list(param.choices)
+    if all(isinstance(c, str) for c in choices):
+        return choices  # type: ignore[return-value]
+    return [repr(c) for c in choices]
+
+
 def condition_text(param: Param) -> str:
     """``"if optimizer in {'sgd'}"`` (all conditions joined with "and"), or ``""``."""
     parts = [f"{parent} in {{{', '.join(fmt(v) for v in values)}}}" for parent, values in param.active_if]
@@ -151,4 +160,4 @@ def translate(runner_cls: type[Runner], space: Space,
 
 
 __all__ = ["ParamTranslation", "active_config", "clipped", "condition_text", "describe",
-           "fallback_translation", "fmt", "from_library", "rows", "translate"]
+           "fallback_translation", "fmt", "from_library", "rows", "string_labels", "translate"]

@@ -31,6 +31,8 @@ def list_things(
     elif what in ("runner", "runners"):
         classes, broken = registry.all_runners()
         table = _table("Runners", "runner", "library", "family", "fidelity", "notes", wide=wide)
+        for column, width in zip(table.columns[1:3], (15, 12), strict=True):
+            column.min_width, column.overflow = width, "fold"  # "scikit-optimize", "evolutionary"
         for name, cls in classes.items():
             caps = cls.capabilities
             description = cls.description + (f" [dim]({caps.notes})[/]" if caps.notes else "")
@@ -51,8 +53,7 @@ def list_things(
 def _table(title: str, *columns: str, wide: bool) -> Table:
     table = Table(*columns, *(["description"] if wide else []), title=title, box=box.SIMPLE_HEAD,
                   pad_edge=False)
-    for column in table.columns[:3]:
-        column.no_wrap = True
+    table.columns[0].no_wrap = True  # names are what a user copies: never broken
     table.columns[3].min_width = 8  # "continue", "27 ↻"
     return table
 

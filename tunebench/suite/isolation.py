@@ -1,8 +1,10 @@
 """Trial isolation: evaluations in a child process, so no trial can take the driver down.
 
 ``[settings] isolation = "process"`` runs a study's evaluations in one persistent worker process
-(:mod:`tunebench.suite.isolation_worker`), started when the study runs — so imports and the
-task's warm-up are paid once per study, not per trial — and started again after it dies. The
+(:mod:`tunebench.suite.isolation_worker`), started when the study runs and again after it dies;
+when the study ends the worker waits, idle, for the next study of the same task and settings in
+this process, so imports, data and the task's warm-up are paid once per process, not per trial or
+per study (as in-process). The
 study loop stays in the parent: the runner, its pruner, the time limit and the device-seconds
 budget are all judged there exactly as in-process (:mod:`tunebench.suite.limits`), because the
 worker's :class:`~tunebench.suite.isolation_worker.ChildContext` forwards every ``report`` and
@@ -26,8 +28,10 @@ class says "none"; "process" whenever ``memory_limit_mb`` is set. Measured cost:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import pickle
 import signal
 import socket
 import subprocess
@@ -214,6 +218,33 @@ class _Worker:
         return output
 
 
+#: Workers whose study ended, by what they were built for: the next study of the same task and
+#: settings in this process takes one over, so its imports, data and warm-up are paid once per
+#: process, as in-process. At most this many wait; they die with this process.
+IDLE_WORKERS = 2
+_IDLE: dict[bytes, _Worker] = {}
+
+
+def _stop(worker: _Worker | None) -> None:
+    """Ask a worker to stop, and make sure it has."""
+    if worker is None:
+        return
+    if worker.alive():
+        try:
+            worker.conn.send(("stop",))
+            worker.proc.wait(timeout=5)
+            worker.code = worker.proc.returncode
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    worker.release()
+
+
+@atexit.register
+def _stop_idle() -> None:
+    while _IDLE:
+        _stop(_IDLE.popitem()[1])
+
+
 class IsolatedEvaluator:
     """Runs one study's evaluations in its worker; a drop-in for ``task.evaluate``."""
 
@@ -225,6 +256,7 @@ class IsolatedEvaluator:
                      "memory_limit_mb": study.settings.memory_limit_mb}
         self.task_name = task.name
         self.settings = study.settings
+        self._key = pickle.dumps(self.init)  # studies built the same way may share a worker
         self._worker: _Worker | None = None
         self._started: str | None = None  # why the last start failed, if it did
         #: Of the last evaluation: the worker's CPU seconds, and what it printed.
@@ -234,6 +266,12 @@ class IsolatedEvaluator:
     # ----------------------------------------------------------------- the worker's life
     def start(self) -> float:
         """Start the worker unless it runs; the seconds its warm-up took (0: already running)."""
+        if self._worker is None and (idle := _IDLE.pop(self._key, None)) is not None:
+            if idle.alive():  # an earlier study's, built the same way: imports, data, warm-up paid
+                idle.take_output()
+                self._worker = idle
+                return 0.0
+            idle.release()
         if self._worker is not None:
             if self._worker.alive():
                 return 0.0
@@ -257,15 +295,17 @@ class IsolatedEvaluator:
         return 0.0
 
     def close(self) -> None:
+        """The study ended: its worker waits, idle, for the next study built the same way."""
         worker, self._worker = self._worker, None
-        if worker is not None and worker.alive():
-            try:
-                worker.conn.send(("stop",))
-                worker.proc.wait(timeout=5)
-                worker.code = worker.proc.returncode
-            except (OSError, subprocess.TimeoutExpired):
-                pass
+        if worker is None:
+            return
+        if not worker.alive():
             worker.release()
+            return
+        _stop(_IDLE.pop(self._key, None))
+        _IDLE[self._key] = worker
+        while len(_IDLE) > IDLE_WORKERS:
+            _stop(_IDLE.pop(next(iter(_IDLE))))  # the longest idle first
 
     # ----------------------------------------------------------------- one evaluation
     def evaluate(self, config: dict[str, Any], fidelity: int, seed: int,

@@ -205,7 +205,7 @@ def test_bad_options_and_a_fidelity_out_of_range_are_clear(write_suite, tmp_path
         Hyperband(space, "minimize", 0, info, brackets=5)
     from tunebench.suite.promotions import Promotions
 
-    promotions = Promotions(MultiFidelityHartmann6(), "x", validated=False, keeps_checkpoints=False)
+    promotions = Promotions(MultiFidelityHartmann6(), "x", validated=False, continues=False)
     with pytest.raises(InvalidConfigError, match=r"proposed fidelity 28 .* from 1 to 27"):
         promotions.plan(Proposal({f"x{i}": 0.5 for i in range(1, 7)}, fidelity=28))
 

@@ -53,12 +53,14 @@ class Planned:
 class Promotions:
     """Reads proposals and keeps, per configuration, the latest completed trial."""
 
-    def __init__(self, task: Task, runner_name: str, *, validated: bool, keeps_checkpoints: bool
-                 ) -> None:
+    def __init__(self, task: Task, runner_name: str, *, validated: bool, continues: bool) -> None:
         self.task = task
         self.runner_name = runner_name
         self.validated = validated  # the runner validates its own proposals against this space
-        self.keeps_checkpoints = keeps_checkpoints and task.can_continue
+        #: Only a runner that declares it continues trials is followed: for the others nothing is
+        #: kept per configuration (a study of a million cheap trials keeps no million entries).
+        self.continues = continues
+        self.keeps_checkpoints = continues and task.can_continue
         #: What rebuilds a checkpoint: the task's evaluate, or its isolated worker's.
         self.evaluate = task.evaluate
         self._latest: dict[str, Paused] = {}
@@ -99,7 +101,7 @@ class Promotions:
     def finished(self, key: str, number: int, status: Status, reached: float,
                  checkpoint: Any = None) -> None:
         """Note a finished trial: a completed one is what a later promotion continues."""
-        if status is Status.OK:
+        if status is Status.OK and self.continues:
             self._latest[key] = Paused(number, int(reached),
                                        checkpoint if self.keeps_checkpoints else None)
 

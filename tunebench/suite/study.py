@@ -107,7 +107,7 @@ class StudyLoop:
         validated = (type(self.runner).ask is LibraryRunner.ask and "ask" not in vars(self.runner)
                      and self.runner.space is self.task.space)
         self.promotions = Promotions(self.task, study.runner.name, validated=validated,
-                                     keeps_checkpoints=self.runner.capabilities.continues)
+                                     continues=self.runner.capabilities.continues)
         if self._isolated is not None:  # a checkpoint is rebuilt where evaluations run
             self.promotions.evaluate = self._isolated.evaluate
 

@@ -38,8 +38,10 @@ class Steps(Task):
     max_fidelity = 4
 
     def __init__(self, step_seconds: float = 1.0, fail_at: int = 0, diverge_at: int = 0,
-                 uncharged_seconds: float = 0.0, real: bool = False, max_epochs: int = 4) -> None:
+                 uncharged_seconds: float = 0.0, real: bool = False, max_epochs: int = 4,
+                 recorded_cost: float | None = None) -> None:
         self.step_seconds, self.fail_at, self.diverge_at = step_seconds, fail_at, diverge_at
+        self.recorded_cost = recorded_cost  # a table's answer: what the evaluation cost once
         self.uncharged_seconds, self.real = uncharged_seconds, real
         self.max_fidelity = max_epochs
 
@@ -71,7 +73,8 @@ class Steps(Task):
         if self.uncharged_seconds:
             with context.uncharged():  # scoring the test set, say
                 self._spend(self.uncharged_seconds / 2)
-        return Result(value=value, test_value=value, fidelity_spent=fidelity)
+        return Result(value=value, test_value=value, fidelity_spent=fidelity,
+                      cost_seconds=self.recorded_cost)
 
 
 class WarmSteps(Steps):

@@ -145,6 +145,23 @@ def test_the_trial_a_device_seconds_budget_runs_out_in_is_clipped_to_what_remain
     assert told.status == "pruned" and told.value == x + 0.5 and told.fidelity == 3
 
 
+def test_a_device_seconds_budget_charges_a_tables_recorded_cost_not_the_lookup() -> None:
+    # A table answers in no time on the fake clock; each answer cost 3 s when it was recorded.
+    loop, sink = run({"device_seconds": 10.0},
+                     task_options={"step_seconds": 0.0, "recorded_cost": 3.0})
+    assert [r.charge for r in sink.records] == [3.0, 3.0, 3.0, 1.0]
+    assert all(r.eval_seconds == 0.0 and r.extra["cost_seconds"] == 3.0 for r in sink.records)
+    last = sink.records[-1]
+    assert last.extra["clipped"] is True and last.test_value is None  # past what remained
+    assert loop.spent == 10.0
+
+
+def test_a_recorded_cost_that_is_not_a_cost_fails_its_trial_naming_it() -> None:
+    _, sink = run({"trials": 2}, task_options={"recorded_cost": -1.0})
+    assert all(r.status == "failed" for r in sink.records)
+    assert "cost_seconds=-1.0" in sink.records[0].error
+
+
 def test_a_clipped_trial_is_never_the_incumbent_in_the_store(tmp_path: Path) -> None:
     from tunebench.suite.progress import RunProgress
     from tunebench.suite.sink import StoreSink

@@ -85,6 +85,12 @@ class StudyResult:
     search_exhausted: bool = False
 
 
+def charged_seconds(record: TrialRecord) -> float:
+    """The evaluation seconds a device-seconds budget charges: the recorded cost of a task that
+    answers from a table (``Result.cost_seconds``), else the measured span."""
+    return record.extra.get("cost_seconds", record.eval_seconds)
+
+
 def checked_result(result: Result, fidelity: int, start: int = 0
                    ) -> tuple[float, float | None, float, tuple[float, ...], dict[str, Any]]:
     """``(value, test_value, fidelity_spent, curve, extra)`` of a task's result, checked at the
@@ -113,7 +119,15 @@ def checked_result(result: Result, fidelity: int, start: int = 0
         curve = as_curve(curve)
     if type(extra) is not dict:
         raise InvalidResult(f"extra={extra!r:.80} ({type(extra).__name__}), not a dict")
-    return value, test_value, float(spent - start), curve, recordable_extra(extra) if extra else {}
+    extra = recordable_extra(extra) if extra else {}
+    cost = result.cost_seconds
+    if cost is not None:  # recorded with the trial; charged by a device-seconds budget
+        cost = as_number("cost_seconds", cost) if type(cost) is not float else cost
+        if not (math.isfinite(cost) and cost >= 0):
+            raise InvalidResult(f"cost_seconds={cost!r}: a recorded cost is a finite number of "
+                                "seconds, zero or more")
+        extra["cost_seconds"] = cost
+    return value, test_value, float(spent - start), curve, extra
 
 
 def recordable_extra(extra: dict[Any, Any]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from tunebench.suite.environment import capture_environment, study_facts
 from tunebench.suite.isolation import annotate, isolated_evaluator, isolation_facts, worker_scope
 from tunebench.suite.limits import Alarm, EvaluationLimits, clipped_outcome, warm_up_once
 from tunebench.suite.promotions import Paused, Promotions
-from tunebench.suite.records import StudyResult, TrialRecord, checked_result
+from tunebench.suite.records import StudyResult, TrialRecord, charged_seconds, checked_result
 from tunebench.suite.spec import StudySpec
 from tunebench.suite.study_setup import build_study_objects, study_threads
 from tunebench.tasks.base import (
@@ -218,7 +218,7 @@ class StudyLoop:
         self.runner.tell(config, record.outcome(planned.tag))
         self._optimizer_seconds += self.clock() - t1
         charge = budget.charge(
-            fidelity_spent=record.fidelity_spent, eval_seconds=record.eval_seconds,
+            fidelity_spent=record.fidelity_spent, eval_seconds=charged_seconds(record),
             optimizer_seconds=self._optimizer_seconds,
         )
         if self._clip:  # never past the budget: a clipped trial is charged exactly what remained
@@ -375,8 +375,8 @@ class StudyLoop:
                 extra["uncharged_cpu_seconds"] = context.uncharged_cpu_seconds
         clipped = clip_at is not None
         if left is not None and not clipped:  # stopped by the deadline, or a result after it
-            charged = eval_seconds + (context.pruner_seconds if self.study.budget.charge_optimizer
-                                      else 0.0)
+            charged = extra.get("cost_seconds", eval_seconds) + (
+                context.pruner_seconds if self.study.budget.charge_optimizer else 0.0)
             clipped = isinstance(stopped, TrialClipped) or (status is Status.OK and charged > left)
         if clipped:
             status, value, error, trace = clipped_outcome(curve, left)

@@ -99,9 +99,13 @@ class Result:
     ``value`` is what the optimiser sees (validation); ``test_value`` is what reports judge and the
     optimiser never sees. ``fidelity_spent`` is the number of fidelity units actually consumed
     (epochs trained, which may be fewer than asked when early stopping kicks in); ``None`` means the
-    requested fidelity. ``curve`` holds one validation value per fidelity step. ``extra`` is
-    the task's own record (JSON; a non-finite float or a value JSON cannot hold is stored as its
-    text). A field that is not what it should be raises :class:`InvalidResult` naming it.
+    requested fidelity. ``curve`` holds one validation value per fidelity step. ``cost_seconds``
+    is what the evaluation cost when it was recorded, for a task that answers from a table or a
+    surrogate model in microseconds: a device-seconds budget charges it instead of the measured
+    seconds (which are still recorded), so such a budget means what it would on the real
+    benchmark. ``extra`` is the task's own record (JSON; a non-finite float or a value JSON
+    cannot hold is stored as its text). A field that is not what it should be raises
+    :class:`InvalidResult` naming it.
     """
 
     value: float
@@ -109,6 +113,7 @@ class Result:
     fidelity_spent: float | None = None
     curve: tuple[float, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    cost_seconds: float | None = None
 
     def __post_init__(self) -> None:
         # Numbers from numpy or torch become plain floats, so they store and compare exactly.
@@ -121,6 +126,9 @@ class Result:
         spent = self.fidelity_spent
         if spent is not None and type(spent) is not float and type(spent) is not int:
             object.__setattr__(self, "fidelity_spent", as_number("fidelity_spent", spent))
+        cost = self.cost_seconds
+        if cost is not None and type(cost) is not float:
+            object.__setattr__(self, "cost_seconds", as_number("cost_seconds", cost))
         curve = self.curve
         if type(curve) is not tuple or curve:  # arrays and tensors have no truth value
             checked = as_curve(curve)

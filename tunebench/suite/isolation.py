@@ -307,6 +307,12 @@ class IsolatedEvaluator:
         while len(_IDLE) > IDLE_WORKERS:
             _stop(_IDLE.pop(next(iter(_IDLE))))  # the longest idle first
 
+    def abandon(self) -> None:
+        """Stop the worker now, whatever it is doing (its study was interrupted mid-trial)."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.release()
+
     # ----------------------------------------------------------------- one evaluation
     def evaluate(self, config: dict[str, Any], fidelity: int, seed: int,
                  context: EvalContext) -> Result:
@@ -324,7 +330,10 @@ class IsolatedEvaluator:
                 message = worker.receive(hard)
                 kind = message[0]
                 if kind == "report":
+                    waited = context.waited_seconds
                     stop = self._report(worker, context, *message[1:]) or stop
+                    if hard is not None:  # waiting for the study's schedule is not the trial's
+                        hard += context.waited_seconds - waited
                 elif kind == "u+":
                     context.uncharged_since = context.clock()
                 elif kind == "u-":

@@ -192,6 +192,9 @@ class EvalContext:
     #: Wall and CPU seconds the runner's pruner took (optimiser time, never evaluation time).
     pruner_seconds: ClassVar[float] = 0.0
     pruner_cpu_seconds: ClassVar[float] = 0.0
+    #: Seconds the evaluation waited for the study's schedule of evaluations in flight (a
+    #: pruner's decision in simulated-time order): no one's work, never charged.
+    waited_seconds: ClassVar[float] = 0.0
     #: True once uncharged or pruner time was recorded (one read tells the harness to look).
     excluded: ClassVar[bool] = False
 

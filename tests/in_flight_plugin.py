@@ -24,12 +24,13 @@ class Scripted(Runner):
                                 batch=True)
 
     def __init__(self, space, direction, seed, budget_info=None,
-                 fidelities: tuple[int, ...] = (3, 1, 2, 1), prune: tuple[tuple[int, int], ...] = ()
-                 ) -> None:
+                 fidelities: tuple[int, ...] = (3, 1, 2, 1), prune: tuple[tuple[int, int], ...] = (),
+                 xs: tuple[float, ...] = ()) -> None:
         super().__init__(space, direction, seed, budget_info)
         self._rng = np.random.default_rng(seed)
         self.fidelities = tuple(fidelities)
         self.prune = {tuple(p) for p in prune}  # (trial, step) pairs to stop
+        self.xs = tuple(xs)  # the configurations to propose, in order (empty: random ones)
         self.asked = 0
         self._number: dict[str, int] = {}
 
@@ -37,7 +38,7 @@ class Scripted(Runner):
         n = self.asked
         self.asked += 1
         LOG.append(("ask", n))
-        config = self.space.sample(self._rng)
+        config = {"x": self.xs[n]} if n < len(self.xs) else self.space.sample(self._rng)
         self._number[repr(config)] = n
         return Proposal(config, self.fidelities[n % len(self.fidelities)], tag=n)
 
@@ -83,3 +84,19 @@ class Sleepy(Task):
             context.report(step, value)
         return Result(value=value, test_value=value,
                       extra={"pid": os.getpid(), "began": began, "ended": time.time()})
+
+
+class RecordedTable(Task):
+    """A table's answer: ``x`` at once, having cost ``8x`` seconds when it was recorded."""
+
+    name = "recorded_table"
+    recorded_costs = True
+
+    @property
+    def space(self) -> Space:
+        return Space({"x": Float(0.0, 1.0)})
+
+    def evaluate(self, config: Config, fidelity: int, seed: int, context: EvalContext) -> Result:
+        cost = 8.0 * float(config["x"])
+        context.report(1, float(config["x"]), seconds=cost)
+        return Result(value=float(config["x"]), cost_seconds=cost)

@@ -32,10 +32,12 @@ def plugin():
 
 def study_loop(budget: dict, runner: str = "scripted_batch", *, in_flight: int = 2,
                runner_options: dict | None = None, task: str = "sleepy",
-               task_options: dict | None = None, isolation: str = "none") -> tuple[StudyLoop, ListSink]:
+               task_options: dict | None = None, isolation: str = "none",
+               simulated_time: str = "steps") -> tuple[StudyLoop, ListSink]:
     spec = load_suite({
         "suite": {"name": "in-flight", "plugins": [str(PLUGIN)]}, "budget": budget,
-        "settings": {"in_flight": in_flight, "isolation": isolation},
+        "settings": {"in_flight": in_flight, "isolation": isolation,
+                     "simulated_time": simulated_time},
         "tasks": [{"name": task, "options": task_options or {}}],
         "runners": [{"name": runner, "options": runner_options or {}}],
     })
@@ -98,6 +100,51 @@ def test_an_epochs_budget_is_spent_exactly_with_trials_in_flight() -> None:
     for record in sorted(sink.records, key=lambda r: schedule(r)[0]):
         running += record.charge
         assert running <= 50.0
+
+
+def test_on_recorded_time_the_schedule_follows_the_tables_costs() -> None:
+    # Costs 5, 1, 2, 3 s (8x), two workers: trial 1 ends at 1 s and trial 2 starts, ends at 3 s
+    # and trial 3 starts; trial 0 ends at 5 s, trial 3 at 6 s: 6 s of simulated wall-clock.
+    log, sink = run_logged({"trials": 4}, task="recorded_table",
+                           runner_options={"fidelities": [1], "xs": [0.625, 0.125, 0.25, 0.375]},
+                           simulated_time="recorded")
+    assert log == [("ask", 0), ("ask", 1), ("tell", 1), ("ask", 2), ("tell", 2), ("ask", 3),
+                   ("tell", 0), ("tell", 3)]
+    assert {r.number: schedule(r) for r in sink.records} == {
+        0: (0.0, 5.0), 1: (0.0, 1.0), 2: (1.0, 3.0), 3: (3.0, 6.0)}
+    assert max(schedule(r)[1] for r in sink.records) == 6.0
+
+
+def test_recorded_time_needs_a_task_that_records_costs(tmp_path: Path) -> None:
+    from test_suite_bounds import suite_text
+
+    code, output = run_cli(tmp_path, suite_text(settings='simulated_time = "recorded"'))
+    assert code == 2 and "task 'branin' does not" in output, output
+
+
+@pytest.mark.parametrize(("runner", "options", "task", "simulated_time"), [
+    ("hyperband", {}, "sleepy", "steps"),
+    ("scripted_batch_pruner", {"fidelities": [9, 4, 1], "prune": [[3, 2], [7, 5]]}, "sleepy",
+     "steps"),
+    ("optuna.tpe", {}, "recorded_table", "recorded"),
+])
+@pytest.mark.parametrize("kept", [0, 5, 11])
+def test_resuming_from_any_stored_prefix_gives_the_uninterrupted_trials(
+        runner: str, options: dict, task: str, simulated_time: str, kept: int) -> None:
+    # A kill stores the trials that had ended (in the order they ended); the ones in flight are
+    # lost. Resuming from that prefix must give every trial the uninterrupted run gave.
+    budget = {"epochs": 40} if task == "sleepy" else {"trials": 16}
+    _, full = run_logged(budget, runner=runner, runner_options=options, task=task, in_flight=3,
+                         simulated_time=simulated_time)
+    stored = full.records[:kept]
+    loop, sink = study_loop(budget, runner, runner_options=options, task=task, in_flight=3,
+                            simulated_time=simulated_time)
+    loop.run(sorted(stored, key=lambda r: r.number))
+    assert [r.number for r in full.records[kept:]] == [r.number for r in sink.records]
+    for ours, theirs in zip(sink.records, full.records[kept:], strict=True):
+        assert (ours.config, ours.value, ours.fidelity, ours.charge, ours.extra["schedule"]) == (
+            theirs.config, theirs.value, theirs.fidelity, theirs.charge, theirs.extra["schedule"])
+    assert loop.spent == sum(r.charge for r in full.records)
 
 
 # ----------------------------------------------------------------------------- real parallelism

@@ -73,25 +73,39 @@ class Flight:
     answer: Any = None  # the pruner's decision (or what it raised), for a report
     decided: threading.Event = field(default_factory=threading.Event)
     crashed: BaseException | None = None  # the harness itself failed in its thread
-    replay: list[tuple[int, float]] = field(default_factory=list)  # a stored trial's reports
+    replay: list[tuple[int, float, float]] = field(default_factory=list)  # a stored one's reports
     decide: Any = None  # the study loop's pruner call for this evaluation
 
-    def report_time(self, step_offset: float) -> float:
-        """Where a report ``step_offset`` steps in lands (never before the last one)."""
-        self.progress = max(float(step_offset), self.progress + 1.0)
+    recorded: bool = False  # the clock counts recorded seconds, not steps
+    reports: list[float] = field(default_factory=list)  # when its pruner decisions fell
+
+    def report_time(self, step_offset: float, seconds: float | None) -> float:
+        """Where a report ``step_offset`` steps (``seconds`` recorded seconds) in lands: never
+        before the last one."""
+        if self.recorded:
+            self.progress = max(self.progress, self.progress if seconds is None else seconds)
+        else:
+            self.progress = max(float(step_offset), self.progress + 1.0)
         return self.begin + self.progress
 
-    def end_time(self, steps: float) -> When:
+    def end_time(self, steps: float, cost: float | None) -> When:
+        if self.recorded:
+            return When(self.begin + max(cost or 0.0, self.progress), END, self.number)
         return When(self.begin + max(float(steps), self.progress, 1.0), END, self.number)
 
-    def schedule(self, end: When) -> dict[str, float]:
+    def schedule(self, end: When) -> dict[str, Any]:
         """What a trial's record keeps of its place in the schedule (``extra["schedule"]``)."""
-        return {"begin": self.begin, "end": end.time}
+        out: dict[str, Any] = {"begin": self.begin, "end": end.time}
+        if self.reports:
+            out["reports"] = list(self.reports)
+        return out
 
     def bound(self) -> When:
         """Its next event, or the earliest it can be while the evaluation still runs."""
         if self.event is not None:
             return self.event[0]
+        if self.recorded:  # a recorded cost may be nothing at all
+            return When(self.begin + self.progress, REPORT, self.number)
         if self.progress >= 1.0:
             return When(self.begin + self.progress, END, self.number)
         return When(self.begin + 1.0, REPORT, self.number)
@@ -104,6 +118,7 @@ class InFlightStudy:
         self.loop = loop
         self.k = k
         self.prunes = loop.runner.capabilities.pruning
+        self.recorded = loop.study.settings.simulated_time == "recorded"
         self.cv = threading.Condition()
         self.flights: dict[int, Flight] = {}
         self.now = 0.0
@@ -206,7 +221,7 @@ class InFlightStudy:
         pending = loop.propose(number, loop.spent + self.committed, evaluator)
         flight = Flight(number, self.now, self._reservation(pending.fidelity
                                                             - pending.context.start),
-                        pending=pending, tag=pending.planned.tag)
+                        pending=pending, tag=pending.planned.tag, recorded=self.recorded)
         self._wire(flight)
         return flight
 
@@ -218,13 +233,17 @@ class InFlightStudy:
                                 f"trial has {record.config}")
         flight = Flight(number, self.now,
                         self._reservation(record.fidelity - record.start_fidelity),
-                        stored=record, tag=planned.tag)
-        start = record.start_fidelity
-        flight.replay = [(step, record.curve[step - 1 - start]) for step in record.pruner_steps]
+                        stored=record, tag=planned.tag, recorded=self.recorded)
         schedule = record.extra.get("schedule")
         if not isinstance(schedule, dict) or schedule.get("begin") != self.now:
             raise loop.mismatch(f"trial {number} was stored with schedule {schedule!r}, but it "
                                 f"comes up again at simulated time {self.now!r}")
+        start, times = record.start_fidelity, schedule.get("reports", [])
+        if len(times) != len(record.pruner_steps):
+            raise loop.mismatch(f"trial {number} was stored with {len(record.pruner_steps)} "
+                                f"pruner decisions but {len(times)} report times")
+        flight.replay = [(step, record.curve[step - 1 - start], when)
+                         for step, when in zip(record.pruner_steps, times, strict=True)]
         self._post_next_replayed(flight)
         return flight
 
@@ -270,9 +289,8 @@ class InFlightStudy:
     def _post_next_replayed(self, flight: Flight) -> None:
         record = flight.stored
         if flight.replay:
-            step, value = flight.replay.pop(0)
-            flight.event = (When(flight.report_time(step - record.start_fidelity), REPORT,
-                                 flight.number), (step, value))
+            step, value, when = flight.replay.pop(0)
+            flight.event = (When(when, REPORT, flight.number), (step, value))
         else:
             flight.event = (When(float(record.extra["schedule"]["end"]), END, flight.number), None)
 
@@ -288,10 +306,11 @@ class InFlightStudy:
 
         def report(step: int, value: float) -> bool:
             with cv:
-                when = flight.report_time(step - start)
+                when = flight.report_time(step - start, context.reported_seconds)
                 if not self.prunes:
                     cv.notify_all()
                     return False
+                flight.reports.append(when)
                 flight.decided.clear()
                 flight.event = (When(when, REPORT, flight.number), (step, value))
                 cv.notify_all()
@@ -319,7 +338,7 @@ class InFlightStudy:
                 self.cv.notify_all()
             return
         with self.cv:
-            end = flight.end_time(record.fidelity_spent)
+            end = flight.end_time(record.fidelity_spent, record.extra.get("cost_seconds"))
             record.extra = {**record.extra, "schedule": flight.schedule(end)}
             flight.event = (end, record)
             self.cv.notify_all()

@@ -367,13 +367,14 @@ class IsolatedEvaluator:
             context.excluded = True
 
     def _report(self, worker: _Worker, context: EvalContext, step: int, value: float,
-                uncharged: float, uncharged_cpu: float) -> TrialStopped | None:
+                uncharged: float, uncharged_cpu: float, seconds: float | None
+                ) -> TrialStopped | None:
         """The parent's own ``context.report`` — over budget, deadline, pruner — and its verdict
         sent back; the stop it ordered, if any."""
         self._uncharged(context, uncharged, uncharged_cpu)
         before = len(context.curve)
         try:
-            context.report(step, value)
+            context.report(step, value, seconds)
         except TrialStopped as exc:
             worker.send(("stop", type(exc).__name__, str(exc), exc.after_step,
                          len(context.curve) > before))

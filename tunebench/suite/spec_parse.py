@@ -27,6 +27,7 @@ from tunebench.suite.spec import (
     MAX_THREADS,
     MAX_TRIAL_TIMEOUT,
     MEMORY_LIMIT_MB,
+    SIMULATED_TIMES,
     RunnerSpec,
     Settings,
     SuiteError,
@@ -42,7 +43,8 @@ _SUITE_KEYS = {"name", "description", "seed", "repetitions", "plugins", "seeds"}
 _SEEDS_KEYS = {"evaluation", "runner"}
 _BUDGET_KEYS = {"trials", "epochs", "device_seconds", "charge_optimizer"}
 _SETTINGS_KEYS = {"device", "threads", "precision", "trial_timeout", "gpus_per_study",
-                  "isolation", "memory_limit_mb", "in_flight"}
+                  "isolation", "memory_limit_mb", "in_flight",
+                  "simulated_time"}
 _TASK_KEYS = {"name", "label", "options", "budget", "smoke", "repetitions"}
 _RUNNER_KEYS = {"name", "label", "options"}
 
@@ -173,8 +175,15 @@ def _parse_settings(reader: _Reader, table: Mapping[str, Any]) -> Settings:
                                "needs isolation = \"process\" (a limit applies to the child "
                                "process an evaluation runs in); remove one of the two")
     in_flight = reader.integer(table, "in_flight", "settings", 1, 1, MAX_IN_FLIGHT)
+    simulated = table.get("simulated_time", "steps")
+    if simulated not in SIMULATED_TIMES:
+        raise reader.error("settings.simulated_time",
+                           f"must be one of {', '.join(repr(m) for m in SIMULATED_TIMES)}, got "
+                           f"{simulated!r}; 'steps' counts each trained step as one unit of time, "
+                           "'recorded' the seconds a table task's evaluations took when recorded")
     return Settings(device, threads, precision, float(timeout) if timeout is not None else None,
-                    float(gpus) if gpus is not None else None, isolation, memory, in_flight)
+                    float(gpus) if gpus is not None else None, isolation, memory, in_flight,
+                    simulated)
 
 
 def _parse_entries(reader: _Reader, data: Mapping[str, Any], section: str,
@@ -320,6 +329,11 @@ def check_names(spec: SuiteSpec) -> None:
             raise SuiteError(f"task {task_spec.name!r} could not be built with options "
                              f"{dict(task_spec.options)}: {type(exc).__name__}: {exc}", source,
                              f"tasks[{i}]") from None
+        if spec.settings.simulated_time == "recorded" and not type(task).recorded_costs:
+            raise SuiteError(f"settings.simulated_time = \"recorded\" needs tasks that answer "
+                             f"with the seconds their evaluations took when recorded (a table "
+                             f"task); task {task_spec.label!r} does not: remove it, or use "
+                             f"simulated_time = \"steps\"", source, f"tasks[{i}]")
         for j, runner_spec in enumerate(spec.runners):
             try:
                 runner_cls = get_runner_class(runner_spec.name)

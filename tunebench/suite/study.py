@@ -177,7 +177,7 @@ class StudyLoop:
                 "environment": self._environment(), **study_facts(self.device, self.runner),
                 "warm_up_seconds": warm_up_seconds, **isolation_facts(self.isolation, settings),
             })
-            if settings.in_flight > 1:
+            if settings.scheduled:
                 from tunebench.suite.in_flight import InFlightStudy
 
                 return InFlightStudy(self, settings.in_flight).run(history)

@@ -91,7 +91,7 @@ class _Halving(Runner):
         self._rung = 0
         self._queue: deque[Proposal] = deque()
         self._results: list[tuple[float, int, Config]] = []  # (loss, slot, config) of this rung
-        self._outstanding = 0  # proposals of this rung not yet told (trials in flight)
+        self._outstanding: list[Any] = []  # tags of this rung's proposals not yet told (in flight)
 
     def _schedule(self, s_max: int, chosen: int | None) -> tuple[tuple[Rung, ...], ...]:
         raise NotImplementedError
@@ -115,14 +115,18 @@ class _Halving(Runner):
             if self._outstanding:  # synchronous: the rung ends when all its trials have
                 raise WaitForResults
             self._advance()
-        self._outstanding += 1
-        return self._queue.popleft()
+        proposal = self._queue.popleft()
+        self._outstanding.append(proposal.tag)
+        return proposal
 
     def tell(self, config: Config, outcome: Outcome) -> None:
         tag = outcome.tag
+        if tag in self._outstanding:
+            self._outstanding.remove(tag)
+        elif self._outstanding:  # told something else in place of the oldest proposal
+            self._outstanding.pop(0)
         if not (isinstance(tag, tuple) and tag[:2] == (self._bracket, self._rung)):
             return  # not a proposal of the current rung (a resumed study's foreign trial)
-        self._outstanding -= 1
         if outcome.ok and outcome.value is not None and math.isfinite(outcome.value):
             self._results.append((self.direction.sign * outcome.value, tag[2], config))
 

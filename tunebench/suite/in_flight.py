@@ -142,6 +142,8 @@ class InFlightStudy:
         self.stored = {record.number: record for record in history}
         try:
             for evaluator in self._all[1:]:
+                evaluator.launch()  # side by side: each takes a fraction of a second to start
+            for evaluator in self._all[1:]:
                 evaluator.start()
             self._schedule()
         finally:

@@ -259,13 +259,24 @@ class IsolatedEvaluator:
         self._key = pickle.dumps(self.init)  # studies built the same way may share a worker
         self._worker: _Worker | None = None
         self._started: str | None = None  # why the last start failed, if it did
+        self._handshake = False  # launched, its first message not read yet
         #: Of the last evaluation: the worker's CPU seconds, and what it printed.
         self.cpu_seconds = 0.0
         self.output = ""
 
     # ----------------------------------------------------------------- the worker's life
+    def launch(self) -> None:
+        """Start the worker's process without waiting for it (:meth:`start` waits): a study
+        with several evaluations in flight starts its workers side by side."""
+        if self._worker is None and self._key not in _IDLE:
+            self._worker = _Worker(self.init, self.settings.threads, self.settings.trial_timeout)
+            self._handshake = True
+
     def start(self) -> float:
         """Start the worker unless it runs; the seconds its warm-up took (0: already running)."""
+        if self._handshake:
+            self._handshake = False
+            return self._ready(self._worker)
         if self._worker is None and (idle := _IDLE.pop(self._key, None)) is not None:
             if idle.alive():  # an earlier study's, built the same way: imports, data, warm-up paid
                 idle.take_output()
@@ -278,6 +289,10 @@ class IsolatedEvaluator:
             self._worker.release()  # its output was taken with the trial it died in
         worker = self._worker = _Worker(self.init, self.settings.threads,
                                         self.settings.trial_timeout)
+        return self._ready(worker)
+
+    def _ready(self, worker: _Worker) -> float:
+        """Wait for a new worker's first message; its warm-up seconds (0 when it failed)."""
         try:
             message = worker.receive(None)
         except WorkerDied as exc:

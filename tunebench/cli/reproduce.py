@@ -149,15 +149,49 @@ def reproduce(
 
 def export(
     db: Path = typer.Option(Path("results.db"), "--db", help="The results store to export."),
-    out: Path = typer.Option(..., "--out", "-o", help="The bundle to write (.tar.gz): a new file."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="The bundle to write (.tar.gz, a "
+                                    "new file), or with --format parquet the folder to write."),
+    fmt: str = typer.Option("bundle", "--format", help="bundle (a reproducible .tar.gz) or "
+                            "parquet (studies, trials and curves as Parquet files)."),
+    optuna_storage: str | None = typer.Option(None, "--optuna-storage", help="Also write every "
+                                              "study into this optuna storage URL (e.g. "
+                                              "sqlite:///optuna.db), for optuna-dashboard."),
     force: bool = typer.Option(False, "--force", help="Replace OUT if it is an existing regular file."),
 ) -> None:
-    """Pack a results store into a shareable bundle: the store, the resolved suites, the
-    environment, a lock of package versions and the plugin files the suites load.
+    """Pack a results store into a shareable bundle (the store, the resolved suites, the
+    environment, a lock of package versions and the plugin files the suites load), or export it
+    as Parquet files or into an optuna storage.
 
-    Example: tunebench export --db results.db -o results.tar.gz; elsewhere: tunebench reproduce
-    results.tar.gz
+    Examples: tunebench export --db results.db -o results.tar.gz (elsewhere: tunebench reproduce
+    results.tar.gz); tunebench export --db results.db --format parquet -o results/;
+    tunebench export --db results.db --optuna-storage sqlite:///optuna.db
     """
+    if fmt not in ("bundle", "parquet"):
+        fail(f"--format {fmt!r}: choose bundle or parquet")
+    if out is None and optuna_storage is None:
+        fail("nothing to write: give --out (a bundle, or a folder with --format parquet) or "
+             "--optuna-storage URL")
+    if not db.is_file():
+        fail(f"--db {db}: no such results store")
+    if out is not None and fmt == "parquet":
+        from tunebench.suite.export_formats import export_parquet
+
+        with user_errors():
+            written = export_parquet(db, out)
+        console.print(f"[bold green]exported[/] {db} → {out}/: "
+                      + ", ".join(f"{name}.parquet ({rows} rows)" for name, rows in written.items()))
+    elif out is not None:
+        _export_bundle(db, out, force)
+    if optuna_storage is not None:
+        from tunebench.suite.export_formats import export_optuna
+
+        with user_errors():
+            names = export_optuna(db, optuna_storage)
+        console.print(f"[bold green]exported[/] {len(names)} studies → {optuna_storage}; open "
+                      f"with: optuna-dashboard {optuna_storage}")
+
+
+def _export_bundle(db: Path, out: Path, force: bool) -> None:
     from tunebench.suite.bundle import export_bundle
 
     with user_errors():

@@ -32,6 +32,15 @@ def run(
 
     Example: tunebench run quick --db results.db
     """
+    from tunebench.suite.finished import finished_count
+
+    done = finished_count(suite, db, repetitions)
+    if done is not None:  # nothing to run: no library imported, no interpreter re-executed
+        console.print(f"[bold green]done[/]: all {done} studies of this suite are already "
+                      f"finished in {db}; nothing to run")
+        console.print(f"Next: [bold]tunebench show --db {db}[/] or [bold]tunebench report --db "
+                      f"{db}[/]")
+        return
     from tunebench.suite.run import run_suite
 
     if executor == "serial":

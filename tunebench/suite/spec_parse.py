@@ -237,7 +237,7 @@ def _parse_entries(reader: _Reader, data: Mapping[str, Any], section: str,
 
 
 def parse_suite(data: Mapping[str, Any], source: str = "<suite>", base_dir: Path | None = None,
-                source_text: str | None = None) -> SuiteSpec:
+                source_text: str | None = None, check: bool = True) -> SuiteSpec:
     """Validate a suite given as a dict (as read from TOML) and resolve it."""
     reader = _Reader(source)
     check_nesting(data, source)
@@ -278,7 +278,8 @@ def parse_suite(data: Mapping[str, Any], source: str = "<suite>", base_dir: Path
                      description=description, source=source, source_text=source_text,
                      seeds=seeds)
     check_study_count(spec, "suite.repetitions")
-    check_names(spec)
+    if check:
+        check_names(spec)
     return spec
 
 
@@ -398,10 +399,11 @@ def resolve_suite_path(path_or_name: str | Path) -> Path:
     )
 
 
-def load_suite(path_or_name: str | Path | Mapping[str, Any]) -> SuiteSpec:
-    """Read and validate a suite: a TOML path, a shipped suite's name, or a dict."""
+def load_suite(path_or_name: str | Path | Mapping[str, Any], check: bool = True) -> SuiteSpec:
+    """Read and validate a suite: a TOML path, a shipped suite's name, or a dict. ``check=False``
+    leaves out what needs the tasks and runners built (their names and options)."""
     if isinstance(path_or_name, Mapping):
-        return parse_suite(path_or_name)
+        return parse_suite(path_or_name, check=check)
     path = resolve_suite_path(path_or_name)
     try:
         if path.stat().st_size > MAX_SUITE_BYTES:
@@ -420,7 +422,7 @@ def load_suite(path_or_name: str | Path | Mapping[str, Any]) -> SuiteSpec:
     except RecursionError:  # the parser recurses into nested arrays and inline tables
         raise SuiteError(f"tables and arrays nest too deep to read (allowed: at most {MAX_NESTING} "
                          "levels); flatten the value", str(path)) from None
-    return parse_suite(data, source=str(path), base_dir=path.parent, source_text=text)
+    return parse_suite(data, source=str(path), base_dir=path.parent, source_text=text, check=check)
 
 
 def suite_from_dict(data: Mapping[str, Any]) -> SuiteSpec:

@@ -336,3 +336,21 @@ def test_random_search_agrees_with_bayesmarks_published_baseline(tmp_path):
                             f"{published.clip:.5g}, {at_or_below:.3f} at or below")
     print(table.assign(gap=lambda f: (f["mean"] - f["published"])).to_string())
     assert not failures, "\n".join(failures)
+
+
+def test_the_listing_calls_the_optimum_a_reference():
+    from tunebench.cli.listing import _family_optimum
+
+    assert _family_optimum("bayesmark") == "reference, per member"
+    assert _family_optimum("bbob") == "exact, per member"
+
+
+def test_the_shipped_suite_runs_bayesmarks_budget():
+    from tunebench.suite.spec_parse import check_names, load_suite
+
+    spec = load_suite("bayesmark")
+    check_names(spec)
+    assert len(spec.tasks) == 18 and spec.budget.amount == 128  # the challenge's 16 × 8
+    models = [make_task(t.name).model for t in spec.tasks]
+    assert sorted(set(models)) == sorted(SHARED.keys() | {"lasso", "linear"})
+    assert all(models.count(m) == 2 for m in set(models))

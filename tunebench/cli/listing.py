@@ -26,7 +26,7 @@ def list_things(
             members = getattr(cls, "family_members", ())
             shown = f"{name}/{members[0]}…{members[-1]}" if members else name  # a family
             _add(table, wide, cls.description, shown, cls.metric, str(cls.direction), fidelity,
-                 "exact, per member" if members else _optimum(name))
+                 _family_optimum(name) if members else _optimum(name))
         legend = "fidelity: the default maximum; ↻ a trial can continue from its checkpoint"
     elif what in ("runner", "runners"):
         classes, broken = registry.all_runners()
@@ -99,6 +99,18 @@ def _notes(caps: Any) -> str:
 
 def register(app: typer.Typer) -> None:
     app.command("list")(list_things)
+
+
+def _family_optimum(name: str) -> str:
+    """Whether a family's members know their optimum exactly (BBOB's f_opt) or by a reference
+    (Bayesmark's best published loss), judged on the default member."""
+    from tunebench.registry import make_task
+
+    try:
+        exact = make_task(name).optimum_is_exact
+    except Exception:  # as in _optimum: a listing never fails on one task
+        return "?"
+    return "exact, per member" if exact else "reference, per member"
 
 
 def _optimum(name: str) -> str:

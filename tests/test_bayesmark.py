@@ -354,3 +354,24 @@ def test_the_shipped_suite_runs_bayesmarks_budget():
     models = [make_task(t.name).model for t in spec.tasks]
     assert sorted(set(models)) == sorted(SHARED.keys() | {"lasso", "linear"})
     assert all(models.count(m) == 2 for m in set(models))
+
+
+def test_random_search_agreement_reports_bayesmarks_statistics():
+    from tunebench.reports.bayesmark_published import random_search_agreement
+
+    problem = "SVM-iris-acc"
+    published = baseline(problem)
+    low, high = published.best + 0.001, published.clip + 1.0  # the second is clipped to clip
+    first = [high] * 8 + [low] + [high] * 7
+    second = [high] * 16
+    frame = pd.concat([_frame(problem, first, first), _frame(problem, second, second, repetition=1),
+                       _frame(problem, first, first, runner="other")])
+    table = random_search_agreement(frame)
+    assert table["evaluations"].tolist() == [8, 16] and (table["repetitions"] == 2).all()
+    assert table["mean"].tolist() == pytest.approx([published.clip, (low + published.clip) / 2])
+    assert table["se"].iloc[0] == 0 and table["z"].iloc[0] == (
+        0.0 if published.clip == published.mean[0] else math.inf)
+    assert table["se"].iloc[1] == pytest.approx((published.clip - low) / 2)
+    # pooled: the expected minimum of 16 draws from the 32 clipped values, one of which is low
+    assert table["pooled"].iloc[1] == pytest.approx(published.clip - 0.5 * (published.clip - low))
+    assert table["published"].tolist() == list(published.mean[:2])

@@ -111,7 +111,8 @@ def random_search_agreement(trials: pd.DataFrame, runner: str = "random",
     Columns: task, problem, iteration, evaluations, repetitions, mean (of ``min(clip, incumbent)``
     over repetitions: what Bayesmark's analysis reports for a method), se (its standard error),
     pooled (Bayesmark's own estimator, the expected minimum of that many clipped draws from all of
-    the runner's evaluations on the problem), published, z = (mean − published) / se."""
+    the runner's evaluations on the problem), pooled_se (its jackknife standard error, leaving out
+    one repetition at a time), published, z = (mean − published) / se."""
     rows = []
     mine = trials[trials["runner"] == runner].sort_values("trial")
     for (task, name), group in mine.groupby(["task", "task_name"], sort=False):
@@ -122,15 +123,21 @@ def random_search_agreement(trials: pd.DataFrame, runner: str = "random",
         studies = [_losses(s["value"], s["status"]) for _, s in group.groupby("repetition", sort=True)]
         curves = np.vstack([np.fmin(incumbents(s, batch_size=batch_size), reference.clip)
                             for s in studies])
-        pool = np.fmin(np.concatenate(studies), reference.clip)
+        clipped = [np.fmin(s, reference.clip) for s in studies]
+        pool = np.concatenate(clipped)
         n = len(studies)
-        for t in range(min(curves.shape[1], len(reference.mean))):
+        sizes = batch_size * np.arange(1, min(curves.shape[1], len(reference.mean)) + 1)
+        pooled = expected_min(pool, sizes)
+        leave_out = np.array([expected_min(np.concatenate(clipped[:i] + clipped[i + 1:]), sizes)
+                              for i in range(n)]) if n > 1 else np.full((1, len(sizes)), np.nan)
+        pooled_se = np.sqrt((n - 1) / n * ((leave_out - leave_out.mean(axis=0)) ** 2).sum(axis=0))
+        for t in range(len(sizes)):
             column = curves[:, t]
             mean = float(column.mean())
             se = float(column.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
             published = reference.mean[t]
             z = (mean - published) / se if se > 0 else (0.0 if mean == published else math.inf)
-            rows.append((task, problem, t, batch_size * (t + 1), n, mean, se,
-                         float(expected_min(pool, batch_size * (t + 1))[0]), published, z))
+            rows.append((task, problem, t, int(sizes[t]), n, mean, se, float(pooled[t]),
+                         float(pooled_se[t]), published, z))
     return pd.DataFrame(rows, columns=["task", "problem", "iteration", "evaluations", "repetitions",
-                                       "mean", "se", "pooled", "published", "z"])
+                                       "mean", "se", "pooled", "pooled_se", "published", "z"])

@@ -59,11 +59,13 @@ DECLARED = {
                        "max_iter": (INT, "log", 10, 5000), "tol": (REAL, "log", 1e-4, 1e-1)}},
 }
 #: Problems whose models draw no random numbers in the cross-validation loss (or whose loss does
-#: not depend on them): Bayesmark's published signatures must come out exactly.
+#: not depend on them: AdaBoost's stumps only break ties at random, and wine's features have
+#: none): Bayesmark's published signatures must come out exactly.
 DETERMINISTIC = [f"kNN-{d}-{m}" for d in ("iris", "wine", "breast") for m in ("acc", "nll")] + [
     "kNN-diabetes-mse", "kNN-diabetes-mae", "SVM-iris-acc", "SVM-wine-acc", "SVM-breast-acc",
     "SVM-diabetes-mse", "SVM-diabetes-mae", "linear-iris-acc", "linear-wine-acc", "linear-breast-acc",
-    "linear-iris-nll", "linear-diabetes-mse", "linear-diabetes-mae", "lasso-iris-acc"]
+    "linear-iris-nll", "linear-diabetes-mse", "linear-diabetes-mae", "lasso-iris-acc",
+    "ada-wine-acc", "ada-wine-nll"]
 
 
 def _expit(x: float) -> float:
@@ -157,7 +159,8 @@ def test_deterministic_problems_reproduce_bayesmarks_published_signatures(proble
     """Split, folds, models and losses are Bayesmark's: its published losses at its five signature
     points come out to 1e-4 relative (measured: at most 1.2e-5, kNN-breast-nll; scikit-learn 0.20.2
     then, 1.9 now: solvers and neighbour searches may differ in the last digits). Stochastic models
-    (DT, RF, MLP, ada, SVM's Platt scaling) cannot match draw for draw."""
+    (DT, RF, MLP, SVM's Platt scaling) cannot match draw for draw. AdaBoost's classifier here is
+    SAMME.R rebuilt (scikit-learn 1.9 has only SAMME): on wine it is Bayesmark's to 5e-5."""
     task = make_task(f"bayesmark/{problem}")
     ours = [float(np.mean(task.cross_validate(c, seed=0))) for c in bayesmark_signature_points(task)]
     assert ours == pytest.approx(list(baseline(problem).signature), rel=1e-4)

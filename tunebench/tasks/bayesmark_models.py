@@ -141,8 +141,9 @@ def build_estimator(model: str, classification: bool, params: dict[str, Any], ra
     so its evaluations of DT, RF, MLP, ada, SVM's Platt scaling and liblinear varied run to run).
     What scikit-learn 1.9 changed: logistic regression's ``penalty``/``multi_class="ovr"`` become
     ``l1_ratio`` inside a one-vs-rest wrapper (what ``ovr`` did); Lasso's and Ridge's removed
-    ``normalize=True`` is the column scaling it applied (:class:`_Normalised`); AdaBoost has only
-    SAMME left (Bayesmark's scikit-learn 0.20 defaulted to SAMME.R).
+    ``normalize=True`` is the column scaling it applied (:class:`_Normalised`); AdaBoost's
+    classifier is SAMME.R, the default of Bayesmark's scikit-learn 0.20, which 1.9 no longer has
+    (:class:`_SammeR`).
     """
     from sklearn import ensemble, linear_model, multiclass, neighbors, neural_network, svm, tree
 
@@ -171,8 +172,9 @@ def build_estimator(model: str, classification: bool, params: dict[str, Any], ra
         cls = neural_network.MLPClassifier if classification else neural_network.MLPRegressor
         return cls(random_state=random_state, **fixed, **p)
     if model == "ada":
-        cls = ensemble.AdaBoostClassifier if classification else ensemble.AdaBoostRegressor
-        return cls(random_state=random_state, **p)
+        if classification:
+            return _SammeR(random_state=random_state, **p)
+        return ensemble.AdaBoostRegressor(random_state=random_state, **p)
     if classification:  # lasso / linear: liblinear logistic regression, one-vs-rest
         base = linear_model.LogisticRegression(l1_ratio=1.0 if model == "lasso" else 0.0,
                                                fit_intercept=True, solver="liblinear",
@@ -208,3 +210,75 @@ class _Normalised:
 
     def predict(self, x: Any) -> Any:
         return self.regressor.predict(self._scaled(x))
+
+
+class _SammeR:
+    """AdaBoost's real-valued multi-class variant SAMME.R (Zhu, Zou, Rosset & Hastie 2009, "Multi-class
+    AdaBoost", algorithm 4) on depth-1 trees, as scikit-learn 0.20's default AdaBoostClassifier ran it.
+
+    Each round fits a stump to the weighted rows, takes its class probabilities p (floored at the
+    float epsilon) and multiplies every row's weight by exp(−ν·(K−1)/K · Σ_k y_k log p_k), with y coded
+    1 for the true class and −1/(K−1) otherwise (ν the learning rate); weights are renormalised
+    between rounds, and boosting stops early at a stump without training error. A stump's vote is
+    (K−1)·(log p − mean_k log p); the votes are averaged, and the probabilities are the softmax of
+    the average divided by K−1."""
+
+    def __init__(self, n_estimators: int, learning_rate: float, random_state: int) -> None:
+        self.n_estimators, self.learning_rate, self.random_state = n_estimators, learning_rate, random_state
+
+    def fit(self, x: Any, y: Any) -> _SammeR:
+        import numpy as np
+        from sklearn.tree import DecisionTreeClassifier
+
+        self.classes_ = np.unique(y)
+        k = len(self.classes_)
+        coding = np.where(y[:, None] == self.classes_[None, :], 1.0, -1.0 / (k - 1))
+        weights = np.full(len(y), 1.0 / len(y))
+        seeds = np.random.RandomState(self.random_state)
+        self.stumps_: list[Any] = []
+        for round_ in range(self.n_estimators):
+            stump = DecisionTreeClassifier(max_depth=1, random_state=seeds.randint(np.iinfo(np.int32).max))
+            stump.fit(x, y, sample_weight=weights)
+            proba = self._proba(stump, x)
+            self.stumps_.append(stump)
+            wrong = self.classes_[np.argmax(proba, axis=1)] != y
+            if np.average(wrong, weights=weights) <= 0:
+                break  # a perfect stump: nothing left to boost
+            step = -self.learning_rate * (k - 1) / k * np.sum(coding * np.log(proba), axis=1)
+            weights = weights * np.exp(step * ((weights > 0) | (step < 0)))
+            total = weights.sum()
+            if not total > 0:
+                break
+            if round_ < self.n_estimators - 1:
+                weights = weights / total
+        return self
+
+    def _proba(self, stump: Any, x: Any) -> Any:
+        """The stump's probabilities over all classes (a class absent from its leaves gets 0),
+        floored at the float epsilon."""
+        import numpy as np
+
+        proba = np.zeros((len(x), len(self.classes_)))
+        proba[:, np.searchsorted(self.classes_, stump.classes_)] = stump.predict_proba(x)
+        return np.maximum(proba, np.finfo(float).eps)
+
+    def _votes(self, x: Any) -> Any:
+        import numpy as np
+
+        k = len(self.classes_)
+        total = np.zeros((len(x), k))
+        for stump in self.stumps_:
+            log_p = np.log(self._proba(stump, x))
+            total += (k - 1) * (log_p - log_p.mean(axis=1, keepdims=True))
+        return total / len(self.stumps_)
+
+    def predict(self, x: Any) -> Any:
+        import numpy as np
+
+        return self.classes_[np.argmax(self._votes(x), axis=1)]
+
+    def predict_proba(self, x: Any) -> Any:
+        import numpy as np
+
+        proba = np.exp(self._votes(x) / (len(self.classes_) - 1))
+        return proba / proba.sum(axis=1, keepdims=True)

@@ -8,7 +8,7 @@ DB      ?= results/quick.db
 REPORT  ?= results/quick-report
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-costly bench lint clean
+.PHONY: install demo test test-costly bench lint clean tables tables-text-clf tables-mnist
 
 install: $(STAMP)
 
@@ -45,6 +45,28 @@ test-costly: install
 
 bench: install
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds
+
+# Tables built from tunebench's own tasks, shipped as package data (tunebench/tables/data) and
+# replayed by the `table` task (table/linreg ...); check one with `tunebench verify-table FILE`.
+# `tables` builds the shipped linreg table (256 Sobol configurations × 4 seeds × 50 epochs, about
+# 0.8 MB, seconds); the text_clf and mnist_cnn tables take minutes and are built on demand, never
+# in CI, through an evaluation cache so an interrupted build resumes (an evaluation served from it
+# has its seconds spread evenly over its epochs, not measured per epoch).
+TABLES      := tunebench/tables/data
+TABLE_CACHE ?= results/tables-cache.db
+
+tables: install
+	OMP_NUM_THREADS=1 $(BIN)/tunebench tabulate linreg --n 256 --seeds 0,1,2,3 --no-cache --force \
+		--out $(TABLES)/linreg.parquet
+
+tables-text-clf: install
+	OMP_NUM_THREADS=1 $(BIN)/tunebench tabulate text_clf --n 64 --seeds 0,1 --cache $(TABLE_CACHE) \
+		--force --out $(TABLES)/text_clf.parquet
+
+tables-mnist: install
+	OMP_NUM_THREADS=1 $(BIN)/tunebench tabulate mnist_cnn -o train_size=1000 -o test_size=1000 \
+		-o max_epochs=5 --n 32 --seeds 0,1 --cache $(TABLE_CACHE) --force \
+		--out $(TABLES)/mnist_cnn_1k.parquet
 
 lint: install
 	$(BIN)/ruff check tunebench tests benchmarks examples

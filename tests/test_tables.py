@@ -303,3 +303,52 @@ def test_table_task_errors_are_clear(tmp_path):
         make_task("table", {})
     with pytest.raises(LookupError, match="neither a shipped table"):
         make_task("table", {"path": "nosuch"})
+
+
+def test_an_interrupted_tabulation_resumes_from_the_cache(tmp_path):
+    cache = EvaluationCacheStore(tmp_path / "cache.db")
+    options = {"max_epochs": EPOCHS}
+
+    def interrupt(done: int, total: int) -> None:
+        if done == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        tabulate("linreg", options, n=8, seeds=[0], out=tmp_path / "t.parquet", cache=cache,
+                 progress=interrupt)
+    assert not (tmp_path / "t.parquet").exists()
+    resumed = tabulate("linreg", options, n=8, seeds=[0], out=tmp_path / "t.parquet", cache=cache)
+    assert resumed.cache_hits == 5 and resumed.evaluations == 8
+
+
+def test_verify_table_names_what_differs_in_the_provenance(table, tmp_path):
+    """Numbers may legitimately differ under other numerics: the note says which differ."""
+    data = pq.read_table(table)
+    meta = json.loads(data.schema.metadata[METADATA_KEY])
+    meta["numerics"]["numpy"] = "1.0.0"
+    edited = data.replace_schema_metadata({METADATA_KEY: json.dumps(meta)})
+    pq.write_table(edited, tmp_path / "other.parquet")
+    result = CliRunner().invoke(app, ["verify-table", str(tmp_path / "other.parquet"), "-q",
+                                      "--sample", "3"])
+    assert result.exit_code == 0, result.output
+    assert "numerics numpy: '1.0.0' in the table" in result.output
+
+
+def test_the_shipped_linreg_table_verifies_and_replays():
+    """The table `make tables` ships: a sample re-runs bit for bit, and `table/linreg` answers."""
+    from tunebench.tables.replay import shipped_tables
+    from tunebench.tables.verify import verify_table
+
+    path = shipped_tables().get("linreg")
+    if path is None:
+        pytest.skip("no shipped linreg table (build it with `make tables`)")
+    report = verify_table(path, sample=6, seed=1)
+    assert report.checked == 6
+    if report.differences:  # other code or numerics than it was built with: numbers may differ
+        pytest.skip(f"the shipped table was built under {report.differences[0]}; `make tables`")
+    assert report.ok, [m.describe() for m in report.mismatches]
+    task = make_task("table/linreg")
+    entry = read_table(path).evaluations[0]
+    result = task.evaluate(json.loads(entry.config_json), 50, entry.seed, EvalContext())
+    assert bits(result.value) == bits(entry.result_value)
+    assert task.options()["sha256"]  # the shipped file's digest keys cached evaluations

@@ -84,11 +84,17 @@ def tabulate(
         check_output_file(out, "--out", force=force)
         store = None if no_cache else EvaluationCacheStore(
             cache or Path(out).expanduser().resolve().parent / CACHE_FILENAME)
-        with writing(out, "--out"), _progress(f"tabulate {task}", not quiet) as progress:
-            summary = run_tabulate(task, parse_options(option), n=n, seeds=_seeds(seeds), out=out,
-                                   design=design, design_seed=design_seed,
-                                   settings=EvalSettings(threads=threads), cache=store,
-                                   progress=progress)
+        try:
+            with writing(out, "--out"), _progress(f"tabulate {task}", not quiet) as progress:
+                summary = run_tabulate(task, parse_options(option), n=n, seeds=_seeds(seeds),
+                                       out=out, design=design, design_seed=design_seed,
+                                       settings=EvalSettings(threads=threads), cache=store,
+                                       progress=progress)
+        except KeyboardInterrupt:
+            kept = (f"the evaluations so far are in the cache {store.path}; run the same command "
+                    "again to resume" if store is not None else "nothing was kept (--no-cache)")
+            err_console.print(f"[yellow]interrupted[/]: no table written; {kept}.")
+            raise typer.Exit(130) from None
     hits = f", {summary.cache_hits} from the cache" if store is not None else ""
     failed = f", {summary.failed} failed (kept as failures)" if summary.failed else ""
     console.print(f"[bold green]done[/]: {summary.evaluations} evaluations ({summary.configs} "

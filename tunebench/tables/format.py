@@ -105,6 +105,7 @@ def write_table(path: str | os.PathLike[str], meta: dict[str, Any],
     columns = {name: [row[name] for row in rows] for name in COLUMNS}
     table = pa.table(columns, schema=_schema(meta))
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     pq.write_table(table, partial, compression="zstd", use_dictionary=True)
     os.replace(partial, path)

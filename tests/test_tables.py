@@ -352,3 +352,31 @@ def test_the_shipped_linreg_table_verifies_and_replays():
     result = task.evaluate(json.loads(entry.config_json), 50, entry.seed, EvalContext())
     assert bits(result.value) == bits(entry.result_value)
     assert task.options()["sha256"]  # the shipped file's digest keys cached evaluations
+
+
+def test_a_suite_study_is_served_what_tabulate_cached(tmp_path, write_suite):
+    """Tabulate keys its evaluations as a suite's study does: the study's own lookup (its spec,
+    its context) finds them, with the table's numbers."""
+    from tunebench.suite.spec_parse import load_suite
+
+    study = load_suite(write_suite(f"""
+        [suite]
+        name = "s"
+        [budget]
+        trials = 3
+        [[tasks]]
+        name = "linreg"
+        options = {{ max_epochs = {EPOCHS} }}
+        [[runners]]
+        name = "random"
+    """)).studies()[0]
+    cache = EvaluationCacheStore(tmp_path / "cache.db")
+    tabulate("linreg", {"max_epochs": EPOCHS}, n=4, seeds=[study.eval_seed],
+             out=tmp_path / "t.parquet", cache=cache)
+    task = make_task("linreg", {"max_epochs": EPOCHS})
+    for entry in read_table(tmp_path / "t.parquet").evaluations:
+        context = EvalContext(device="cpu", threads=study.settings.threads,
+                              precision=study.settings.precision)
+        record = cache.lookup(task, study, entry.config_key, EPOCHS, context)
+        assert record is not None and list(record.curve) == entry.values
+        assert record.value == entry.result_value and record.error == entry.error

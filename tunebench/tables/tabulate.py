@@ -152,6 +152,7 @@ class _CachedEvaluations:
 def _record(evaluation: Evaluation, config: Config, fidelity: int, cpu: float) -> Any:
     """The evaluation as the study loop's record of it (what the cache stores)."""
     from tunebench.runners.base import Status
+    from tunebench.suite.budget import trained_steps
     from tunebench.suite.records import TrialRecord
 
     ok = evaluation.error is None
@@ -160,7 +161,8 @@ def _record(evaluation: Evaluation, config: Config, fidelity: int, cpu: float) -
         number=0, config=config, config_key=evaluation.config_key,
         status=Status.OK if ok else Status.FAILED, value=evaluation.result_value,
         test_value=evaluation.test_value, fidelity=fidelity,
-        fidelity_spent=float(len(evaluation.values) if ok else max(len(evaluation.values), 1)),
+        fidelity_spent=float(len(evaluation.values) if ok
+                             else trained_steps(len(evaluation.values), None, fidelity)),
         curve=tuple(evaluation.values), eval_seconds=seconds, cpu_seconds=cpu,
         optimizer_seconds=0.0, charge=0.0, error=evaluation.error)
 

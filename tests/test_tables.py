@@ -300,7 +300,7 @@ def test_cli_errors_exit_2_with_a_message(table, tmp_path, args, message):
 
 def test_table_task_errors_are_clear(tmp_path):
     with pytest.raises(LookupError, match="give the table with option path"):
-        make_task("table", {})
+        make_task("table", {"path": ""})
     with pytest.raises(LookupError, match="neither a shipped table"):
         make_task("table", {"path": "nosuch"})
 
@@ -348,9 +348,12 @@ def test_the_shipped_linreg_table_verifies_and_replays():
         pytest.skip(f"the shipped table was built under {report.differences[0]}; `make tables`")
     assert report.ok, [m.describe() for m in report.mismatches]
     task = make_task("table/linreg")
-    entry = read_table(path).evaluations[0]
-    result = task.evaluate(json.loads(entry.config_json), 50, entry.seed, EvalContext())
-    assert bits(result.value) == bits(entry.result_value)
+    entry = next(e for e in read_table(path).evaluations if e.error is None)
+    for fidelity in (7, 50):  # built with every fidelity: a test value at each
+        result = task.evaluate(json.loads(entry.config_json), fidelity, entry.seed, EvalContext())
+        assert bits(result.value) == bits(entry.results[fidelity - 1])
+        assert result.test_value is not None
+        assert bits(result.test_value) == bits(entry.tests[fidelity - 1])
     assert task.options()["sha256"]  # the shipped file's digest keys cached evaluations
 
 
@@ -380,3 +383,45 @@ def test_a_suite_study_is_served_what_tabulate_cached(tmp_path, write_suite):
         record = cache.lookup(task, study, entry.config_key, EPOCHS, context)
         assert record is not None and list(record.curve) == entry.values
         assert record.value == entry.result_value and record.error == entry.error
+
+
+@pytest.fixture(scope="module")
+def every_table(tmp_path_factory) -> Path:
+    """A small linreg table with every fidelity evaluated (test values at every step)."""
+    path = tmp_path_factory.mktemp("every") / "every.parquet"
+    tabulate("linreg", {"max_epochs": EPOCHS}, n=6, seeds=[3], out=path, every_fidelity=True)
+    return path
+
+
+def test_every_fidelity_holds_each_fidelitys_own_evaluation(every_table, linreg):
+    """Each step's test and returned values are linreg's at that fidelity, and the replay
+    returns them at that fidelity."""
+    task = TableTask(str(every_table))
+    entries = read_table(every_table).evaluations
+    assert read_table(every_table).meta["evaluation"]["every_fidelity"] is True
+    for entry in entries:
+        config = json.loads(entry.config_json)
+        for fidelity in range(1, len(entry.values) + 1):
+            real = linreg.evaluate(config, fidelity, 3, EvalContext())
+            assert bits(real.value) == bits(entry.results[fidelity - 1])
+            assert bits(real.test_value) == bits(entry.tests[fidelity - 1])
+            replayed = task.evaluate(config, fidelity, 3, EvalContext())
+            assert (bits(replayed.value), bits(replayed.test_value)) == (bits(real.value),
+                                                                         bits(real.test_value))
+
+
+def test_verify_table_checks_every_fidelity(every_table, tmp_path):
+    assert invoke("verify-table", every_table, "-q").exit_code == 0
+    entry = next(e for e in read_table(every_table).evaluations if e.error is None)
+    tampered = tmp_path / "tampered.parquet"
+    _tamper(every_table, tampered, entry.config_id, 3, 2, "test_value")
+    result = invoke("verify-table", tampered, "-q")
+    assert result.exit_code == 1 and "seed 3 step 2: test_value" in result.output, result.output
+
+
+def test_the_table_task_passes_the_plugin_checks():
+    """The checks every task must pass (a test value at every fidelity, pruning, determinism)."""
+    from tunebench.plugins import check_plugin
+
+    report = check_plugin("table", {}, trials=12)
+    assert report.ok, [row.describe() for row in report.failures]

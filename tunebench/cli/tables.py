@@ -57,6 +57,9 @@ def tabulate(
                                     "(repeatable)."),
     out: Path = typer.Option(..., "--out", help="The table to write (.parquet)."),
     design_seed: int = typer.Option(0, "--design-seed", help="Seed of the Sobol scrambling."),
+    every_fidelity: bool = typer.Option(False, "--every-fidelity", help="Also evaluate every "
+                                        "lower fidelity, for test values at every step (about "
+                                        "max_fidelity/2 times the work)."),
     threads: int = typer.Option(1, "--threads", min=1, help="Threads per evaluation (as a "
                                 "suite's settings.threads; part of the numbers)."),
     cache: Path = typer.Option(None, "--cache", help="Evaluation cache file (default: "
@@ -68,14 +71,15 @@ def tabulate(
     """Evaluate a space-filling design of TASK on every seed at every fidelity step, into a table.
 
     Each (configuration, seed) is one evaluation at the task's maximum fidelity; the curve it
-    reports gives every step. Evaluations go through the evaluation cache, so an interrupted
+    reports gives every step (with --every-fidelity, one evaluation per fidelity also gives each
+    step its test value). Evaluations go through the evaluation cache, so an interrupted
     tabulation re-run trains nothing twice. Check the table with `tunebench verify-table`.
 
     Example: tunebench tabulate linreg --n 64 --seeds 0,1 --out linreg.parquet
     """
     from tunebench.output_paths import check_output_file, writing
     from tunebench.suite.cache import CACHE_FILENAME, EvaluationCacheStore
-    from tunebench.tables.tabulate import EvalSettings
+    from tunebench.tables.evaluate import EvalSettings
     from tunebench.tables.tabulate import tabulate as run_tabulate
 
     with user_errors():
@@ -89,7 +93,7 @@ def tabulate(
                 summary = run_tabulate(task, parse_options(option), n=n, seeds=_seeds(seeds),
                                        out=out, design=design, design_seed=design_seed,
                                        settings=EvalSettings(threads=threads), cache=store,
-                                       progress=progress)
+                                       every_fidelity=every_fidelity, progress=progress)
         except KeyboardInterrupt:
             kept = (f"the evaluations so far are in the cache {store.path}; run the same command "
                     "again to resume" if store is not None else "nothing was kept (--no-cache)")

@@ -9,10 +9,11 @@ Columns (one row per fidelity step an evaluation reported):
 ``seed``            int64    the evaluation seed
 ``step``            int32    the fidelity step, 1-based (an epoch for tunebench's trained tasks)
 ``value``           float64  the validation value reported after the step (null on a failure row)
-``test_value``      float64  the test value: only on the last step of a complete evaluation,
-                             the only step a task scores the test set at (null elsewhere)
-``result_value``    float64  the value the evaluation returned (its ``Result.value``), on the
-                             same row only: a trained task returns its best epoch's, not the last
+``test_value``      float64  the test value of an evaluation at this step's fidelity: on the
+                             last step (the evaluation itself), and on every step of a table
+                             built with ``--every-fidelity`` (null elsewhere)
+``result_value``    float64  the value that evaluation returned (its ``Result.value``), on the
+                             same rows: a trained task returns its best epoch's, not the last
 ``cost_seconds``    float64  charged seconds from the evaluation's start to the end of the step
 ``cost_per_step``   bool     true: measured when the step was reported; false: the evaluation's
                              seconds spread evenly over its steps (a cache hit, or a task that
@@ -52,7 +53,12 @@ class TableError(UserError, ValueError):
 
 @dataclass
 class Evaluation:
-    """One evaluation of one configuration at one seed, as a table holds it."""
+    """One evaluation of one configuration at one seed, as a table holds it.
+
+    ``tests`` and ``results`` hold, per reported step, the test value and the returned value of an
+    evaluation *at that fidelity* (None where none was run: by default only the last step, the
+    evaluation itself; every step of a table built with ``--every-fidelity``).
+    """
 
     config_id: int
     config_key: str
@@ -61,8 +67,8 @@ class Evaluation:
     values: list[float]  # one per reported step
     costs: list[float]  # cumulative charged seconds per row: each reported step, then a failure
     cost_per_step: bool
-    test_value: float | None  # the complete evaluation's (None when it failed)
-    result_value: float | None  # what the complete evaluation returned (None when it failed)
+    tests: list[float | None]
+    results: list[float | None]
     error: str | None = None  # None: complete
 
     @property
@@ -70,14 +76,23 @@ class Evaluation:
         """The step the evaluation failed in (one past its last reported step), or None."""
         return None if self.error is None else len(self.values) + 1
 
+    @property
+    def test_value(self) -> float | None:
+        """The complete evaluation's test value (None when it failed)."""
+        return self.tests[-1] if self.error is None and self.tests else None
+
+    @property
+    def result_value(self) -> float | None:
+        """What the complete evaluation returned (None when it failed)."""
+        return self.results[-1] if self.error is None and self.results else None
+
     def rows(self) -> list[dict[str, Any]]:
         base = {"config_id": self.config_id, "config_key": self.config_key,
                 "config": self.config_json, "seed": self.seed, "cost_per_step": self.cost_per_step}
-        last = len(self.values) if self.error is None else 0
         out = [{**base, "step": step, "value": value, "cost_seconds": cost, "status": "ok",
-                "error": None, "test_value": self.test_value if step == last else None,
-                "result_value": self.result_value if step == last else None}
-               for step, (value, cost) in enumerate(zip(self.values, self.costs, strict=False), 1)]
+                "error": None, "test_value": test, "result_value": result}
+               for step, (value, cost, test, result)
+               in enumerate(zip(self.values, self.costs, self.tests, self.results, strict=False), 1)]
         if self.error is not None:
             out.append({**base, "step": len(self.values) + 1, "value": None, "test_value": None,
                         "result_value": None, "cost_seconds": self.costs[-1], "status": "failed",
@@ -161,7 +176,7 @@ def _evaluations(path: Path, columns: dict[str, list[Any]]) -> list[Evaluation]:
         if evaluation is None:
             evaluation = found[key] = Evaluation(row["config_id"], row["config_key"], row["config"],
                                                  row["seed"], [], [], bool(row["cost_per_step"]),
-                                                 None, None)
+                                                 [], [])
         where = f"table {path}: configuration {row['config_id']} seed {row['seed']}"
         if evaluation.error is not None or row["step"] != len(evaluation.values) + 1:
             raise TableError(f"{where}: step {row['step']} is out of order (steps run 1, 2, … and a "
@@ -175,10 +190,8 @@ def _evaluations(path: Path, columns: dict[str, list[Any]]) -> list[Evaluation]:
                              f"{row['value']!r}")
         evaluation.values.append(float(row["value"]))
         evaluation.costs.append(float(row["cost_seconds"]))
-        if row["test_value"] is not None:
-            evaluation.test_value = float(row["test_value"])
-        if row["result_value"] is not None:
-            evaluation.result_value = float(row["result_value"])
+        evaluation.tests.append(row["test_value"])
+        evaluation.results.append(row["result_value"])
     return list(found.values())
 
 

@@ -1,7 +1,8 @@
 """The ``table`` task: replays a table built by ``tunebench tabulate``, in microseconds per trial.
 
-``table`` with ``path = "my.parquet"`` replays a file; ``table/linreg`` (or ``path = "linreg"``)
-replays a table shipped with tunebench (``make tables`` builds them into ``tunebench/tables/data``).
+``table`` with ``path = "my.parquet"`` replays a file; ``table/linreg`` (or ``path = "linreg"``,
+the default) replays a table shipped with tunebench (``make tables`` builds them into
+``tunebench/tables/data``).
 The space, metric, direction and maximum fidelity are the table's (its metadata holds them).
 
 - **Lookup**: a configuration in the table is answered exactly. Any other is answered by its
@@ -15,10 +16,11 @@ The space, metric, direction and maximum fidelity are the table's (its metadata 
   replays ``seeds[seed % len(seeds)]`` (deterministic per study, varied across repetitions: what
   noise a table has is its seeds).
 - **Fidelity**: the table's steps. Steps ``1..fidelity`` are reported through ``context.report``
-  one by one, so pruners and multi-fidelity runners act as on the real task. At a step before the
-  evaluation's last, the value follows the table's ``value_rule`` (the step's own value, or the
-  best so far for tasks that restore their best epoch) and there is no test value (the test set
-  was scored at the last step only); at the last, the returned and test values are the table's.
+  one by one, so pruners and multi-fidelity runners act as on the real task. Where the table
+  holds an evaluation at the fidelity asked (always the last step; every step of a table built
+  with ``--every-fidelity``, as the shipped ones are), its returned and test values are returned.
+  Elsewhere the value follows the table's ``value_rule`` (the step's own value, or the best so
+  far for tasks that restore their best epoch) and there is no test value.
 - **Cost**: ``Result.cost_seconds`` is the recorded charged seconds up to the step reached, so a
   device-seconds budget charges what the real evaluation cost. A recorded failure (a diverged
   run) is raised again at the step it happened; it is charged its measured (tiny) time.
@@ -119,7 +121,7 @@ def _load(path: str, size: int, mtime_ns: int) -> _Index:
     sign = Direction(meta["task"]["direction"]).sign
     best = {seed: math.nan for seed in seeds}
     for (_, seed), entry in entries.items():
-        for v in (*entry.values, entry.result_value):
+        for v in (*entry.values, *entry.results):
             if v is not None and not sign * v >= sign * best[seed]:  # NaN: none yet
                 best[seed] = v
     return _Index(meta, space, {e.config_key: e.config_id for e in entries.values()}, entries,
@@ -138,7 +140,7 @@ class TableTask(Task):
     family_option: ClassVar[str] = "path"
     family_members: ClassVar[tuple[str, ...]] = tuple(shipped_tables())
 
-    def __init__(self, path: str | None = None, sha256: str | None = None) -> None:
+    def __init__(self, path: str = "linreg", sha256: str | None = None) -> None:
         if not isinstance(path, str) or not path:
             raise TaskError("table: give the table with option path (a .parquet file built by "
                             "`tunebench tabulate`, or a shipped table's name: "
@@ -225,8 +227,9 @@ class TableTask(Task):
             _raise_recorded(entry.error or "failed")
         extra = {"table_config_id": config_id, "table_seed": table_seed,
                  "table_distance": distance}
-        if reach == len(values) and failed_at is None:
-            value, test_value = entry.result_value, entry.test_value
+        result = entry.results[reach - 1]
+        if result is not None:  # an evaluation at this very fidelity is in the table
+            value, test_value = result, entry.tests[reach - 1]
         else:
             value, test_value = self._value_at(values, reach), None
         return Result(value=value, test_value=test_value, fidelity_spent=reach,

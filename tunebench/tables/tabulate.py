@@ -4,167 +4,34 @@ Each (configuration, seed) is evaluated **once, at the task's maximum fidelity**
 reports step by step is what the table holds for every step: for a task whose step *k* does not
 depend on the fidelity asked for (linreg's learning-rate schedules depend on the epoch only),
 that is what an evaluation at fidelity *k* computes, at a fraction of evaluating every fidelity
-apart. The test set is scored once, at the end, so only the last step has a test value.
+apart. The test set is scored at the end of an evaluation, so only the last step has a test
+value — unless the table is built with ``every_fidelity``: then each (configuration, seed) is
+also evaluated at every lower fidelity, whose test and returned values fill those steps (the
+triangular cost, about ``max_fidelity / 2`` times as many steps), so a study of the replay at any
+fidelity has the test values the real task would give it.
 
-Evaluations run as a study's would: threads pinned (``settings.threads``, 1 unless asked), the
-study's device and precision, the task's warm-up outside any timing, uncharged work (data loading,
-test scoring) left out of the costs, a diverged run stored as a failure with its message. Costs
-are charged seconds measured at each ``context.report`` (cumulative from the evaluation's start);
-a task that reports no steps gets its evaluation's seconds.
-
-**Through the evaluation cache**: with a cache (``--cache``, by default ``tunebench-cache.db``
-beside the output), each evaluation is looked up by the very key a suite's study would use
-(task, options, version, code hash, numerics, configuration, fidelity, seed) and stored there: a
-re-run after an interruption, or a larger design, trains nothing twice, and a suite that asks for
-the same evaluation is served it. A hit has no per-step times, so its costs are its evaluation
-seconds spread evenly over its steps (``cost_per_step`` false). Verification never uses the cache.
+Evaluations run as a study's would (:mod:`tunebench.tables.evaluate`), with the task's warm-up
+before any of them, and through the evaluation cache when one is given (``--cache``, by default
+``tunebench-cache.db`` beside the output): an interrupted tabulation re-run trains nothing twice.
+Verification never uses the cache.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tunebench.space import Config, keyed_json
 from tunebench.tables.design import Design, make_design
+from tunebench.tables.evaluate import CachedEvaluations, EvalSettings, fresh_evaluator, tabulated
 from tunebench.tables.format import TABLE_FORMAT, Evaluation, same_bits, write_table
-from tunebench.tasks.base import Diverged, EvalContext, Task
+from tunebench.tasks.base import Task
 
 #: Seeds one table may hold (a typo guard).
 MAX_SEEDS = 1000
-
-
-@dataclass
-class _TimedContext(EvalContext):
-    """An evaluation context that stamps each reported step with the charged seconds so far."""
-
-    started: float = 0.0
-    stamps: list[float] = field(default_factory=list)
-
-    def report(self, step: int, value: float) -> None:
-        super().report(step, value)
-        self.stamps.append(time.perf_counter() - self.started - self.uncharged_seconds)
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    """Where evaluations run: the study settings that change numbers (part of the cache key)."""
-
-    device: str = "auto"
-    threads: int = 1
-    precision: str = "auto"
-
-
-def evaluate_at_max(task: Task, config: Config, seed: int, settings: EvalSettings,
-                    config_id: int = 0) -> Evaluation:
-    """One fresh evaluation of ``config`` at the task's maximum fidelity, as a table holds it."""
-    return _fresh(task, config, seed, settings, config_id)[0]
-
-
-def _fresh(task: Task, config: Config, seed: int, settings: EvalSettings,
-           config_id: int) -> tuple[Evaluation, float]:
-    """A fresh evaluation and its CPU seconds (what the cache records beside the wall seconds)."""
-    from tunebench.suite.records import checked_result
-
-    context = _TimedContext(device=settings.device, threads=settings.threads,
-                            precision=settings.precision)
-    fidelity = int(task.max_fidelity)
-    error: str | None = None
-    result: tuple[float, float | None, tuple[float, ...]] | None = None
-    cpu0 = time.process_time()
-    context.started = time.perf_counter()
-    try:
-        returned = task.evaluate(dict(config), fidelity, seed, context)
-        value, test_value, _, curve, _ = checked_result(returned, fidelity)
-        result = (value, test_value, curve)
-    except Diverged as exc:
-        error = f"Diverged: {exc}"
-    except Exception as exc:  # a failing evaluation is a result, stored as the study loop would
-        error = f"{type(exc).__name__}: {exc}"
-    seconds = time.perf_counter() - context.started - context.uncharged_seconds
-    cpu = time.process_time() - cpu0 - context.uncharged_cpu_seconds
-    values, costs, per_step = list(context.curve), list(context.stamps), True
-    if result is not None and not math.isfinite(result[0]):
-        error, result = f"NonFiniteValue: the task returned {result[0]!r}", None
-    if result is not None and not values:  # a task that reports no steps: its returned curve
-        values = list(result[2]) or [result[0]]
-        costs, per_step = _spread(seconds, len(values)), False
-    if error is None:
-        costs[-1] = seconds  # the last step's cost is the whole evaluation's charge
-    else:
-        costs.append(seconds)  # the failure row's
-    config_json, key = keyed_json(config)
-    return Evaluation(config_id, key, config_json, seed, values, costs, per_step,
-                      None if result is None else result[1], None if result is None else result[0],
-                      error), cpu
-
-
-def _spread(seconds: float, steps: int) -> list[float]:
-    return [seconds * k / steps for k in range(1, steps + 1)]
-
-
-class _CachedEvaluations:
-    """The evaluation cache as a study would use it, for one task's evaluations at max fidelity."""
-
-    def __init__(self, cache: Any, task: Task, task_name: str, options: Mapping[str, Any],
-                 settings: EvalSettings) -> None:
-        from tunebench.suite.budget import Budget
-        from tunebench.suite.spec import RunnerSpec, Settings, StudySpec, TaskSpec
-
-        self.cache, self.task = cache, task
-        self.study = StudySpec(
-            suite="tabulate", task=TaskSpec(task_name, task_name, dict(options)),
-            runner=RunnerSpec("random", "random"), repetition=0, eval_seed=0, runner_seed=0,
-            budget=Budget("trials", 1), settings=Settings(threads=settings.threads,
-                                                          precision=settings.precision))
-        self.settings = settings
-
-    def evaluate(self, config: Config, seed: int, config_id: int) -> tuple[Evaluation, bool]:
-        """The evaluation (from the cache when it holds it) and whether it was a hit."""
-        from dataclasses import replace
-
-        from tunebench.runners.base import Status
-
-        study = replace(self.study, eval_seed=seed)
-        config_json, key = keyed_json(config)
-        fidelity = int(self.task.max_fidelity)
-        context = EvalContext(device=self.settings.device, threads=self.settings.threads,
-                              precision=self.settings.precision)
-        record = self.cache.lookup(self.task, study, key, fidelity, context)
-        if record is not None:
-            values = list(record.curve)
-            failed = record.status is not Status.OK
-            costs = _spread(record.eval_seconds, len(values) + failed)
-            return Evaluation(config_id, key, config_json, seed, values, costs, False,
-                              None if failed else record.test_value,
-                              None if failed else record.value, record.error), True
-        evaluation, cpu = _fresh(self.task, config, seed, self.settings, config_id)
-        context.curve = list(evaluation.values) if evaluation.cost_per_step else []  # reported
-        self.cache.store(self.task, study, _record(evaluation, config, fidelity, cpu), context)
-        return evaluation, False
-
-
-def _record(evaluation: Evaluation, config: Config, fidelity: int, cpu: float) -> Any:
-    """The evaluation as the study loop's record of it (what the cache stores)."""
-    from tunebench.runners.base import Status
-    from tunebench.suite.budget import trained_steps
-    from tunebench.suite.records import TrialRecord
-
-    ok = evaluation.error is None
-    seconds = evaluation.costs[-1] if evaluation.costs else 0.0
-    return TrialRecord(
-        number=0, config=config, config_key=evaluation.config_key,
-        status=Status.OK if ok else Status.FAILED, value=evaluation.result_value,
-        test_value=evaluation.test_value, fidelity=fidelity,
-        fidelity_spent=float(len(evaluation.values) if ok
-                             else trained_steps(len(evaluation.values), None, fidelity)),
-        curve=tuple(evaluation.values), eval_seconds=seconds, cpu_seconds=cpu,
-        optimizer_seconds=0.0, charge=0.0, error=evaluation.error)
 
 
 def check_seeds(seeds: Sequence[int]) -> list[int]:
@@ -194,7 +61,8 @@ def value_rule(task: Task, evaluations: Sequence[Evaluation]) -> str:
 
 
 def provenance(task: Task, task_name: str, design: Design, seeds: list[int],
-               settings: EvalSettings, evaluations: Sequence[Evaluation]) -> dict[str, Any]:
+               settings: EvalSettings, evaluations: Sequence[Evaluation],
+               every_fidelity: bool = False) -> dict[str, Any]:
     """The table's metadata: everything needed to rebuild and to verify it."""
     from tunebench.suite.cache import numerics_settings, resolved_task_options, task_code_hash
     from tunebench.suite.environment import capture_environment
@@ -216,7 +84,10 @@ def provenance(task: Task, task_name: str, design: Design, seeds: list[int],
         "numerics": numerics_settings(task.uses_torch, settings.device, settings.threads,
                                       settings.precision),
         "evaluation": {"fidelity": "one evaluation at max_fidelity per (configuration, seed); "
-                                   "each step is its reported curve",
+                                   "each step is its reported curve" + (
+                                       "; and one at every lower fidelity for its test and "
+                                       "returned values" if every_fidelity else ""),
+                       "every_fidelity": every_fidelity,
                        "value_rule": value_rule(task, evaluations),
                        "failed": sum(e.error is not None for e in evaluations)},
         "tunebench_version": package_version("tunebench"), "environment": environment,
@@ -241,6 +112,7 @@ class TabulateSummary:
 def tabulate(task_name: str, options: Mapping[str, Any], *, n: int, seeds: Sequence[int],
              out: str | os.PathLike[str], design: str = "sobol", design_seed: int = 0,
              settings: EvalSettings = EvalSettings(), cache: Any = None,
+             every_fidelity: bool = False,
              progress: Callable[[int, int], None] | None = None) -> TabulateSummary:
     """Evaluate the design on every seed and write the table to ``out`` (see the module doc)."""
     from tunebench.devices import resolve_device
@@ -254,24 +126,21 @@ def tabulate(task_name: str, options: Mapping[str, Any], *, n: int, seeds: Seque
     the_design = make_design(design, task.space, n, design_seed)
     device = resolve_device(settings.device, task.uses_torch)
     settings = EvalSettings(device, settings.threads, settings.precision)
-    cached = None if cache is None else _CachedEvaluations(cache, task, task_name, options, settings)
+    cached = None if cache is None else CachedEvaluations(cache, task, task_name, options, settings)
+    evaluate = cached if cached is not None else fresh_evaluator(task, settings)
     evaluations: list[Evaluation] = []
-    hits = 0
     total = len(the_design.configs) * len(seeds)
     with study_threads(settings.threads, task.uses_torch):
         warm_up_once(task, device, settings, time.perf_counter)
         for seed in seeds:
             for config_id, config in enumerate(the_design.configs):
-                if cached is None:
-                    evaluation = evaluate_at_max(task, config, seed, settings, config_id)
-                else:
-                    evaluation, hit = cached.evaluate(config, seed, config_id)
-                    hits += hit
-                evaluations.append(evaluation)
+                evaluations.append(tabulated(evaluate, config, seed, config_id,
+                                             int(task.max_fidelity), every_fidelity))
                 if progress is not None:
                     progress(len(evaluations), total)
-    write_table(out, provenance(task, task_name, the_design, seeds, settings, evaluations),
-                evaluations)
-    return TabulateSummary(Path(out), len(evaluations), len(the_design.configs), len(seeds), hits,
+    meta = provenance(task, task_name, the_design, seeds, settings, evaluations, every_fidelity)
+    write_table(out, meta, evaluations)
+    return TabulateSummary(Path(out), len(evaluations), len(the_design.configs), len(seeds),
+                           0 if cached is None else cached.hits,
                            sum(e.error is not None for e in evaluations),
                            time.perf_counter() - started, Path(out).stat().st_size)

@@ -2,9 +2,10 @@
 
 tunebench's tasks are deterministic (same task code, configuration, fidelity, seed and numerics →
 the same numbers), so a table built from one can be audited: each sampled (configuration, seed)
-is evaluated afresh at the task's maximum fidelity — never from the cache — with the settings the
-table records, and every step's value, the test value, the returned value and any failure
-message must be identical to the table's, bit for bit. Costs are measurements and are not
+is evaluated afresh at the task's maximum fidelity (and at every lower one, for a table built
+with every fidelity) — never from the cache — with the settings the table records, and every
+step's value, test value, returned value and any failure message must be identical to the
+table's, bit for bit. Costs are measurements and are not
 compared. The sample is drawn without replacement from ``default_rng(seed)``, so a verification
 can be repeated exactly; ``sample`` at least the table's size verifies every evaluation.
 
@@ -81,13 +82,13 @@ def compare(table: Evaluation, rerun: Evaluation) -> list[Mismatch]:
     for step, (a, b) in enumerate(zip(table.values, rerun.values, strict=False), start=1):
         if not same_bits(a, b):
             differ(step, "value", a, b)
+    for what, ours, theirs in (("test_value", table.tests, rerun.tests),
+                               ("result_value", table.results, rerun.results)):
+        for step, (a, b) in enumerate(zip(ours, theirs, strict=False), start=1):
+            if not same_bits(a, b):
+                differ(step, what, a, b)
     if len(table.values) != len(rerun.values):
         differ(None, "steps", len(table.values), len(rerun.values))
-    last = len(table.values) or None
-    if not same_bits(table.test_value, rerun.test_value):
-        differ(last, "test_value", table.test_value, rerun.test_value)
-    if not same_bits(table.result_value, rerun.result_value):
-        differ(last, "result_value", table.result_value, rerun.result_value)
     if table.error != rerun.error:
         differ(table.failed_at or rerun.failed_at, "failure", table.error, rerun.error)
     return out
@@ -134,7 +135,7 @@ def verify_table(path: str | os.PathLike[str], sample: int = 16, seed: int = 0,
     from tunebench.space import Space
     from tunebench.suite.limits import warm_up_once
     from tunebench.suite.study_setup import study_threads
-    from tunebench.tables.tabulate import EvalSettings, evaluate_at_max
+    from tunebench.tables.evaluate import EvalSettings, fresh_evaluator, tabulated
 
     table = read_table(path)
     recorded = table.meta["task"]
@@ -149,6 +150,8 @@ def verify_table(path: str | os.PathLike[str], sample: int = 16, seed: int = 0,
                                 settings.get("precision", "auto"))
     report = VerifyReport(recorded["name"], len(table.evaluations), len(chosen), 0,
                           differences=provenance_differences(table.meta, task))
+    evaluate = fresh_evaluator(task, run_settings)
+    every = bool(table.meta.get("evaluation", {}).get("every_fidelity"))
     with study_threads(run_settings.threads, task.uses_torch):
         warm_up_once(task, device, run_settings, time.perf_counter)
         for done, entry in enumerate(chosen, start=1):
@@ -156,7 +159,8 @@ def verify_table(path: str | os.PathLike[str], sample: int = 16, seed: int = 0,
             if task.space.key(config) != entry.config_key:  # the configuration itself was edited
                 report.mismatches.append(Mismatch(entry.config_json, entry.seed, None, "config_key",
                                                   entry.config_key, task.space.key(config)))
-            rerun = evaluate_at_max(task, config, entry.seed, run_settings, entry.config_id)
+            rerun = tabulated(evaluate, config, entry.seed, entry.config_id,
+                              int(task.max_fidelity), every)
             report.mismatches.extend(compare(entry, rerun))
             report.steps += len(entry.values)
             if progress is not None:

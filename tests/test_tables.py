@@ -425,3 +425,14 @@ def test_the_table_task_passes_the_plugin_checks():
 
     report = check_plugin("table", {}, trials=12)
     assert report.ok, [row.describe() for row in report.failures]
+
+
+def test_a_family_member_tabulates_and_verifies(tmp_path):
+    """bbob/f7 (a family member named with its function) is rebuilt by verify-table as given."""
+    pytest.importorskip("ioh")
+    path = tmp_path / "f7.parquet"
+    built = invoke("tabulate", "bbob/f7", "-o", "dim=3", "--n", 8, "--seeds", 0, "--out", path,
+                   "--no-cache", "-q")
+    assert built.exit_code == 0 and "× 1 seed)" in built.output, built.output
+    checked = invoke("verify-table", path, "-q")
+    assert checked.exit_code == 0 and "ok: 8/8 evaluations of bbob/f7" in checked.output

@@ -102,7 +102,7 @@ def tabulate(
     hits = f", {summary.cache_hits} from the cache" if store is not None else ""
     failed = f", {summary.failed} failed (kept as failures)" if summary.failed else ""
     console.print(f"[bold green]done[/]: {summary.evaluations} evaluations ({summary.configs} "
-                  f"configurations × {summary.seeds} seeds{hits}{failed}) in "
+                  f"configurations × {summary.seeds} seed{'s' * (summary.seeds != 1)}{hits}{failed}) in "
                   f"{summary.seconds:.1f} s → {out} ({summary.bytes / 1024:.0f} KiB)",
                   highlight=False)
 

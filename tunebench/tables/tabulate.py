@@ -60,10 +60,11 @@ def value_rule(task: Task, evaluations: Sequence[Evaluation]) -> str:
     return "returned"
 
 
-def provenance(task: Task, task_name: str, design: Design, seeds: list[int],
-               settings: EvalSettings, evaluations: Sequence[Evaluation],
+def provenance(task: Task, task_name: str, options: Mapping[str, Any], design: Design,
+               seeds: list[int], settings: EvalSettings, evaluations: Sequence[Evaluation],
                every_fidelity: bool = False) -> dict[str, Any]:
-    """The table's metadata: everything needed to rebuild and to verify it."""
+    """The table's metadata: everything needed to rebuild and to verify it (``given_options``:
+    what the command line gave, which builds the same task again)."""
     from tunebench.suite.cache import numerics_settings, resolved_task_options, task_code_hash
     from tunebench.suite.environment import capture_environment
     from tunebench.versions import package_version
@@ -73,7 +74,7 @@ def provenance(task: Task, task_name: str, design: Design, seeds: list[int],
     return {
         "format": TABLE_FORMAT,
         "task": {"name": task_name, "options": resolved_task_options(task),
-                 "given_options": task.options(), "version": str(task.version),
+                 "given_options": dict(options), "version": str(task.version),
                  "code_hash": task_code_hash(type(task)), "metric": task.metric,
                  "direction": str(task.direction), "max_fidelity": int(task.max_fidelity),
                  "min_fidelity": int(task.min_fidelity), "fidelity_unit": task.fidelity_unit,
@@ -138,7 +139,8 @@ def tabulate(task_name: str, options: Mapping[str, Any], *, n: int, seeds: Seque
                                              int(task.max_fidelity), every_fidelity))
                 if progress is not None:
                     progress(len(evaluations), total)
-    meta = provenance(task, task_name, the_design, seeds, settings, evaluations, every_fidelity)
+    meta = provenance(task, task_name, options, the_design, seeds, settings, evaluations,
+                      every_fidelity)
     write_table(out, meta, evaluations)
     return TabulateSummary(Path(out), len(evaluations), len(the_design.configs), len(seeds),
                            0 if cached is None else cached.hits,

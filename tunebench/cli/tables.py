@@ -99,7 +99,7 @@ def tabulate(
                     "again to resume" if store is not None else "nothing was kept (--no-cache)")
             err_console.print(f"[yellow]interrupted[/]: no table written; {kept}.")
             raise typer.Exit(130) from None
-    hits = f", {summary.cache_hits} from the cache" if store is not None else ""
+    hits = f", {summary.cache_hits} runs from the cache" if store is not None else ""
     failed = f", {summary.failed} failed (kept as failures)" if summary.failed else ""
     console.print(f"[bold green]done[/]: {summary.evaluations} evaluations ({summary.configs} "
                   f"configurations × {summary.seeds} seed{'s' * (summary.seeds != 1)}{hits}{failed}) in "

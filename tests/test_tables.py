@@ -436,3 +436,15 @@ def test_a_family_member_tabulates_and_verifies(tmp_path):
     assert built.exit_code == 0 and "× 1 seed)" in built.output, built.output
     checked = invoke("verify-table", path, "-q")
     assert checked.exit_code == 0 and "ok: 8/8 evaluations of bbob/f7" in checked.output
+
+
+def test_a_table_with_mangled_metadata_is_a_clear_error(table, tmp_path):
+    data = pq.read_table(table)
+    meta = json.loads(data.schema.metadata[METADATA_KEY])
+    del meta["task"]["space"]
+    pq.write_table(data.replace_schema_metadata({METADATA_KEY: json.dumps(meta)}),
+                   tmp_path / "bad.parquet")
+    result = invoke("verify-table", tmp_path / "bad.parquet")
+    assert result.exit_code == 2 and "its metadata lacks task.space" in result.output
+    with pytest.raises(LookupError, match="lacks task.space"):
+        make_task("table", {"path": str(tmp_path / "bad.parquet")})

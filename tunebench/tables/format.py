@@ -47,6 +47,10 @@ COLUMNS = ("config_id", "config_key", "config", "seed", "step", "value", "test_v
            "result_value", "cost_seconds", "cost_per_step", "status", "error")
 
 
+#: What a table's metadata must say of its task (replay and verification read these).
+TASK_KEYS = ("name", "space", "metric", "direction", "max_fidelity", "given_options")
+
+
 class TableError(UserError, ValueError):
     """A table file is missing, unreadable or not a tunebench table; the message says which."""
 
@@ -160,6 +164,12 @@ def read_table(path: str | os.PathLike[str]) -> TableFile:
     if found != TABLE_FORMAT:
         raise TableError(f"table {path} has format {found!r}; this tunebench reads format "
                          f"{TABLE_FORMAT}")
+    task = meta.get("task")
+    lacking = [key for key in ("seeds", "task") if key not in meta] + (
+        [f"task.{key}" for key in TASK_KEYS if key not in task] if isinstance(task, dict) else [])
+    if lacking:
+        raise TableError(f"table {path}: its metadata lacks {', '.join(lacking)}; rebuild it with "
+                         "`tunebench tabulate`")
     missing = [c for c in COLUMNS if c not in table.column_names]
     if missing:
         raise TableError(f"table {path} lacks the column(s) {', '.join(missing)}")

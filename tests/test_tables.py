@@ -446,5 +446,5 @@ def test_a_table_with_mangled_metadata_is_a_clear_error(table, tmp_path):
                    tmp_path / "bad.parquet")
     result = invoke("verify-table", tmp_path / "bad.parquet")
     assert result.exit_code == 2 and "its metadata lacks task.space" in result.output
-    with pytest.raises(LookupError, match="lacks task.space"):
+    with pytest.raises(LookupError, match=r"lacks task\.space"):
         make_task("table", {"path": str(tmp_path / "bad.parquet")})

@@ -53,6 +53,8 @@ def evaluate(
         "value": result.value, "test_value": result.test_value,
         "fidelity_spent": result.fidelity_spent, "curve": list(result.curve or context.curve),
         "optimum": the_task.optimum, "seconds": round(seconds, 4), "extra": result.extra,
+        # a table's answer: what the run cost when it was recorded (a device-seconds budget's charge)
+        **({} if result.cost_seconds is None else {"cost_seconds": result.cost_seconds}),
     }, default=str))
 
 

@@ -25,6 +25,8 @@ def list_things(
             fidelity = f"{cls.max_fidelity}" + (" ↻" if cls.can_continue else "")
             members = getattr(cls, "family_members", ())
             shown = f"{name}/{members[0]}…{members[-1]}" if members else name  # a family
+            if len(shown) > 24:  # fcnet/naval_propulsion…slice_localization would squeeze the rest
+                shown = f"{name}/<{getattr(cls, 'family_option', 'member')}>"
             _add(table, wide, cls.description, shown, cls.metric, str(cls.direction), fidelity,
                  "exact, per member" if members else _optimum(name))
         legend = "fidelity: the default maximum; ↻ a trial can continue from its checkpoint"

@@ -33,6 +33,12 @@ class SearchExhausted(Exception):
     the harness never spends it on repeats."""
 
 
+class WaitForResults(Exception):
+    """Raised by :meth:`Runner.ask` of a runner with ``capabilities.batch`` when it cannot propose
+    anything until it hears back from trials in flight (Successive Halving at the end of a rung).
+    The study asks again after the next trial ends; raised with nothing in flight, it is a bug."""
+
+
 class RunnerUnavailable(RunnerError):
     """The runner cannot work here (a missing optional dependency, an unusable algorithm).
 
@@ -98,6 +104,10 @@ class BudgetInfo:
     min_fidelity: int = 1
     max_fidelity: int = 1
     fidelity_unit: str = "epoch"
+    #: How many evaluations the study keeps running at once: a runner that proposes before it
+    #: hears back (``Capabilities.batch``) is asked again while up to this many are in flight
+    #: (a library with a notion of workers, nevergrad's ``num_workers``, is told it).
+    in_flight: int = 1
 
     @property
     def max_trials(self) -> int | None:
@@ -119,7 +129,10 @@ class BudgetInfo:
         return max(1, int(self.amount) // max(1, self.max_fidelity))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if self.in_flight == 1:  # only when set: what runners recorded before keeps its form
+            del out["in_flight"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,8 @@ class Capabilities:
     chooses_fidelity: bool = False
     #: Asks to continue earlier trials of a configuration (a :class:`Proposal` with ``continues``).
     continues: bool = False
+    #: Proposes again before it hears back, so a study can keep several evaluations in flight
+    #: (``settings.in_flight``); it may raise :class:`WaitForResults` when it cannot yet.
     batch: bool = False
     #: Replaying the same history (ask, then tell the stored outcome) into a freshly seeded runner
     #: reproduces its state exactly, so a resumed study continues as an uninterrupted one would.

@@ -50,6 +50,7 @@ from tunebench.runners.base import (
     Runner,
     RunnerUnavailable,
     Status,
+    WaitForResults,
 )
 from tunebench.space import Categorical, Config, Direction, Float, Int, Space, config_key
 
@@ -143,6 +144,30 @@ def drive(runner: Runner, space: Space, n: int, sign: float = 1.0, start: int = 
     return trials
 
 
+def drive_batch(runner: Runner, space: Space, n: int, k: int = 3) -> list[Trial]:
+    """``n`` trials with up to ``k`` in flight, each told out of order (the second-oldest first),
+    as a study with ``settings.in_flight = k`` may tell them; a runner may say it must wait."""
+    pending: list[tuple[int, Config, Proposal | None]] = []
+    trials = []
+    index = 0
+    while index < n or pending:
+        while index < n and len(pending) < k:
+            try:
+                config, proposal = answer(runner)
+            except WaitForResults:
+                if not pending:
+                    raise ConformanceError("the runner raised WaitForResults with no trial in "
+                                           "flight: it would never be told anything") from None
+                break
+            pending.append((index, config, proposal))
+            index += 1
+        i, config, proposal = pending.pop(1 if len(pending) > 1 else 0)
+        outcome = evaluate(runner, space, config, i, proposal=proposal)
+        runner.tell(config, outcome)
+        trials.append(Trial(config, outcome, proposal))
+    return trials
+
+
 def replay(runner: Runner, history: list[Trial]) -> list[Config]:
     """Feed a stored history into a fresh runner as the harness does on resume; return the asks."""
     asked = []
@@ -172,7 +197,7 @@ class Conformance:
     """The conformance checks of one runner class with given options (runs are shared)."""
 
     CHECKS = ("declarations", "same_seed", "different_seed", "valid", "failures", "resume",
-              "direction", "pruning", "foreign_tell", "fidelities")
+              "direction", "pruning", "foreign_tell", "fidelities", "batch")
 
     def __init__(self, runner_cls: type[Runner], options: Mapping[str, Any] | None = None, *,
                  space: Space | None = None, trials: int = 30, budget_info: BudgetInfo | None = None,
@@ -330,6 +355,22 @@ class Conformance:
                                    f"chooses_fidelity={caps.chooses_fidelity}")
         if continues and not caps.continues:
             raise ConformanceError("the runner asked to continue trials but declares continues=False")
+
+    def check_batch(self) -> None:
+        """A runner declaring ``batch`` proposes valid configurations with three in flight told
+        out of order, and the same ones again from the same seed."""
+        if not self.cls.capabilities.batch:
+            raise ConformanceSkip("the runner does not declare batch: studies keep one in flight")
+        first = drive_batch(self.build(), self.space, self.trials)
+        for i, trial in enumerate(first):
+            problem = self._invalid(trial.config)
+            if problem:
+                raise ConformanceError(f"with trials in flight, suggestion {i}: {problem}")
+        again = drive_batch(self.build(), self.space, self.trials)
+        if _configs(first) != _configs(again):
+            raise ConformanceError("with trials in flight, the same seed proposed differently: "
+                                   + _first_difference([t.config for t in first],
+                                                       [t.config for t in again]))
 
     # ------------------------------------------------------------------ running
     def run(self, check: str) -> None:

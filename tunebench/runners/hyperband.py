@@ -24,7 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, Proposal, Runner, RunnerError
+from tunebench.runners.base import (
+    BudgetInfo,
+    Capabilities,
+    Outcome,
+    Proposal,
+    Runner,
+    RunnerError,
+    WaitForResults,
+)
 from tunebench.space import Config, Direction, Space
 
 #: Rounding guard for log_η R when R is an exact power of η (log(27)/log(3) = 3.0000000000000004).
@@ -68,7 +76,7 @@ class _Halving(Runner):
     """Rungs of Successive Halving over a schedule of brackets (set by the subclass), repeated."""
 
     capabilities = Capabilities(library="tunebench", family="bandit", chooses_fidelity=True,
-                                continues=True)
+                                continues=True, batch=True)
 
     def __init__(self, space: Space, direction: Direction, seed: int,
                  budget_info: BudgetInfo | None, eta: float, chosen: int | None) -> None:
@@ -83,6 +91,7 @@ class _Halving(Runner):
         self._rung = 0
         self._queue: deque[Proposal] = deque()
         self._results: list[tuple[float, int, Config]] = []  # (loss, slot, config) of this rung
+        self._outstanding: list[Any] = []  # tags of this rung's proposals not yet told (in flight)
 
     def _schedule(self, s_max: int, chosen: int | None) -> tuple[tuple[Rung, ...], ...]:
         raise NotImplementedError
@@ -103,13 +112,21 @@ class _Halving(Runner):
     # ------------------------------------------------------------------ ask / tell
     def ask(self) -> Proposal:
         while not self._queue:
+            if self._outstanding:  # synchronous: the rung ends when all its trials have
+                raise WaitForResults
             self._advance()
-        return self._queue.popleft()
+        proposal = self._queue.popleft()
+        self._outstanding.append(proposal.tag)
+        return proposal
 
     def tell(self, config: Config, outcome: Outcome) -> None:
         tag = outcome.tag
+        if tag in self._outstanding:
+            self._outstanding.remove(tag)
+        elif self._outstanding:  # told something else in place of the oldest proposal
+            self._outstanding.pop(0)
         if not (isinstance(tag, tuple) and tag[:2] == (self._bracket, self._rung)):
-            return  # not a proposal of the current rung (cannot happen in a sequential study)
+            return  # not a proposal of the current rung (a resumed study's foreign trial)
         if outcome.ok and outcome.value is not None and math.isfinite(outcome.value):
             self._results.append((self.direction.sign * outcome.value, tag[2], config))
 

@@ -4,9 +4,10 @@ A nevergrad runner accepts
 
 - the optimizer constructor's keywords ``budget`` and ``num_workers``. ``budget`` is planned by
   the runner unless set (see :mod:`tunebench.runners.nevergrad_runner`). ``num_workers`` defaults
-  to nevergrad's 1; the harness evaluates one candidate at a time (ask, evaluate, tell) whatever
-  it is, so a larger value only changes what nevergrad plans for (NGOpt's choice, DE's
-  population), which is nevergrad's documented meaning of it;
+  to the evaluations the study keeps in flight (``settings.in_flight``; nevergrad's own default,
+  1, for a study that keeps one): nevergrad's documented meaning of it, the number of candidates
+  asked before their results come back, which also changes what it plans for (NGOpt's choice,
+  DE's population). A larger value than the study's is allowed; a smaller one is refused;
 - ``parametrization``: ``"bounded"`` (default) or ``"unbounded"`` (:mod:`.nevergrad_space`);
 - every keyword of the optimizer's configuration. A registry entry that is a configured optimizer
   (``OnePlusOne`` is ``ParametrizedOnePlusOne()``, ``TwoPointsDE`` is
@@ -177,7 +178,8 @@ class LibraryOptions:
     parametrization: str
 
     @classmethod
-    def parse(cls, optimizer: str, options: dict[str, Any]) -> LibraryOptions:
+    def parse(cls, optimizer: str, options: dict[str, Any], in_flight: int = 1
+              ) -> LibraryOptions:
         config = configuration(optimizer)
         unknown = sorted(set(options) - set(COMMON_OPTIONS) - set(config.parameters))
         if unknown:  # the registry checks names first; this guards direct construction
@@ -185,10 +187,14 @@ class LibraryOptions:
                               f"accepted: {', '.join(accepted_options(optimizer))}")
         user = {k: v for k, v in options.items() if k in config.parameters}
         budget = options.get("budget")
+        workers = check_int("num_workers", options.get("num_workers", in_flight), 1)
+        if workers < in_flight:
+            raise RunnerError(f"option num_workers = {workers} is below settings.in_flight = "
+                              f"{in_flight}: nevergrad would be asked for more candidates at once "
+                              "than it plans for; leave num_workers out (it follows in_flight)")
         return cls(config=config, user_config=check_config(config, user),
                    budget=None if budget is None else check_int("budget", budget, 1),
-                   num_workers=check_int("num_workers", options.get("num_workers", 1), 1),
-                   parametrization=options.get("parametrization", BOUNDED))
+                   num_workers=workers, parametrization=options.get("parametrization", BOUNDED))
 
     def factory(self, extra: dict[str, Any] | None = None) -> Any:
         """What builds the optimizer: nevergrad's registry entry itself when nothing is changed,

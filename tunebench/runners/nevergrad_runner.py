@@ -94,7 +94,7 @@ class NevergradRunner(LibraryRunner):
     def __init__(self, space: Space, direction: Direction, seed: int,
                  budget_info: BudgetInfo | None = None, **options: Any) -> None:
         super().__init__(space, direction, seed, budget_info)
-        self.options = LibraryOptions.parse(self.optimizer, options)
+        self.options = LibraryOptions.parse(self.optimizer, options, self.budget_info.in_flight)
         self.parametrization_kind = check_parametrization(self.options.parametrization, space)
         self.budget, self.budget_source = self._plan_budget()
         self._extra = {k: v for k, v in self.without_budget.items()
@@ -235,7 +235,7 @@ _NOTES = ("deviations from nevergrad's defaults: the task's bounds are given to 
 
 
 def _caps(family: str, notes: str = "") -> Capabilities:
-    return Capabilities(library="nevergrad", family=family,
+    return Capabilities(library="nevergrad", family=family, batch=True,
                         notes="; ".join(n for n in (notes, _NOTES) if n))
 
 

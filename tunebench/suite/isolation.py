@@ -259,13 +259,24 @@ class IsolatedEvaluator:
         self._key = pickle.dumps(self.init)  # studies built the same way may share a worker
         self._worker: _Worker | None = None
         self._started: str | None = None  # why the last start failed, if it did
+        self._handshake = False  # launched, its first message not read yet
         #: Of the last evaluation: the worker's CPU seconds, and what it printed.
         self.cpu_seconds = 0.0
         self.output = ""
 
     # ----------------------------------------------------------------- the worker's life
+    def launch(self) -> None:
+        """Start the worker's process without waiting for it (:meth:`start` waits): a study
+        with several evaluations in flight starts its workers side by side."""
+        if self._worker is None and self._key not in _IDLE:
+            self._worker = _Worker(self.init, self.settings.threads, self.settings.trial_timeout)
+            self._handshake = True
+
     def start(self) -> float:
         """Start the worker unless it runs; the seconds its warm-up took (0: already running)."""
+        if self._handshake:
+            self._handshake = False
+            return self._ready(self._worker)
         if self._worker is None and (idle := _IDLE.pop(self._key, None)) is not None:
             if idle.alive():  # an earlier study's, built the same way: imports, data, warm-up paid
                 idle.take_output()
@@ -278,6 +289,10 @@ class IsolatedEvaluator:
             self._worker.release()  # its output was taken with the trial it died in
         worker = self._worker = _Worker(self.init, self.settings.threads,
                                         self.settings.trial_timeout)
+        return self._ready(worker)
+
+    def _ready(self, worker: _Worker) -> float:
+        """Wait for a new worker's first message; its warm-up seconds (0 when it failed)."""
         try:
             message = worker.receive(None)
         except WorkerDied as exc:
@@ -307,6 +322,12 @@ class IsolatedEvaluator:
         while len(_IDLE) > IDLE_WORKERS:
             _stop(_IDLE.pop(next(iter(_IDLE))))  # the longest idle first
 
+    def abandon(self) -> None:
+        """Stop the worker now, whatever it is doing (its study was interrupted mid-trial)."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.release()
+
     # ----------------------------------------------------------------- one evaluation
     def evaluate(self, config: dict[str, Any], fidelity: int, seed: int,
                  context: EvalContext) -> Result:
@@ -324,7 +345,10 @@ class IsolatedEvaluator:
                 message = worker.receive(hard)
                 kind = message[0]
                 if kind == "report":
+                    waited = context.waited_seconds
                     stop = self._report(worker, context, *message[1:]) or stop
+                    if hard is not None:  # waiting for the study's schedule is not the trial's
+                        hard += context.waited_seconds - waited
                 elif kind == "u+":
                     context.uncharged_since = context.clock()
                 elif kind == "u-":
@@ -358,13 +382,14 @@ class IsolatedEvaluator:
             context.excluded = True
 
     def _report(self, worker: _Worker, context: EvalContext, step: int, value: float,
-                uncharged: float, uncharged_cpu: float) -> TrialStopped | None:
+                uncharged: float, uncharged_cpu: float, seconds: float | None
+                ) -> TrialStopped | None:
         """The parent's own ``context.report`` — over budget, deadline, pruner — and its verdict
         sent back; the stop it ordered, if any."""
         self._uncharged(context, uncharged, uncharged_cpu)
         before = len(context.curve)
         try:
-            context.report(step, value)
+            context.report(step, value, seconds)
         except TrialStopped as exc:
             worker.send(("stop", type(exc).__name__, str(exc), exc.after_step,
                          len(context.curve) > before))

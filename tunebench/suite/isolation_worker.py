@@ -45,10 +45,10 @@ class ChildContext(EvalContext):
         super().__init__(**fields)
         self._conn = conn
 
-    def report(self, step: int, value: float) -> None:
+    def report(self, step: int, value: float, seconds: float | None = None) -> None:
         number = float(value)
         self._conn.send(("report", step, number, self.uncharged_seconds,
-                         self.uncharged_cpu_seconds))
+                         self.uncharged_cpu_seconds, None if seconds is None else float(seconds)))
         answer = self._conn.recv()
         if answer[0] == "go":
             self.curve.append(number)

@@ -105,15 +105,16 @@ class Promotions:
             self._latest[key] = Paused(number, int(reached),
                                        checkpoint if self.keeps_checkpoints else None)
 
-    def checkpoint(self, config: Config, parent: Paused, seed: int, context: EvalContext
-                   ) -> tuple[Any, float | None]:
+    def checkpoint(self, config: Config, parent: Paused, seed: int, context: EvalContext,
+                   evaluate: Any = None) -> tuple[Any, float | None]:
         """The checkpoint to continue ``parent`` from, and the seconds it took to rebuild it
-        (None: it was kept). ``(None, seconds)`` when the rebuild failed: the trial restarts."""
+        (None: it was kept) with ``evaluate`` (default :attr:`evaluate`). ``(None, seconds)``
+        when the rebuild failed: the trial restarts."""
         if parent.checkpoint is not None:
             return parent.checkpoint, None
         rebuild = EvalContext(device=context.device, threads=context.threads,
                               precision=context.precision, wants_checkpoint=True)
         t0 = time.perf_counter()
         with contextlib.suppress(Exception):
-            self.evaluate(dict(config), parent.reached, seed, rebuild)
+            (evaluate or self.evaluate)(dict(config), parent.reached, seed, rebuild)
         return rebuild.saved_checkpoint, time.perf_counter() - t0

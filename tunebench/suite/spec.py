@@ -33,6 +33,10 @@ ISOLATION_MODES = ("process", "none")
 #: A worker's address-space limit (``memory_limit_mb``), in MiB: below the lower bound Python and
 #: numpy cannot start; above the upper one it is a typo.
 MEMORY_LIMIT_MB = (256, 1 << 24)
+#: Evaluations a study keeps in flight (``in_flight``): more than this is a typo on any machine.
+MAX_IN_FLIGHT = 256
+#: What the simulated clock of evaluations in flight counts (``simulated_time``).
+SIMULATED_TIMES = ("steps", "recorded")
 #: How deep tables and arrays may nest in a suite (a real suite needs 5 or 6 levels); checked
 #: without recursion before anything reads the values.
 MAX_NESTING = 32
@@ -63,16 +67,33 @@ class Settings:
     isolation: str | None = None
     #: The address-space limit of an isolated evaluation's worker, in MiB (None: no limit).
     memory_limit_mb: int | None = None
+    #: Evaluations a study keeps in flight: the runner proposes the next configuration while up
+    #: to this many run (see tunebench.suite.in_flight). It changes what the runner knows when it
+    #: proposes, so it is part of the comparison, the same for every runner.
+    in_flight: int = 1
+    #: What the simulated clock of trials in flight counts: "steps" (each step trained one unit)
+    #: or "recorded" (the seconds a table task's evaluations took when recorded: a zero-wait
+    #: simulation of k workers on a tabular benchmark).
+    simulated_time: str = "steps"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "device": self.device, "threads": self.threads, "precision": self.precision,
             "trial_timeout": self.trial_timeout, "gpus_per_study": self.gpus_per_study}
+        if self.in_flight != 1:  # only when set: suites stored before it existed keep their form
+            out["in_flight"] = self.in_flight
+        if self.simulated_time != "steps":
+            out["simulated_time"] = self.simulated_time
         # Only when set: suites stored before these settings existed keep their form.
         for key in _PROCESS_SETTINGS:
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether trials run on the simulated clock of :mod:`tunebench.suite.in_flight`."""
+        return self.in_flight > 1 or self.simulated_time != "steps"
 
 
 #: Settings that say where an evaluation runs, not what it computes: outside the fingerprint, so

@@ -20,12 +20,14 @@ from tunebench.suite.seeding import MAX_SUITE_SEED, SEED_MODES, SeedPolicy
 from tunebench.suite.spec import (
     DEVICES_HELP,
     ISOLATION_MODES,
+    MAX_IN_FLIGHT,
     MAX_NESTING,
     MAX_REPETITIONS,
     MAX_SUITE_BYTES,
     MAX_THREADS,
     MAX_TRIAL_TIMEOUT,
     MEMORY_LIMIT_MB,
+    SIMULATED_TIMES,
     RunnerSpec,
     Settings,
     SuiteError,
@@ -41,7 +43,8 @@ _SUITE_KEYS = {"name", "description", "seed", "repetitions", "plugins", "seeds"}
 _SEEDS_KEYS = {"evaluation", "runner"}
 _BUDGET_KEYS = {"trials", "epochs", "device_seconds", "charge_optimizer"}
 _SETTINGS_KEYS = {"device", "threads", "precision", "trial_timeout", "gpus_per_study",
-                  "isolation", "memory_limit_mb"}
+                  "isolation", "memory_limit_mb", "in_flight",
+                  "simulated_time"}
 _TASK_KEYS = {"name", "label", "options", "budget", "smoke", "repetitions"}
 _RUNNER_KEYS = {"name", "label", "options"}
 
@@ -171,8 +174,16 @@ def _parse_settings(reader: _Reader, table: Mapping[str, Any]) -> Settings:
             raise reader.error("settings.memory_limit_mb",
                                "needs isolation = \"process\" (a limit applies to the child "
                                "process an evaluation runs in); remove one of the two")
+    in_flight = reader.integer(table, "in_flight", "settings", 1, 1, MAX_IN_FLIGHT)
+    simulated = table.get("simulated_time", "steps")
+    if simulated not in SIMULATED_TIMES:
+        raise reader.error("settings.simulated_time",
+                           f"must be one of {', '.join(repr(m) for m in SIMULATED_TIMES)}, got "
+                           f"{simulated!r}; 'steps' counts each trained step as one unit of time, "
+                           "'recorded' the seconds a table task's evaluations took when recorded")
     return Settings(device, threads, precision, float(timeout) if timeout is not None else None,
-                    float(gpus) if gpus is not None else None, isolation, memory)
+                    float(gpus) if gpus is not None else None, isolation, memory, in_flight,
+                    simulated)
 
 
 def _parse_entries(reader: _Reader, data: Mapping[str, Any], section: str,
@@ -318,6 +329,11 @@ def check_names(spec: SuiteSpec) -> None:
             raise SuiteError(f"task {task_spec.name!r} could not be built with options "
                              f"{dict(task_spec.options)}: {type(exc).__name__}: {exc}", source,
                              f"tasks[{i}]") from None
+        if spec.settings.simulated_time == "recorded" and not type(task).recorded_costs:
+            raise SuiteError(f"settings.simulated_time = \"recorded\" needs tasks that answer "
+                             f"with the seconds their evaluations took when recorded (a table "
+                             f"task); task {task_spec.label!r} does not: remove it, or use "
+                             f"simulated_time = \"steps\"", source, f"tasks[{i}]")
         for j, runner_spec in enumerate(spec.runners):
             try:
                 runner_cls = get_runner_class(runner_spec.name)
@@ -327,14 +343,37 @@ def check_names(spec: SuiteSpec) -> None:
                         f"spaces, and task {task_spec.label!r} has one; remove the pair"
                     )
                 budget = task_spec.budget or spec.budget
+                problem = _in_flight_problem(spec.settings.in_flight, runner_spec.name,
+                                             runner_cls, budget)
+                if problem:
+                    raise RegistryError(problem)
                 make_runner(runner_spec.name, task.space, task.direction, 0,
-                            budget.info_for(task), runner_spec.options)
+                            budget.info_for(task, spec.settings.in_flight), runner_spec.options)
             except RegistryError as exc:
                 raise SuiteError(str(exc), source, f"runners[{j}]") from None
             except Exception as exc:  # a runner's own constructor crashed on these options
                 raise SuiteError(f"runner {runner_spec.name!r} could not be built for task "
                                  f"{task_spec.label!r} with options {dict(runner_spec.options)}: "
                                  f"{type(exc).__name__}: {exc}", source, f"runners[{j}]") from None
+
+
+def _in_flight_problem(in_flight: int, name: str, runner_cls: Any, budget: Budget) -> str | None:
+    """Why this runner and budget cannot keep ``in_flight`` evaluations running (None: they
+    can): that needs a runner that proposes before it hears back, and a budget whose charge is
+    known when a trial starts."""
+    if in_flight == 1:
+        return None
+    if not runner_cls.capabilities.batch:
+        return (
+            f"runner {name!r} cannot propose a configuration before it hears back from the last "
+            f"one, so it cannot keep settings.in_flight = {in_flight} evaluations running; use "
+            "a runner whose `tunebench list runners` row shows batch, or in_flight = 1")
+    if budget.kind is BudgetKind.DEVICE_SECONDS:
+        return (
+            f"settings.in_flight = {in_flight} with a device-seconds budget: trials in flight "
+            "are charged what they measure when they end, so the budget could not stop the "
+            "last ones in time; use a trials or epochs budget, or in_flight = 1")
+    return None
 
 
 def shipped_suites() -> dict[str, Path]:

@@ -10,42 +10,62 @@ isolated evaluation's worker process (:mod:`tunebench.suite.isolation`). A ``Key
 still interrupts the run.
 What each trial is charged, and how the trial a device-seconds budget runs out in is clipped, is
 set out in :mod:`tunebench.suite.budget`; the limits an evaluation runs under are in
-:mod:`tunebench.suite.limits`.
+:mod:`tunebench.suite.limits`, the evaluation itself in :mod:`tunebench.suite.evaluation`. With
+``settings.in_flight`` above one, :mod:`tunebench.suite.in_flight` keeps several evaluations
+running, in an order on a simulated clock that no machine's speed changes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import time
-import traceback as traceback_module
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tunebench.devices import resolve_device, synchronize
 from tunebench.runners.adapter import LibraryRunner
 from tunebench.runners.base import SearchExhausted, Status
 from tunebench.space import config_key, keyed_json
-from tunebench.suite.budget import Budget, trained_steps
+from tunebench.suite.budget import Budget
 from tunebench.suite.cache import numerics_settings, task_code_hash
 from tunebench.suite.environment import capture_environment, study_facts
-from tunebench.suite.isolation import annotate, isolated_evaluator, isolation_facts, worker_scope
-from tunebench.suite.limits import Alarm, EvaluationLimits, clipped_outcome, warm_up_once
-from tunebench.suite.promotions import Paused, Promotions
-from tunebench.suite.records import StudyResult, TrialRecord, charged_seconds, checked_result
+from tunebench.suite.evaluation import evaluate_trial
+from tunebench.suite.isolation import (
+    IsolatedEvaluator,
+    isolated_evaluator,
+    isolation_facts,
+    worker_scope,
+)
+from tunebench.suite.limits import Alarm, warm_up_once
+from tunebench.suite.promotions import Paused, Planned, Promotions
+from tunebench.suite.records import StudyResult, TrialRecord, charged_seconds
 from tunebench.suite.spec import StudySpec
 from tunebench.suite.study_setup import build_study_objects, study_threads
 from tunebench.tasks.base import (
-    Diverged,
     EvalContext,
-    InvalidResult,
     Result,
     Task,
-    TrialClipped,
-    TrialPruned,
     TrialStopped,
-    TrialTimeout,
 )
+
+
+@dataclass
+class PendingTrial:
+    """A proposed trial, set up to be evaluated: what :meth:`StudyLoop.execute` and
+    :meth:`StudyLoop.conclude` need of it."""
+
+    number: int
+    planned: Planned
+    config_json: str
+    key: str
+    context: EvalContext
+    fidelity: int
+    promotion: dict[str, Any]
+    left: float | None  # device seconds it may still use (None: no live limit)
+    clip_at: int | None  # a reproduction's clip
+    started_at: float
+    ask_seconds: float
 
 
 class ReplayMismatchError(RuntimeError):
@@ -100,7 +120,9 @@ class StudyLoop:
         self.spent = 0.0
         self.n_trials = 0
         self.n_failed = 0
-        self._optimizer_seconds = 0.0
+        #: CPU seconds of an in-process evaluation: the process's, or the evaluating thread's when
+        #: several evaluations are in flight (see tunebench.suite.in_flight).
+        self.cpu_clock: Callable[[], float] = time.process_time
         self._alarm: Alarm | None = None  # armed while an evaluation runs under a limit
         #: The library adapter's own ask() validates every proposal against this very space:
         #: checking it twice would only cost time on every trial.
@@ -118,12 +140,8 @@ class StudyLoop:
         for record in history:
             planned = self.promotions.plan(self.runner.ask())
             if exact and config_key(planned.config) != record.config_key:
-                raise ReplayMismatchError(
-                    f"{self.study.describe()}: on resume, runner {self.study.runner.name!r} "
-                    f"proposed {planned.config} for trial {record.number}, but the stored trial "
-                    f"has {record.config}. The runner is not deterministic given its seed, or the "
-                    "library version changed since the stored run."
-                )
+                raise self.mismatch(f"proposed {planned.config} for trial {record.number}, but "
+                                    f"the stored trial has {record.config}")
             # Show the pruner exactly the steps it was consulted on live, no more, no fewer.
             start = record.start_fidelity
             for step in record.pruner_steps:
@@ -131,9 +149,16 @@ class StudyLoop:
             self.runner.tell(record.config, record.outcome(planned.tag))
             self.promotions.finished(record.config_key, record.number, record.status,
                                      start + record.fidelity_spent)
-            self._count(record)
+            self.count(record)
 
-    def _count(self, record: TrialRecord) -> None:
+    def mismatch(self, detail: str) -> ReplayMismatchError:
+        """The error of a resume whose runner does not retrace its stored trials."""
+        return ReplayMismatchError(
+            f"{self.study.describe()}: on resume, runner {self.study.runner.name!r} {detail}. The "
+            "runner is not deterministic given its seed, or the library version changed since "
+            "the stored run.")
+
+    def count(self, record: TrialRecord) -> None:
         self.spent += record.charge
         self.n_trials += 1
         self.n_failed += record.status is Status.FAILED
@@ -152,6 +177,10 @@ class StudyLoop:
                 "environment": self._environment(), **study_facts(self.device, self.runner),
                 "warm_up_seconds": warm_up_seconds, **isolation_facts(self.isolation, settings),
             })
+            if settings.scheduled:
+                from tunebench.suite.in_flight import InFlightStudy
+
+                return InFlightStudy(self, settings.in_flight).run(history)
             self.replay(history)
             exhausted, key = self.study.budget.exhausted, self.study.key
             search_exhausted = False
@@ -161,7 +190,7 @@ class StudyLoop:
                 except SearchExhausted:  # nothing left to propose: the rest of the budget is left
                     search_exhausted = True
                     break
-                self._count(record)
+                self.count(record)
                 self.sink.trial_finished(key, record)
         return StudyResult(key=key, n_trials=self.n_trials, n_failed=self.n_failed,
                            budget_spent=self.spent, search_exhausted=search_exhausted)
@@ -175,6 +204,14 @@ class StudyLoop:
                                                  settings.precision, applied=True)}
 
     def run_trial(self, number: int) -> TrialRecord:
+        """Ask, evaluate and tell one trial, one after the other."""
+        pending = self.propose(number, self.spent)
+        return self.conclude(pending, self.execute(pending, self._isolated))
+
+    def propose(self, number: int, spent: float, evaluator: IsolatedEvaluator | None = None
+                ) -> PendingTrial:
+        """Ask the runner for trial ``number`` and set up its evaluation, ``spent`` of the budget
+        being spent or committed to trials in flight. ``evaluator`` rebuilds a checkpoint."""
         started_at = time.time()
         t0 = self.clock()
         planned = self.promotions.plan(self.runner.ask())
@@ -182,59 +219,73 @@ class StudyLoop:
         config = planned.config
         config_json, key = keyed_json(config)
         budget = self.study.budget
-        self._optimizer_seconds = ask_seconds
         context = self._context(config)
         parent = self.promotions.parent(key, planned)
         promotion: dict[str, Any] = {}
         if parent is not None:
-            promotion = self._continue(config, parent, context)
+            promotion = self._continue(config, parent, context,
+                                       None if evaluator is None else evaluator.evaluate)
         start = context.start
-        fidelity = budget.fidelity_for_next(self.task.max_fidelity, self.spent, planned.fidelity,
+        fidelity = budget.fidelity_for_next(self.task.max_fidelity, spent, planned.fidelity,
                                             start)
         # Under a device-seconds budget: the charged seconds this evaluation may still use.
         left = clip_at = None
         if self._limited:
             if self._clip:
-                left = budget.amount - self.spent - (ask_seconds if budget.charge_optimizer else 0.0)
+                left = budget.amount - spent - (ask_seconds if budget.charge_optimizer else 0.0)
             else:
                 clip_at = budget.clip_steps(number)
-        cache = self.cache if not start else None  # a continuation is not an evaluation to reuse
+        return PendingTrial(number, planned, config_json, key, context, fidelity, promotion,
+                            left, clip_at, started_at, ask_seconds)
+
+    def execute(self, pending: PendingTrial, evaluator: IsolatedEvaluator | None) -> TrialRecord:
+        """Evaluate a proposed trial (or find it in the cache): its record, not yet charged."""
+        config, key, context, fidelity = (pending.planned.config, pending.key, pending.context,
+                                          pending.fidelity)
+        cache = self.cache if not context.start else None  # a continuation is no evaluation to reuse
         record = cache.lookup(self.task, self.study, key, fidelity, context) \
             if cache is not None else None
-        if record is not None and left is not None and record.eval_seconds > left:
+        left = pending.left
+        if record is not None and left is not None and charged_seconds(record) > left:
             record = None  # a live run would be clipped: run it
         if record is None:
-            record = self._evaluate(number, config, key, fidelity, context, started_at, left,
-                                    clip_at)
+            record = self._evaluate(pending.number, config, key, fidelity, context,
+                                    pending.started_at, left, pending.clip_at, evaluator)
             if cache is not None and not record.extra.get("clipped"):
                 cache.store(self.task, self.study, record, context)
-        if promotion:
-            record.extra = {**record.extra, **promotion}
+        if pending.promotion:
+            record.extra = {**record.extra, **pending.promotion}
         record.pruner_steps = tuple(context.pruner_steps)
-        record.number = number
-        self.promotions.finished(key, number, record.status, start + record.fidelity_spent,
-                                 context.saved_checkpoint)
+        record.number = pending.number
+        return record
+
+    def conclude(self, pending: PendingTrial, record: TrialRecord) -> TrialRecord:
+        """Tell the runner how the trial went and charge it: the record as it is stored."""
+        config, context, budget = pending.planned.config, pending.context, self.study.budget
+        self.promotions.finished(pending.key, pending.number, record.status,
+                                 context.start + record.fidelity_spent, context.saved_checkpoint)
         t1 = self.clock()
-        self.runner.tell(config, record.outcome(planned.tag))
-        self._optimizer_seconds += self.clock() - t1
+        self.runner.tell(config, record.outcome(pending.planned.tag))
+        optimizer_seconds = pending.ask_seconds + context.pruner_seconds + self.clock() - t1
         charge = budget.charge(
             fidelity_spent=record.fidelity_spent, eval_seconds=charged_seconds(record),
-            optimizer_seconds=self._optimizer_seconds,
+            optimizer_seconds=optimizer_seconds,
         )
         if self._clip:  # never past the budget: a clipped trial is charged exactly what remained
             charge = min(charge, budget.amount - self.spent)
-        record.optimizer_seconds = self._optimizer_seconds
-        record.charge, record.started_at, record.config_json = charge, started_at, config_json
+        record.optimizer_seconds = optimizer_seconds
+        record.charge, record.started_at = charge, pending.started_at
+        record.config_json = pending.config_json
         return record
 
-    def _continue(self, config: dict[str, Any], parent: Paused, context: EvalContext
-                  ) -> dict[str, Any]:
+    def _continue(self, config: dict[str, Any], parent: Paused, context: EvalContext,
+                  evaluate: Callable[..., Result] | None = None) -> dict[str, Any]:
         """Set up a promotion of trial ``parent`` (see tunebench.suite.promotions): from its
         checkpoint on a task that can continue, else from scratch; what to record of it."""
         promotion: dict[str, Any] = {"continued_from": parent.number, "start_fidelity": 0}
         if self.task.can_continue:
             checkpoint, rebuild_seconds = self.promotions.checkpoint(
-                config, parent, self.study.eval_seed, context)
+                config, parent, self.study.eval_seed, context, evaluate)
             if rebuild_seconds is not None:
                 promotion["checkpoint_rebuild_seconds"] = rebuild_seconds
             if checkpoint is not None:
@@ -256,9 +307,7 @@ class StudyLoop:
                         consulted.append(step)  # replayed on resume, exactly: only steps it decided
                         return self.runner.should_prune(config, step, value)
                     finally:
-                        seconds = self.clock() - t0
-                        self._optimizer_seconds += seconds
-                        context.pruner_seconds += seconds
+                        context.pruner_seconds += self.clock() - t0
                         context.pruner_cpu_seconds += time.process_time() - cpu0
                         context.excluded = True
             except TrialStopped as exc:  # a limit reached while the pruner decided
@@ -281,115 +330,10 @@ class StudyLoop:
 
     def _evaluate(self, number: int, config: dict[str, Any], key: str, fidelity: int,
                   context: EvalContext, started_at: float, left: float | None,
-                  clip_at: int | None = None) -> TrialRecord:
-        isolated = self._isolated
-        if isolated is not None:  # (re)started outside the trial's span: never charged to it
-            isolated.start()
-        evaluate = self.task.evaluate if isolated is None else isolated.evaluate
-        status, error, trace = Status.OK, None, None
-        start = context.start
-        result: Result | None = None
-        stopped: TrialStopped | None = None
-        timeout = self.study.settings.trial_timeout
-        context.deadline = time.monotonic() + timeout if timeout else None
-        gpu = self._gpu
-        if gpu:
-            synchronize(self.device)
-        cpu0, t0 = time.process_time(), self.clock()
-        alarm = None
-        if timeout is not None or left is not None:
-            limits = EvaluationLimits(context, self.clock, t0, timeout=timeout, budget_left=left,
-                                      charge_pruner=self.study.budget.charge_optimizer)
-            if left is not None:
-                context.over_budget = limits.over_budget
-            first = min(timeout if timeout is not None else math.inf,
-                        left if left is not None and self._real_clock else math.inf)
-            if first < math.inf and Alarm.usable():
-                alarm = self._alarm = Alarm(limits, first)
-        if clip_at is not None:  # a reproduction: stop where the original was clipped
-            context.over_budget = lambda: len(context.curve) >= clip_at
-        try:
-            if left is not None and left <= 0:
-                raise TrialClipped("the device-seconds budget ran out before the evaluation began")
-            if alarm is None:
-                returned = evaluate(dict(config), fidelity, self.study.eval_seed, context)
-            else:
-                with alarm:
-                    returned = evaluate(dict(config), fidelity, self.study.eval_seed, context)
-            if not isinstance(returned, Result):
-                raise TypeError(f"task {self.task.name!r} returned {type(returned).__name__} "
-                                f"{returned!r:.80}, not a tunebench Result")
-            result = returned
-        except TrialPruned as exc:
-            status, stopped = Status.PRUNED, exc
-        except (TrialTimeout, TrialClipped) as exc:
-            status, error, stopped = Status.FAILED, f"{type(exc).__name__}: {exc}", exc
-        except Diverged as exc:  # a result of the inputs, not a bug: no traceback
-            status, error = Status.FAILED, f"Diverged: {exc}"
-        except Exception as exc:  # a failing trial is a result, never the end of the study
-            status, error = Status.FAILED, f"{type(exc).__name__}: {exc}"
-            trace = traceback_module.format_exc(limit=20)
-        except SystemExit as exc:  # sys.exit() in a task ends the trial, not the run
-            status, error = Status.FAILED, f"SystemExit: {exc.code}"
-            trace = traceback_module.format_exc(limit=20)
-        finally:
-            self._alarm = None
-        if gpu:  # every path: queued work is the trial's, whatever ended it
-            try:
-                synchronize(self.device)
-            except Exception as exc:
-                if status is Status.OK:
-                    status, error, result = Status.FAILED, f"{type(exc).__name__}: {exc}", None
-        eval_seconds, cpu_seconds = self.clock() - t0, time.process_time() - cpu0
-        if isolated is not None:  # the worker's CPU time, the parent's pruner time
-            cpu_seconds = isolated.cpu_seconds + context.pruner_cpu_seconds
-        curve = tuple(context.curve)
-        value: float | None = None
-        test_value: float | None = None
-        extra: dict[str, Any] = {}
-        if result is not None:
-            try:
-                value, test_value, spent, returned_curve, extra = checked_result(result, fidelity,
-                                                                                 start)
-            except Exception as exc:  # a malformed result fails its trial only
-                status, error = Status.FAILED, f"InvalidResult: task {self.task.name!r} " + (
-                    f"reported {exc}" if isinstance(exc, InvalidResult)
-                    else f"returned a Result that cannot be read: {type(exc).__name__}: {exc}")
-                spent, value, test_value = fidelity - start, None, None  # charged what it was asked
-            else:
-                curve = curve or returned_curve  # what was reported live, else what it returned
-                if not math.isfinite(value):
-                    status, error = Status.FAILED, f"NonFiniteValue: the task returned {value!r}"
-                    value = None
-        else:
-            after = stopped.after_step if stopped else None
-            spent = trained_steps(len(curve), None if after is None else after - start,
-                                  fidelity - start)
-            if status is Status.PRUNED:
-                value = curve[-1] if curve else None
-        if context.excluded:  # pruner decisions are optimiser time; uncharged work is recorded only
-            eval_seconds -= context.uncharged_seconds + context.pruner_seconds
-            cpu_seconds -= context.uncharged_cpu_seconds + context.pruner_cpu_seconds
-            if context.uncharged_seconds:
-                extra["uncharged_seconds"] = context.uncharged_seconds
-                extra["uncharged_cpu_seconds"] = context.uncharged_cpu_seconds
-        clipped = clip_at is not None
-        if left is not None and not clipped:  # stopped by the deadline, or a result after it
-            charged = extra.get("cost_seconds", eval_seconds) + (
-                context.pruner_seconds if self.study.budget.charge_optimizer else 0.0)
-            clipped = isinstance(stopped, TrialClipped) or (status is Status.OK and charged > left)
-        if clipped:
-            status, value, error, trace = clipped_outcome(curve, left)
-            test_value, extra = None, {**extra, "clipped": True}
-        if isolated is not None:
-            annotate(extra, isolated)
-        return TrialRecord(
-            number=number, config=config, config_key=key, status=status, value=value,
-            test_value=test_value if status is Status.OK else None, fidelity=fidelity,
-            fidelity_spent=float(min(spent, fidelity - start)), curve=curve, eval_seconds=eval_seconds,
-            cpu_seconds=cpu_seconds, optimizer_seconds=0.0, charge=0.0, error=error,
-            traceback=trace, started_at=started_at, extra=extra,
-        )
+                  clip_at: int | None = None, isolated: IsolatedEvaluator | None = None
+                  ) -> TrialRecord:
+        return evaluate_trial(self, number, config, key, fidelity, context, started_at, left,
+                              clip_at, isolated)
 
 
 def run_study(study: StudySpec, sink: StudySink, history: Sequence[TrialRecord] = (),

@@ -20,7 +20,7 @@ def build_study_objects(study: StudySpec) -> tuple[Task, Runner]:
     task = make_task(study.task.name, study.task.options)
     runner = make_runner(
         study.runner.name, task.space, task.direction, study.runner_seed,
-        study.budget.info_for(task), study.runner.options,
+        study.budget.info_for(task, study.settings.in_flight), study.runner.options,
     )
     return task, runner
 

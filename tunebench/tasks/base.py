@@ -192,11 +192,21 @@ class EvalContext:
     #: Wall and CPU seconds the runner's pruner took (optimiser time, never evaluation time).
     pruner_seconds: ClassVar[float] = 0.0
     pruner_cpu_seconds: ClassVar[float] = 0.0
+    #: Seconds the evaluation waited for the study's schedule of evaluations in flight (a
+    #: pruner's decision in simulated-time order): no one's work, never charged.
+    waited_seconds: ClassVar[float] = 0.0
     #: True once uncharged or pruner time was recorded (one read tells the harness to look).
     excluded: ClassVar[bool] = False
 
-    def report(self, step: int, value: float) -> None:
-        """Report the validation value after fidelity step ``step`` (1-based)."""
+    #: The recorded seconds the evaluation had taken by its last report (a task answering from a
+    #: table passes them to :meth:`report`; None: not given).
+    reported_seconds: ClassVar[float | None] = None
+
+    def report(self, step: int, value: float, seconds: float | None = None) -> None:
+        """Report the validation value after fidelity step ``step`` (1-based). A task answering
+        from a table passes the recorded ``seconds`` the evaluation had taken by this step."""
+        if seconds is not None:
+            self.reported_seconds = as_number("seconds", seconds)
         if self.over_budget is not None and self.over_budget():
             # Reached after the budget ran out: the step does not count (it was trained, though).
             raise TrialClipped(f"the budget ran out before step {step} was reported", step)
@@ -260,6 +270,10 @@ class Task(ABC):
     #: configuration saved (:meth:`EvalContext.save_checkpoint`): a promoted configuration then
     #: trains, and is charged, only its new steps. Otherwise a promotion restarts from scratch.
     can_continue: ClassVar[bool] = False
+    #: Whether the task answers from a table or a surrogate model with what each evaluation cost
+    #: when it was recorded (``Result.cost_seconds``, and ``seconds`` with each report): a study
+    #: can then run on that simulated time (``settings.simulated_time = "recorded"``).
+    recorded_costs: ClassVar[bool] = False
     #: Bump when the task's numbers change for the same inputs (invalidates cached evaluations).
     version: ClassVar[str] = "1"
     #: Whether evaluations run torch code, so the harness knows to fix threads and device.

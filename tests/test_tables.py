@@ -345,7 +345,7 @@ def test_the_shipped_linreg_table_verifies_and_replays():
     report = verify_table(path, sample=6, seed=1)
     assert report.checked == 6
     if report.differences:  # other code or numerics than it was built with: numbers may differ
-        pytest.skip(f"the shipped table was built under {report.differences[0]}; `make tables`")
+        pytest.skip(f"the shipped table is stale ({report.differences[0]}): `make tables`")
     assert report.ok, [m.describe() for m in report.mismatches]
     task = make_task("table/linreg")
     entry = next(e for e in read_table(path).evaluations if e.error is None)
@@ -448,3 +448,28 @@ def test_a_table_with_mangled_metadata_is_a_clear_error(table, tmp_path):
     assert result.exit_code == 2 and "its metadata lacks task.space" in result.output
     with pytest.raises(LookupError, match=r"lacks task\.space"):
         make_task("table", {"path": str(tmp_path / "bad.parquet")})
+
+
+def test_a_study_on_recorded_time_schedules_by_the_tables_costs(table, tmp_path):
+    """Two evaluations in flight on simulated time taken from the table's recorded seconds: a
+    complete trial lasts its recorded cost, a pruned one the recorded seconds of the step it was
+    pruned at (each report carries them); the same schedule in two runs."""
+    suite = tmp_path / "s.toml"
+    suite.write_text(SUITE.format(budget="trials = 16", path=table).replace(
+        "[[tasks]]", '[settings]\nin_flight = 2\nsimulated_time = "recorded"\n[[tasks]]'))
+    frames = []
+    for db in ("a.db", "b.db"):
+        tunebench.run_suite(suite, tmp_path / db, progress=False)
+        frames.append(load_trials(tmp_path / db))
+    trials = frames[0]
+    task = TableTask(str(table))
+    entries = {(e.config_id, e.seed): e for e in read_table(table).evaluations}
+    ok = trials[trials.status == "ok"]
+    seeds = dict(zip(ok.study_id, ok.extra.map(lambda x: x["table_seed"]), strict=False))
+    assert (trials.status == "pruned").any() and len(ok) > 16
+    for row in trials[trials.status != "failed"].itertuples():
+        entry = entries[(task.nearest(row.config)[0], seeds[row.study_id])]
+        lasted = row.extra["schedule"]["end"] - row.extra["schedule"]["begin"]
+        steps = int(row.fidelity_spent)
+        assert lasted == pytest.approx(entry.costs[steps - 1], rel=1e-12), row
+    assert [e["schedule"] for e in frames[0].extra] == [e["schedule"] for e in frames[1].extra]

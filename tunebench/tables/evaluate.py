@@ -45,8 +45,8 @@ class _TimedContext(EvalContext):
     started: float = 0.0
     stamps: list[float] = field(default_factory=list)
 
-    def report(self, step: int, value: float) -> None:
-        super().report(step, value)
+    def report(self, step: int, value: float, seconds: float | None = None) -> None:
+        super().report(step, value, seconds)
         self.stamps.append(time.perf_counter() - self.started - self.uncharged_seconds)
 
 

@@ -21,8 +21,10 @@ The space, metric, direction and maximum fidelity are the table's (its metadata 
   with ``--every-fidelity``, as the shipped ones are), its returned and test values are returned.
   Elsewhere the value follows the table's ``value_rule`` (the step's own value, or the best so
   far for tasks that restore their best epoch) and there is no test value.
-- **Cost**: ``Result.cost_seconds`` is the recorded charged seconds up to the step reached, so a
-  device-seconds budget charges what the real evaluation cost. A recorded failure (a diverged
+- **Cost**: ``Result.cost_seconds`` is the recorded charged seconds up to the step reached, and
+  each report carries the seconds up to its step, so a device-seconds budget charges what the
+  real evaluation cost and a study on simulated time (``simulated_time = "recorded"``) orders
+  reports and completions by them. A recorded failure (a diverged
   run) is raised again at the step it happened; it is charged its measured (tiny) time.
 - **Optimum**: the best value the table can answer with (any step of any evaluation), per table
   seed for :meth:`~TableTask.optimum_for_seed`: exact for this task, which answers nothing else.
@@ -135,6 +137,7 @@ class TableTask(Task):
     name = "table"
     description = "Replays a table built by `tunebench tabulate` (exact lookup, else nearest neighbour)"
     isolation = "none"  # a dictionary lookup per trial
+    recorded_costs = True  # each report and result carries the recorded seconds
     version = "1"
     data_files: ClassVar[dict[str, str | None]] = {"path": "sha256"}
     family_option: ClassVar[str] = "path"
@@ -220,8 +223,8 @@ class TableTask(Task):
         entry = self._index.entries[(config_id, table_seed)]
         values = entry.values
         reach = min(int(fidelity), len(values))
-        for step in range(1, reach + 1):
-            context.report(step, values[step - 1])
+        for step in range(1, reach + 1):  # with the seconds the evaluation had taken by then
+            context.report(step, values[step - 1], entry.costs[step - 1])
         failed_at = entry.failed_at
         if failed_at is not None and fidelity >= min(failed_at, self.max_fidelity):
             _raise_recorded(entry.error or "failed")

@@ -127,6 +127,7 @@ def test_recorded_time_needs_a_task_that_records_costs(tmp_path: Path) -> None:
     ("scripted_batch_pruner", {"fidelities": [9, 4, 1], "prune": [[3, 2], [7, 5]]}, "sleepy",
      "steps"),
     ("optuna.tpe", {}, "recorded_table", "recorded"),
+    ("nevergrad.ngopt", {}, "nb201/cifar10", "recorded"),  # a real table, its train_time
 ])
 @pytest.mark.parametrize("kept", [0, 5, 11])
 def test_resuming_from_any_stored_prefix_gives_the_uninterrupted_trials(

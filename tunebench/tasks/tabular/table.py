@@ -142,6 +142,7 @@ class TableTask(Task):
     :meth:`load_table` and the grid (:meth:`grid`), which must be the table's."""
 
     isolation = "none"  # a lookup takes microseconds: a child process would cost more
+    recorded_costs = True  # each answer carries its run's recorded train_time (cost_seconds)
     max_fidelity = 1
     #: What the table records: the final epoch only, so there is one fidelity.
     fidelity_unit = "run"

@@ -37,7 +37,7 @@ def test_the_configuration_reaches_the_arguments_too() -> None:
 
 def test_a_failing_script_fails_its_trial_with_its_stderr() -> None:
     space = {**SPACE, "mode": {"type": "categorical", "choices": ["ok", "fail", "hang"]}}
-    with pytest.raises(RuntimeError, match="exited with code 3.*data loader"):
+    with pytest.raises(RuntimeError, match=r"exited with code 3.*data loader"):
         task(space=space).evaluate({"x": 0.5, "mode": "fail"}, 2, 0, EvalContext())
 
 

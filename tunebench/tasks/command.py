@@ -12,8 +12,8 @@ A user with a working script (PyTorch, Keras, anything that runs) need not port 
 **In**: the configuration as a JSON object on stdin (``{"config": …, "fidelity": …, "seed": …,
 "start": 0}``), in the environment (``TUNEBENCH_CONFIG`` as JSON, ``TUNEBENCH_FIDELITY``,
 ``TUNEBENCH_SEED``) and in the arguments (``{name}`` of any parameter, ``{fidelity}``, ``{seed}``,
-``{config_json}``; ``{python}`` is the interpreter running tunebench). **Out**: one JSON line per epoch on stdout, ``{"step": 3, "value": 0.42}``, so
-pruners and runner-chosen fidelities work, and a last ``{"value": …, "test_value": …}`` (a
+``{config_json}``; ``{python}`` is the interpreter running tunebench). **Out**: one JSON line per
+epoch on stdout, ``{"step": 3, "value": 0.42}``, so pruners and runner-chosen fidelities work, and a last ``{"value": …, "test_value": …}`` (a
 script that prints only per-epoch lines ends on its last one). Other output is ignored. A
 script that exits with an error, or prints no value, fails its trial with the last lines it
 wrote to stderr; a pruner's stop, a trial timeout or an interrupt kills it.

@@ -13,10 +13,11 @@ A user with a working script (PyTorch, Keras, anything that runs) need not port 
 "start": 0}``), in the environment (``TUNEBENCH_CONFIG`` as JSON, ``TUNEBENCH_FIDELITY``,
 ``TUNEBENCH_SEED``) and in the arguments (``{name}`` of any parameter, ``{fidelity}``, ``{seed}``,
 ``{config_json}``; ``{python}`` is the interpreter running tunebench). **Out**: one JSON line per
-epoch on stdout, ``{"step": 3, "value": 0.42}``, so pruners and runner-chosen fidelities work, and a last ``{"value": …, "test_value": …}`` (a
-script that prints only per-epoch lines ends on its last one). Other output is ignored. A
-script that exits with an error, or prints no value, fails its trial with the last lines it
-wrote to stderr; a pruner's stop, a trial timeout or an interrupt kills it.
+epoch on stdout, ``{"step": 3, "value": 0.42}``, so pruners and runner-chosen fidelities work,
+and a last ``{"value": …, "test_value": …}`` (a script that prints only per-epoch lines ends on
+its last one). Other output is ignored. A script that exits with an error, or prints no value,
+fails its trial with the last lines it wrote to stderr; a pruner's stop, a trial timeout or an
+interrupt kills it.
 
 The space comes from ``space`` (tunebench's own form, :meth:`~tunebench.space.Space.from_dict`)
 or from ``space_file``, a TOML file beside the script holding the same table. Name the script in

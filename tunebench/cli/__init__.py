@@ -30,7 +30,7 @@ app = typer.Typer(
 #: Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = (
     "run", "listing", "show", "check", "evaluate", "space", "data", "report", "reproduce", "plugins",
-    "tables",
+    "tables", "distortion",
 )
 
 for _name in COMMAND_MODULES:

@@ -50,7 +50,8 @@ Measures:
   the trial with the best value in the task's direction.
 - ``runs`` — one number per repetition of ``runner`` (and ``task``, if the setting has several):
   ``column`` (value or test_value) of its best trial, over all trials (the final incumbent) or the
-  first ``at_trial`` (anytime, at that budget); shown as ``offset + scale·column`` (e.g. accuracy
+  first ``at_trial`` (anytime, at that budget), among trials matching ``where`` (a pandas query,
+  e.g. ``fidelity == 27``); shown as ``offset + scale·column`` (e.g. accuracy
   in % from 1 − accuracy: scale = -100, offset = 100). Criteria (tests in
   :mod:`tunebench.claims.verdicts`; ``alpha`` default 0.05):
 

@@ -122,7 +122,7 @@ def _run_setting(claim: Claim, folder: Path, repetitions: int | None,
                        "direction": direction, "status": str(r.status), "runner_seed": seed,
                        "value": math.nan if r.value is None else r.value,
                        "test_value": math.nan if r.test_value is None else r.test_value,
-                       "fidelity_spent": r.fidelity_spent}
+                       "fidelity": r.fidelity, "fidelity_spent": r.fidelity_spent}
                 row.update({f"config.{k}": v for k, v in r.config.items()})
                 row.update({f"extra.{k}": v for k, v in r.extra.items()})
                 rows.append(row)
@@ -163,10 +163,12 @@ def _measure_trials(spec: Mapping[str, Any], frame: Any) -> Any:
 
 
 def per_repetition(frame: Any, runner: str, task: str | None = None, at_trial: int | None = None,
-                   column: str = "value") -> tuple[np.ndarray, np.ndarray, float]:
+                   column: str = "value", where: str | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, float]:
     """One number per repetition: ``column`` of the best ok trial among the first ``at_trial``
-    trials (all, by default) — the final or anytime incumbent. Returns (repetitions, values, sign)
-    with sign +1 when lower is better."""
+    trials (all, by default) — the final or anytime incumbent — that match ``where`` (a pandas
+    query, e.g. ``fidelity == 27`` for full-fidelity incumbents). Returns (repetitions, values,
+    sign) with sign +1 when lower is better."""
     rows = frame[frame["runner"] == runner]
     if task is not None:
         rows = rows[rows["task"] == task]
@@ -181,6 +183,8 @@ def per_repetition(frame: Any, runner: str, task: str | None = None, at_trial: i
     reps, values = [], []
     for rep, group in rows.sort_values("trial").groupby("repetition", sort=True):
         head = group.head(at_trial) if at_trial else group
+        if where:
+            head = head.query(where)
         ok = head[(head["status"] == "ok") & head["value"].notna()]
         if ok.empty:
             raise ValueError(f"repetition {rep} of {runner} has no ok trial"
@@ -192,7 +196,8 @@ def per_repetition(frame: Any, runner: str, task: str | None = None, at_trial: i
 
 def _measure_runs(e: Expectation, frame: Any, outcome: ExpectationResult) -> None:
     s = e.spec
-    kwargs = {"task": s.get("task"), "at_trial": s.get("at_trial"), "column": s.get("column", "value")}
+    kwargs = {"task": s.get("task"), "at_trial": s.get("at_trial"),
+              "column": s.get("column", "value"), "where": s.get("where")}
     reps, raw, sign = per_repetition(frame, s["runner"], **kwargs)
     scale, offset = float(s.get("scale", 1.0)), float(s.get("offset", 0.0))
     values = offset + scale * raw

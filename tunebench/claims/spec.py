@@ -26,8 +26,8 @@ SUMMARIES = {"mean": {"mean", "sd", "n"}, "median": {"median", "iqr", "n"}}
 _CLAIM_KEYS = {"id", "title", "known_verdict", "notes", "budget_note"}
 _SOURCE_KEYS = {"kind", "citation", "url", "where", "year", "quote", "numbers_from"}
 _CRITERIA = {"published", "tolerance", "at_least", "at_most", "equals", "threshold", "beats"}
-_RUNS_KEYS = {"runner", "task", "at_trial", "column", "scale", "offset", "repetition", "margin",
-              "alpha"}
+_RUNS_KEYS = {"runner", "task", "at_trial", "column", "where", "scale", "offset", "repetition",
+              "margin", "alpha"}
 _MEASURE_KEYS = {
     "evaluate": {"task", "options", "config", "fidelity", "seed", "field"},
     "optimum": {"task", "options"},

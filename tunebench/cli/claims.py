@@ -57,8 +57,9 @@ def render_claims(results: list[Any]) -> None:
             if v is not None:
                 need = ("" if v.outcome != "inconclusive" else
                         f"; repetitions that would tell: {v.repetitions_needed}"
-                        if v.repetitions_needed else "; no number of repetitions here would tell "
-                        "(the published side alone is too uncertain for this margin)")
+                        if v.repetitions_needed else "; no number of repetitions here would tell, "
+                        "if the observed difference is the true one (the published side alone is "
+                        "too uncertain for this margin)")
                 details.append(f"{e.expectation.what}: {v.detail}{need}")
         console.print(table)
         for line in details:

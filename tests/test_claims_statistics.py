@@ -237,3 +237,40 @@ def test_an_exact_expectation_names_one_seeded_run(tmp_path):
     again = check_claim(first.claim)
     assert again.expectations[0].measured == value  # seeded: the same run, bit for bit
     assert again.versions["runner random"]
+    note = again.expectations[0].note
+    assert note.startswith("repetition 0 of random (random ") and "runner seed " in note
+
+
+def test_median_iqr_verdict_tells_a_shifted_distribution_from_the_same_one():
+    rng = np.random.default_rng(13)
+    reference = rng.normal(5.0, 1.0, 4000)
+    q1, median, q3 = np.percentile(reference, [25, 50, 75])
+    same = v.median_iqr_verdict(rng.normal(5.0, 1.0, 400), median, q3 - q1, 400, margin=0.3)
+    shifted = v.median_iqr_verdict(rng.normal(6.0, 1.0, 400), median, q3 - q1, 400, margin=0.3)
+    assert same.outcome == REPLICATED and shifted.outcome == NOT_REPLICATED
+    assert "IQR" in same.test and same.published.startswith("median")
+
+
+def test_an_inconclusive_threshold_says_how_many_runs_would_tell():
+    values = np.array([0.1] * 9 + [2.0])  # 9 of 10 below 1; claim: at least 80 %
+    verdict = v.threshold_verdict(values, below=1.0, fraction=0.8)
+    assert verdict.outcome == INCONCLUSIVE
+    need = verdict.repetitions_needed
+    critical = stats.binom.isf(0.05, need, 0.75)
+    assert stats.binom.sf(critical, need, 0.9) >= 0.8  # at that n the test has its power …
+    critical = stats.binom.isf(0.05, need // 2, 0.75)
+    assert stats.binom.sf(critical, need // 2, 0.9) < 0.8  # … and at half of it, not
+
+
+def test_the_cli_grows_a_kept_store(tmp_path):
+    path = _write(tmp_path, "grow-cli", mean=0.657, sd=0.257, n=100, known="replicated", reps=100)
+    store = tmp_path / "runs"
+    runner = CliRunner()
+    small = runner.invoke(app, ["claims", str(path), "--store", str(store), "--repetitions", "5"])
+    assert small.exit_code == 1 and "inconclusive" in small.output  # as recorded: replicated
+    assert "repetitions that would tell" in " ".join(small.output.split()) or \
+        "no number of repetitions" in " ".join(small.output.split())
+    grown = runner.invoke(app, ["claims", str(path), "--store", str(store)])
+    assert grown.exit_code == 0, grown.output
+    assert "(95 studies run now)" in " ".join(grown.output.split())
+    assert (store / "grow-cli.db").is_file()

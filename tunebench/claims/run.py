@@ -39,6 +39,7 @@ class ExpectationResult:
     holds: bool = False
     error: str | None = None
     verdict: verdicts.Verdict | None = None  # statistical expectations only
+    note: str = ""  # e.g. which seeded run an exact expectation read
 
     @property
     def outcome(self) -> str:
@@ -81,7 +82,7 @@ class ClaimResult:
             "repetitions": self.repetitions, "budget_note": self.claim.budget_note,
             "path": str(self.claim.path) if self.claim.path else None,
             "expectations": [{"what": e.expectation.what, "published": e.expectation.describe(),
-                              "measured": e.measured, "outcome": e.outcome, "error": e.error,
+                              "measured": e.measured, "outcome": e.outcome, "error": e.error, "note": e.note,
                               "verdict": dataclasses.asdict(e.verdict) if e.verdict else None}
                              for e in self.expectations],
         }
@@ -113,13 +114,14 @@ def _run_setting(claim: Claim, folder: Path, repetitions: int | None,
     rows = []
     with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
         studies = conn.execute("SELECT id, task, runner, repetition, direction, runner_name, "
-                               "runner_version, runner_seed FROM studies WHERE repetition < ?",
-                               (result.repetitions,)).fetchall()
-        for study_id, task, runner, repetition, direction, name, version, seed in studies:
+                               "runner_version, runner_seed, eval_seed FROM studies "
+                               "WHERE repetition < ?", (result.repetitions,)).fetchall()
+        for study_id, task, runner, repetition, direction, name, version, seed, eval_seed in studies:
             result.versions[f"runner {name}"] = str(version)
             for r in read_history(conn, study_id):
                 row = {"task": task, "runner": runner, "repetition": repetition, "trial": r.number,
                        "direction": direction, "status": str(r.status), "runner_seed": seed,
+                       "eval_seed": eval_seed, "runner_version": f"{name} {version}",
                        "value": math.nan if r.value is None else r.value,
                        "test_value": math.nan if r.test_value is None else r.test_value,
                        "fidelity": r.fidelity, "fidelity_spent": r.fidelity_spent}
@@ -208,6 +210,10 @@ def _measure_runs(e: Expectation, frame: Any, outcome: ExpectationResult) -> Non
             raise ValueError(f"no repetition {s['repetition']} in the setting")
         outcome.measured = float(values[where[0]])
         outcome.holds = e.holds(outcome.measured)
+        run = frame[(frame["runner"] == s["runner"]) & (frame["repetition"] == s["repetition"])]
+        outcome.note = (f"repetition {s['repetition']} of {s['runner']} "
+                        f"({run['runner_version'].iloc[0]}): runner seed {run['runner_seed'].iloc[0]}, "
+                        f"evaluation seed {run['eval_seed'].iloc[0]}")
         return
     if e.beats is not None:
         other_reps, other, _ = per_repetition(frame, e.beats, **kwargs)

@@ -14,8 +14,9 @@ What "replicated" means (failing to reject a difference is not evidence of equal
   own (the difference it would call the same result), never chosen after the fact.
 - **median [IQR]** — the same test on medians, with each median's standard error from normal
   asymptotics, 1.2533·σ/√n and σ ≈ IQR/1.349 (exact for normal runs only; said in the verdict).
-- **threshold (a fraction ≥ p of runs below v)** — binomial tests on k of n runs: replicated if
-  the fraction is significantly above p − margin, not replicated if significantly below p.
+- **threshold (a fraction ≥ p of runs below v)** — exact binomial tests on k of n runs:
+  replicated if the fraction is significantly above p − margin, not replicated if significantly
+  below p; repetitions that would tell: exact binomial power at the observed fraction.
 - **ordering (A beats B)** — one-sided Wilcoxon signed-rank on per-repetition differences (the
   report's paired test, made one-sided): replicated if A is significantly better, not replicated
   if B is, inconclusive otherwise.
@@ -171,9 +172,24 @@ def threshold_verdict(values: np.ndarray, below: float, fraction: float, margin:
         return Verdict(REPLICATED, test, above, published, measured, detail)
     if under < alpha:
         return Verdict(NOT_REPLICATED, test, under, published, measured, detail)
-    need = next((m for m in range(n, 100_001) if stats.binom.ppf(1 - POWER, m, k / n or 1e-9)
-                 > stats.binom.isf(alpha, m, low)), None) if k / n > low else None
-    return Verdict(INCONCLUSIVE, test, min(above, under), published, measured, detail, need)
+    return Verdict(INCONCLUSIVE, test, min(above, under), published, measured, detail,
+                   _runs_for_binomial(k / n, low, alpha) if k / n > low else None)
+
+
+def _runs_for_binomial(observed: float, low: float, alpha: float) -> int | None:
+    """Smallest n at which, if ``observed`` is the true fraction, the one-sided test against
+    ``low`` rejects with probability ≥ 80 % (exact binomial power, bisected)."""
+    def reaches(m: int) -> bool:
+        critical = stats.binom.isf(alpha, m, low)  # reject when k > critical
+        return float(stats.binom.sf(critical, m, observed)) >= POWER
+
+    if not reaches(MAX_REPETITIONS):
+        return None
+    lo, hi = 1, MAX_REPETITIONS
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if reaches(mid) else (mid + 1, hi)
+    return lo
 
 
 def ordering_verdict(a: np.ndarray, b: np.ndarray, names: tuple[str, str], sign: float = 1.0,

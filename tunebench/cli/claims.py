@@ -54,6 +54,8 @@ def render_claims(results: list[Any]) -> None:
             table.add_row(e.expectation.what, e.expectation.describe(), e.error or _fmt(e.measured),
                           v.test if v else "exact (± tolerance)" if e.expectation.tolerance
                           else "exact", f"{v.pvalue:.3g}" if v else "—", _styled(e.outcome))
+            if e.note:
+                details.append(f"{e.expectation.what}: {e.note}")
             if v is not None:
                 need = ("" if v.outcome != "inconclusive" else
                         f"; repetitions that would tell: {v.repetitions_needed}"

@@ -274,3 +274,24 @@ def test_the_cli_grows_a_kept_store(tmp_path):
     assert grown.exit_code == 0, grown.output
     assert "(95 studies run now)" in " ".join(grown.output.split())
     assert (store / "grow-cli.db").is_file()
+
+
+def test_per_repetition_takes_the_anytime_incumbent_in_trial_order():
+    import pandas as pd
+
+    from tunebench.claims import per_repetition
+
+    rows = []
+    for rep, values in enumerate([[5.0, 3.0, 4.0, 1.0], [2.0, 6.0, 0.5, 7.0]]):
+        for trial, value in reversed(list(enumerate(values))):  # stored out of order
+            rows.append({"task": "t", "runner": "r", "repetition": rep, "trial": trial,
+                         "direction": "minimize", "status": "ok", "value": value,
+                         "test_value": -value, "fidelity": 1 + trial % 2})
+    frame = pd.DataFrame(rows)
+    assert per_repetition(frame, "r")[1].tolist() == [1.0, 0.5]  # final incumbent
+    assert per_repetition(frame, "r", at_trial=2)[1].tolist() == [3.0, 2.0]  # after 2 trials
+    assert per_repetition(frame, "r", column="test_value")[1].tolist() == [-1.0, -0.5]
+    assert per_repetition(frame, "r", where="fidelity == 1")[1].tolist() == [4.0, 0.5]
+    maximising = frame.assign(direction="maximize")
+    reps, best, sign = per_repetition(maximising, "r", at_trial=3)
+    assert best.tolist() == [5.0, 6.0] and sign == -1.0 and reps.tolist() == [0, 1]

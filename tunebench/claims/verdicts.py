@@ -59,12 +59,10 @@ class Verdict:
 def _welch(m1: float, s1: float, n1: int, m2: float, s2: float, n2: int) -> tuple[float, float]:
     """Standard error and Welch–Satterthwaite degrees of freedom of m1 − m2."""
     v1, v2 = s1 * s1 / n1, s2 * s2 / n2
-    se = math.sqrt(v1 + v2)
-    if se == 0:
+    spread = v1 * v1 / (n1 - 1) + v2 * v2 / (n2 - 1)  # callers ensure n1, n2 ≥ 2
+    if spread == 0:
         return 0.0, float(n1 + n2 - 2)
-    df = (v1 + v2) ** 2 / ((v1 * v1 / (n1 - 1) if n1 > 1 else 0) + (v2 * v2 / (n2 - 1) if n2 > 1 else 0)
-                           or 1e-300)
-    return se, df
+    return math.sqrt(v1 + v2), (v1 + v2) ** 2 / spread
 
 
 def tost_summary(m1: float, s1: float, n1: int, m2: float, s2: float, n2: int,
@@ -93,8 +91,8 @@ def repetitions_needed(d: float, sd_ours: float, sd_theirs: float, n_theirs: int
     when |d| < margin, the two-sided difference test otherwise (see the module docstring)."""
     def reaches(n: int) -> bool:
         se, df = _welch(0, sd_ours, n, 0, sd_theirs, n_theirs)
-        if se == 0:
-            return abs(d) < margin or d != 0
+        if se == 0:  # no spread on either side: any count decides
+            return True
         got = (_power_tost(d, se, df, margin, alpha) if abs(d) < margin
                else _power_difference(d, se, df, alpha))
         return got >= power

@@ -32,7 +32,7 @@ def _fmt(value: Any) -> str:
 def _citation(claim: Any) -> str:
     source = claim.source
     parts = [source.citation.replace("\n", " ")]
-    if source.year:
+    if source.year and str(source.year) not in parts[0]:
         parts.append(str(source.year))
     for extra in (source.where, source.numbers_from, source.url):
         if extra:

@@ -90,7 +90,9 @@ def run_suite(suite: str | Path | Mapping[str, Any] | SuiteSpec, db: str | Path,
         suite_id = store.register_suite(spec, allow_other_suites=append)
         jobs, study_ids, directions = _plan(store, suite_id, spec, studies)
         summary.studies_skipped = len(studies) - len(jobs)
-        with RunProgress(len(studies), enabled=progress, console=console) as bar:
+        with RunProgress(len(studies), enabled=progress, console=console,
+                         pending=[job.study.task.label for job in jobs],
+                         workers=getattr(chosen, "workers", workers)) as bar:
             bar.skip(summary.studies_skipped)
             sink = StoreSink(store, study_ids, bar, directions)
             try:

@@ -53,7 +53,11 @@ def evaluate(
             fail(f"--fidelity must be between 1 and {the_task.max_fidelity}, got {steps}")
         context = EvalContext(device=resolve_device("auto", the_task.uses_torch))
         started = time.perf_counter()
-        result = the_task.evaluate(cfg, steps, seed, context)
+        try:
+            result = the_task.evaluate(cfg, steps, seed, context)
+        except Exception as exc:  # a failing evaluation is its result, told as one line
+            fail(f"the evaluation failed after {len(context.curve)} reported step(s): "
+                 f"{type(exc).__name__}: {exc}", code=1)
         seconds = time.perf_counter() - started
     console.print_json(json.dumps({
         "task": task, "config": cfg, "from_default": from_default, "fidelity": steps, "seed": seed,

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,15 @@ from tunebench.tasks.base import EvalContext, Result, Task, TaskError, TrialTime
 
 #: What a failed trial keeps of the script's stderr.
 STDERR_TAIL = 4096
+#: The task as built with no options: a three-line script showing the protocol (``tunebench eval
+#: command`` runs it), (x − 0.3)² approached over the epochs.
+DEMO_SCRIPT = ("import json, sys; g = json.load(sys.stdin); x = g['config']['x']; "
+               "[print(json.dumps({'step': e, 'value': (x - 0.3) ** 2 + 1 / e}), flush=True) "
+               "for e in range(1, g['fidelity'] + 1)]")
+DEMO_COMMAND = ("{python}", "-c", DEMO_SCRIPT)
+#: A template field in an argument: ``{lr}``, ``{fidelity}``.
+_FIELD = re.compile(r"\{(\w+)\}")
+DEMO_SPACE = {"x": {"type": "float", "low": 0.0, "high": 1.0, "default": 0.5}}
 
 
 class CommandTask(Task):
@@ -54,8 +64,9 @@ class CommandTask(Task):
     isolation = "none"  # the script is a process of its own: its crash fails its trial only
     data_files: ClassVar[dict[str, str | None]] = {"script": None}
 
-    def __init__(self, command: Sequence[str] = (), space: Mapping[str, Any] | None = None,
-                 space_file: str | None = None, script: str | None = None, max_epochs: int = 1,
+    def __init__(self, command: Sequence[str] = DEMO_COMMAND,
+                 space: Mapping[str, Any] | None = None, space_file: str | None = None,
+                 script: str | None = None, max_epochs: int = 3,
                  metric: str = "loss", direction: str = "minimize", cwd: str | None = None,
                  env: Mapping[str, str] | None = None) -> None:
         if isinstance(command, str) or not command or not all(isinstance(a, str) for a in command):
@@ -64,6 +75,8 @@ class CommandTask(Task):
         self.command = list(command)
         self.cwd = cwd
         self.env = {str(k): str(v) for k, v in (env or {}).items()}
+        if command == DEMO_COMMAND and space is None and space_file is None:
+            space = DEMO_SPACE
         self._space = self._read_space(space, space_file)
         if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
             raise TaskError(f"command: max_epochs must be a whole number from 1, got {max_epochs!r}")
@@ -97,13 +110,17 @@ class CommandTask(Task):
 
     # ------------------------------------------------------------------ one evaluation
     def argv(self, config: Config, fidelity: int, seed: int) -> list[str]:
+        """The command with ``{name}`` fields filled in; other braces are left as they are (a
+        script given with ``-c`` holds its own), and an inactive parameter reads as empty."""
         fields = {**{k: _text(v) for k, v in config.items()}, "fidelity": str(fidelity),
                   "seed": str(seed), "config_json": json.dumps(config, sort_keys=True),
                   "python": sys.executable}
-        try:
-            return [arg.format_map(_Inactive(fields)) for arg in self.command]
-        except (ValueError, IndexError) as exc:
-            raise TaskError(f"command: an argument is not a valid template: {exc}") from None
+
+        def fill(match: re.Match[str]) -> str:
+            name = match.group(1)
+            return fields.get(name, "" if name in self._space else match.group(0))
+
+        return [_FIELD.sub(fill, arg) for arg in self.command]
 
     def evaluate(self, config: Config, fidelity: int, seed: int, context: EvalContext) -> Result:
         message = json.dumps({"config": config, "fidelity": fidelity, "seed": seed,
@@ -153,13 +170,6 @@ class CommandTask(Task):
                 test = record.get("test_value")
                 final = (float(record["value"]), None if test is None else float(test))
         return final
-
-
-class _Inactive(dict):
-    """Template fields: a parameter inactive in this configuration reads as an empty string."""
-
-    def __missing__(self, key: str) -> str:
-        return ""
 
 
 class _Timer(threading.Timer):

@@ -89,3 +89,15 @@ def test_export_errors_are_clear(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "no such results store" in result.output
     result = CliRunner().invoke(app, ["export", "--db", str(tmp_path / "none.db")])
     assert result.exit_code == 2 and "nothing to write" in result.output
+
+
+def test_the_public_api_is_what_dir_shows_and_the_reports_palette_is_public() -> None:
+    import seaborn as sns
+    from matplotlib.colors import to_hex
+
+    assert {"run_suite", "load_trials", "palette", "export_parquet", "Proposal"} <= set(dir(tunebench))
+    assert all(hasattr(tunebench, name) for name in dir(tunebench))
+    colours = tunebench.palette(["random", "optuna.tpe", "hyperband"])
+    blind = [to_hex(c) for c in sns.color_palette("colorblind", 10)]
+    assert colours["random"] == blind[7]  # grey: the baseline every line is read against
+    assert len(set(colours.values())) == 3 and set(colours.values()) <= set(blind)

@@ -38,9 +38,19 @@ _API = {
     "Capabilities": "tunebench.runners.base",
     "BudgetInfo": "tunebench.runners.base",
     "SearchExhausted": "tunebench.runners.base",
+    "WaitForResults": "tunebench.runners.base",
+    "export_parquet": "tunebench.suite.export_formats",
+    "read_parquet_export": "tunebench.suite.export_formats",
+    "export_optuna": "tunebench.suite.export_formats",
+    "palette": "tunebench.reports",
 }
 
 __all__ = [*_API, "__version__"]
+
+
+def __dir__() -> list[str]:
+    """The public API (what ``from tunebench import …`` offers), as ``dir(tunebench)`` shows it."""
+    return sorted(__all__)
 
 
 def __getattr__(name: str) -> Any:

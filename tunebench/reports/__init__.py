@@ -23,6 +23,16 @@ from tunebench.reports.build import (
 )
 from tunebench.reports.frames import Frames, StoreData, build_frames, read_store
 
+
+def palette(runners: list[str], baseline: str | None = "random") -> dict[str, str]:
+    """The report's colour of each runner (hex), for a notebook's own plots to match its figures:
+    a colour-blind-safe palette, grey for the random-search baseline."""
+    from matplotlib.colors import to_hex
+
+    from tunebench.reports.plot_layout import RunnerStyle
+
+    return {runner: to_hex(colour) for runner, colour in RunnerStyle(runners, baseline).colours.items()}
+
 __all__ = [
     "BUILD_STEPS",
     "Frames",
@@ -32,6 +42,7 @@ __all__ = [
     "WrittenReport",
     "build_frames",
     "build_report",
+    "palette",
     "read_store",
     "write_report",
 ]

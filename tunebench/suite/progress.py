@@ -100,6 +100,7 @@ class RunProgress:
             disable=not enabled,
             transient=False,
             expand=True,
+            auto_refresh=False,  # drawn by _refresh, at most ten times a second: no thread
         )
         self._studies = self._progress.add_task("studies", total=total_studies, trials=0,
                                                 status="starting", eta="ETA ?")
@@ -149,4 +150,4 @@ class RunProgress:
         failed_text = f"[red]{self.failed} failed[/] · " if self.failed else ""
         status = " · ".join(part for part in (self._running, best) if part)
         self._progress.update(self._studies, trials=self.trials, status=failed_text + status,
-                              eta=self.eta_text())
+                              eta=self.eta_text(), refresh=True)

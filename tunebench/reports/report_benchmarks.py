@@ -1,0 +1,98 @@
+"""The report's parts that only some suites have: best-so-far against simulated wall-clock
+(suites run on the in-flight schedule), COCO's runtime ECDF (BBOB tasks) and the benchmarks'
+citations and licences (each a method of the report builder, called from a section)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tunebench.reports import bbob_ecdf, plots
+from tunebench.reports.benchmark_sources import benchmark_sources
+from tunebench.reports.ecdf import DELTA_F_TARGETS
+from tunebench.reports.render import fmt, fmt_int, long_table
+from tunebench.reports.simulated_clock import simulated_curves
+
+if TYPE_CHECKING:  # the builder these sections are mixed into
+    from tunebench.reports.build import Section
+
+
+class BenchmarkSections:
+    """Mixed into the report builder: uses its frames (``self.f``), store data, results, tables
+    and figures."""
+
+    def simulated_clock(self, s: Section) -> None:
+        """Best-so-far against simulated wall-clock, where the trials carry a schedule."""
+        summary = simulated_curves(self.f, self.data, center=self.center)
+        if summary.empty:
+            return
+        self.results["curves_simulated_clock"] = summary
+        clocks = summary.drop_duplicates("task").set_index("task")
+        labels = {t: f"{row.unit}, k = {row.in_flight}" for t, row in clocks.iterrows()}
+        ks = sorted({int(k) for k in clocks["in_flight"]})
+        s.add("p", "The same best-so-far against simulated wall-clock: with k evaluations in "
+                   "flight (k workers) trials end out of their order, and a trial counts once it "
+                   "has ended (at its schedule's end), so a runner that keeps its workers busy "
+                   "with good proposals rises earlier. Time is the study's simulated clock: "
+                   "steps trained, or the seconds the benchmark recorded for each evaluation.")
+        self.figure(s, "sample_efficiency_simulated_clock",
+                    "Best-so-far against simulated wall-clock (k = "
+                    + ", ".join(map(str, ks)) + " evaluations in flight).",
+                    lambda: plots.sample_efficiency(summary, self.style, use_budget=False,
+                                                    xlabels=labels, center=self.center))
+        left = [t for t in self.f.tasks if t not in set(summary["task"])]
+        if left:
+            s.add("note", "No simulated schedule, so not drawn against wall-clock: "
+                          + ", ".join(left) + ".")
+
+    def bbob_runtime(self, s: Section) -> None:
+        """COCO's runtime ECDF of the BBOB tasks, one figure per dimension."""
+        curve, times, tasks = bbob_ecdf.bbob_ecdf(self.f)
+        if tasks.empty:
+            return
+        self.results["bbob_ecdf"] = curve
+        self.results["bbob_runtimes"] = times
+        s.add("p", "BBOB functions, as COCO draws them: the fraction of (function, repetition, "
+                   f"target) triples reached against evaluations divided by the dimension (log "
+                   f"axis), with COCO's {len(DELTA_F_TARGETS)} fixed targets Δf = f − f_opt ≤ "
+                   "10^2, 10^1.8, …, 10^-8; a triple is reached once the best Δf so far is at or "
+                   "below its target. Each dimension is drawn apart, as COCO does.")
+        inexact = list(tasks.loc[~tasks["exact"], "task"])
+        if inexact:
+            s.add("note", "No exact f_opt recorded, so left out of COCO's ECDF: "
+                          + ", ".join(inexact) + ".")
+        for dim, part in curve.groupby("dim", sort=True):
+            functions = sorted(tasks.loc[tasks["exact"] & (tasks["dim"] == dim), "function"],
+                               key=lambda f: int(f[1:]))
+            name = f"bbob_ecdf_{int(dim)}d"
+            self.figure(s, name, f"COCO runtime ECDF in dimension {int(dim)} over "
+                        f"{len(functions)} functions ({', '.join(functions)}), "
+                        f"{int(part['n_triples'].iloc[0])} triples per runner.",
+                        lambda part=part, dim=dim: _relabel(plots.ecdf(
+                            part, self.style, xlabel=f"evaluations / dimension ({int(dim)})",
+                            xscale=1.0)))
+        reached = times.assign(reached=times["runtime"] < float("inf"))
+        table = (reached.groupby(["task", "runner"], sort=False)
+                 .agg(triples=("reached", "size"), reached=("reached", "mean")).reset_index())
+        self.table(s, long_table("bbob_targets_reached", "BBOB: share of (repetition, target) "
+                                 "pairs reached at the end of the budget", table,
+                                 {"triples": fmt_int, "reached": lambda v: fmt(v, 3)},
+                                 headers={"triples": "pairs"}))
+
+    def benchmark_provenance(self, s: Section) -> None:
+        """Per task whose class declares them: the benchmark's citation and licence."""
+        sources = benchmark_sources(self.f)
+        self.results["benchmark_sources"] = sources
+        if sources.empty:
+            return
+        s.add("p", "Benchmarks used: cite them when you publish these numbers, and mind their "
+                   "data's licences (as declared by each task's class).")
+        self.table(s, long_table("benchmark_sources", "Benchmarks: citation and licence",
+                                 sources))
+
+
+def _relabel(fig):
+    """COCO's y label: what the fraction counts."""
+    for ax in fig.axes:
+        if ax.has_data():
+            ax.set_ylabel("fraction of (function, run, target)")
+    return fig

@@ -31,9 +31,11 @@ class BenchmarkSections:
         ks = sorted({int(k) for k in clocks["in_flight"]})
         s.add("p", "The same best-so-far against simulated wall-clock: with k evaluations in "
                    "flight (k workers) trials end out of their order, and a trial counts once it "
-                   "has ended (at its schedule's end), so a runner that keeps its workers busy "
-                   "with good proposals rises earlier. Time is the study's simulated clock: "
-                   "steps trained, or the seconds the benchmark recorded for each evaluation.")
+                   "has ended (at its schedule's end), so what a runner proposes while others "
+                   "still run is charged in time, not only in trials. Time is the study's "
+                   "simulated clock: steps trained, or the seconds the benchmark recorded for "
+                   "each evaluation. A line starts once every repetition has a successful trial "
+                   "ended (a median over fewer studies would jump as the others join).")
         self.figure(s, "sample_efficiency_simulated_clock",
                     "Best-so-far against simulated wall-clock (k = "
                     + ", ".join(map(str, ks)) + " evaluations in flight).",

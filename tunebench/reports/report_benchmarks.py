@@ -4,7 +4,11 @@ citations and licences (each a method of the report builder, called from a secti
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import EngFormatter, FuncFormatter, MaxNLocator, NullFormatter
 
 from tunebench.reports import bbob_ecdf, plots
 from tunebench.reports.benchmark_sources import benchmark_sources
@@ -39,8 +43,9 @@ class BenchmarkSections:
         self.figure(s, "sample_efficiency_simulated_clock",
                     "Best-so-far against simulated wall-clock (k = "
                     + ", ".join(map(str, ks)) + " evaluations in flight).",
-                    lambda: plots.sample_efficiency(summary, self.style, use_budget=False,
-                                                    xlabels=labels, center=self.center))
+                    lambda: _compact_x(plots.sample_efficiency(
+                        summary, self.style, use_budget=False, xlabels=labels,
+                        center=self.center)))
         left = [t for t in self.f.tasks if t not in set(summary["task"])]
         if left:
             s.add("note", "No simulated schedule, so not drawn against wall-clock: "
@@ -92,7 +97,38 @@ class BenchmarkSections:
                                  sources))
 
 
-def _relabel(fig):
+#: A tick label in at most two significant digits (0.3, 0.06, 1e-05).
+_SHORT = FuncFormatter(lambda value, _position: f"{value:.2g}")
+
+
+def _minor(marks: tuple[float, ...]) -> FuncFormatter:
+    """Minor log ticks labelled only at ``marks`` times a power of ten (room between them)."""
+    def short(value: float, _position: int) -> str:
+        if value <= 0:
+            return ""
+        mantissa = round(value / 10 ** math.floor(math.log10(value)), 6)
+        return f"{value:.2g}" if mantissa in marks else ""
+    return FuncFormatter(short)
+
+
+def _compact_x(fig: Figure) -> Figure:
+    """Few x ticks, large values with SI prefixes (350k): recorded seconds reach 10^5 and more,
+    whose tick labels would run into each other in a small panel (and an offset text "1e5"
+    would sit on the axis label); log y ticks as short numbers (0.3, 0.06)."""
+    for ax in fig.axes:
+        if ax.has_data():
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+            ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+            if ax.get_yscale() == "log":  # "3 × 10^-1" minor labels push the y label off the edge
+                low, high = ax.get_ylim()
+                ax.yaxis.set_major_formatter(_SHORT)
+                marks = (2.0, 3.0, 5.0) if high < 10 * low else (2.0, 5.0) if high < 100 * low \
+                    else ()
+                ax.yaxis.set_minor_formatter(_minor(marks) if marks else NullFormatter())
+    return fig
+
+
+def _relabel(fig: Figure) -> Figure:
     """COCO's y label: what the fraction counts."""
     for ax in fig.axes:
         if ax.has_data():

@@ -286,3 +286,48 @@ def test_what_cannot_run_in_flight_is_a_clear_error(tmp_path: Path, settings: st
     code, output = run_cli(tmp_path, suite_text(settings=settings, runner=runner, budget=budget))
     assert code == 2 and message in output, output
 
+
+
+SIMULATED = """
+[suite]
+name = "simulated-k4"
+seed = 5
+repetitions = 3
+[budget]
+trials = 150
+[settings]
+in_flight = 4
+simulated_time = "recorded"
+[[tasks]]
+name = "nb201/cifar10"
+[[tasks]]
+name = "fcnet/protein_structure"
+[[runners]]
+name = "random"
+[[runners]]
+name = "optuna.tpe"
+"""
+
+
+@pytest.mark.slow
+def test_the_simulator_with_four_workers_resumes_after_sigkill_to_the_same_trials(
+        tmp_path: Path) -> None:
+    # Budget: about 40 s (two runs of 12 studies × 150 trials on recorded tables, k = 4).
+    path = tmp_path / "simulated.toml"
+    path.write_text(SIMULATED)
+    reference = tmp_path / "reference.db"
+    tunebench.run_suite(path, reference, progress=False)
+    again = tmp_path / "again.db"
+    tunebench.run_suite(path, again, progress=False)
+    assert trials(again).equals(trials(reference))
+    killed = tmp_path / "killed.db"
+    stored = run_and_kill(path, killed, 600, "--no-cache")
+    assert 600 <= stored < len(trials(reference))
+    tunebench.run_suite(path, killed, progress=False)
+    assert trials(killed).equals(trials(reference))
+    assert schedules(killed) == schedules(reference)
+    # The schedule is the recorded costs': every trial ends at its begin plus its train_time.
+    ends = load_trials(reference)
+    for row in ends.itertuples():
+        assert row.extra["schedule"]["end"] == row.extra["schedule"]["begin"] + \
+            row.extra["cost_seconds"]

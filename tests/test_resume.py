@@ -75,6 +75,52 @@ def test_a_finished_suite_rerun_does_nothing(write_suite, tmp_path):
     assert again.trials_run == 0 and again.studies_skipped == again.studies_total
 
 
+FINISHED = """
+[suite]
+name = "finished"
+[budget]
+trials = 3
+[[tasks]]
+name = "branin"
+[[runners]]
+name = "optuna.tpe"
+[[runners]]
+name = "nevergrad.ngopt"
+"""
+
+_PROBE = """
+import sys
+from tunebench.cli import main
+sys.argv = ["tunebench", "run", sys.argv[1], "--db", sys.argv[2], "-q"]
+try:
+    main()
+except SystemExit:
+    pass
+print("IMPORTED", sorted(m for m in ("optuna", "nevergrad", "hyperopt", "pandas") if m in sys.modules))
+"""
+
+
+def test_a_finished_suite_reruns_from_the_cli_without_loading_any_library(write_suite, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = write_suite(FINISHED)
+    db = tmp_path / "f.db"
+    tunebench.run_suite(path, db, progress=False)
+    env = {**os.environ, "PYTHONHASHSEED": "0"}  # (a serial run would re-execute itself first)
+    done = subprocess.run([sys.executable, "-c", _PROBE, str(path), str(db)], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert "all 2 studies of this suite are already finished" in done.stdout, done.stdout
+    assert "IMPORTED []" in done.stdout  # nothing heavy: the store alone answered
+    # One repetition more is work to do: the full path runs it.
+    again = subprocess.run([sys.executable, "-m", "tunebench", "run", str(path), "--db", str(db),
+                            "-q", "--repetitions", "2"], capture_output=True, text=True, env=env,
+                           timeout=120)
+    assert again.returncode == 0 and "2 studies run, 2 already finished" in " ".join(
+        again.stdout.split()), again.stdout
+
+
 def test_a_different_suite_in_the_same_store_is_refused_unless_appended(write_suite, tmp_path):
     db = tmp_path / "a.db"
     tunebench.run_suite(write_suite(SUITE.replace("@DELAY@", "0.0")), db, progress=False)

@@ -1,11 +1,16 @@
-"""The two small tasks the shipped claims need, loaded by their settings as a plugin file.
+"""The small tasks the shipped claims need, loaded by their settings as a plugin file.
 
 - ``gd_line``: full-batch gradient descent fitting a line ``y ≈ w·x + b`` by mean squared error —
   the worked example x = 1, 2, 3, 4; y = 2, 4, 6, 8 (slope 2, intercept 0).
 - ``ridge_diabetes``: ridge regression on scikit-learn's diabetes data, scored exactly as
   ``RidgeCV`` scores an ``alpha`` by default — the mean squared leave-one-out error.
 
-Both are deterministic and ignore the evaluation seed.
+- ``low_effective_dim``: a quadratic bowl in [0, 1]^d in which only the first ``important``
+  coordinates matter much — the "low effective dimensionality" of Bergstra & Bengio (2012).
+
+The first two are deterministic and ignore the evaluation seed; the third places its optimum
+from the seed, so every repetition is a new function of the same shape (no grid is favoured by
+where the optimum happens to lie).
 """
 
 from __future__ import annotations
@@ -140,4 +145,43 @@ class DiabetesRidgeLOO(Task):
         return Result(value=loo_mse, test_value=None, extra={"r2": r2})
 
 
-__all__ = ["DiabetesRidgeLOO", "GradientDescentLine"]
+class LowEffectiveDimension(Task):
+    """f(x) = Σᵢ wᵢ·(xᵢ − cᵢ)² on [0, 1]^d with wᵢ = 1 for the first ``important`` coordinates and
+    ``weight`` (default 0.01) for the rest; c is drawn uniformly from the evaluation seed.
+
+    Bergstra & Bengio (JMLR 2012, §1 and Figure 1) argue that when f depends mostly on a few
+    coordinates, a grid of n points tries only n^(1/d) values of each, where random search tries n:
+    this is the function of their figure, f(x, y) = g(x) + h(y) with h small. ``test_value`` is
+    the same noise-free value; ``optimum`` is 0 (at c, whatever the seed).
+    """
+
+    name = "low_effective_dim"
+    description = "Quadratic in [0,1]^d where few coordinates matter (Bergstra & Bengio 2012, Fig. 1)"
+    metric = "value"
+    direction = Direction.MINIMIZE
+    optimum = 0.0
+
+    def __init__(self, dims: int = 2, important: int = 1, weight: float = 0.01) -> None:
+        if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= 50:
+            raise TaskError(f"dims must be an integer from 1 to 50, got {dims!r}")
+        if isinstance(important, bool) or not isinstance(important, int) \
+                or not 1 <= important <= dims:
+            raise TaskError(f"important must be an integer from 1 to dims ({dims}), got {important!r}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
+            raise TaskError(f"weight must be a number in [0, 1], got {weight!r}")
+        self.weights = np.array([1.0] * important + [float(weight)] * (dims - important))
+        self._space = Space({f"x{i + 1}": Float(0.0, 1.0) for i in range(dims)})
+
+    @property
+    def space(self) -> Space:
+        return self._space
+
+    def evaluate(self, config: Config, fidelity: int, seed: int, context: EvalContext) -> Result:
+        checked = self._space.validate(config)
+        x = np.array([float(checked[f"x{i + 1}"]) for i in range(len(self.weights))])
+        centre = np.random.default_rng(seed).uniform(0.0, 1.0, len(self.weights))
+        value = float(self.weights @ (x - centre) ** 2)
+        return Result(value=value, test_value=value)
+
+
+__all__ = ["DiabetesRidgeLOO", "GradientDescentLine", "LowEffectiveDimension"]

@@ -29,7 +29,8 @@ app = typer.Typer(
 
 #: Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = (
-    "run", "listing", "show", "check", "evaluate", "space", "data", "report", "reproduce", "plugins",
+    "run", "listing", "show", "check", "evaluate", "space", "data", "report", "reproduce", "claims",
+    "plugins", "tables", "distortion",
 )
 
 for _name in COMMAND_MODULES:

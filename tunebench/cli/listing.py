@@ -1,85 +1,129 @@
-"""`tunebench list tasks|runners`: what exists, with a one-line description each."""
+"""`tunebench list tasks|runners`: what exists, one row each, in the form the reader needs.
+
+A terminal gets a table that fits its width (descriptions below it when narrow); a pipe gets
+``plain``: one line per item, full names, aligned columns, no box drawing, so ``grep`` and
+``awk`` work; ``--format tsv|csv|json`` are for programs (JSON carries every capability and
+stays stable). Values are the instance's (a task's fidelity as built with its defaults), runners
+that cannot work here are listed apart with the reason and not counted, and each row says where
+it comes from (built-in, a plugin package, a plugin file).
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from typing import Any
 
 import typer
 from rich import box
 from rich.table import Table
 
-from tunebench.cli.common import console, fail
+from tunebench.cli.common import console, err_console, fail
+
+FORMATS = ("table", "plain", "tsv", "csv", "json")
 
 
 def list_things(
     what: str = typer.Argument(..., help="tasks or runners"),
+    fmt: str | None = typer.Option(None, "--format", help="table (a terminal's default), plain "
+                                   "(a pipe's: one line each), tsv, csv or json."),
+    plugin: list[str] = typer.Option([], "--plugin", help="Load this plugin file first (its "
+                                     "tasks and runners are listed too); repeatable."),
 ) -> None:
-    """List the tasks or runners tunebench can find (built-ins, installed plugins)."""
+    """List the tasks or runners tunebench can find (built-ins, installed plugins, --plugin files).
+
+    Examples: tunebench list runners | grep optuna; tunebench list tasks --format json
+    """
     from tunebench import registry
 
-    wide = console.width >= 120  # descriptions get a column; narrower, a line of their own
+    chosen = fmt or ("table" if console.is_terminal else "plain")
+    if chosen not in FORMATS:
+        fail(f"--format {chosen!r}: choose one of {', '.join(FORMATS)}")
+    for path in plugin:
+        try:
+            registry.load_plugin_file(path)
+        except registry.RegistryError as exc:
+            fail(f"--plugin {path}: {exc}")
     if what in ("task", "tasks"):
-        classes, broken = registry.all_tasks()
-        table = _table("Tasks", "task", "metric", "direction", "fidelity", "optimum", wide=wide)
-        for name, cls in classes.items():
-            fidelity = f"{cls.max_fidelity}" + (" ↻" if cls.can_continue else "")
-            members = getattr(cls, "family_members", ())
-            shown = f"{name}/{members[0]}…{members[-1]}" if members else name  # a family
-            if len(shown) > 24:  # fcnet/naval_propulsion…slice_localization would squeeze the rest
-                shown = f"{name}/<{getattr(cls, 'family_option', 'member')}>"
-            _add(table, wide, cls.description, shown, cls.metric, str(cls.direction), fidelity,
-                 "exact, per member" if members else _optimum(name))
-        legend = "fidelity: the default maximum; ↻ a trial can continue from its checkpoint"
+        rows, unavailable = task_rows(registry)
     elif what in ("runner", "runners"):
-        classes, broken = registry.all_runners()
-        table = _table("Runners", "runner", "library", "family", "fidelity", "notes", wide=wide)
-        for column, width in zip(table.columns[1:3], (15, 12), strict=True):
-            column.min_width, column.overflow = width, "fold"  # "scikit-optimize", "evolutionary"
-        for name, cls in classes.items():
-            caps = cls.capabilities
-            description = cls.description + (f" [dim]({caps.notes})[/]" if caps.notes else "")
-            _add(table, wide, description, name, f"{caps.library} {cls.version()}", caps.family,
-                 _fidelity_support(caps), _notes(caps))
-        legend = ("fidelity: prune stops trials early, choose proposes each trial's fidelity, "
-                  "continue promotes earlier trials; batch: proposes several at once")
+        rows, unavailable = runner_rows(registry)
     else:
         fail(f"cannot list {what!r}: choose `tasks` or `runners`")
         return
-    console.print(table)
-    console.print(legend, style="dim", highlight=False)
-    _print_descriptions()
-    for name, message in broken.items():
-        console.print(f"[red]unavailable[/] {name}: {message}", highlight=False)
+    kind = "tasks" if what.startswith("task") else "runners"
+    if chosen == "json":
+        print(json.dumps({kind: rows, "unavailable": unavailable}, indent=2, default=str))
+    elif chosen in ("tsv", "csv"):
+        _delimited(rows, "\t" if chosen == "tsv" else ",")
+    elif chosen == "plain":
+        _plain(rows, kind)
+    else:
+        _table(rows, kind)
+    if chosen in ("table", "plain"):  # apart, and not counted; in a pipe, beside the data
+        show = console if chosen == "table" else err_console
+        for item in unavailable:
+            show.print(f"unavailable {item['name']}: {item['reason']}", highlight=False,
+                       markup=False)
 
 
-def _table(title: str, *columns: str, wide: bool) -> Table:
-    table = Table(*columns, *(["description"] if wide else []), title=title, box=box.SIMPLE_HEAD,
-                  pad_edge=False)
-    table.columns[0].no_wrap = True  # names are what a user copies: never broken
-    table.columns[3].min_width = 8  # "continue", "27 ↻"
-    return table
+# ----------------------------------------------------------------------------- the rows
+def origin(source: str) -> str:
+    """Where a registered class comes from, from the registry's record of it."""
+    if source.startswith("plugin file "):
+        return "plugin file"
+    if source.startswith("entry point ") and source.endswith("(tunebench)"):
+        return "built-in"
+    if source.startswith("entry point "):
+        return f"plugin package {source.rsplit('(', 1)[-1].rstrip(')')}"
+    return "registered"
 
 
-_DESCRIPTIONS: list[tuple[str, str]] = []
+def task_rows(registry: Any) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    classes, broken = registry.all_tasks()
+    rows = []
+    for name, cls in classes.items():
+        members = list(getattr(cls, "family_members", ()))
+        try:
+            instance = registry.make_task(name)
+            fidelity, optimum = instance.max_fidelity, _optimum(instance, bool(members))
+        except Exception:  # a listing never fails because one task cannot be built by default
+            fidelity, optimum = cls.max_fidelity, "?"
+        rows.append({"name": name, "members": members, "metric": cls.metric,
+                     "direction": str(cls.direction), "max_fidelity": int(fidelity),
+                     "fidelity_unit": cls.fidelity_unit, "continues": bool(cls.can_continue),
+                     "optimum": optimum, "origin": origin(registry.task_source(name)),
+                     "description": cls.description,
+                     "citation": getattr(cls, "citation", None),
+                     "licence": getattr(cls, "licence", None)})
+    return rows, [{"name": n, "reason": m} for n, m in broken.items()]
 
 
-def _add(table: Table, wide: bool, description: str, *cells: str) -> None:
-    if wide:
-        table.add_row(*cells, description)
-    else:  # narrower: the descriptions follow the table, each on lines of its own
-        table.add_row(*cells)
-        _DESCRIPTIONS.append((cells[0], description))
+def runner_rows(registry: Any) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    classes, broken = registry.all_runners()
+    rows, unavailable = [], [{"name": n, "reason": m} for n, m in broken.items()]
+    for name, cls in classes.items():
+        reason = getattr(cls, "unavailable", None)
+        if reason:
+            unavailable.append({"name": name, "reason": reason})
+            continue
+        caps = cls.capabilities
+        rows.append({"name": name, "library": caps.library, "version": cls.version(),
+                     "family": caps.family, "fidelity": _fidelity_support(caps),
+                     "notes": _notes(caps), "origin": origin(registry.runner_source(name)),
+                     "description": cls.description, "capabilities": caps.as_dict()})
+    return rows, unavailable
 
 
-def _print_descriptions() -> None:
-    if _DESCRIPTIONS:
-        table = Table(box=None, show_header=False, pad_edge=False)
-        table.add_column(no_wrap=True, style="bold")
-        table.add_column()
-        for name, description in _DESCRIPTIONS:
-            table.add_row(name, description)
-        console.print(table)
-        _DESCRIPTIONS.clear()
+def _optimum(task: Any, family: bool) -> str:
+    """The default instance's exact optimum; a reference (a fit on each seed's own split) is
+    named, not computed: a listing must stay instant."""
+    if family:  # BBOB's f_opt per member, or a reference (Bayesmark's best published loss)
+        return "exact, per member" if task.optimum_is_exact else "reference, per member"
+    if not task.optimum_is_exact:
+        return "reference, per seed"
+    return "—" if task.optimum is None else f"{task.optimum:.6g}"
 
 
 def _fidelity_support(caps: Any) -> str:
@@ -99,20 +143,82 @@ def _notes(caps: Any) -> str:
     return ", ".join(notes) or "·"
 
 
+def _shown_name(row: dict[str, Any]) -> str:
+    members = row.get("members") or []
+    if not members:
+        return row["name"]
+    shown = f"{row['name']}/{members[0]}…{members[-1]}"
+    return shown if len(shown) <= 24 else f"{row['name']}/<member>"  # fcnet's names are long
+
+
+def _cells(row: dict[str, Any], kind: str) -> list[str]:
+    if kind == "tasks":
+        fidelity = f"{row['max_fidelity']}" + (" ↻" if row["continues"] else "")
+        return [_shown_name(row), row["metric"], row["direction"], fidelity, row["optimum"]]
+    return [row["name"], f"{row['library']} {row['version']}", row["family"], row["fidelity"],
+            row["notes"]]
+
+
+_HEADERS = {"tasks": ("task", "metric", "direction", "fidelity", "optimum"),
+            "runners": ("runner", "library", "family", "fidelity", "notes")}
+_LEGENDS = {"tasks": "fidelity: the default maximum; ↻ a trial can continue from its checkpoint",
+            "runners": "fidelity: prune stops trials early, choose proposes each trial's fidelity, "
+                       "continue promotes earlier trials; batch: proposes before it hears back"}
+
+
+# ----------------------------------------------------------------------------- the formats
+def _plain(rows: list[dict[str, Any]], kind: str) -> None:
+    cells = [_cells(row, kind) for row in rows]
+    # The first two columns aligned (what the eye scans); the rest as they come, so a line
+    # stays within 80 columns.
+    widths = [max((len(c[i]) for c in cells), default=0) for i in range(2)]
+    for line in cells:
+        head = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+        print("  ".join([*head, *line[2:]]).rstrip())
+
+
+def _delimited(rows: list[dict[str, Any]], delimiter: str) -> None:
+    if not rows:
+        return
+    keys = [k for k in rows[0] if k not in ("capabilities", "members")]
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(keys)
+    for row in rows:
+        writer.writerow(["" if row[k] is None else row[k] for k in keys])
+    print(out.getvalue(), end="")
+
+
+def _table(rows: list[dict[str, Any]], kind: str) -> None:
+    wide = console.width >= 120  # descriptions get a column; narrower, a line of their own
+    table = Table(*_HEADERS[kind], *(["description"] if wide else []),
+                  title=f"{kind.capitalize()} ({len(rows)})", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.columns[0].no_wrap = True  # names are what a user copies: never broken
+    table.columns[3].min_width = 8  # "continue", "27 ↻"
+    if kind == "runners":
+        for column, width in zip(table.columns[1:3], (15, 12), strict=True):
+            column.min_width, column.overflow = width, "fold"  # "scikit-optimize", "evolutionary"
+    below = []
+    for row in rows:
+        description = row["description"]
+        notes = row.get("capabilities", {}).get("notes")
+        if notes:
+            description += f" [dim]({notes})[/]"
+        if wide:
+            table.add_row(*_cells(row, kind), description)
+        else:
+            table.add_row(*_cells(row, kind))
+            below.append((_shown_name(row), description))
+    console.print(table)
+    console.print(_LEGENDS[kind], style="dim", highlight=False)
+    if below:
+        descriptions = Table(box=None, show_header=False, pad_edge=False)
+        descriptions.add_column(no_wrap=True, style="bold")
+        descriptions.add_column()
+        for name, description in below:
+            descriptions.add_row(name, description)
+        console.print(descriptions)
+
+
 def register(app: typer.Typer) -> None:
     app.command("list")(list_things)
-
-
-def _optimum(name: str) -> str:
-    """The default instance's exact optimum; a reference (a fit on each seed's own split, e.g.
-    linreg's lasso path) is named, not computed: a listing must stay instant."""
-    from tunebench.registry import make_task
-
-    try:
-        task = make_task(name)
-        if not task.optimum_is_exact:
-            return "reference, per seed"
-        optimum = task.optimum
-    except Exception:  # listing must not fail because one task cannot be built with defaults
-        return "?"
-    return "—" if optimum is None else f"{optimum:.6g}"

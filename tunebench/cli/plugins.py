@@ -11,7 +11,8 @@ from tunebench.cli.common import console, fail, parse_options, user_errors
 from tunebench.output_paths import check_output_dir, writing
 
 new_app = typer.Typer(
-    help="Write a ready-to-edit plugin package (pyproject with the entry point, module, test).",
+    help="Write a ready-to-edit plugin package (pyproject with the entry point, module, test) "
+         "or claim manifest.",
     no_args_is_help=True,
 )
 

@@ -1,4 +1,4 @@
-"""`tunebench reproduce`, `tunebench export` and `tunebench claims`: reproducibility from the command line."""
+"""`tunebench reproduce` and `tunebench export`: reproducibility from the command line."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from tunebench.cli.common import console, err_console, fail, user_errors
 from tunebench.output_paths import check_output_file, store_files, write_text_output
 
 _VERDICT_STYLE = {"identical": "green", "within tolerance": "yellow", "different": "bold red",
-                  "error": "bold red", "not run": "dim", "replicated": "green",
-                  "not replicated": "bold red"}
+                  "error": "bold red", "not run": "dim"}
 
 
 def _fmt(value: Any, exact: bool = False) -> str:
@@ -149,15 +148,49 @@ def reproduce(
 
 def export(
     db: Path = typer.Option(Path("results.db"), "--db", help="The results store to export."),
-    out: Path = typer.Option(..., "--out", "-o", help="The bundle to write (.tar.gz): a new file."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="The bundle to write (.tar.gz, a "
+                                    "new file), or with --format parquet the folder to write."),
+    fmt: str = typer.Option("bundle", "--format", help="bundle (a reproducible .tar.gz) or "
+                            "parquet (studies, trials and curves as Parquet files)."),
+    optuna_storage: str | None = typer.Option(None, "--optuna-storage", help="Also write every "
+                                              "study into this optuna storage URL (e.g. "
+                                              "sqlite:///optuna.db), for optuna-dashboard."),
     force: bool = typer.Option(False, "--force", help="Replace OUT if it is an existing regular file."),
 ) -> None:
-    """Pack a results store into a shareable bundle: the store, the resolved suites, the
-    environment, a lock of package versions and the plugin files the suites load.
+    """Pack a results store into a shareable bundle (the store, the resolved suites, the
+    environment, a lock of package versions and the plugin files the suites load), or export it
+    as Parquet files or into an optuna storage.
 
-    Example: tunebench export --db results.db -o results.tar.gz; elsewhere: tunebench reproduce
-    results.tar.gz
+    Examples: tunebench export --db results.db -o results.tar.gz (elsewhere: tunebench reproduce
+    results.tar.gz); tunebench export --db results.db --format parquet -o results/;
+    tunebench export --db results.db --optuna-storage sqlite:///optuna.db
     """
+    if fmt not in ("bundle", "parquet"):
+        fail(f"--format {fmt!r}: choose bundle or parquet")
+    if out is None and optuna_storage is None:
+        fail("nothing to write: give --out (a bundle, or a folder with --format parquet) or "
+             "--optuna-storage URL")
+    if not db.is_file():
+        fail(f"--db {db}: no such results store")
+    if out is not None and fmt == "parquet":
+        from tunebench.suite.export_formats import export_parquet
+
+        with user_errors():
+            written = export_parquet(db, out)
+        console.print(f"[bold green]exported[/] {db} → {out}/: "
+                      + ", ".join(f"{name}.parquet ({rows} rows)" for name, rows in written.items()))
+    elif out is not None:
+        _export_bundle(db, out, force)
+    if optuna_storage is not None:
+        from tunebench.suite.export_formats import export_optuna
+
+        with user_errors():
+            names = export_optuna(db, optuna_storage)
+        console.print(f"[bold green]exported[/] {len(names)} studies → {optuna_storage}; open "
+                      f"with: optuna-dashboard {optuna_storage}")
+
+
+def _export_bundle(db: Path, out: Path, force: bool) -> None:
     from tunebench.suite.bundle import export_bundle
 
     with user_errors():
@@ -171,87 +204,6 @@ def export(
     console.print(f"Reproduce it anywhere: [bold]tunebench reproduce {out}[/]")
 
 
-# ----------------------------------------------------------------------------- claims
-
-def render_claims(results: list[Any]) -> None:
-    for result in results:
-        claim = result.claim
-        table = Table(title=f"{claim.id}: {claim.title}", title_justify="left",
-                      caption=_citation(claim), caption_justify="left")
-        for column in ("expectation", "published", "measured", ""):
-            table.add_column(column, justify="left" if column != "measured" else "right")
-        for e in result.expectations:
-            mark = "[red]error[/]" if e.error else ("[green]✓[/]" if e.holds else "[red]✗[/]")
-            table.add_row(e.expectation.what, e.expectation.describe(),
-                          e.error or _fmt(e.measured), mark)
-        console.print(table)
-        known = "" if result.as_known else f" [bold red](recorded as {claim.known_verdict})[/]"
-        console.print(f"  → {_styled(result.verdict)}{known}"
-                      + (f": {result.error}" if result.error else "")
-                      + f" [dim]({result.seconds:.1f} s)[/]")
-        if claim.notes and result.verdict != "replicated":
-            console.print(f"  [dim]{claim.notes}[/]")
-
-
-def _citation(claim: Any) -> str:
-    source = claim.source
-    parts = [source.citation.replace("\n", " ")]
-    if source.year:
-        parts.append(str(source.year))
-    if source.where:
-        parts.append(source.where)
-    if source.url:
-        parts.append(source.url)
-    return "source: " + "; ".join(parts)
-
-
-def claims(
-    ids: list[str] = typer.Argument(None, help="Claim ids to check (default: all)."),
-    list_only: bool = typer.Option(False, "--list", help="List the shipped claims and exit."),
-    strict: bool = typer.Option(False, "--strict", help="Exit 1 unless every claim replicates."),
-    json_out: Path = typer.Option(None, "--json", help="Also write the results as JSON here."),
-) -> None:
-    """Check the published results shipped with tunebench: replicated or not, measured beside
-    published.
-
-    A claim that does not replicate is a finding, not a failure: the exit code is 1 only when a
-    verdict differs from the one recorded in its manifest (or a claim cannot be measured), so CI
-    notices any change. --strict exits 1 unless every claim replicates.
-
-    Example: tunebench claims gd-critical-learning-rate
-    """
-    from tunebench.claims import REPLICATED, check_claims, shipped_claims
-
-    with user_errors():
-        selected = shipped_claims(ids or None)
-        if json_out is not None and not list_only:  # before the claims run, not after
-            check_output_file(json_out, "--json", force=True, devices=True)
-    if list_only:
-        table = Table(title="claims shipped with tunebench", title_justify="left")
-        for column in ("id", "title", "source", "recorded verdict"):
-            table.add_column(column, no_wrap=column == "id")
-        for claim in selected:
-            table.add_row(claim.id, claim.title, claim.source.url or claim.source.kind,
-                          _styled(claim.known_verdict))
-        console.print(table)
-        return
-    results = check_claims(selected)
-    render_claims(results)
-    replicated = sum(r.verdict == REPLICATED for r in results)
-    changed = [r.claim.id for r in results if not r.as_known]
-    console.print(f"[bold]{replicated} of {len(results)} claims replicated[/]"
-                  f" in {sum(r.seconds for r in results):.1f} s"
-                  + (f"; [bold red]verdict changed[/] for {', '.join(changed)}" if changed else
-                     "; every verdict as recorded"))
-    if json_out is not None:
-        with user_errors():
-            write_text_output(json_out, json.dumps([r.to_dict() for r in results], indent=2,
-                                                   default=str), "--json")
-    if changed or (strict and replicated < len(results)):
-        raise typer.Exit(1)
-
-
 def register(app: typer.Typer) -> None:
     app.command("reproduce")(reproduce)
     app.command("export")(export)
-    app.command("claims")(claims)

@@ -24,6 +24,12 @@ def run(
                                     "holding fewer runs only the missing ones."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not reuse cached evaluations."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    only: list[str] = typer.Option([], "--only", help="Run only the studies of task=LABEL, "
+                                   "runner=LABEL or both (task=a,runner=b); repeatable. The "
+                                   "others stay in the store, to be run later."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would run — studies per "
+                                 "task and runner, those already finished, budgets, and an "
+                                 "estimate from the store's finished studies — and run nothing."),
 ) -> None:
     """Run a suite of (task × runner × repetition) studies under one budget.
 
@@ -32,6 +38,22 @@ def run(
 
     Example: tunebench run quick --db results.db
     """
+    from tunebench.suite.finished import finished_count, study_filter
+
+    try:
+        keep = study_filter(only)
+    except ValueError as exc:
+        fail(str(exc))
+    if dry_run:
+        _dry_run(suite, db, repetitions, keep)
+        return
+    done = finished_count(suite, db, repetitions) if keep is None else None
+    if done is not None:  # nothing to run: no library imported, no interpreter re-executed
+        console.print(f"[bold green]done[/]: all {done} studies of this suite are already "
+                      f"finished in {db}; nothing to run")
+        console.print(f"Next: [bold]tunebench show --db {db}[/] or [bold]tunebench report --db "
+                      f"{db}[/]")
+        return
     from tunebench.suite.run import run_suite
 
     if executor == "serial":
@@ -44,7 +66,7 @@ def run(
         try:
             summary = run_suite(suite, db, executor=executor, workers=workers, append=append,
                                 cache=cache, progress=not quiet, console=err_console,
-                                repetitions=repetitions, **options)
+                                repetitions=repetitions, only=keep, **options)
         except KeyboardInterrupt:
             err_console.print(f"[yellow]interrupted[/]: finished trials are in {db}; run the same "
                               "command again to resume.")
@@ -53,6 +75,8 @@ def run(
         f"[bold green]done[/]: suite {summary.suite!r}: {summary.studies_run} studies run, "
         f"{summary.studies_skipped} already finished, {summary.trials_run} trials in "
         f"{summary.seconds:.1f} s → {db}"
+        + (f"; {summary.studies_left_out} left for later (--only)" if summary.studies_left_out
+           else "")
     )
     for warning in summary.warnings():
         err_console.print(f"[yellow]warning[/] {warning}", highlight=False)
@@ -62,6 +86,32 @@ def run(
         fail(f"{len(summary.failed_studies)} studies failed (their finished trials are stored; "
              "fix the cause and re-run to resume)", code=1)
     console.print(f"Next: [bold]tunebench show --db {db}[/] or [bold]tunebench report --db {db}[/]")
+
+
+def _dry_run(suite: str, db: Path, repetitions: int | None, keep: object) -> None:
+    from rich.table import Table
+
+    from tunebench.suite.finished import plan_rows
+    from tunebench.suite.spec import with_repetitions
+    from tunebench.suite.spec_parse import load_suite
+
+    with user_errors():
+        spec = with_repetitions(load_suite(suite), repetitions)
+        rows = plan_rows(spec, db, keep)
+    table = Table("task", "runner", "studies", "finished", "budget each", "estimate",
+                  title=f"{spec.name}: what `tunebench run` would do (nothing ran)")
+    for row in rows:
+        estimate = row["estimate_seconds"]
+        table.add_row(row["task"], row["runner"], str(row["studies"]), str(row["finished"]),
+                      row["budget"], "?" if estimate is None else f"{estimate / 60:.1f} min")
+    console.print(table)
+    left = sum(r["studies"] - r["finished"] for r in rows)
+    known = [r["estimate_seconds"] for r in rows if r["estimate_seconds"] is not None]
+    console.print(f"{left} of {sum(r['studies'] for r in rows)} studies to run"
+                  + (f"; about {sum(known) / 60:.1f} min serial where the store has finished "
+                     "studies of the task" if known else "") + ".", highlight=False)
+    for task, runner in spec.exclude:
+        console.print(f"left out by declaration: {task} × {runner}", highlight=False)
 
 
 #: Set in the re-executed process, so it never re-executes twice.

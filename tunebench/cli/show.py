@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 from rich import box
 from rich.table import Table
 
 from tunebench.cli.common import console, user_errors
+
+if TYPE_CHECKING:  # pandas is imported by the commands that read a store, not by every command
+    import pandas as pd
 
 #: The runner the paired differences are taken against.
 BASELINE = "random"
@@ -100,12 +103,12 @@ def _summary(trials: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
             "smoke": bool(group["smoke"].astype(bool).any()) if "smoke" in group else False,
             "regret": float(group["regret"].mean()),
             "delta": mean, "delta_half": half, "pairs": pairs,
-            "test": float(pd.to_numeric(group["best_test_value"], errors="coerce").mean()),
+            "test": float(_pandas().to_numeric(group["best_test_value"], errors="coerce").mean()),
             "trials": int(group["n_trials"].sum()), "failed": int(group["n_failed"].sum()),
             "budget": group["budget_amount"].iloc[0], "budget_kind": group["budget_kind"].iloc[0],
             "source": "; ".join(sorted(set(group["source"].dropna().astype(str)))),
         })
-    return pd.DataFrame(rows)
+    return _pandas().DataFrame(rows)
 
 
 def _reference_text(sources: set[str]) -> str:
@@ -200,3 +203,9 @@ def show(db: Path = typer.Option(Path("results.db"), "--db", help="Results store
 
 def register(app: typer.Typer) -> None:
     app.command("show")(show)
+
+
+def _pandas():
+    import pandas
+
+    return pandas

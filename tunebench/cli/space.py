@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
 from rich.table import Table
 
@@ -16,23 +18,33 @@ def show_space(
                                      "value), repeatable, e.g. -o resolution=3."),
     task_option: list[str] = typer.Option([], "--task-option", "-t", help="Task option "
                                           "KEY=VALUE, repeatable, e.g. -t dim=4."),
+    plugin: list[str] = typer.Option([], "--plugin", help="Load this plugin file first (for a "
+                                     "task or runner it defines); repeatable."),
 ) -> None:
     """Print every parameter of TASK as tunebench defines it and as RUNNER's library receives it.
 
     Lossy translations (an integer optimised as a rounded float, a categorical relaxed to
     weights, a condition the library cannot express) are flagged with the reason.
     """
-    from tunebench.registry import get_runner_class, make_task
+    from tunebench.registry import get_runner_class, load_plugin_file, make_task
     from tunebench.runners.translation import describe, translate
 
     with user_errors():
+        for path in plugin:
+            load_plugin_file(path)
         the_task = make_task(task, parse_options(task_option))
         space = the_task.space
         if runner is None:
-            table = Table("parameter", "definition", title=f"{task}: search space")
+            defaults = the_task.default_config()
+            table = Table("parameter", "definition", "default", title=f"{task}: search space")
             for name in space:
-                table.add_row(name, describe(space[name]))
+                param = space[name]
+                shown = defaults.get(name, param.default_value())
+                table.add_row(name, describe(param), json.dumps(shown))
             console.print(table)
+            console.print("Evaluate any configuration, whole or in part: tunebench eval "
+                          f"{task} -c '{json.dumps(dict(list(defaults.items())[:1]))}'",
+                          highlight=False, markup=False)
             return
         cls = get_runner_class(runner)
         options = parse_options(option)

@@ -105,9 +105,9 @@ class _RecordingContext(EvalContext):
         super().__init__(device="cpu", threads=1, precision="fp32", pruner=pruner)
         self.steps: list[Any] = []
 
-    def report(self, step: int, value: float) -> None:
+    def report(self, step: int, value: float, seconds: float | None = None) -> None:
         self.steps.append(step)
-        super().report(step, value)
+        super().report(step, value, seconds)
 
 
 @dataclass(frozen=True)

@@ -329,8 +329,9 @@ def _run(suites: list[dict[str, Any]], chosen: list[_StoredStudy], plugins: Mapp
     out: dict[tuple[int, str, str, int], _Reproduced] = {}
     study_ids: dict[tuple[int, str, str, int], int] = {}
     to_run = [s for s in chosen if s.history]
-    with ResultStore(target) as store, RunProgress(len(to_run), enabled=progress,
-                                                   console=console) as bar:
+    with ResultStore(target) as store, RunProgress(
+            len(to_run), enabled=progress, console=console, pending=[s.task for s in to_run],
+            workers=workers) as bar:
         for stored_suite in suites:
             mine = [s for s in to_run if s.suite_id == stored_suite["id"]]
             if not mine:

@@ -8,7 +8,7 @@ seeded runner and continue, so the outcome equals an uninterrupted run.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,8 @@ class RunSummary:
     suite: str
     studies_total: int
     studies_skipped: int = 0
+    #: unfinished studies that ``only`` left for later
+    studies_left_out: int = 0
     studies_run: int = 0
     trials_run: int = 0
     seconds: float = 0.0
@@ -69,13 +71,15 @@ def run_suite(suite: str | Path | Mapping[str, Any] | SuiteSpec, db: str | Path,
               executor: str | Executor = "serial", workers: int = 1, append: bool = False,
               cache: EvaluationCache | None = None, progress: bool = True,
               console: Console | None = None, repetitions: int | None = None,
+              only: Callable[[StudySpec], bool] | None = None,
               **executor_options: Any) -> RunSummary:
     """Run (or resume) a suite into the results store at ``db``.
 
     ``suite`` is a suite file, the name of a shipped suite (``"quick"``), a dict as read from TOML,
     or a :class:`SuiteSpec`. ``append`` allows a different suite in a store that already has one.
     ``repetitions`` overrides the suite's count: the same suite grown (or cut), so on a store
-    holding fewer repetitions only the missing studies run.
+    holding fewer repetitions only the missing studies run. ``only`` keeps the studies to run
+    now (the others are planned and stay unfinished, to be run later).
     """
     spec = suite if isinstance(suite, SuiteSpec) else load_suite(suite)
     spec = with_repetitions(spec, repetitions)
@@ -90,7 +94,13 @@ def run_suite(suite: str | Path | Mapping[str, Any] | SuiteSpec, db: str | Path,
         suite_id = store.register_suite(spec, allow_other_suites=append)
         jobs, study_ids, directions = _plan(store, suite_id, spec, studies)
         summary.studies_skipped = len(studies) - len(jobs)
-        with RunProgress(len(studies), enabled=progress, console=console) as bar:
+        if only is not None:
+            kept = [job for job in jobs if only(job.study)]
+            summary.studies_left_out, jobs = len(jobs) - len(kept), kept
+        with RunProgress(len(studies) - summary.studies_left_out, enabled=progress,
+                         console=console,
+                         pending=[job.study.task.label for job in jobs],
+                         workers=getattr(chosen, "workers", workers)) as bar:
             bar.skip(summary.studies_skipped)
             sink = StoreSink(store, study_ids, bar, directions)
             try:

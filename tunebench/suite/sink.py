@@ -41,7 +41,7 @@ class StoreSink:
         environment = info.pop("environment", None) or capture_environment()
         env_id = self.store.record_environment(environment)
         self.store.start_study(self.study_ids[key], info, env_id)
-        self.progress.study_started(self.label_prefix + study_label(key))
+        self.progress.study_started(self.label_prefix + study_label(key), key, key[0])
 
     def trial_finished(self, key: StudyKey, record: TrialRecord) -> None:
         self.store.add_trial(self.study_ids[key], record)
@@ -55,9 +55,9 @@ class StoreSink:
     def study_finished(self, key: StudyKey, result: StudyResult) -> None:
         self.store.finish_study(self.study_ids[key], result)
         self.studies_run += 1
-        self.progress.study_done()
+        self.progress.study_done(key)
 
     def study_failed(self, key: StudyKey, error: str, trace: str) -> None:
         self.store.fail_study(self.study_ids[key], error)
         self.failed[key] = error
-        self.progress.study_done()
+        self.progress.study_done(key)

@@ -204,10 +204,13 @@ class SuiteSpec:
     source: str | None = None  # where it was read from
     source_text: str | None = None
     seeds: SeedPolicy = field(default_factory=SeedPolicy)
+    #: (task label, runner label) pairs left out by declaration (a pair that cannot work): no
+    #: study of them is planned, and the report says so.
+    exclude: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved suite: what is stored, hashed and re-run by ``reproduce``."""
-        return {
+        out = {
             "name": self.name, "description": self.description, "seed": self.seed,
             "repetitions": self.repetitions, "seeds": self.seeds.to_dict(),
             "budget": self.budget.to_dict(), "settings": self.settings.to_dict(),
@@ -215,6 +218,12 @@ class SuiteSpec:
             "runners": [r.to_dict() for r in self.runners],
             "plugins": list(self.plugins),
         }
+        if self.exclude:  # only when set: suites stored before it existed keep their form
+            out["exclude"] = [{"task": t, "runner": r} for t, r in self.exclude]
+        return out
+
+    def excluded(self, task: str, runner: str) -> bool:
+        return (task, runner) in self.exclude
 
     @property
     def fingerprint(self) -> str:
@@ -227,6 +236,8 @@ class SuiteSpec:
         for task in self.tasks:
             for rep in range(task.repetitions or self.repetitions):
                 for runner in self.runners:
+                    if (task.label, runner.label) in self.exclude:
+                        continue
                     eval_seed, seed = self.seeds.study_seeds(self.seed, task.label, runner.label,
                                                              rep, runner.pinned_seed)
                     out.append(StudySpec(

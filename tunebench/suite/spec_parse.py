@@ -39,7 +39,7 @@ from tunebench.suite.spec import (
 # ----------------------------------------------------------------------------- parsing
 
 _SECTIONS = {"suite", "budget", "settings", "tasks", "runners"}
-_SUITE_KEYS = {"name", "description", "seed", "repetitions", "plugins", "seeds"}
+_SUITE_KEYS = {"name", "description", "seed", "repetitions", "plugins", "seeds", "exclude"}
 _SEEDS_KEYS = {"evaluation", "runner"}
 _BUDGET_KEYS = {"trials", "epochs", "device_seconds", "charge_optimizer"}
 _SETTINGS_KEYS = {"device", "threads", "precision", "trial_timeout", "gpus_per_study",
@@ -237,7 +237,7 @@ def _parse_entries(reader: _Reader, data: Mapping[str, Any], section: str,
 
 
 def parse_suite(data: Mapping[str, Any], source: str = "<suite>", base_dir: Path | None = None,
-                source_text: str | None = None) -> SuiteSpec:
+                source_text: str | None = None, check: bool = True) -> SuiteSpec:
     """Validate a suite given as a dict (as read from TOML) and resolve it."""
     reader = _Reader(source)
     check_nesting(data, source)
@@ -273,13 +273,36 @@ def parse_suite(data: Mapping[str, Any], source: str = "<suite>", base_dir: Path
     settings = _parse_settings(reader, reader.table(data, "settings", ""))
     tasks = tuple(TaskSpec(**t) for t in _parse_entries(reader, data, "tasks", _TASK_KEYS))
     runners = tuple(RunnerSpec(**r) for r in _parse_entries(reader, data, "runners", _RUNNER_KEYS))
+    exclude = _parse_exclude(reader, suite.get("exclude", []), tasks, runners)
     spec = SuiteSpec(name=name, seed=seed, repetitions=repetitions, budget=budget, tasks=tasks,
                      runners=runners, settings=settings, plugins=tuple(plugins),
                      description=description, source=source, source_text=source_text,
-                     seeds=seeds)
+                     seeds=seeds, exclude=exclude)
     check_study_count(spec, "suite.repetitions")
-    check_names(spec)
+    if check:
+        check_names(spec)
     return spec
+
+
+def _parse_exclude(reader: _Reader, raw: Any, tasks: tuple[TaskSpec, ...],
+                   runners: tuple[RunnerSpec, ...]) -> tuple[tuple[str, str], ...]:
+    """``exclude = [{ task = "…", runner = "…" }, …]``: pairs of labels that exist."""
+    example = 'exclude = [{ task = "mnist_cnn", runner = "optuna.gp" }]'
+    if not isinstance(raw, list):
+        raise reader.error("suite.exclude", f"must be a list of tables, e.g. {example}")
+    task_labels, runner_labels = {t.label for t in tasks}, {r.label for r in runners}
+    pairs = []
+    for i, item in enumerate(raw):
+        where = f"suite.exclude[{i}]"
+        if not isinstance(item, Mapping) or set(item) != {"task", "runner"}:
+            raise reader.error(where, f"must name a task and a runner label, e.g. {example}")
+        task, runner = item["task"], item["runner"]
+        for value, labels, what in ((task, task_labels, "task"), (runner, runner_labels, "runner")):
+            if value not in labels:
+                raise reader.error(f"{where}.{what}", f"{value!r} is not a {what} label of this "
+                                   f"suite; its {what}s are {', '.join(sorted(labels))}")
+        pairs.append((task, runner))
+    return tuple(pairs)
 
 
 def check_nesting(data: Any, source: str, limit: int = MAX_NESTING) -> None:
@@ -335,6 +358,8 @@ def check_names(spec: SuiteSpec) -> None:
                              f"task); task {task_spec.label!r} does not: remove it, or use "
                              f"simulated_time = \"steps\"", source, f"tasks[{i}]")
         for j, runner_spec in enumerate(spec.runners):
+            if spec.excluded(task_spec.label, runner_spec.label):
+                continue  # left out by declaration: it need not work
             try:
                 runner_cls = get_runner_class(runner_spec.name)
                 if task.space.is_conditional and not runner_cls.capabilities.conditional:
@@ -398,10 +423,11 @@ def resolve_suite_path(path_or_name: str | Path) -> Path:
     )
 
 
-def load_suite(path_or_name: str | Path | Mapping[str, Any]) -> SuiteSpec:
-    """Read and validate a suite: a TOML path, a shipped suite's name, or a dict."""
+def load_suite(path_or_name: str | Path | Mapping[str, Any], check: bool = True) -> SuiteSpec:
+    """Read and validate a suite: a TOML path, a shipped suite's name, or a dict. ``check=False``
+    leaves out what needs the tasks and runners built (their names and options)."""
     if isinstance(path_or_name, Mapping):
-        return parse_suite(path_or_name)
+        return parse_suite(path_or_name, check=check)
     path = resolve_suite_path(path_or_name)
     try:
         if path.stat().st_size > MAX_SUITE_BYTES:
@@ -420,7 +446,7 @@ def load_suite(path_or_name: str | Path | Mapping[str, Any]) -> SuiteSpec:
     except RecursionError:  # the parser recurses into nested arrays and inline tables
         raise SuiteError(f"tables and arrays nest too deep to read (allowed: at most {MAX_NESTING} "
                          "levels); flatten the value", str(path)) from None
-    return parse_suite(data, source=str(path), base_dir=path.parent, source_text=text)
+    return parse_suite(data, source=str(path), base_dir=path.parent, source_text=text, check=check)
 
 
 def suite_from_dict(data: Mapping[str, Any]) -> SuiteSpec:
@@ -429,7 +455,8 @@ def suite_from_dict(data: Mapping[str, Any]) -> SuiteSpec:
         "suite": {"name": data["name"], "seed": data["seed"], "repetitions": data["repetitions"],
                   "seeds": dict(data.get("seeds") or {}),
                   "description": data.get("description", ""),
-                  "plugins": list(data.get("plugins", []))},
+                  "plugins": list(data.get("plugins", [])),
+                  **({"exclude": data["exclude"]} if data.get("exclude") else {})},
         "budget": _budget_table(data["budget"]),
         "settings": {k: v for k, v in data["settings"].items() if v is not None},
         "tasks": [{"name": t["name"], "label": t["label"], "options": t["options"],

@@ -1,0 +1,84 @@
+"""Running what you mean: a suite's `exclude` pairs, `run --only`, and `run --dry-run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_suite_bounds import run_cli
+from typer.testing import CliRunner
+
+from tunebench.cli import app
+from tunebench.suite.spec_parse import load_suite, suite_from_dict
+from tunebench.suite.store import load_studies
+
+SUITE = """
+[suite]
+name = "selection"
+repetitions = 2
+exclude = [{ task = "hartmann6", runner = "cma.cmaes" }]
+[budget]
+trials = 3
+[[tasks]]
+name = "branin"
+[[tasks]]
+name = "hartmann6"
+[[runners]]
+name = "random"
+[[runners]]
+name = "cma.cmaes"
+"""
+
+
+def write(tmp_path: Path, text: str = SUITE) -> Path:
+    path = tmp_path / "suite.toml"
+    path.write_text(text)
+    return path
+
+
+def test_an_excluded_pair_plans_no_study_and_survives_the_store(tmp_path: Path) -> None:
+    spec = load_suite(write(tmp_path))
+    pairs = {(s.task.label, s.runner.label) for s in spec.studies()}
+    assert ("hartmann6", "cma.cmaes") not in pairs and len(spec.studies()) == 6
+    assert suite_from_dict(spec.to_dict()).exclude == spec.exclude  # stored and rebuilt
+    without = load_suite(write(tmp_path, SUITE.replace(
+        'exclude = [{ task = "hartmann6", runner = "cma.cmaes" }]\n', "")))
+    assert without.fingerprint != spec.fingerprint and "exclude" not in without.to_dict()
+
+
+@pytest.mark.parametrize(("exclude", "message"), [
+    ('exclude = [{ task = "branin" }]', "suite.exclude[0]: must name a task and a runner"),
+    ('exclude = [{ task = "nope", runner = "random" }]', "suite.exclude[0].task: 'nope' is not a "
+     "task label of this suite"),
+    ('exclude = "branin"', "suite.exclude: must be a list of tables"),
+])
+def test_a_bad_exclude_is_a_clear_error(tmp_path: Path, exclude: str, message: str) -> None:
+    text = SUITE.replace('exclude = [{ task = "hartmann6", runner = "cma.cmaes" }]', exclude)
+    code, output = run_cli(tmp_path, text)
+    assert code == 2 and message in output, output
+
+
+def test_only_runs_the_studies_asked_for_and_the_rest_later(tmp_path: Path) -> None:
+    path, db = write(tmp_path), tmp_path / "r.db"
+    result = CliRunner().invoke(app, ["run", str(path), "--db", str(db), "-q", "--only",
+                                      "task=branin,runner=random", "--only", "task=hartmann6"])
+    assert result.exit_code == 0, result.output
+    # branin × random (2 repetitions) and every hartmann6 study (× random only: cma is excluded)
+    assert "4 studies run" in " ".join(result.output.split())
+    assert "2 left for later (--only)" in " ".join(result.output.split())
+    done = load_studies(db)
+    done = done[done.status == "done"]
+    assert sorted(zip(done.task, done.runner, strict=True)) == \
+        [("branin", "random")] * 2 + [("hartmann6", "random")] * 2
+    result = CliRunner().invoke(app, ["run", str(path), "--db", str(db), "-q"])
+    assert result.exit_code == 0 and (load_studies(db).status == "done").sum() == 6
+
+
+def test_a_dry_run_shows_the_plan_and_runs_nothing(tmp_path: Path) -> None:
+    path, db = write(tmp_path), tmp_path / "r.db"
+    result = CliRunner().invoke(app, ["run", str(path), "--db", str(db), "--dry-run"],
+                                env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    assert "6 of 6 studies to run" in result.output
+    assert "left out by declaration: hartmann6 × cma.cmaes" in result.output
+    assert not db.exists()

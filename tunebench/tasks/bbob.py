@@ -59,6 +59,10 @@ class BBOBFunction(Task):
     #: ``bbob/f7`` names this task with ``function = "f7"`` (see tunebench.registry).
     family_option: ClassVar[str] = "function"
     family_members: ClassVar[tuple[str, ...]] = tuple(f"f{k}" for k in range(1, 25))
+    citation: ClassVar[str] = ("Hansen, Finck, Ros & Auger, Real-Parameter Black-Box Optimization "
+                               "Benchmarking 2009: Noiseless Functions Definitions, INRIA RR-6829; "
+                               "evaluated by ioh (de Nobel et al., IOHexperimenter, ACM TELO 2024)")
+    licence: ClassVar[str] = "BSD-3-Clause (ioh)"
 
     def __init__(self, function: int | str = 1, dim: int = 2, instance: int = 1) -> None:
         self.function = function_number(function)

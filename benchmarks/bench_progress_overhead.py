@@ -10,7 +10,6 @@ Run as a pytest-benchmark case (``pytest benchmarks/bench_progress_overhead.py -
 from __future__ import annotations
 
 import io
-import statistics
 import tempfile
 import time
 from pathlib import Path

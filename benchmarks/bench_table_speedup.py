@@ -4,8 +4,8 @@ on the real ``mnist_cnn`` it was tabulated from (1,000 training images, 5 epochs
 The replay runs the whole study (random search, 100 trials, every trial at the table's 5
 epochs). The real side runs a few full trials of the same task with the table's options and is
 extrapolated per epoch (its trials' own training seconds) to the study's 500 epochs (running 100
-real trials would take most of an hour here). Both sides run in this process, one after the other. Reported: seconds of each and
-their ratio (the issue asks ≥ 1,000×).
+real trials would take most of an hour here). Both sides run in this process, one after the
+other. Reported: seconds of each and their ratio (the issue asks ≥ 1,000×).
 
 Run as a pytest-benchmark case (``pytest benchmarks/bench_table_speedup.py --benchmark-only -s``)
 or as a script (``python -m benchmarks.bench_table_speedup``).

@@ -82,3 +82,15 @@ def test_a_dry_run_shows_the_plan_and_runs_nothing(tmp_path: Path) -> None:
     assert "6 of 6 studies to run" in result.output
     assert "left out by declaration: hartmann6 × cma.cmaes" in result.output
     assert not db.exists()
+
+
+def test_the_report_says_which_pairs_were_left_out(tmp_path: Path) -> None:
+    from tunebench.reports.frames import build_frames, read_store
+    from tunebench.reports.provenance import collect
+
+    db = tmp_path / "r.db"
+    result = CliRunner().invoke(app, ["run", str(write(tmp_path)), "--db", str(db), "-q"])
+    assert result.exit_code == 0, result.output
+    data = read_store(db)
+    notes = collect(data, build_frames(data)).notes
+    assert any("leaves out by declaration hartmann6 × cma.cmaes" in note for note in notes), notes

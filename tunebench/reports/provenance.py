@@ -223,6 +223,12 @@ def collect(data: StoreData, frames: Frames) -> Provenance:
             notes.append(f"Studies ran in {len(table)} environments that differ in "
                          + ", ".join(varying) + ".")
 
+    for item in data.suite_specs:
+        pairs = (item.get("spec") or {}).get("exclude") or []
+        if pairs:
+            notes.append(f"Suite {item.get('name')!r} leaves out by declaration "
+                         + ", ".join(f"{p['task']} × {p['runner']}" for p in pairs)
+                         + ": those pairs have no studies and are in no statistic.")
     suites, sources = suite_table(data.suite_specs)
     columns = ["study_id", "suite", "task", "runner", "repetition", "eval_seed", "runner_seed",
                "budget_kind", "budget_amount", "budget_spent", "budget_met", "status", "n_trials",

@@ -87,7 +87,9 @@ def test_list_shows_broken_plugins_as_unavailable_and_the_rest(broken_distributi
     assert "unavailable not_a_task: task 'not_a_task'" in out and "not a subclass" in out
     assert "unavailable misnamed:" in out and "declares name='good_demo'" in out
     runners = normal(CliRunner().invoke(app, ["list", "runners"]).output)
-    assert "Runners" in runners and "unavailable broken_runner" in runners
+    assert "optuna.tpe" in runners and "unavailable broken_runner" in runners
+    table = normal(CliRunner().invoke(app, ["list", "runners", "--format", "table"]).output)
+    assert "Runners (" in table and "unavailable broken_runner" in table
 
 
 def test_the_good_plugin_still_runs_end_to_end(broken_distribution: Path, tmp_path: Path) -> None:

@@ -254,7 +254,10 @@ def test_a_store_sqlite_may_not_write_gets_one_clear_message(finished_store, mon
         ResultStore(db)
     message = str(raised.value)
     assert "is read-only" in message and "upgrading" not in message
+    # A finished suite needs no write: it answers from the store. More repetitions must write.
     result = _invoke("run", str(suite), "--db", str(db), "-q", "--no-cache")
+    assert result.exit_code == 0 and "nothing to run" in " ".join(result.output.split())
+    result = _invoke("run", str(suite), "--db", str(db), "-q", "--no-cache", "--repetitions", "9")
     assert result.exit_code == 2 and "is read-only" in result.output
     monkeypatch.undo()
     assert db.read_bytes() == before

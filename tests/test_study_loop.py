@@ -268,7 +268,7 @@ name = "random"
 
 
 class _NoProgress:
-    def study_done(self) -> None:
+    def study_done(self, key=None) -> None:
         pass
 
 

@@ -30,6 +30,9 @@ def finished_count(suite: Any, db: str | Path, repetitions: int | None = None) -
         expected = {(s.task.label, s.runner.label, s.repetition, int(s.task.smoke))
                     for s in spec.studies()}
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            # A damaged store is never "finished": the full path names the damage.
+            if conn.execute("PRAGMA quick_check").fetchone() != ("ok",):
+                return None
             row = conn.execute("SELECT id FROM suites WHERE fingerprint=?",
                                (spec.fingerprint,)).fetchone()
             if row is None:

@@ -88,3 +88,22 @@ def test_the_shipped_bbob_suite_scales_its_budget_with_the_dimension():
     assert len(spec.tasks) == 32
     for task in spec.tasks:
         assert task.budget.amount == 50 * task.options["dim"] and task.name.startswith("bbob/f")
+
+
+def test_ma_bbob_is_iohs_many_affine_function_with_its_optimum() -> None:
+    import ioh
+    import numpy as np
+
+    from tunebench.registry import make_task
+
+    for dim, instance in ((2, 1), (5, 7), (10, 123)):
+        task = make_task("ma_bbob", {"dim": dim, "instance": instance})
+        problem = ioh.problem.ManyAffine(instance=instance, n_variables=dim)
+        rng = np.random.default_rng(instance)
+        for _ in range(5):
+            config = task.space.sample(rng)
+            assert task(config) == problem(np.array(list(config.values())))
+        assert abs(task.optimum) < 1e-9  # MA-BBOB's optimum is 0 by construction
+        assert task(task.minimizers[0]) == task.optimum
+    a, b = make_task("ma_bbob", {"instance": 1}), make_task("ma_bbob", {"instance": 2})
+    assert a.minimizers != b.minimizers

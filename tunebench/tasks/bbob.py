@@ -107,3 +107,38 @@ class BBOBFunction(Task):
     def evaluate(self, config: Config, fidelity: int, seed: int, context: EvalContext) -> Result:
         value = self(config)
         return Result(value=value, test_value=value, fidelity_spent=1)
+
+
+class MABBOB(BBOBFunction):
+    """MA-BBOB (Vermetten et al. 2023): an affine combination of BBOB functions, one per instance
+    number, with its own shift x_opt — many landscapes between BBOB's 24 (``instance`` picks it;
+    ioh's ``ManyAffine``). ``optimum`` is ioh's f(x_opt), 0 up to rounding."""
+
+    name = "ma_bbob"
+    description = ("MA-BBOB: affine combinations of the BBOB functions (via ioh): ma_bbob, "
+                   "options dim, instance")
+    family_option: ClassVar[str | None] = None
+    family_members: ClassVar[tuple[str, ...]] = ()
+    citation: ClassVar[str] = ("D. Vermetten, F. Ye, T. Bäck, C. Doerr, MA-BBOB: Many-Affine "
+                               "Combinations of BBOB Functions for Evaluating AutoML Approaches "
+                               "in Noiseless Numerical Black-Box Optimization Contexts, AutoML "
+                               "2023; evaluated by ioh")
+
+    def __init__(self, dim: int = 2, instance: int = 1) -> None:
+        super().__init__(1, dim, instance)
+
+    def __repr__(self) -> str:
+        return f"MABBOB(dim={self.dim}, instance={self.instance})"
+
+    @functools.cached_property
+    def problem(self) -> Any:
+        try:
+            import ioh
+        except ImportError:
+            raise TaskError("ma_bbob needs ioh 0.4.2: pip install 'tunebench[benchmarks]' "
+                            "(make install does)") from None
+        return ioh.problem.ManyAffine(instance=self.instance, n_variables=self.dim)
+
+    @property
+    def label(self) -> str:
+        return f"MA-BBOB instance {self.instance}"

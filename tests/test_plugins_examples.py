@@ -147,3 +147,23 @@ def test_the_readme_snippets_are_short_and_conform(tmp_path: Path) -> None:
         path.write_text(code)
         report = check_plugin(str(path))
         assert report.ok, [row.describe() for row in report.failures]
+
+
+def test_the_keras_example_runs_as_a_task_and_its_pruner_stops_fit(tmp_path: Path) -> None:
+    """Keras 3 on its torch backend, as a plugin file; ASHA's stop raised inside Keras's epoch
+    callback ends `fit` (a reduced budget of the shipped suite: 24 epochs, 2-epoch trials)."""
+    import tomllib
+
+    root = Path(__file__).parent.parent / "examples" / "keras_task"
+    suite = tomllib.loads((root / "suite.toml").read_text())
+    suite["suite"]["plugins"] = [str(root / "keras_mlp.py")]
+    suite["suite"]["repetitions"] = 1
+    suite["budget"] = {"epochs": 24}
+    suite["runners"] = [{"name": "optuna.asha", "options": {"min_resource": 1}}]
+    tunebench.run_suite(suite, tmp_path / "k.db", progress=False)
+    trials = tunebench.load_trials(tmp_path / "k.db")
+    assert (trials.status != "failed").all(), trials.error.dropna().tolist()
+    assert (trials.status == "pruned").any()
+    pruned = trials[trials.status == "pruned"]
+    assert (pruned.fidelity_spent < pruned.fidelity).any()  # stopped before its last epoch
+    assert trials.charge.sum() == 24

@@ -94,3 +94,17 @@ def test_the_report_says_which_pairs_were_left_out(tmp_path: Path) -> None:
     data = read_store(db)
     notes = collect(data, build_frames(data)).notes
     assert any("leaves out by declaration hartmann6 × cma.cmaes" in note for note in notes), notes
+
+
+def test_a_seed_override_runs_another_suite_stored_with_its_seed(tmp_path: Path) -> None:
+    path, db = write(tmp_path), tmp_path / "r.db"
+    for seed in ("0", "5"):
+        result = CliRunner().invoke(app, ["run", str(path), "--db", str(db), "-q", "--seed", seed,
+                                          "--append"])
+        assert result.exit_code == 0, result.output
+    studies = load_studies(db)
+    assert len(studies) == 12  # two suites of six studies: the seeds differ, so the suites do
+    seeds = studies.groupby(["task", "runner", "repetition"]).eval_seed.nunique()
+    assert (seeds == 2).all()
+    result = CliRunner().invoke(app, ["run", str(path), "--db", str(db), "--seed", "-1"])
+    assert result.exit_code == 2

@@ -24,6 +24,8 @@ def run(
                                     "holding fewer runs only the missing ones."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not reuse cached evaluations."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    seed: int = typer.Option(None, "--seed", help="Run the suite with this seed instead of its "
+                             "own (every study's seeds follow from it; stored with it)."),
     only: list[str] = typer.Option([], "--only", help="Run only the studies of task=LABEL, "
                                    "runner=LABEL or both (task=a,runner=b); repeatable. The "
                                    "others stay in the store, to be run later."),
@@ -45,9 +47,9 @@ def run(
     except ValueError as exc:
         fail(str(exc))
     if dry_run:
-        _dry_run(suite, db, repetitions, keep)
+        _dry_run(suite, db, repetitions, keep, seed)
         return
-    done = finished_count(suite, db, repetitions) if keep is None else None
+    done = finished_count(suite, db, repetitions, seed) if keep is None else None
     if done is not None:  # nothing to run: no library imported, no interpreter re-executed
         console.print(f"[bold green]done[/]: all {done} studies of this suite are already "
                       f"finished in {db}; nothing to run")
@@ -66,7 +68,7 @@ def run(
         try:
             summary = run_suite(suite, db, executor=executor, workers=workers, append=append,
                                 cache=cache, progress=not quiet, console=err_console,
-                                repetitions=repetitions, only=keep, **options)
+                                repetitions=repetitions, only=keep, seed=seed, **options)
         except KeyboardInterrupt:
             err_console.print(f"[yellow]interrupted[/]: finished trials are in {db}; run the same "
                               "command again to resume.")
@@ -88,15 +90,16 @@ def run(
     console.print(f"Next: [bold]tunebench show --db {db}[/] or [bold]tunebench report --db {db}[/]")
 
 
-def _dry_run(suite: str, db: Path, repetitions: int | None, keep: object) -> None:
+def _dry_run(suite: str, db: Path, repetitions: int | None, keep: object,
+             seed: int | None) -> None:
     from rich.table import Table
 
     from tunebench.suite.finished import plan_rows
-    from tunebench.suite.spec import with_repetitions
+    from tunebench.suite.spec import with_repetitions, with_seed
     from tunebench.suite.spec_parse import load_suite
 
     with user_errors():
-        spec = with_repetitions(load_suite(suite), repetitions)
+        spec = with_seed(with_repetitions(load_suite(suite), repetitions), seed)
         rows = plan_rows(spec, db, keep)
     table = Table("task", "runner", "studies", "finished", "budget each", "estimate",
                   title=f"{spec.name}: what `tunebench run` would do (nothing ran)")

@@ -15,18 +15,19 @@ from pathlib import Path
 from typing import Any
 
 
-def finished_count(suite: Any, db: str | Path, repetitions: int | None = None) -> int | None:
+def finished_count(suite: Any, db: str | Path, repetitions: int | None = None,
+                   seed: int | None = None) -> int | None:
     """The number of studies of ``suite`` (a path, a shipped suite's name or a dict) when the
     store at ``db`` holds all of them finished; None when anything is left to run, or the question
     cannot be answered cheaply (the full run then says what is wrong, if anything is)."""
-    from tunebench.suite.spec import with_repetitions
+    from tunebench.suite.spec import with_repetitions, with_seed
     from tunebench.suite.spec_parse import load_suite
 
     path = Path(db)
     if not path.is_file():
         return None
     try:
-        spec = with_repetitions(load_suite(suite, check=False), repetitions)
+        spec = with_seed(with_repetitions(load_suite(suite, check=False), repetitions), seed)
         expected = {(s.task.label, s.runner.label, s.repetition, int(s.task.smoke))
                     for s in spec.studies()}
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:

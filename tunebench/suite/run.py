@@ -19,7 +19,7 @@ from tunebench.registry import make_task
 from tunebench.suite.executors import Executor, StudyJob, make_executor
 from tunebench.suite.progress import RunProgress
 from tunebench.suite.sink import StoreSink
-from tunebench.suite.spec import StudySpec, SuiteSpec, study_label, with_repetitions
+from tunebench.suite.spec import StudySpec, SuiteSpec, study_label, with_repetitions, with_seed
 from tunebench.suite.spec_parse import load_suite
 from tunebench.suite.store import ResultStore
 from tunebench.suite.study import EvaluationCache
@@ -71,7 +71,7 @@ def run_suite(suite: str | Path | Mapping[str, Any] | SuiteSpec, db: str | Path,
               executor: str | Executor = "serial", workers: int = 1, append: bool = False,
               cache: EvaluationCache | None = None, progress: bool = True,
               console: Console | None = None, repetitions: int | None = None,
-              only: Callable[[StudySpec], bool] | None = None,
+              only: Callable[[StudySpec], bool] | None = None, seed: int | None = None,
               **executor_options: Any) -> RunSummary:
     """Run (or resume) a suite into the results store at ``db``.
 
@@ -79,10 +79,11 @@ def run_suite(suite: str | Path | Mapping[str, Any] | SuiteSpec, db: str | Path,
     or a :class:`SuiteSpec`. ``append`` allows a different suite in a store that already has one.
     ``repetitions`` overrides the suite's count: the same suite grown (or cut), so on a store
     holding fewer repetitions only the missing studies run. ``only`` keeps the studies to run
-    now (the others are planned and stay unfinished, to be run later).
+    now (the others are planned and stay unfinished, to be run later). ``seed`` replaces the
+    suite's seed (another suite, stored with it).
     """
     spec = suite if isinstance(suite, SuiteSpec) else load_suite(suite)
-    spec = with_repetitions(spec, repetitions)
+    spec = with_seed(with_repetitions(spec, repetitions), seed)
     chosen = executor if not isinstance(executor, str) else make_executor(
         executor, workers, **executor_options)
     hash_seed = _hash_seed_here(chosen, console)

@@ -182,6 +182,18 @@ def with_repetitions(spec: SuiteSpec, repetitions: int | None) -> SuiteSpec:
     return grown
 
 
+def with_seed(spec: SuiteSpec, seed: int | None) -> SuiteSpec:
+    """The suite with its seed replaced (None: as it is): every study's seeds follow from it, so
+    it is another suite, stored with the seed it ran with."""
+    if seed is None or seed == spec.seed:
+        return spec
+    from tunebench.suite.seeding import MAX_SUITE_SEED
+
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SUITE_SEED:
+        raise SuiteError(f"--seed must be a whole number from 0 to {MAX_SUITE_SEED}, got {seed!r}")
+    return replace(spec, seed=seed)
+
+
 def check_study_count(spec: SuiteSpec, key: str) -> None:
     """Refuse a suite of more than :data:`MAX_STUDIES` studies before any is planned."""
     count = sum(task.repetitions or spec.repetitions for task in spec.tasks) * len(spec.runners)

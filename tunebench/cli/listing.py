@@ -10,9 +10,6 @@ it comes from (built-in, a plugin package, a plugin file).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Any
 
 import typer
@@ -20,14 +17,12 @@ from rich import box
 from rich.table import Table
 
 from tunebench.cli.common import console, err_console, fail
-
-FORMATS = ("table", "plain", "tsv", "csv", "json")
+from tunebench.cli.formats import chosen_format, format_option, print_delimited, print_json, print_plain
 
 
 def list_things(
     what: str = typer.Argument(..., help="tasks or runners"),
-    fmt: str | None = typer.Option(None, "--format", help="table (a terminal's default), plain "
-                                   "(a pipe's: one line each), tsv, csv or json."),
+    fmt: str | None = format_option(),
     plugin: list[str] = typer.Option([], "--plugin", help="Load this plugin file first (its "
                                      "tasks and runners are listed too); repeatable."),
 ) -> None:
@@ -37,9 +32,7 @@ def list_things(
     """
     from tunebench import registry
 
-    chosen = fmt or ("table" if console.is_terminal else "plain")
-    if chosen not in FORMATS:
-        fail(f"--format {chosen!r}: choose one of {', '.join(FORMATS)}")
+    chosen = chosen_format(fmt)
     for path in plugin:
         try:
             registry.load_plugin_file(path)
@@ -54,11 +47,11 @@ def list_things(
         return
     kind = "tasks" if what.startswith("task") else "runners"
     if chosen == "json":
-        print(json.dumps({kind: rows, "unavailable": unavailable}, indent=2, default=str))
+        print_json({kind: rows, "unavailable": unavailable})
     elif chosen in ("tsv", "csv"):
-        _delimited(rows, "\t" if chosen == "tsv" else ",")
+        print_delimited(rows, "\t" if chosen == "tsv" else ",", ("capabilities", "members"))
     elif chosen == "plain":
-        _plain(rows, kind)
+        print_plain(_cells(row, kind) for row in rows)
     else:
         _table(rows, kind)
     if chosen in ("table", "plain"):  # apart, and not counted; in a pipe, beside the data
@@ -166,29 +159,7 @@ _LEGENDS = {"tasks": "fidelity: the default maximum; ↻ a trial can continue fr
                        "continue promotes earlier trials; batch: proposes before it hears back"}
 
 
-# ----------------------------------------------------------------------------- the formats
-def _plain(rows: list[dict[str, Any]], kind: str) -> None:
-    cells = [_cells(row, kind) for row in rows]
-    # The first two columns aligned (what the eye scans); the rest as they come, so a line
-    # stays within 80 columns.
-    widths = [max((len(c[i]) for c in cells), default=0) for i in range(2)]
-    for line in cells:
-        head = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
-        print("  ".join([*head, *line[2:]]).rstrip())
-
-
-def _delimited(rows: list[dict[str, Any]], delimiter: str) -> None:
-    if not rows:
-        return
-    keys = [k for k in rows[0] if k not in ("capabilities", "members")]
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
-    writer.writerow(keys)
-    for row in rows:
-        writer.writerow(["" if row[k] is None else row[k] for k in keys])
-    print(out.getvalue(), end="")
-
-
+# ----------------------------------------------------------------------------- the table
 def _table(rows: list[dict[str, Any]], kind: str) -> None:
     wide = console.width >= 120  # descriptions get a column; narrower, a line of their own
     table = Table(*_HEADERS[kind], *(["description"] if wide else []),

@@ -4,7 +4,10 @@ differences against random search, the best configuration, readable at 80 column
 
 from __future__ import annotations
 
+import csv
 import fcntl
+import io
+import json
 import math
 import os
 import pty
@@ -110,11 +113,11 @@ def test_the_best_configuration_is_the_best_trial_over_all_repetitions(store):
     assert len(best) == 6
 
 
-def _run(db: Path, *, terminal: bool) -> str:
+def _run(db: Path, *, terminal: bool, args: tuple[str, ...] = ()) -> str:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "TERM": "xterm"}
     env.pop("COLUMNS", None)
     env.pop("LINES", None)
-    command = [sys.executable, "-m", "tunebench", "show", "--db", str(db)]
+    command = [sys.executable, "-m", "tunebench", "show", "--db", str(db), *args]
     if not terminal:
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120,
                               check=True)
@@ -140,7 +143,7 @@ def _run(db: Path, *, terminal: bool) -> str:
 @pytest.mark.parametrize("terminal", [True, False], ids=["terminal-80", "pipe"])
 def test_show_fits_80_columns(store, terminal):
     _, db = store
-    out = _run(db, terminal=terminal)
+    out = _run(db, terminal=terminal, args=() if terminal else ("--format", "table"))
     assert ("\x1b[" in out) == terminal  # a real terminal gets colour codes, a pipe none
     lines = ANSI.sub("", out).replace("\r", "").splitlines()
     assert max(cell_len(line) for line in lines) <= 80
@@ -155,8 +158,43 @@ def test_show_fits_80_columns(store, terminal):
 def test_without_random_search_no_spread_is_printed(tmp_path):
     data = shifted_store([SynthRunner("tpe", power=3.0), SynthRunner("cma", power=2.0)])
     write_store(data, tmp_path / "r.db")
-    out = _run(tmp_path / "r.db", terminal=False)
+    out = _run(tmp_path / "r.db", terminal=False, args=("--format", "table"))
     assert "±" not in out
     assert "No random-search runner" in out
     frame = summary_frame(tmp_path / "r.db")
     assert np.isnan(frame["delta"]).all()
+
+
+def test_a_pipe_gets_one_plain_line_per_task_and_runner(store):
+    _, db = store
+    frame = summary_frame(db)
+    lines = _run(db, terminal=False).splitlines()
+    assert len(lines) == len(frame) and not any(c in "".join(lines) for c in "│─┃━")
+    for line, row in zip(lines, frame.itertuples(), strict=True):
+        suite, task, runner, regret, *_ = line.split()
+        assert (suite, task, runner) == (row.suite, row.task, row.runner)  # full names
+        assert float(regret) == pytest.approx(row.regret, rel=1e-3)
+
+
+@pytest.mark.parametrize("fmt", ["json", "tsv", "csv"])
+def test_machine_formats_carry_the_summary_and_best_configuration(store, fmt):
+    _, db = store
+    frame, best = summary_frame(db), best_frame(db)
+    out = _run(db, terminal=False, args=("--format", fmt))
+    if fmt == "json":
+        records = json.loads(out)
+    else:
+        records = list(csv.DictReader(io.StringIO(out), delimiter="\t" if fmt == "tsv" else ","))
+    assert len(records) == len(frame)
+    tops = {(r.task, r.runner): r for r in best.itertuples()}
+    for record, row in zip(records, frame.itertuples(), strict=True):
+        assert record["runner"] == row.runner
+        assert float(record["mean_regret"]) == pytest.approx(row.regret, rel=1e-12)
+        if row.runner == "random":
+            assert record["delta_vs_random"] in (None, "")
+        else:
+            assert float(record["delta_vs_random"]) == pytest.approx(row.delta, rel=1e-12)
+        top = tops[(row.task, row.runner)]
+        assert float(record["best_value"]) == pytest.approx(top.value, rel=1e-12)
+        config = record["best_config"] if fmt == "json" else json.loads(record["best_config"])
+        assert config == pytest.approx(dict(top.config))

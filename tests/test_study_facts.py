@@ -183,7 +183,8 @@ def test_a_runner_that_ignores_its_seed_is_caught_and_shown(write_suite, tmp_pat
     assert _identical(db) == {"random": [None, None, None], "seed_blind": [None, 0, 0]}
     assert "whatever its seed" in summary.identical_repetitions["words × seed_blind"]
     assert "#1 = #0, #2 = #0" in summary.identical_repetitions["words × seed_blind"]
-    shown = CliRunner().invoke(app, ["show", "--db", str(db)], env={"COLUMNS": "200"})
+    shown = CliRunner().invoke(app, ["show", "--db", str(db), "--format", "table"],
+                             env={"COLUMNS": "200"})
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()
     row = next(line for line in lines if "seed_blind" in line and "*" not in line.split()[0])

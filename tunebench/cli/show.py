@@ -19,6 +19,7 @@ from rich import box
 from rich.table import Table
 
 from tunebench.cli.common import console, user_errors
+from tunebench.cli.formats import chosen_format, emit, format_option, print_plain
 
 if TYPE_CHECKING:  # pandas is imported by the commands that read a store, not by every command
     import pandas as pd
@@ -140,20 +141,29 @@ def _delta(row) -> str:
     return f"[bold]{text}[/]" if abs(row.delta) > row.delta_half else text
 
 
-def show(db: Path = typer.Option(Path("results.db"), "--db", help="Results store.")) -> None:
+def show(db: Path = typer.Option(Path("results.db"), "--db", help="Results store."),
+         fmt: str | None = format_option()) -> None:
     """Summarise a results store: per task and runner, the mean regret against each repetition's
     own reference, the paired difference against random search, and the best configuration.
 
     "Δ vs random" is the mean over repetitions of (runner's regret − random search's regret in the
     same repetition) ± the half-width of its 95% t interval: bold where the interval excludes 0.
+
+    In a pipe (or --format plain) one line per (suite, task, runner): suite, task, runner, mean
+    regret, Δ vs random and its half-width, mean test value, done/studies, best validation value.
     """
     from tunebench.reports.best_config import format_config
 
+    chosen = chosen_format(fmt)
     with user_errors():
         trials, studies = _load(db)
         frame, best = _summary(trials, studies), _best(trials)
     if frame.empty:
-        console.print(f"{db} holds no studies yet.")
+        if not emit([], chosen):
+            console.print(f"{db} holds no studies yet.")
+        return
+    if chosen != "table":
+        _rows_out(frame, best, chosen)
         return
     has_baseline = BASELINE in set(frame["runner"])
     for (suite, task), rows in frame.groupby(["suite", "task"], sort=False):
@@ -199,6 +209,46 @@ def show(db: Path = typer.Option(Path("results.db"), "--db", help="Results store
             configs.add_row(row.runner, _number(float(row.value), 5), str(row.repetition),
                             format_config(row.config))
         console.print(configs)
+
+
+def summary_records(frame: pd.DataFrame, best: pd.DataFrame) -> list[dict]:
+    """The summary as plain records (one per suite, task and runner), with the best
+    configuration found over all repetitions: what ``--format json|tsv|csv|plain`` print."""
+    found = {(r.suite, r.task, r.runner): r for r in best.itertuples()}
+    records = []
+    for row in frame.itertuples():
+        top = found.get((row.suite, row.task, row.runner))
+        records.append({
+            "suite": row.suite, "task": row.task, "runner": row.runner,
+            "direction": str(row.direction), "budget": float(row.budget),
+            "budget_kind": str(row.budget_kind), "repetitions": int(row.reps),
+            "studies": int(row.studies), "done": int(row.done), "trials": int(row.trials),
+            "failed": int(row.failed), "mean_regret": float(row.regret),
+            "delta_vs_random": None if row.runner == BASELINE else float(row.delta),
+            "delta_half_width": None if row.runner == BASELINE else float(row.delta_half),
+            "pairs": int(row.pairs), "mean_test": float(row.test),
+            "reference": _reference_text({s for s in str(row.source).split("; ") if s}),
+            "smoke": bool(row.smoke),
+            "best_value": None if top is None else float(top.value),
+            "best_repetition": None if top is None else int(top.repetition),
+            "best_config": None if top is None else dict(top.config)})
+    return records
+
+
+def _rows_out(frame: pd.DataFrame, best: pd.DataFrame, chosen: str) -> None:
+    records = summary_records(frame, best)
+    if emit(records, chosen):
+        return
+
+    def delta(r: dict) -> list[str]:
+        if r["delta_vs_random"] is None:
+            return ["baseline", "—"]
+        return [_number(r["delta_vs_random"], 3), _number(r["delta_half_width"], 2)]
+
+    print_plain(([r["suite"], r["task"], r["runner"], _number(r["mean_regret"]), *delta(r),
+                  _number(r["mean_test"]), f"{r['done']}/{r['studies']}",
+                  "—" if r["best_value"] is None else _number(r["best_value"], 5)]
+                 for r in records), aligned=3)
 
 
 def register(app: typer.Typer) -> None:

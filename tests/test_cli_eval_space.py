@@ -41,13 +41,21 @@ def test_every_unknown_or_inactive_key_is_named_at_once() -> None:
 
 
 def test_space_shows_each_parameters_default() -> None:
-    result = CliRunner().invoke(app, ["space", "linreg"], env={"COLUMNS": "120"})
+    result = CliRunner().invoke(app, ["space", "linreg", "--format", "table"],
+                                env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
     defaults = make_task("linreg").default_config()
     rows = {line.split("│")[1].strip(): line for line in result.output.splitlines()
             if line.count("│") >= 3 and line.split("│")[1].strip()}
     for name, value in defaults.items():
         assert json.dumps(value) in rows[name], (name, rows[name])
+    piped = CliRunner().invoke(app, ["space", "linreg"])  # not a terminal: one line each
+    plain = {line.split()[0]: line for line in piped.output.splitlines()}
+    assert list(plain) == list(make_task("linreg").space)
+    for name, value in defaults.items():
+        assert plain[name].endswith(json.dumps(value)), plain[name]
+    listed = json.loads(CliRunner().invoke(app, ["space", "linreg", "--format", "json"]).output)
+    assert {r["parameter"]: r["default"] for r in listed} == defaults
 
 
 def test_eval_and_space_load_a_plugin_file() -> None:

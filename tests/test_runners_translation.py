@@ -71,12 +71,14 @@ def test_baselines_and_plugins_get_fallbacks() -> None:
 def test_cli_prints_the_audit_table() -> None:
     registry.register_task(_ConditionalTask)
     result = CliRunner().invoke(app, ["space", "test.conditional_task", "--runner",
-                                      "nevergrad.cma"], env={"COLUMNS": "240"})
+                                      "nevergrad.cma", "--format", "table"],
+                                env={"COLUMNS": "240"})
     assert result.exit_code == 0, result.output
     assert "ng.p.Log(lower=1e-05, upper=1)" in result.output
     assert "translated with a loss" in result.output
-    plain = CliRunner().invoke(app, ["space", "test.conditional_task"])
+    plain = CliRunner().invoke(app, ["space", "test.conditional_task"])  # a pipe: plain
     assert plain.exit_code == 0 and "if optimizer in" in plain.output
+    assert "│" not in plain.output and plain.output.splitlines()[0].startswith("lr ")
 
 
 @pytest.mark.parametrize(("args", "message"), [

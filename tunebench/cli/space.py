@@ -7,7 +7,8 @@ import json
 import typer
 from rich.table import Table
 
-from tunebench.cli.common import console, fail, parse_options, user_errors
+from tunebench.cli.common import console, err_console, fail, parse_options, user_errors
+from tunebench.cli.formats import chosen_format, emit, format_option, print_plain
 
 
 def show_space(
@@ -20,6 +21,7 @@ def show_space(
                                           "KEY=VALUE, repeatable, e.g. -t dim=4."),
     plugin: list[str] = typer.Option([], "--plugin", help="Load this plugin file first (for a "
                                      "task or runner it defines); repeatable."),
+    fmt: str | None = format_option(),
 ) -> None:
     """Print every parameter of TASK as tunebench defines it and as RUNNER's library receives it.
 
@@ -29,6 +31,7 @@ def show_space(
     from tunebench.registry import get_runner_class, load_plugin_file, make_task
     from tunebench.runners.translation import describe, translate
 
+    chosen = chosen_format(fmt)
     with user_errors():
         for path in plugin:
             load_plugin_file(path)
@@ -36,11 +39,18 @@ def show_space(
         space = the_task.space
         if runner is None:
             defaults = the_task.default_config()
+            rows = [{"parameter": name, "definition": describe(space[name]),
+                     "default": defaults.get(name, space[name].default_value())}
+                    for name in space]
+            if emit(rows, chosen):
+                return
+            if chosen == "plain":
+                print_plain(([r["parameter"], r["definition"], json.dumps(r["default"])]
+                             for r in rows), aligned=1)
+                return
             table = Table("parameter", "definition", "default", title=f"{task}: search space")
-            for name in space:
-                param = space[name]
-                shown = defaults.get(name, param.default_value())
-                table.add_row(name, describe(param), json.dumps(shown))
+            for row in rows:
+                table.add_row(row["parameter"], row["definition"], json.dumps(row["default"]))
             console.print(table)
             console.print("Evaluate any configuration, whole or in part: tunebench eval "
                           f"{task} -c '{json.dumps(dict(list(defaults.items())[:1]))}'",
@@ -55,6 +65,16 @@ def show_space(
                  f"accepted: {', '.join(accepted) or 'none'}")
         rows = translate(cls, space, options)
     caps = cls.capabilities
+    records = [{"parameter": row.name, "tunebench": row.definition, "library": row.library,
+                "lossy": row.lossy, "why": row.reason} for row in rows]
+    if emit(records, chosen):
+        return
+    if chosen == "plain":
+        print_plain(([r["parameter"], r["tunebench"], "→", r["library"]]
+                     + (["lossy:", r["why"]] if r["lossy"] else []) for r in records), aligned=1)
+        err_console.print(f"{sum(r['lossy'] for r in records)} of {len(records)} parameters "
+                          "translated with a loss.", highlight=False)
+        return
     table = Table("parameter", "tunebench", f"{caps.library} ({cls.version()})", "lossy",
                   "why", title=f"{task} → {runner}", show_lines=True)
     for row in rows:

@@ -10,7 +10,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from tunebench.cli.common import console, user_errors
+from tunebench.cli.common import console, err_console, user_errors
+from tunebench.cli.formats import chosen_format, emit, format_option, print_json, print_plain
 from tunebench.output_paths import check_output_dir, check_output_file, write_text_output
 
 _STYLE = {"replicated": "green", "not replicated": "bold red", "inconclusive": "yellow",
@@ -91,6 +92,7 @@ def claims(
                                     "instead of each setting's (with --store: only the new ones "
                                     "run), to move an inconclusive verdict."),
     json_out: Path = typer.Option(None, "--json", help="Also write the results as JSON here."),
+    fmt: str | None = format_option(),
 ) -> None:
     """Check published results: replicated, not replicated or inconclusive, with both numbers,
     the test and its p-value.
@@ -100,11 +102,15 @@ def claims(
     a claim cannot be measured. --strict exits 1 unless every claim replicates. Bad input (an
     unknown id, a broken manifest) exits 2.
 
+    In a pipe (or --format plain) one line per expectation: claim id, verdict, expectation,
+    published, measured, p-value; --format json prints the whole results.
+
     Example: tunebench claims my-claims/ --store runs/ --repetitions 200
     """
     from tunebench.claims import REPLICATED, check_claims, select_claims
     from tunebench.cli.run import reexec_with_fixed_hash_seed
 
+    chosen = chosen_format(fmt)
     if not list_only:
         reexec_with_fixed_hash_seed("claims")
     with user_errors():
@@ -114,6 +120,12 @@ def claims(
         if store is not None:
             check_output_dir(store, "--store")
             store.mkdir(parents=True, exist_ok=True)
+    if list_only and chosen != "table":
+        rows = [{"id": c.id, "title": c.title, "source": c.source.url or c.source.kind,
+                 "recorded_verdict": c.known_verdict} for c in selected]
+        if not emit(rows, chosen):
+            print_plain([r["id"], r["recorded_verdict"], r["title"]] for r in rows)
+        return
     if list_only:
         table = Table(title="claims", title_justify="left")
         for column in ("id", "title", "source", "recorded verdict"):
@@ -124,19 +136,40 @@ def claims(
         console.print(table)
         return
     results = check_claims(selected, store, repetitions)
-    render_claims(results)
     replicated = sum(r.verdict == REPLICATED for r in results)
     changed = [r.claim.id for r in results if not r.as_known]
-    console.print(f"[bold]{replicated} of {len(results)} claims replicated[/]"
-                  f" in {sum(r.seconds for r in results):.1f} s"
-                  + (f"; [bold red]verdict changed[/] for {', '.join(changed)}" if changed else
-                     "; every verdict as recorded"))
+    if chosen == "table":
+        render_claims(results)
+    else:
+        _results_out(results, chosen)
+    # The tally is for the reader: in a machine format it goes beside the data, to stderr.
+    (console if chosen == "table" else err_console).print(
+        f"[bold]{replicated} of {len(results)} claims replicated[/]"
+        f" in {sum(r.seconds for r in results):.1f} s"
+        + (f"; [bold red]verdict changed[/] for {', '.join(changed)}" if changed else
+           "; every verdict as recorded"))
     if json_out is not None:
         with user_errors():
             write_text_output(json_out, json.dumps([r.to_dict() for r in results], indent=2,
                                                    default=str), "--json")
     if changed or (strict and replicated < len(results)):
         raise typer.Exit(1)
+
+
+def _results_out(results: list[Any], chosen: str) -> None:
+    """The results one expectation per row (plain, tsv, csv) or whole (json)."""
+    if chosen == "json":
+        print_json([r.to_dict() for r in results])
+        return
+    rows = [{"claim": r.claim.id, "claim_verdict": r.verdict, "as_recorded": r.as_known,
+             "expectation": e.expectation.what, "published": e.expectation.describe(),
+             "measured": e.error or _fmt(e.measured),
+             "test": e.verdict.test if e.verdict else "exact",
+             "p": None if e.verdict is None else e.verdict.pvalue, "verdict": e.outcome}
+            for r in results for e in r.expectations]
+    if not emit(rows, chosen):
+        print_plain(([r["claim"], r["verdict"], r["expectation"], r["published"], r["measured"],
+                      "—" if r["p"] is None else f"{r['p']:.3g}"] for r in rows), aligned=3)
 
 
 def new_claim(

@@ -124,3 +124,28 @@ class Stepped(Task):
             context.report(step, value)
         context.save_checkpoint({"x": x, "steps": fidelity})
         return Result(value=value, test_value=value, fidelity_spent=fidelity)
+
+
+class Warns(Task):
+    """Overflows numpy when ``x > 0.5`` and warns about every configuration, as a real task might:
+    the warnings go to the store with their trial, never through the progress display."""
+
+    name = "warns"
+    max_fidelity = 2
+
+    @property
+    def space(self) -> Space:
+        return Space({"x": Float(0.0, 1.0)})
+
+    def evaluate(self, config: Config, fidelity: int, seed: int, context: EvalContext) -> Result:
+        import warnings
+
+        import numpy as np
+
+        x = float(config["x"])
+        for step in range(1, fidelity + 1):
+            context.report(step, x)
+        if x > 0.5:
+            np.exp(np.array([1000.0 + x]))
+        warnings.warn(f"configuration x={x:.3f} is only a test", UserWarning, stacklevel=1)
+        return Result(value=x, test_value=x, fidelity_spent=fidelity)

@@ -18,6 +18,7 @@ from tunebench.suite.budget import trained_steps
 from tunebench.suite.isolation import IsolatedEvaluator, annotate
 from tunebench.suite.limits import Alarm, EvaluationLimits, clipped_outcome
 from tunebench.suite.records import TrialRecord, checked_result
+from tunebench.suite.trial_warnings import keep_warnings, trial_warnings
 from tunebench.tasks.base import (
     Diverged,
     EvalContext,
@@ -63,14 +64,16 @@ def evaluate_trial(loop: StudyLoop, number: int, config: dict[str, Any], key: st
             alarm = loop._alarm = Alarm(limits, first)
     if clip_at is not None:  # a reproduction: stop where the original was clipped
         context.over_budget = lambda: len(context.curve) >= clip_at
+    caught: list[str] = []
     try:
         if left is not None and left <= 0:
             raise TrialClipped("the device-seconds budget ran out before the evaluation began")
-        if alarm is None:
-            returned = evaluate(dict(config), fidelity, loop.study.eval_seed, context)
-        else:
-            with alarm:
+        with trial_warnings() as caught:  # an isolated worker catches the task's own
+            if alarm is None:
                 returned = evaluate(dict(config), fidelity, loop.study.eval_seed, context)
+            else:
+                with alarm:
+                    returned = evaluate(dict(config), fidelity, loop.study.eval_seed, context)
         if not isinstance(returned, Result):
             raise TypeError(f"task {loop.task.name!r} returned {type(returned).__name__} "
                             f"{returned!r:.80}, not a tunebench Result")
@@ -140,6 +143,7 @@ def evaluate_trial(loop: StudyLoop, number: int, config: dict[str, Any], key: st
         test_value, extra = None, {**extra, "clipped": True}
     if isolated is not None:
         annotate(extra, isolated)
+    keep_warnings(extra, caught)  # (with an isolated worker: the parent's, from the pruner)
     return TrialRecord(
         number=number, config=config, config_key=key, status=status, value=value,
         test_value=test_value if status is Status.OK else None, fidelity=fidelity,

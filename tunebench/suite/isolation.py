@@ -44,6 +44,7 @@ from typing import Any
 
 from tunebench.errors import UserError
 from tunebench.suite.spec import StudySpec
+from tunebench.suite.trial_warnings import keep_warnings
 from tunebench.tasks.base import (
     Diverged,
     EvalContext,
@@ -260,9 +261,10 @@ class IsolatedEvaluator:
         self._worker: _Worker | None = None
         self._started: str | None = None  # why the last start failed, if it did
         self._handshake = False  # launched, its first message not read yet
-        #: Of the last evaluation: the worker's CPU seconds, and what it printed.
+        #: Of the last evaluation: the worker's CPU seconds, what it printed, its warnings.
         self.cpu_seconds = 0.0
         self.output = ""
+        self.warnings: list[str] = []
 
     # ----------------------------------------------------------------- the worker's life
     def launch(self) -> None:
@@ -331,7 +333,7 @@ class IsolatedEvaluator:
     # ----------------------------------------------------------------- one evaluation
     def evaluate(self, config: dict[str, Any], fidelity: int, seed: int,
                  context: EvalContext) -> Result:
-        self.cpu_seconds, self.output = 0.0, ""
+        self.cpu_seconds, self.output, self.warnings = 0.0, "", []
         self.start()  # (a no-op when the study loop started it, outside the trial's span)
         worker = self._worker
         if worker is None:
@@ -362,7 +364,7 @@ class IsolatedEvaluator:
             self._worker = None
             raise
         self.output = worker.take_output()
-        *outcome, uncharged, uncharged_cpu, cpu, checkpoint, cpu_total = message
+        *outcome, uncharged, uncharged_cpu, cpu, checkpoint, self.warnings, cpu_total = message
         worker.cpu_total = cpu_total
         self._uncharged(context, uncharged, uncharged_cpu)
         context.saved_checkpoint = checkpoint
@@ -448,6 +450,7 @@ def isolation_facts(mode: str, settings: Any) -> dict[str, Any]:
 
 
 def annotate(extra: dict[str, Any], evaluator: IsolatedEvaluator) -> None:
-    """Store what the worker printed during the trial, if anything."""
+    """Store what the worker printed and the warnings it caught during the trial, if any."""
     if evaluator.output:
         extra["output"] = evaluator.output
+    keep_warnings(extra, evaluator.warnings)

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
+from tunebench.suite.trial_warnings import trial_warnings
 from tunebench.tasks.base import (
     EvalContext,
     Result,
@@ -139,6 +140,21 @@ def evaluate(conn: Connection, task: Task, device: str, request: tuple[Any, ...]
         context.sync = lambda: synchronize(device)
         synchronize(device)
     cpu0 = time.process_time()
+    with trial_warnings() as caught:
+        message = _evaluated(task, config, fidelity, seed, context, gpu)
+    now = time.process_time()
+    timings = (context.uncharged_seconds, context.uncharged_cpu_seconds, now - cpu0)
+    try:
+        conn.send((*message, *timings, context.saved_checkpoint, caught, now))
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:  # pickled before a byte is sent
+        conn.send(("raised", ("error", "TypeError", "the evaluation's checkpoint cannot be sent "
+                              f"from its worker process: {exc}", None), "", *timings, None, caught,
+                   now))
+
+
+def _evaluated(task: Task, config: dict[str, Any], fidelity: int, seed: int,
+               context: ChildContext, gpu: bool) -> tuple[Any, ...]:
+    """The task's evaluation as the message that tells the parent how it ended."""
     try:
         returned = task.evaluate(config, fidelity, seed, context)
         if gpu:
@@ -151,13 +167,7 @@ def evaluate(conn: Connection, task: Task, device: str, request: tuple[Any, ...]
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-    now = time.process_time()
-    timings = (context.uncharged_seconds, context.uncharged_cpu_seconds, now - cpu0)
-    try:
-        conn.send((*message, *timings, context.saved_checkpoint, now))
-    except (pickle.PicklingError, TypeError, AttributeError) as exc:  # pickled before a byte is sent
-        conn.send(("raised", ("error", "TypeError", "the evaluation's checkpoint cannot be sent "
-                              f"from its worker process: {exc}", None), "", *timings, None, now))
+    return message
 
 
 def die_with(parent: int) -> None:

@@ -1,0 +1,74 @@
+"""Warnings raised while a trial is evaluated, kept with the trial instead of printed.
+
+A numpy overflow or a library's deprecation notice printed mid-run tears through the progress
+display (a worker process writes straight to the terminal) and is lost when the run ends. Inside
+:func:`trial_warnings` the warnings of this thread's evaluation are collected instead — under the
+interpreter's own filters, so ``-W error`` or an ``ignore`` filter still rule — and the study loop
+stores them in the trial's ``extra["warnings"]``: ``Category: message (file:line)``, each distinct
+warning once, at most :data:`KEPT` of them.
+
+Python shows a warning once per place in the code and process. Entering the block makes each
+trial see its warnings again (a filter that changes nothing is re-added, which resets the
+once-per-place registries), so every trial that overflows says so, not only the first.
+Warnings raised outside any trial (an optimiser's) are shown as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+#: How many distinct warnings one trial keeps (a loop warning on every step says so once).
+KEPT = 20
+#: Longest message kept, in characters.
+LONGEST = 300
+
+_local = threading.local()
+_shown_before: Any = None  # what showed warnings before the hook was put in place
+
+
+def _show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+          file: Any = None, line: str | None = None) -> None:
+    caught: list[str] | None = getattr(_local, "caught", None)
+    if caught is None:
+        _shown_before(message, category, filename, lineno, file, line)
+        return
+    text = str(message).strip().replace("\n", " ")
+    if len(text) > LONGEST:
+        text = text[:LONGEST - 1] + "…"
+    entry = f"{category.__name__}: {text} ({os.path.basename(filename)}:{lineno})"
+    if entry not in caught and len(caught) < KEPT:
+        caught.append(entry)
+
+
+def _install() -> None:
+    """Route shown warnings through :func:`_show` (again, if something replaced it since: pytest
+    and ``warnings.catch_warnings`` put their own in place and restore the one they found)."""
+    global _shown_before
+    if warnings.showwarning is not _show:
+        _shown_before = warnings.showwarning
+        warnings.showwarning = _show
+
+
+@contextlib.contextmanager
+def trial_warnings() -> Iterator[list[str]]:
+    """Collect the warnings this thread shows inside the block into the list it yields."""
+    _install()
+    warnings.filterwarnings("default", append=True)  # no new rule; resets once-per-place memory
+    outer = getattr(_local, "caught", None)
+    caught: list[str] = []
+    _local.caught = caught
+    try:
+        yield caught
+    finally:
+        _local.caught = outer
+
+
+def keep_warnings(extra: dict[str, Any], caught: list[str]) -> None:
+    """Add a trial's warnings (if any) to its ``extra``, after those its worker sent."""
+    if caught:
+        extra["warnings"] = [*extra.get("warnings", ()), *caught][:KEPT]

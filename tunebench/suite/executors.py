@@ -1,7 +1,8 @@
 """Executors run many studies; tasks, runners and the store never know which one did.
 
 An executor receives :class:`StudyJob` objects (a study and its stored history) and reports back
-through a :class:`RunSink`: started, each finished trial as it ends, finished or failed. The sink
+through a :class:`RunSink`: started, each finished trial as it ends, finished or failed — and,
+for a sink with a ``trial_step`` method, how far a long trial has come while it runs. The sink
 belongs to the driver, the store's only writer.
 """
 
@@ -12,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tunebench.suite.records import StudyResult, TrialRecord
+from tunebench.suite.records import StudyResult, TrialRecord, TrialSteps
 from tunebench.suite.spec import StudySpec
 from tunebench.suite.study import EvaluationCache, StudySink, run_study
 
@@ -31,6 +32,13 @@ class RunSink(Protocol):
     def study_finished(self, key: tuple[str, str, int], result: StudyResult) -> None: ...
 
     def study_failed(self, key: tuple[str, str, int], error: str, trace: str) -> None: ...
+
+
+def notify_step(sink: Any, key: tuple[str, str, int], steps: TrialSteps) -> None:
+    """Pass a long trial's progress on to a sink that shows it (showing it is optional)."""
+    shown = getattr(sink, "trial_step", None)
+    if shown is not None:
+        shown(key, steps)
 
 
 class Executor(Protocol):

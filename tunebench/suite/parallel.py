@@ -22,8 +22,8 @@ from functools import partial
 from typing import Any
 
 from tunebench.suite.environment import hash_seed_for_workers
-from tunebench.suite.executors import RunSink, StudyJob, run_job
-from tunebench.suite.records import TrialRecord
+from tunebench.suite.executors import RunSink, StudyJob, notify_step, run_job
+from tunebench.suite.records import TrialRecord, TrialSteps
 from tunebench.suite.spec import StudySpec
 from tunebench.suite.study import EvaluationCache
 
@@ -42,6 +42,9 @@ class _QueueSink:
 
     def trial_finished(self, key: tuple[str, str, int], record: TrialRecord) -> None:
         self.results.put(("trial", key, record))
+
+    def trial_step(self, key: tuple[str, str, int], steps: TrialSteps) -> None:
+        self.results.put(("step", key, steps))
 
 
 def thread_environment(threads: int) -> dict[str, str]:
@@ -181,6 +184,8 @@ class ProcessExecutor:
                 sink.study_started(key, payload)
             elif kind == "trial":
                 sink.trial_finished(key, payload)
+            elif kind == "step":
+                notify_step(sink, key, payload)
             else:  # ended
                 _forget(running, key)
                 payload.report(sink)

@@ -11,6 +11,11 @@ said 22 s for a 935 s run. Each task's studies cost about the same, so the ETA i
 the studies still to run × that task's mean seconds per study (a running study counts what is
 left of it), divided by the workers. A task with no finished study yet has no estimate: the ETA
 is then shown as a lower bound (``≥ 0:03:10``) until it has.
+
+A long trial (a deep-learning one, seconds per epoch) gets a line of its own under the suite's,
+while it runs: its steps done of those it was asked for, its time so far and what is left of it,
+so a twelve-minute phase of few trials shows something moving. The study loop sends those steps
+at most twice a second, and only once a trial has run a second.
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ import math
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Column
+
+if TYPE_CHECKING:
+    from tunebench.suite.records import TrialSteps
 
 
 class TaskCosts:
@@ -88,11 +96,13 @@ class RunProgress:
         self.costs = TaskCosts(pending, workers)
         self._last_update = 0.0
         self._running = ""
+        #: Study key → (trial number, its row) of the long trials running.
+        self._stepping: dict[Any, tuple[int, Any]] = {}
         self._progress = Progress(
             BarColumn(bar_width=12),
             MofNCompleteColumn(),
-            TextColumn("studies · {task.fields[trials]} trials"),
-            TimeElapsedColumn(),
+            TextColumn("{task.fields[what]}"),
+            TextColumn("{task.fields[elapsed]}"),  # the run's, or a long trial's own
             TextColumn("{task.fields[eta]}"),
             TextColumn("{task.fields[status]}", table_column=Column(
                 no_wrap=True, overflow="ellipsis", ratio=1, min_width=0)),
@@ -102,8 +112,9 @@ class RunProgress:
             expand=True,
             auto_refresh=False,  # drawn by _refresh, at most ten times a second: no thread
         )
-        self._studies = self._progress.add_task("studies", total=total_studies, trials=0,
-                                                status="starting", eta="ETA ?")
+        self._began = time.monotonic()
+        self._studies = self._progress.add_task("studies", total=total_studies, what="studies",
+                                                elapsed=_clock(0), status="starting", eta="ETA ?")
 
     def __enter__(self) -> RunProgress:
         self._progress.__enter__()
@@ -121,7 +132,10 @@ class RunProgress:
             self.costs.started(key, task, time.monotonic())
         self._refresh(force=True)
 
-    def trial(self, task: str, value: float | None, failed: bool, better: Any) -> None:
+    def trial(self, task: str, value: float | None, failed: bool, better: Any,
+              key: Any = None, number: int | None = None) -> None:
+        if self._stepping and key in self._stepping and self._stepping[key][0] == number:
+            self._progress.remove_task(self._stepping.pop(key)[1])
         self.trials += 1
         self.failed += failed
         if value is not None and math.isfinite(value) and (
@@ -129,7 +143,26 @@ class RunProgress:
             self.best[task] = value
         self._refresh()
 
+    def trial_step(self, label: str, key: Any, steps: TrialSteps) -> None:
+        """A long trial of the study ``key`` (shown as ``label``) has come this far."""
+        if not self.enabled:
+            return
+        shown = self._stepping.get(key)
+        if shown is not None and shown[0] != steps.number:  # the study's next long trial
+            self._progress.remove_task(shown[1])
+            shown = None
+        if shown is None:
+            row = self._progress.add_task("trial", total=steps.fidelity, what="steps", eta="",
+                                          elapsed="", status=f"trial {steps.number} · {label}")
+            self._stepping[key] = shown = (steps.number, row)
+        self._progress.update(shown[1], completed=steps.step, total=steps.fidelity,
+                              elapsed=_clock(steps.seconds),
+                              eta=f"left {_clock(steps.seconds_left())}")
+        self._refresh()
+
     def study_done(self, key: Any = None) -> None:
+        if key in self._stepping:
+            self._progress.remove_task(self._stepping.pop(key)[1])
         if key is not None:
             self.costs.finished(key, time.monotonic())
         self._progress.advance(self._studies, 1)
@@ -149,5 +182,6 @@ class RunProgress:
         best = ", ".join(f"{t} {v:.4g}" for t, v in list(self.best.items())[-3:])
         failed_text = f"[red]{self.failed} failed[/] · " if self.failed else ""
         status = " · ".join(part for part in (self._running, best) if part)
-        self._progress.update(self._studies, trials=self.trials, status=failed_text + status,
+        self._progress.update(self._studies, what=f"studies · {self.trials} trials",
+                              elapsed=_clock(now - self._began), status=failed_text + status,
                               eta=self.eta_text(), refresh=True)

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from tunebench.suite.environment import hash_seed_for_workers
-from tunebench.suite.executors import JobOutcome, RunSink, StudyJob, run_job
+from tunebench.suite.executors import JobOutcome, RunSink, StudyJob, notify_step, run_job
 from tunebench.suite.parallel import thread_environment
 from tunebench.suite.ray_session import clean_stale_sessions, new_session_dir, remove_session
-from tunebench.suite.records import TrialRecord
+from tunebench.suite.records import TrialRecord, TrialSteps
 from tunebench.suite.study import EvaluationCache
 
 #: Set before a local Ray starts: loopback-only listeners, no usage reporting, no token file.
@@ -40,6 +40,9 @@ class _RayQueueSink:
 
     def trial_finished(self, key: tuple[str, str, int], record: TrialRecord) -> None:
         self.events.put(("trial", key, record))
+
+    def trial_step(self, key: tuple[str, str, int], steps: TrialSteps) -> None:
+        self.events.put(("step", key, steps))
 
 
 def _run_job(job: StudyJob, events: Any, cache: EvaluationCache | None) -> JobOutcome:
@@ -148,6 +151,8 @@ def _drain(events: Any, sink: RunSink) -> None:
         for kind, key, payload in batch:
             if kind == "started":
                 sink.study_started(key, payload)
+            elif kind == "step":
+                notify_step(sink, key, payload)
             else:
                 sink.trial_finished(key, payload)
 

@@ -74,6 +74,22 @@ class TrialRecord:
 
 
 @dataclass(frozen=True)
+class TrialSteps:
+    """How far a long trial has come while it runs (for the progress display; never stored)."""
+
+    number: int
+    step: int  # the last step it reported, numbered from the start of training
+    fidelity: int  # the step it was asked to reach
+    seconds: float  # since its evaluation began
+    start: int = 0  # steps trained before (a continued trial)
+
+    def seconds_left(self) -> float:
+        """At the pace of its steps so far."""
+        done = self.step - self.start
+        return self.seconds / done * max(0, self.fidelity - self.step) if done > 0 else 0.0
+
+
+@dataclass(frozen=True)
 class StudyResult:
     """How a study ended (returned to the driver, which records what it spent)."""
 

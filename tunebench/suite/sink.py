@@ -12,7 +12,7 @@ from typing import Any
 from tunebench.space import Direction
 from tunebench.suite.environment import capture_environment
 from tunebench.suite.progress import RunProgress
-from tunebench.suite.records import StudyResult, TrialRecord
+from tunebench.suite.records import StudyResult, TrialRecord, TrialSteps
 from tunebench.suite.spec import study_label
 from tunebench.suite.store import ResultStore
 
@@ -50,7 +50,11 @@ class StoreSink:
             direction = self.directions.get(key[0]) if self.directions else None
             value = record.value if record.status == "ok" and direction is not None else None
             self.progress.trial(key[0], value, record.status == "failed",
-                                direction.better if direction is not None else None)
+                                direction.better if direction is not None else None,
+                                key, record.number)
+
+    def trial_step(self, key: StudyKey, steps: TrialSteps) -> None:
+        self.progress.trial_step(self.label_prefix + study_label(key), key, steps)
 
     def study_finished(self, key: StudyKey, result: StudyResult) -> None:
         self.store.finish_study(self.study_ids[key], result)

@@ -39,7 +39,7 @@ from tunebench.suite.isolation import (
 )
 from tunebench.suite.limits import Alarm, warm_up_once
 from tunebench.suite.promotions import Paused, Planned, Promotions
-from tunebench.suite.records import StudyResult, TrialRecord, charged_seconds
+from tunebench.suite.records import StudyResult, TrialRecord, TrialSteps, charged_seconds
 from tunebench.suite.spec import StudySpec
 from tunebench.suite.study_setup import build_study_objects, study_threads
 from tunebench.tasks.base import (
@@ -124,6 +124,12 @@ class StudyLoop:
         #: several evaluations are in flight (see tunebench.suite.in_flight).
         self.cpu_clock: Callable[[], float] = time.process_time
         self._alarm: Alarm | None = None  # armed while an evaluation runs under a limit
+        #: Where a long trial's steps are shown while it runs (a sink may show none), and the
+        #: fidelity and start of each trial in flight, by number.
+        self._show_steps: Callable[[tuple[str, str, int], TrialSteps], None] | None = \
+            getattr(sink, "trial_step", None)
+        self._asked: dict[int, tuple[int, float]] = {}
+        self._steps_shown_at = 0.0
         #: The library adapter's own ask() validates every proposal against this very space:
         #: checking it twice would only cost time on every trial.
         validated = (type(self.runner).ask is LibraryRunner.ask and "ask" not in vars(self.runner)
@@ -219,7 +225,7 @@ class StudyLoop:
         config = planned.config
         config_json, key = keyed_json(config)
         budget = self.study.budget
-        context = self._context(config)
+        context = self._context(config, number)
         parent = self.promotions.parent(key, planned)
         promotion: dict[str, Any] = {}
         if parent is not None:
@@ -228,6 +234,8 @@ class StudyLoop:
         start = context.start
         fidelity = budget.fidelity_for_next(self.task.max_fidelity, spent, planned.fidelity,
                                             start)
+        if self._show_steps is not None:
+            self._asked[number] = (fidelity, time.monotonic())
         # Under a device-seconds budget: the charged seconds this evaluation may still use.
         left = clip_at = None
         if self._limited:
@@ -262,6 +270,7 @@ class StudyLoop:
     def conclude(self, pending: PendingTrial, record: TrialRecord) -> TrialRecord:
         """Tell the runner how the trial went and charge it: the record as it is stored."""
         config, context, budget = pending.planned.config, pending.context, self.study.budget
+        self._asked.pop(pending.number, None)
         self.promotions.finished(pending.key, pending.number, record.status,
                                  context.start + record.fidelity_spent, context.saved_checkpoint)
         t1 = self.clock()
@@ -293,7 +302,7 @@ class StudyLoop:
                 promotion["start_fidelity"] = parent.reached
         return promotion
 
-    def _context(self, config: dict[str, Any]) -> EvalContext:
+    def _context(self, config: dict[str, Any], number: int) -> EvalContext:
         settings = self.study.settings
         consulted: list[int] = []
 
@@ -302,6 +311,8 @@ class StudyLoop:
             # held alarm looks again, so a limit never counts the pruner's decision as evaluation.
             try:
                 with self._alarm.held() if self._alarm is not None else _NO_TIME_LIMIT:
+                    if self._show_steps is not None:  # microseconds, at most twice a second
+                        self._shown(number, step, context.start)
                     t0, cpu0 = self.clock(), time.process_time()
                     try:
                         consulted.append(step)  # replayed on resume, exactly: only steps it decided
@@ -324,6 +335,15 @@ class StudyLoop:
             if self._gpu:
                 context.sync = self._synchronize
         return context
+
+    def _shown(self, number: int, step: int, start: int) -> None:
+        """Tell the sink how far trial ``number`` has come: once it has run a second, at most
+        twice a second."""
+        now = time.monotonic()
+        fidelity, began = self._asked.get(number, (0, now))
+        if now - began >= 1.0 and now - self._steps_shown_at >= 0.5:
+            self._steps_shown_at = now
+            self._show_steps(self.study.key, TrialSteps(number, step, fidelity, now - began, start))
 
     def _synchronize(self) -> None:
         synchronize(self.device)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 
@@ -155,3 +156,25 @@ def test_the_cli_lists_checks_and_sets_the_exit_code():
     assert wrong.exit_code == 0 and "not replicated" in wrong.output
     assert runner.invoke(app, ["claims", "styblinski-tang-39.16599", "--strict"]).exit_code == 1
     assert runner.invoke(app, ["claims", "nope"]).exit_code == 2
+
+
+def test_the_cli_prints_verdicts_for_machines_and_pipes():
+    runner = CliRunner()
+    listed = runner.invoke(app, ["claims", "--list", "--format", "json"])
+    assert listed.exit_code == 0
+    rows = json.loads(listed.stdout)
+    assert {r["id"] for r in rows} >= {"branin-optimum", "gd-critical-learning-rate"}
+    assert all(set(r) == {"id", "title", "source", "recorded_verdict"} for r in rows)
+
+    checked = runner.invoke(app, ["claims", "branin-optimum", "--format", "json"])
+    assert checked.exit_code == 0
+    (result,) = json.loads(checked.stdout)
+    assert result["id"] == "branin-optimum" and result["verdict"] == "replicated"
+    table = runner.invoke(app, ["claims", "branin-optimum", "--format", "csv"])
+    lines = table.stdout.splitlines()
+    assert lines[0].startswith("claim,claim_verdict,as_recorded,expectation,published,measured")
+    assert len(lines) == 1 + len(result["expectations"])
+    assert all(line.startswith("branin-optimum,replicated,True,") for line in lines[1:])
+    plain = runner.invoke(app, ["claims", "branin-optimum"])  # not a terminal: plain lines
+    assert [line.split()[:2] for line in plain.stdout.splitlines()] == \
+        [["branin-optimum", "replicated"]] * len(result["expectations"])

@@ -43,6 +43,29 @@ class Direction(StrEnum):
         return 1.0 if self is Direction.MINIMIZE else -1.0
 
 
+@dataclass(frozen=True)
+class Objective:
+    """One of a multi-objective task's named objectives and its direction (shared by tasks,
+    which declare and report them, and runners, which are told them in the study's order)."""
+
+    name: str
+    direction: Direction = Direction.MINIMIZE
+    #: The objective's coordinate of the task's fixed hypervolume reference point: a value no
+    #: worth-having result is worse than (declared by the task, never taken from the runners
+    #: compared). None: the task declares none, and no hypervolume is computed.
+    reference: float | None = None
+    #: A measured cost (training seconds): its values depend on the machine, and reports say so.
+    machine_dependent: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise SpaceError(f"objective name {self.name!r} must be an identifier "
+                             "(letters, digits and underscores)")
+        object.__setattr__(self, "direction", Direction(self.direction))
+        if self.reference is not None:
+            object.__setattr__(self, "reference", float(self.reference))
+
+
 class SpaceError(ValueError):
     """A search space is defined wrongly (raised when the space is built)."""
 

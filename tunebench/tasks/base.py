@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from tunebench.errors import UserError
-from tunebench.space import Config, Direction, Space
+from tunebench.space import Config, Direction, Objective, Space
 
 
 class TaskError(UserError):
@@ -92,6 +92,14 @@ def as_curve(curve: Any) -> tuple[float, ...]:
     return tuple(v if type(v) is float else as_number(f"curve[{i}]", v) for i, v in enumerate(curve))
 
 
+def _named_numbers(what: str, values: Any) -> dict[str, float]:
+    """``{name: float}`` from a mapping of objective names to numbers, or InvalidResult."""
+    if not isinstance(values, Mapping):
+        raise InvalidResult(f"{what}={values!r:.80} ({type(values).__name__}), not a dict of "
+                            "objective names to numbers")
+    return {str(name): as_number(f"{what}[{name!r}]", value) for name, value in values.items()}
+
+
 @dataclass(frozen=True)
 class Result:
     """What one evaluation produced.
@@ -104,8 +112,10 @@ class Result:
     surrogate model in microseconds: a device-seconds budget charges it instead of the measured
     seconds (which are still recorded), so such a budget means what it would on the real
     benchmark. ``extra`` is the task's own record (JSON; a non-finite float or a value JSON
-    cannot hold is stored as its text). A field that is not what it should be raises
-    :class:`InvalidResult` naming it.
+    cannot hold is stored as its text). A task with several objectives (``Task.objectives``)
+    gives each one's validation value in ``objectives`` and its test value in
+    ``test_objectives``, by name; ``value`` and ``curve`` are then its first objective's. A field
+    that is not what it should be raises :class:`InvalidResult` naming it.
     """
 
     value: float
@@ -114,6 +124,8 @@ class Result:
     curve: tuple[float, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     cost_seconds: float | None = None
+    objectives: Mapping[str, float] | None = None
+    test_objectives: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
         # Numbers from numpy or torch become plain floats, so they store and compare exactly.
@@ -139,6 +151,11 @@ class Result:
                 raise InvalidResult(f"extra={self.extra!r:.80} ({type(self.extra).__name__}), "
                                     "not a dict")
             object.__setattr__(self, "extra", dict(self.extra))
+        if self.objectives is not None:
+            object.__setattr__(self, "objectives", _named_numbers("objectives", self.objectives))
+        if self.test_objectives is not None:
+            object.__setattr__(self, "test_objectives",
+                               _named_numbers("test_objectives", self.test_objectives))
 
     @property
     def is_finite(self) -> bool:
@@ -262,6 +279,9 @@ class Task(ABC):
     metric: ClassVar[str] = "loss"
     direction: ClassVar[Direction] = Direction.MINIMIZE
     max_fidelity: ClassVar[int] = 1
+    #: A multi-objective task's objectives, in order (its first is ``metric`` and ``direction``,
+    #: what a single-objective study of it optimises). Empty: the one objective ``metric``.
+    objectives: ClassVar[tuple[Objective, ...]] = ()
     #: The smallest fidelity a trial may be asked for, and what one unit of fidelity is (runners
     #: that choose fidelities, and budgets in fidelity units, are told both).
     min_fidelity: ClassVar[int] = 1

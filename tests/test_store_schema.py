@@ -226,11 +226,27 @@ def test_a_schema_3_store_is_read_as_it_is_and_upgraded_with_facts_derived_from_
     assert again.studies_run == 0 and again.studies_skipped == again.studies_total == 2
 
 
+def test_a_schema_4_store_gains_the_objectives_column_and_nothing_else_moves(curve_store):
+    studies_before, trials_before = load_studies(curve_store), load_trials(curve_store)
+    conn = sqlite3.connect(curve_store, isolation_level=None)
+    conn.execute("ALTER TABLE studies DROP COLUMN objectives_json")
+    conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    conn.close()
+    assert load_studies(curve_store).equals(studies_before)  # read as it is: no objectives
+    ResultStore(curve_store).close()
+    _, version = _schema(curve_store)
+    assert version == SCHEMA_VERSION == 5
+    assert load_studies(curve_store).equals(studies_before)
+    assert load_trials(curve_store).equals(trials_before)
+    assert load_studies(curve_store)["objectives"].isna().all()
+
+
 def test_a_schema_3_store_with_an_unreadable_suite_is_left_as_it_was(curve_store):
     downgrade_to_schema_3(curve_store)
     with sqlite3.connect(curve_store) as conn:
         conn.execute("UPDATE suites SET spec_json = '{\"name\": \"x\"}'")
-    with pytest.raises(StoreError, match=r"from schema 3 to 4 failed \(suite 1's stored spec_json"):
+    with pytest.raises(StoreError, match=rf"from schema 3 to {SCHEMA_VERSION} failed \(suite 1's "
+                       r"stored spec_json"):
         ResultStore(curve_store)
     with sqlite3.connect(curve_store) as conn:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(studies)")}
@@ -265,7 +281,7 @@ def test_an_upgrade_that_fails_leaves_the_store_as_it_was_and_says_why(curve_sto
     conn.close()
     before = _histories(curve_store)
 
-    with pytest.raises(StoreError, match=r"from schema 2 to 4 failed .*left as it was"):
+    with pytest.raises(StoreError, match=rf"from schema 2 to {SCHEMA_VERSION} failed .*left as it was"):
         ResultStore(curve_store)
     assert _schema(curve_store)[1] == 2
     assert _histories(curve_store) == before

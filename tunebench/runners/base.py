@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from tunebench.space import Config, Direction, Space
+from tunebench.space import Config, Direction, Objective, Space
 
 
 class Status(StrEnum):
@@ -83,6 +83,11 @@ class Outcome:
     trial: int = -1
     tag: Any = None
     start: int = 0
+    #: A multi-objective study's validation values, one per objective in the order the runner
+    #: was told them (``BudgetInfo.objectives``), each in its own direction (``value`` stays the
+    #: task's first objective, whose learning curve ``curve`` is). None for a single objective
+    #: and for a trial that did not complete.
+    values: tuple[float, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -108,6 +113,9 @@ class BudgetInfo:
     #: hears back (``Capabilities.batch``) is asked again while up to this many are in flight
     #: (a library with a notion of workers, nevergrad's ``num_workers``, is told it).
     in_flight: int = 1
+    #: A multi-objective study's objectives, in order (empty: one objective, the runner's
+    #: ``direction``). Told with the budget, so a runner's constructor stays as it is.
+    objectives: tuple[Objective, ...] = ()
 
     @property
     def max_trials(self) -> int | None:
@@ -132,6 +140,11 @@ class BudgetInfo:
         out = asdict(self)
         if self.in_flight == 1:  # only when set: what runners recorded before keeps its form
             del out["in_flight"]
+        if not self.objectives:
+            del out["objectives"]
+        else:
+            out["objectives"] = [{"name": o.name, "direction": str(o.direction)}
+                                 for o in self.objectives]
         return out
 
 
@@ -155,6 +168,9 @@ class Capabilities:
     #: Replaying the same history (ask, then tell the stored outcome) into a freshly seeded runner
     #: reproduces its state exactly, so a resumed study continues as an uninterrupted one would.
     exact_replay: bool = True
+    #: Optimises several objectives at once (told them in ``BudgetInfo.objectives``, and each
+    #: trial's vector in ``Outcome.values``); other runners are refused for such studies.
+    multi_objective: bool = False
     #: Proposes the same sequence whatever its seed (a grid in declared order): repetitions are
     #: then identical by design, not by a seed being ignored. Recorded per study from the
     #: instance's capabilities, so a runner deterministic under one option only may set it there.
@@ -187,6 +203,11 @@ class Runner(ABC):
         self.direction = Direction(direction)
         self.seed = int(seed)
         self.budget_info = budget_info or BudgetInfo()
+
+    @property
+    def objectives(self) -> tuple[Objective, ...]:
+        """A multi-objective study's objectives (empty: the one objective of ``direction``)."""
+        return self.budget_info.objectives
 
     @property
     def budget_hint(self) -> int | None:

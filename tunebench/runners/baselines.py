@@ -16,7 +16,8 @@ class RandomSearch(Runner):
 
     name = "random"
     description = "Random search: independent uniform / log-uniform samples (the baseline)"
-    capabilities = Capabilities(library="tunebench", family="random", batch=True)
+    capabilities = Capabilities(library="tunebench", family="random", batch=True,
+                                multi_objective=True)
 
     def __init__(self, space: Space, direction: Direction, seed: int,
                  budget_info: BudgetInfo | None = None) -> None:

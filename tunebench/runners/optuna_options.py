@@ -51,6 +51,7 @@ QMC = _sampler(optuna.samplers.QMCSampler, {
                           "every repetition of a study would be the same; scramble=false restores it"),
 })
 NSGA2 = _sampler(optuna.samplers.NSGAIISampler)
+NSGA3 = _sampler(optuna.samplers.NSGAIIISampler)
 
 _PRUNERS: dict[str, type] = {
     "none": optuna.pruners.NopPruner,
@@ -118,6 +119,6 @@ def tpe_effective(sampler: optuna.samplers.TPESampler, study: optuna.Study) -> d
     return effective
 
 
-__all__ = ["CMAES", "COMMON_NOTE", "GP", "NSGA2", "PRUNERS", "PRUNER_OPTIONS",
+__all__ = ["CMAES", "COMMON_NOTE", "GP", "NSGA2", "NSGA3", "PRUNERS", "PRUNER_OPTIONS",
            "QMC", "RANDOM", "TPE", "fidelity_settings", "make_pruner", "pruner_options",
            "tpe_effective"]

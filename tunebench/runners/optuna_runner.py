@@ -111,6 +111,9 @@ class OptunaRunner(LibraryRunner):
             built, self._pruner_given = oo.make_pruner(
                 pruner, dict(pruner_options or {}), self.budget_info if self._fidelity_known else None)
         self._pruner_name = pruner
+        if self.objectives and pruner != "none":
+            raise RunnerError(f"optuna cannot prune a multi-objective study (Trial.report is "
+                              f"single-objective only): leave pruner = {pruner!r} out")
         #: Learning curves matter to optuna only for pruning (and for ranking pruned trials).
         self._prunes = pruner != "none"
         #: Without conditions every trial has the same parameters: ask for them in one call
@@ -118,10 +121,11 @@ class OptunaRunner(LibraryRunner):
         self._fixed = None if self.space.is_conditional else {
             name: distribution(self.space[name]) for name in self.space}
         with _quiet():
+            # A multi-objective study is optuna's own: one direction per objective, in order.
+            directed = ({"directions": [o.direction.value for o in self.objectives]}
+                        if self.objectives else {"direction": self.direction.value})
             self._study = optuna.create_study(
-                sampler=sampler, pruner=built, study_name="tunebench",
-                direction=self.direction.value,
-            )
+                sampler=sampler, pruner=built, study_name="tunebench", **directed)
 
     def resolved_options(self) -> dict[str, Any]:
         return {"pruner": self._pruner_name, "pruner_options": self._pruner_record()}
@@ -144,12 +148,14 @@ class OptunaRunner(LibraryRunner):
         return config, _Pending(trial)
 
     def _tell(self, handle: _Pending, config: Config, outcome: Outcome) -> None:
-        if self._prunes or outcome.status is Status.PRUNED:
+        if (self._prunes or outcome.status is Status.PRUNED) and not self.objectives:
             _report_curve(handle.trial, handle.reported, outcome.curve)
         if outcome.status is Status.PRUNED:
             self._study.tell(handle.trial, state=TrialState.PRUNED)
-        elif self.loss(outcome) is None:
+        elif self.loss(outcome) is None or (self.objectives and outcome.values is None):
             self._study.tell(handle.trial, state=TrialState.FAIL)
+        elif self.objectives:
+            self._study.tell(handle.trial, list(outcome.values))  # type: ignore[arg-type]
         else:
             self._study.tell(handle.trial, float(outcome.value))  # type: ignore[arg-type]
 
@@ -159,18 +165,23 @@ class OptunaRunner(LibraryRunner):
 
     def _tell_foreign(self, config: Config, outcome: Outcome) -> None:
         state, value = TrialState.COMPLETE, outcome.value
+        values = list(outcome.values) if self.objectives and outcome.values else None
         if outcome.status is Status.PRUNED:
-            state, value = TrialState.PRUNED, None
-        elif self.loss(outcome) is None:
-            state, value = TrialState.FAIL, None
-        curve = {i: v for i, v in enumerate(outcome.curve, start=1) if math.isfinite(v)}
+            state, value, values = TrialState.PRUNED, None, None
+        elif self.loss(outcome) is None or (self.objectives and values is None):
+            state, value, values = TrialState.FAIL, None, None
+        curve = {} if self.objectives else {
+            i: v for i, v in enumerate(outcome.curve, start=1) if math.isfinite(v)}
+        told = {"values": values} if self.objectives else {"value": value}
         with _quiet():
             self._study.add_trial(optuna.trial.create_trial(
-                params=dict(config), state=state, value=value, intermediate_values=curve,
-                distributions={name: distribution(self.space[name]) for name in config},
+                params=dict(config), state=state, intermediate_values=curve,
+                distributions={name: distribution(self.space[name]) for name in config}, **told,
             ))
 
     def _should_prune(self, handle: _Pending, step: int, value: float) -> bool:
+        if self.objectives:  # (refused a pruner at construction: nothing to ask)
+            return False
         if step not in handle.reported:
             handle.trial.report(value, step)
             handle.reported.add(step)
@@ -211,10 +222,13 @@ def _suggest(trial: optuna.trial.Trial, name: str, param: Param) -> Any:
 
 
 def _caps(family: str, notes: str = "", exact: bool = True,
-          sampler: LibraryOptions | None = None) -> Capabilities:
+          sampler: LibraryOptions | None = None, multi_objective: bool = True) -> Capabilities:
+    """Every optuna sampler here but CMA-ES and the pruning multi-fidelity runners optimises
+    several objectives (optuna's ``directions``)."""
     parts = [notes, sampler.deviation_notes() if sampler else "", oo.COMMON_NOTE]
     return Capabilities(library="optuna", family=family, pruning=True, batch=True,
-                        exact_replay=exact, notes="; ".join(p for p in parts if p))
+                        exact_replay=exact, multi_objective=multi_objective,
+                        notes="; ".join(p for p in parts if p))
 
 
 class SamplerRunner(OptunaRunner):
@@ -302,7 +316,7 @@ class OptunaCMAES(SamplerRunner):
     sampler = oo.CMAES
     capabilities = _caps("evolutionary", "categoricals and conditional parameters are sampled "
                          "at random by the independent sampler; integers are rounded",
-                         sampler=oo.CMAES)
+                         sampler=oo.CMAES, multi_objective=False)
     unavailable = None if importlib.util.find_spec("cmaes") else _CMAES_MISSING
     intersection_only = True
 
@@ -343,10 +357,20 @@ class OptunaQMC(SamplerRunner):
 
 class OptunaNSGA2(SamplerRunner):
     name = "optuna.nsga2"
-    description = "optuna NSGAIISampler (genetic algorithm; single objective here)"
+    description = "optuna NSGAIISampler (genetic algorithm; non-dominated sorting, crowding)"
     sampler = oo.NSGA2
     capabilities = _caps("evolutionary", "first generation is random (population_size trials); "
                          "conditional parameters are sampled at random", sampler=oo.NSGA2)
+    intersection_only = True
+
+
+class OptunaNSGA3(SamplerRunner):
+    name = "optuna.nsga3"
+    description = "optuna NSGAIIISampler (genetic algorithm; reference-point niching)"
+    sampler = oo.NSGA3
+    capabilities = _caps("evolutionary", "for three or more objectives; first generation is "
+                         "random (population_size trials); conditional parameters are sampled "
+                         "at random", sampler=oo.NSGA3)
     intersection_only = True
 
 
@@ -442,7 +466,8 @@ class OptunaHyperband(OptunaTPE):
     name = "optuna.hyperband"
     description = "optuna TPESampler + HyperbandPruner (multi-fidelity: stops weak trials early)"
     capabilities = _caps("TPE", "multi-fidelity: prunes between fidelity steps (reduction factor "
-                         "3); the sampler is optuna.tpe at optuna's defaults", sampler=oo.TPE)
+                         "3); the sampler is optuna.tpe at optuna's defaults", sampler=oo.TPE,
+                         multi_objective=False)
     fixed_pruner = "hyperband"
 
 
@@ -451,7 +476,8 @@ class OptunaASHA(OptunaTPE):
     description = "optuna TPESampler + SuccessiveHalvingPruner (asynchronous successive halving)"
     capabilities = _caps("TPE", "multi-fidelity: prunes between fidelity steps at rungs "
                          "min_resource * reduction_factor**k (reduction factor 4); the sampler is "
-                         "optuna.tpe at optuna's defaults", sampler=oo.TPE)
+                         "optuna.tpe at optuna's defaults", sampler=oo.TPE,
+                         multi_objective=False)
     fixed_pruner = "successive_halving"
 
 
@@ -463,6 +489,7 @@ __all__ = [
     "OptunaGrid",
     "OptunaHyperband",
     "OptunaNSGA2",
+    "OptunaNSGA3",
     "OptunaQMC",
     "OptunaRandom",
     "OptunaRunner",

@@ -60,6 +60,7 @@ from enum import StrEnum
 from typing import Any
 
 from tunebench.runners.base import BudgetInfo
+from tunebench.space import Objective
 
 
 class BudgetKind(StrEnum):
@@ -151,17 +152,20 @@ class Budget:
         return fidelity
 
     def info(self, min_fidelity: int = 1, max_fidelity: int = 1,
-             fidelity_unit: str = "epoch", in_flight: int = 1) -> BudgetInfo:
+             fidelity_unit: str = "epoch", in_flight: int = 1,
+             objectives: tuple[Objective, ...] = ()) -> BudgetInfo:
         """What a runner is told about this budget and the task's fidelity range (as data)."""
         return BudgetInfo(kind=str(self.kind), amount=float(self.amount),
                           min_fidelity=int(min_fidelity), max_fidelity=int(max_fidelity),
-                          fidelity_unit=fidelity_unit, in_flight=int(in_flight))
+                          fidelity_unit=fidelity_unit, in_flight=int(in_flight),
+                          objectives=tuple(objectives))
 
-    def info_for(self, task: Any, in_flight: int = 1) -> BudgetInfo:
+    def info_for(self, task: Any, in_flight: int = 1,
+                 objectives: tuple[Objective, ...] = ()) -> BudgetInfo:
         """:meth:`info` for a task, from its declared fidelity range and unit, with the number of
-        evaluations the study keeps in flight."""
+        evaluations the study keeps in flight and a multi-objective study's objectives."""
         return self.info(getattr(task, "min_fidelity", 1), task.max_fidelity,
-                         getattr(task, "fidelity_unit", "epoch"), in_flight)
+                         getattr(task, "fidelity_unit", "epoch"), in_flight, objectives)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": str(self.kind), "amount": self.amount,

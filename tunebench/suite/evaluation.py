@@ -107,8 +107,8 @@ def evaluate_trial(loop: StudyLoop, number: int, config: dict[str, Any], key: st
     extra: dict[str, Any] = {}
     if result is not None:
         try:
-            value, test_value, spent, returned_curve, extra = checked_result(result, fidelity,
-                                                                             start)
+            value, test_value, spent, returned_curve, extra = checked_result(
+                result, fidelity, start, loop.objective_names)
         except Exception as exc:  # a malformed result fails its trial only
             status, error = Status.FAILED, f"InvalidResult: task {loop.task.name!r} " + (
                 f"reported {exc}" if isinstance(exc, InvalidResult)
@@ -119,6 +119,13 @@ def evaluate_trial(loop: StudyLoop, number: int, config: dict[str, Any], key: st
             if not math.isfinite(value):
                 status, error = Status.FAILED, f"NonFiniteValue: the task returned {value!r}"
                 value = None
+            elif loop.objective_names:
+                bad = [f"{name} = {extra['objectives'][name]!r}" for name in loop.objective_names
+                       if not isinstance(extra["objectives"][name], float)
+                       or not math.isfinite(extra["objectives"][name])]
+                if bad:
+                    status, error = Status.FAILED, f"NonFiniteValue: objective {', '.join(bad)}"
+                    value = None
     else:
         after = stopped.after_step if stopped else None
         spent = trained_steps(len(curve), None if after is None else after - start,

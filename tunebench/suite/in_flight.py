@@ -278,7 +278,7 @@ class InFlightStudy:
         loop = self.loop
         if flight.stored is not None:
             record = flight.stored
-            loop.runner.tell(record.config, record.outcome(flight.tag))
+            loop.runner.tell(record.config, record.outcome(flight.tag, loop.objective_names))
             loop.promotions.finished(record.config_key, record.number, record.status,
                                      record.start_fidelity + record.fidelity_spent)
             loop.count(record)

@@ -96,7 +96,9 @@ def load_studies(db_path: str | Path) -> pd.DataFrame:
     ``trial_sequence`` and ``identical_to`` (the first repetition whose trial sequence this one
     repeats; NA when none), ``seeds_evaluation`` / ``seeds_runner`` (the suite's seed policy),
     ``warm_up_seconds`` (the task's one warm-up in the study's process, never charged; 0 when an
-    earlier study of the process warmed it up).
+    earlier study of the process warmed it up), ``objectives`` (a multi-objective study's:
+    ``{"objectives": [{name, direction, reference, machine_dependent}], "optimal_hypervolume"}``;
+    None for one objective).
     Facts a store predating them did not record are None.
     """
     with reading(Path(db_path)) as conn:
@@ -127,6 +129,8 @@ def load_studies(db_path: str | Path) -> pd.DataFrame:
     frame["settings"] = frame.pop("settings_json").map(json.loads)
     frame["optimum_is_exact"] = frame["optimum_is_exact"].astype(bool)
     frame["optimum"] = frame["optimum"].astype(float)
+    frame["objectives"] = frame.pop("objectives_json").map(
+        lambda text: json.loads(text) if isinstance(text, str) else None)
     frame["host"] = frame["env_id"].map(lambda i: hosts.get(int(i)) if pd.notna(i) else None)
     for column in ("search_exhausted", "smoke"):
         frame[column] = frame[column].fillna(0).astype(bool)
@@ -169,8 +173,10 @@ def load_trials(db_path: str | Path) -> pd.DataFrame:
     steps it continued from, 0 when it restarted, and the earlier trial's number), budget_kind,
     budget_amount, charge, budget_spent (cumulative), eval_seconds, optimizer_seconds,
     cpu_seconds, config (dict), config_key, error, cached, device, extra (dict: what the task
-    reported beside its value, e.g. a torch task's precision and epochs; empty when nothing).
-    Trials of a study stored twice are read once (see :func:`load_studies`).
+    reported beside its value, e.g. a torch task's precision and epochs; empty when nothing),
+    and, for tasks with several objectives, ``objective_<name>`` and ``test_objective_<name>``
+    for each (NaN where a trial has none). Trials of a study stored twice are read once (see
+    :func:`load_studies`).
     """
     studies = load_studies(db_path)
     with reading(Path(db_path)) as conn:
@@ -204,7 +210,19 @@ def load_trials(db_path: str | Path) -> pd.DataFrame:
              "budget_kind", "budget_amount", "charge", "budget_spent", "eval_seconds",
              "optimizer_seconds", "cpu_seconds", "config", "config_key", "error", "cached",
              "device", "extra"]
-    return frame[order].reset_index(drop=True)
+    return frame[order + _add_objectives(frame)].reset_index(drop=True)
+
+
+def _add_objectives(frame: pd.DataFrame) -> list[str]:
+    """One column per objective a task reported (validation, then test): their names."""
+    added = []
+    for key, prefix in (("objectives", "objective_"), ("test_objectives", "test_objective_")):
+        reported = [e.get(key) or {} for e in frame["extra"]]
+        names = list(dict.fromkeys(name for values in reported for name in values))
+        for name in names:
+            frame[prefix + name] = [float(values.get(name, math.nan)) for values in reported]
+            added.append(prefix + name)
+    return added
 
 
 def _add_incumbent(frame: pd.DataFrame) -> None:

@@ -31,6 +31,8 @@ def migrate(cur: sqlite3.Cursor, version: int) -> None:
         _migrate_from_2(cur)
     if version <= 3:
         _migrate_from_3(cur)
+    if version <= 4:
+        _add_study_fact_columns(cur)  # schema 4 → 5: objectives_json (NULL: one objective)
 
 
 def _migrate_from_1(cur: sqlite3.Cursor) -> None:
@@ -74,16 +76,21 @@ def _migrate_from_3(cur: sqlite3.Cursor) -> None:
     (resolved precision, trial sequences and identical repetitions; what was not recorded then
     stays NULL); suite fingerprints without the repetition count, suites that differed only in
     it merged."""
-    existing = {row[1] for row in cur.execute("PRAGMA table_info(studies)")}
-    for name, kind in STUDY_FACT_COLUMNS:
-        if name not in existing:
-            cur.execute(f"ALTER TABLE studies ADD COLUMN {name} {kind}")
+    _add_study_fact_columns(cur)
     _merge_grown_suites(cur)
     for study_id, status in cur.execute("SELECT id, status FROM studies").fetchall():
         record_trial_facts(cur, study_id, finished=status == "done")
     for suite_id, task, runner in cur.execute(
             "SELECT DISTINCT suite_id, task, runner FROM studies").fetchall():
         mark_identical_repetitions(cur, suite_id, task, runner)
+
+
+def _add_study_fact_columns(cur: sqlite3.Cursor) -> None:
+    """The study fact columns an older store lacks (NULL in its rows: not recorded then)."""
+    existing = {row[1] for row in cur.execute("PRAGMA table_info(studies)")}
+    for name, kind in STUDY_FACT_COLUMNS:
+        if name not in existing:
+            cur.execute(f"ALTER TABLE studies ADD COLUMN {name} {kind}")
 
 
 def _merge_grown_suites(cur: sqlite3.Cursor) -> None:

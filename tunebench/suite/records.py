@@ -64,13 +64,18 @@ class TrialRecord:
         parent = self.extra.get("continued_from") if self.extra else None
         return None if parent is None else int(parent)
 
-    def outcome(self, tag: Any = None) -> Outcome:
-        """What the runner was told about this trial (``tag``: its proposal's)."""
+    def outcome(self, tag: Any = None, objectives: tuple[str, ...] = ()) -> Outcome:
+        """What the runner was told about this trial (``tag``: its proposal's; ``objectives``:
+        a multi-objective study's, whose values it is told in that order)."""
         value = self.value if self.value is not None and math.isfinite(self.value) else None
         status = self.status if value is not None or self.status is Status.FAILED else Status.FAILED
         start = self.start_fidelity
+        values = None
+        if objectives and status is Status.OK:
+            reported = self.extra["objectives"]
+            values = tuple(float(reported[name]) for name in objectives)
         return Outcome(status=status, value=value, fidelity=start + self.fidelity_spent,
-                       curve=self.curve, trial=self.number, tag=tag, start=start)
+                       curve=self.curve, trial=self.number, tag=tag, start=start, values=values)
 
 
 @dataclass(frozen=True)
@@ -107,13 +112,15 @@ def charged_seconds(record: TrialRecord) -> float:
     return record.extra.get("cost_seconds", record.eval_seconds)
 
 
-def checked_result(result: Result, fidelity: int, start: int = 0
+def checked_result(result: Result, fidelity: int, start: int = 0,
+                   objectives: tuple[str, ...] = ()
                    ) -> tuple[float, float | None, float, tuple[float, ...], dict[str, Any]]:
     """``(value, test_value, fidelity_spent, curve, extra)`` of a task's result, checked at the
     trial boundary: a malformed field raises :class:`InvalidResult` naming it (that trial fails,
     the study goes on); ``extra`` comes back safe to store (see :func:`recordable_extra`).
     A task continuing from ``start`` steps reports the total it reached; what is returned is the
-    steps trained now.
+    steps trained now. The objectives a task reports go to ``extra["objectives"]`` and
+    ``extra["test_objectives"]``; a multi-objective study's (``objectives``) must all be there.
 
     :class:`Result` converts its fields when built; this checks again in case a task bypassed
     that (a subclass, ``object.__setattr__``). A well-formed result costs a few type checks.
@@ -143,7 +150,26 @@ def checked_result(result: Result, fidelity: int, start: int = 0
             raise InvalidResult(f"cost_seconds={cost!r}: a recorded cost is a finite number of "
                                 "seconds, zero or more")
         extra["cost_seconds"] = cost
+    if result.objectives is not None or objectives:
+        _objectives_into(extra, result, objectives)
     return value, test_value, float(spent - start), curve, extra
+
+
+def _objectives_into(extra: dict[str, Any], result: Result, objectives: tuple[str, ...]) -> None:
+    """Store every objective the task reported; a multi-objective study's must all be there."""
+    reported = result.objectives
+    if reported is None or type(reported) is not dict:
+        raise InvalidResult(f"objectives={reported!r:.80}: a multi-objective study needs each of "
+                            f"{', '.join(objectives)} reported by name in Result.objectives")
+    missing = [name for name in objectives if name not in reported]
+    if missing:
+        raise InvalidResult(f"objectives reported {sorted(reported)}, without {missing}")
+    # (a non-finite value is stored as its text, as in any extra; one of the study's fails it)
+    extra["objectives"] = recordable({str(k): as_number(f"objectives[{k!r}]", v)
+                                      for k, v in reported.items()})
+    if result.test_objectives is not None:
+        extra["test_objectives"] = recordable({str(k): as_number(f"test_objectives[{k!r}]", v)
+                                               for k, v in dict(result.test_objectives).items()})
 
 
 def recordable_extra(extra: dict[Any, Any]) -> dict[str, Any]:

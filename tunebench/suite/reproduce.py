@@ -191,6 +191,16 @@ class ReproductionReport:
 
 # ----------------------------------------------------------------------------- reading a store
 
+def _objectives_of(study: Any) -> str | None:
+    """A reproduced study's objectives, recorded as the original run recorded them."""
+    if study.task.objectives is None:
+        return None
+    from tunebench.registry import make_task
+    from tunebench.suite.objectives import objectives_record
+
+    return objectives_record(make_task(study.task.name, study.task.options), study.task.objectives)
+
+
 @dataclass
 class _StoredStudy:
     study_id: int
@@ -351,7 +361,7 @@ def _run(suites: list[dict[str, Any]], chosen: list[_StoredStudy], plugins: Mapp
                     by_key[key], eval_seed=s.eval_seed, runner_seed=s.runner_seed,
                     budget=ReplayBudget.of(by_key[key].budget, s.history))
                 ids[key] = store.ensure_study(suite_id, study, s.direction, s.optimum,
-                                              s.optimum_is_exact)
+                                              s.optimum_is_exact, _objectives_of(study))
                 jobs.append(StudyJob(study))
             sink = StoreSink(store, ids, bar, label_prefix="reproducing ")
             runner.run(jobs, sink, cache=None)  # a reproduction recomputes: never the cache
@@ -390,15 +400,14 @@ def compare_histories(theirs: Sequence[TrialRecord], ours: Sequence[TrialRecord]
     for a, b in zip(theirs, ours, strict=False):
         difference: TrialDifference | None = None
         within = False
-        for name in COMPARED:
-            va, vb = getattr(a, name), getattr(b, name)
-            if name in ("value", "test_value") and va is not None and vb is not None and not _same(va, vb):
+        for name, va, vb, numeric in _compared(a, b):
+            if numeric and va is not None and vb is not None and not _same(va, vb):
                 rel = relative_difference(va, vb)
                 worst = max(worst, rel)
                 if rel <= tolerance or abs(va - vb) <= abs_tolerance:
                     within = True
                     continue
-            elif va == vb or (name in ("value", "test_value") and _same(va, vb)):
+            elif va == vb or (numeric and _same(va, vb)):
                 continue
             difference = TrialDifference(a.number, name, _plain(va), _plain(vb))
             break
@@ -413,6 +422,23 @@ def compare_histories(theirs: Sequence[TrialRecord], ours: Sequence[TrialRecord]
     if differing:
         return DIFFERENT, first, differing, worst
     return (WITHIN_TOLERANCE if tolerated else IDENTICAL), None, 0, worst
+
+
+def _compared(a: TrialRecord, b: TrialRecord) -> Iterator[tuple[str, Any, Any, bool]]:
+    """(field, theirs, ours, numeric) for every compared field of two trials: the record's own,
+    then each objective a multi-objective task reported (``objectives.f2``, ...)."""
+    for name in COMPARED:
+        yield name, getattr(a, name), getattr(b, name), name in ("value", "test_value")
+    for key in ("objectives", "test_objectives"):
+        theirs, ours = a.extra.get(key) or {}, b.extra.get(key) or {}
+        for objective in dict.fromkeys([*theirs, *ours]):
+            yield (f"{key}.{objective}", _number(theirs.get(objective)),
+                   _number(ours.get(objective)), True)
+
+
+def _number(value: Any) -> float | None:
+    """A stored objective value (a non-finite one is stored as its text) as a float."""
+    return None if value is None else float(value)
 
 
 def _plain(value: Any) -> Any:

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from tunebench.registry import make_task
 from tunebench.suite.executors import Executor, StudyJob, make_executor
+from tunebench.suite.objectives import objectives_record
 from tunebench.suite.progress import RunProgress
 from tunebench.suite.sink import StoreSink
 from tunebench.suite.spec import StudySpec, SuiteSpec, study_label, with_repetitions, with_seed
@@ -175,7 +176,8 @@ def _plan(store: ResultStore, suite_id: int, spec: SuiteSpec, studies: list[Stud
     for study in studies:
         task = tasks[study.task.label]
         study_id = store.ensure_study(suite_id, study, str(task.direction),
-                                      task.optimum_for_seed(study.eval_seed), task.optimum_is_exact)
+                                      task.optimum_for_seed(study.eval_seed), task.optimum_is_exact,
+                                      objectives_record(task, study.task.objectives))
         study_ids[study.key] = study_id
         if store.study_status(study_id) != "done":
             history = tuple(store.history(study_id))

@@ -19,7 +19,8 @@ import sqlite3
 #: pages written per trial, and a study's trials are still one contiguous key range.
 #: 4: studies record facts, not requests (:data:`STUDY_FACT_COLUMNS`); a suite's fingerprint
 #: leaves its repetition count out, so growing it adds studies instead of making another suite.
-SCHEMA_VERSION = 4
+#: 5: ``studies.objectives_json`` for multi-objective studies.
+SCHEMA_VERSION = 5
 
 #: A study's trials are the ids from ``study_id << 32`` up, one per trial number.
 STUDY_SHIFT = 32
@@ -46,6 +47,9 @@ STUDY_FACT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("trial_sequence", "TEXT"),  # digest of the finished study's config keys, in trial order
     ("identical_to", "INTEGER"),  # the first repetition with the same trial sequence
     ("warm_up_seconds", "REAL"),  # the task's warm-up in this process, before any timed trial
+    # Schema 5: JSON, a multi-objective study's objectives (name, direction, reference point)
+    # and the hypervolume of its task's true Pareto front where known; NULL for one objective.
+    ("objectives_json", "TEXT"),
 )
 
 

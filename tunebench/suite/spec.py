@@ -112,12 +112,17 @@ class TaskSpec:
     #: This task's own number of repetitions (None: the suite's). Cheap tasks can have many
     #: repetitions, expensive ones fewer, in one suite; every runner of the task gets the same.
     repetitions: int | None = None
+    #: The objectives a multi-objective study optimises together (``["f1", "f2"]`` or
+    #: ``("all",)``); None: a single-objective study (see tunebench.suite.objectives).
+    objectives: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {"name": self.name, "label": self.label, "options": dict(self.options),
                "budget": self.budget.to_dict() if self.budget else None, "smoke": self.smoke}
         if self.repetitions is not None:  # absent otherwise: stored suites keep their form
             out["repetitions"] = self.repetitions
+        if self.objectives is not None:
+            out["objectives"] = list(self.objectives)
         return out
 
 

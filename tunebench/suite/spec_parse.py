@@ -16,6 +16,7 @@ from typing import Any
 
 from tunebench.devices import PRECISIONS
 from tunebench.suite.budget import Budget, BudgetKind, amount_problem
+from tunebench.suite.objectives import ObjectivesError, study_objectives
 from tunebench.suite.seeding import MAX_SUITE_SEED, SEED_MODES, SeedPolicy
 from tunebench.suite.spec import (
     DEVICES_HELP,
@@ -45,7 +46,7 @@ _BUDGET_KEYS = {"trials", "epochs", "device_seconds", "charge_optimizer"}
 _SETTINGS_KEYS = {"device", "threads", "precision", "trial_timeout", "gpus_per_study",
                   "isolation", "memory_limit_mb", "in_flight",
                   "simulated_time"}
-_TASK_KEYS = {"name", "label", "options", "budget", "smoke", "repetitions"}
+_TASK_KEYS = {"name", "label", "options", "budget", "smoke", "repetitions", "objectives"}
 _RUNNER_KEYS = {"name", "label", "options"}
 
 
@@ -225,6 +226,9 @@ def _parse_entries(reader: _Reader, data: Mapping[str, Any], section: str,
             if not isinstance(entry["smoke"], bool):
                 raise reader.error(f"{where}.smoke", f"must be true or false, got {entry['smoke']!r}")
             item["smoke"] = entry["smoke"]
+        if section == "tasks" and "objectives" in entry:
+            item["objectives"] = _parse_objectives(reader, entry["objectives"],
+                                                   f"{where}.objectives")
         if section == "tasks" and "repetitions" in entry:
             item["repetitions"] = reader.integer(entry, "repetitions", where, None, 1,
                                                  MAX_REPETITIONS)
@@ -234,6 +238,17 @@ def _parse_entries(reader: _Reader, data: Mapping[str, Any], section: str,
             item["budget"] = _parse_budget(reader, entry["budget"], f"{where}.budget")
         parsed.append(item)
     return parsed
+
+
+def _parse_objectives(reader: _Reader, value: Any, where: str) -> tuple[str, ...]:
+    """``objectives = ["f1", "f2"]`` or ``"all"``: the names a multi-objective study optimises."""
+    if value == "all":
+        return ("all",)
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(name, str) and name for name in value)):
+        raise reader.error(where, f"must be a list of the task's objective names or \"all\", "
+                                  f"e.g. objectives = [\"f1\", \"f2\"]; got {value!r}")
+    return tuple(value)
 
 
 def parse_suite(data: Mapping[str, Any], source: str = "<suite>", base_dir: Path | None = None,
@@ -352,6 +367,10 @@ def check_names(spec: SuiteSpec) -> None:
             raise SuiteError(f"task {task_spec.name!r} could not be built with options "
                              f"{dict(task_spec.options)}: {type(exc).__name__}: {exc}", source,
                              f"tasks[{i}]") from None
+        try:
+            objectives = study_objectives(task, task_spec.objectives)
+        except ObjectivesError as exc:
+            raise SuiteError(str(exc), source, f"tasks[{i}].objectives") from None
         if spec.settings.simulated_time == "recorded" and not type(task).recorded_costs:
             raise SuiteError(f"settings.simulated_time = \"recorded\" needs tasks that answer "
                              f"with the seconds their evaluations took when recorded (a table "
@@ -367,13 +386,20 @@ def check_names(spec: SuiteSpec) -> None:
                         f"runner {runner_spec.name!r} does not support conditional search "
                         f"spaces, and task {task_spec.label!r} has one; remove the pair"
                     )
+                if objectives and not runner_cls.capabilities.multi_objective:
+                    raise RegistryError(
+                        f"runner {runner_spec.name!r} optimises one objective, and task "
+                        f"{task_spec.label!r} asks for {len(objectives)} "
+                        f"({', '.join(o.name for o in objectives)}); use a runner whose "
+                        "`tunebench list runners` row shows multi-objective, or exclude the pair")
                 budget = task_spec.budget or spec.budget
                 problem = _in_flight_problem(spec.settings.in_flight, runner_spec.name,
                                              runner_cls, budget)
                 if problem:
                     raise RegistryError(problem)
                 make_runner(runner_spec.name, task.space, task.direction, 0,
-                            budget.info_for(task, spec.settings.in_flight), runner_spec.options)
+                            budget.info_for(task, spec.settings.in_flight, objectives),
+                            runner_spec.options)
             except RegistryError as exc:
                 raise SuiteError(str(exc), source, f"runners[{j}]") from None
             except Exception as exc:  # a runner's own constructor crashed on these options
@@ -462,6 +488,7 @@ def suite_from_dict(data: Mapping[str, Any]) -> SuiteSpec:
         "tasks": [{"name": t["name"], "label": t["label"], "options": t["options"],
                    "smoke": bool(t.get("smoke", False)),
                    **({"repetitions": t["repetitions"]} if t.get("repetitions") else {}),
+                   **({"objectives": list(t["objectives"])} if t.get("objectives") else {}),
                    **({"budget": _budget_table(t["budget"])} if t.get("budget") else {})}
                   for t in data["tasks"]],
         "runners": data["runners"],

@@ -260,7 +260,8 @@ class ResultStore:
 
     # ------------------------------------------------------------------ studies
     def ensure_study(self, suite_id: int, study: StudySpec, direction: str,
-                     optimum: float | None, optimum_is_exact: bool) -> int:
+                     optimum: float | None, optimum_is_exact: bool,
+                     objectives_json: str | None = None) -> int:
         row = self._conn.execute(
             "SELECT id FROM studies WHERE suite_id=? AND task=? AND runner=? AND repetition=?",
             (suite_id, study.task.label, study.runner.label, study.repetition),
@@ -275,13 +276,13 @@ class ResultStore:
             cur.execute(
                 "INSERT INTO studies (suite_id, task, task_name, task_options, runner, runner_name,"
                 " runner_options, repetition, eval_seed, runner_seed, budget_json, settings_json,"
-                " direction, optimum, optimum_is_exact, smoke)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " direction, optimum, optimum_is_exact, smoke, objectives_json)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (suite_id, study.task.label, study.task.name, _json(dict(study.task.options)),
                  study.runner.label, study.runner.name, _json(dict(study.runner.options)),
                  study.repetition, study.eval_seed, study.runner_seed,
                  _json(study.budget.to_dict()), _json(study.settings.to_dict()), direction,
-                 _finite(optimum), int(optimum_is_exact), smoke),
+                 _finite(optimum), int(optimum_is_exact), smoke, objectives_json),
             )
             return int(cur.lastrowid or 0)
 

@@ -38,6 +38,7 @@ from tunebench.suite.isolation import (
     worker_scope,
 )
 from tunebench.suite.limits import Alarm, warm_up_once
+from tunebench.suite.objectives import study_objectives
 from tunebench.suite.promotions import Paused, Planned, Promotions
 from tunebench.suite.records import StudyResult, TrialRecord, TrialSteps, charged_seconds
 from tunebench.suite.spec import StudySpec
@@ -104,6 +105,9 @@ class StudyLoop:
         self.cache = cache
         self.clock = clock
         self.task, self.runner = build_study_objects(study)
+        #: A multi-objective study's objectives, in the suite's order (empty: one objective).
+        self.objectives = study_objectives(self.task, study.task.objectives)
+        self.objective_names = tuple(o.name for o in self.objectives)
         self.device = resolve_device(study.settings.device, self.task.uses_torch)
         #: Where evaluations run (tunebench.suite.isolation). The clock reads wait for queued
         #: device work (in the worker, when isolated).
@@ -152,7 +156,7 @@ class StudyLoop:
             start = record.start_fidelity
             for step in record.pruner_steps:
                 self.runner.should_prune(record.config, step, record.curve[step - 1 - start])
-            self.runner.tell(record.config, record.outcome(planned.tag))
+            self.runner.tell(record.config, record.outcome(planned.tag, self.objective_names))
             self.promotions.finished(record.config_key, record.number, record.status,
                                      start + record.fidelity_spent)
             self.count(record)
@@ -274,7 +278,7 @@ class StudyLoop:
         self.promotions.finished(pending.key, pending.number, record.status,
                                  context.start + record.fidelity_spent, context.saved_checkpoint)
         t1 = self.clock()
-        self.runner.tell(config, record.outcome(pending.planned.tag))
+        self.runner.tell(config, record.outcome(pending.planned.tag, self.objective_names))
         optimizer_seconds = pending.ask_seconds + context.pruner_seconds + self.clock() - t1
         charge = budget.charge(
             fidelity_spent=record.fidelity_spent, eval_seconds=charged_seconds(record),

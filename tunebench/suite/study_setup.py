@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 from tunebench.runners.base import Runner
+from tunebench.suite.objectives import study_objectives
 from tunebench.suite.spec import StudySpec
 from tunebench.tasks.base import Task
 from tunebench.threadpools import limit_threads
@@ -20,7 +21,9 @@ def build_study_objects(study: StudySpec) -> tuple[Task, Runner]:
     task = make_task(study.task.name, study.task.options)
     runner = make_runner(
         study.runner.name, task.space, task.direction, study.runner_seed,
-        study.budget.info_for(task, study.settings.in_flight), study.runner.options,
+        study.budget.info_for(task, study.settings.in_flight,
+                              study_objectives(task, study.task.objectives)),
+        study.runner.options,
     )
     return task, runner
 

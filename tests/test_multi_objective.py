@@ -1,0 +1,209 @@
+"""Multi-objective studies: the suite's objectives, runners told them, vectors stored and told.
+
+The optuna runners are checked against the plain optuna loop, proposal by proposal; a study is
+killed and resumed to the same trials, and reproduced; runners that optimise one objective are
+refused before anything runs; a trial missing an objective fails alone.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from conftest import run_and_kill, run_cli
+from trial_records import trial_rows
+
+from tunebench import run_suite
+from tunebench.suite.reproduce import reproduce
+from tunebench.suite.spec_parse import load_suite
+from tunebench.suite.store import load_studies, load_trials
+
+MOO = Path(__file__).parent / "moo_tasks.py"
+
+
+def _suite(tmp_path: Path, runners: tuple[str, ...], objectives: str = '["f1", "f2"]',
+           trials: int = 30, task: str = "schaffer", options: str = "",
+           repetitions: int = 1) -> Path:
+    path = tmp_path / "mo.toml"
+    entries = "".join(f'\n[[runners]]\nname = "{name}"\n' for name in runners)
+    path.write_text(f"""
+[suite]
+name = "mo"
+seed = 11
+repetitions = {repetitions}
+plugins = ["{MOO}"]
+[budget]
+trials = {trials}
+[[tasks]]
+name = "{task}"
+objectives = {objectives}
+{options}
+{entries}""")
+    return path
+
+
+def _plain_optuna(sampler: optuna.samplers.BaseSampler, trials: int) -> list[float]:
+    """The x optuna proposes for Schaffer's problem in its own ask/tell loop."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler,
+                                study_name="tunebench")
+    proposed = []
+    for _ in range(trials):
+        trial = study.ask({"x": optuna.distributions.FloatDistribution(-5.0, 5.0)})
+        x = trial.params["x"]
+        proposed.append(x)
+        if x > 4.5:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            study.tell(trial, [x * x, (x - 2.0) ** 2])
+    return proposed
+
+
+SAMPLERS = {
+    "optuna.nsga2": lambda seed: optuna.samplers.NSGAIISampler(seed=seed),
+    "optuna.nsga3": lambda seed: optuna.samplers.NSGAIIISampler(seed=seed),
+    "optuna.tpe": lambda seed: optuna.samplers.TPESampler(seed=seed),
+    "optuna.random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
+    # tunebench's one declared deviation: scrambled, so that the seed means something
+    "optuna.qmc": lambda seed: optuna.samplers.QMCSampler(seed=seed, scramble=True),
+}
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.parametrize("runner", sorted(SAMPLERS))
+def test_an_optuna_runner_proposes_what_plain_optuna_proposes(tmp_path: Path, runner: str) -> None:
+    db = tmp_path / "r.db"
+    trials = 70 if runner.startswith("optuna.nsga") else 30  # past NSGA's first generation (50)
+    run_suite(_suite(tmp_path, (runner,), trials=trials), db, progress=False)
+    stored = load_trials(db)
+    seed = int(load_studies(db)["runner_seed"].iloc[0])
+    assert list(stored["config"].map(lambda c: c["x"])) == \
+        _plain_optuna(SAMPLERS[runner](seed), trials)
+    assert (stored["status"] == "failed").any(), "no failed trial: the seed tests less"
+
+
+def test_the_gp_runner_proposes_what_plain_optuna_proposes(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    run_suite(_suite(tmp_path, ("optuna.gp",), trials=14), db, progress=False)
+    seed = int(load_studies(db)["runner_seed"].iloc[0])
+    xs = list(load_trials(db)["config"].map(lambda c: c["x"]))
+    assert xs == pytest.approx(_plain_optuna(optuna.samplers.GPSampler(seed=seed), 14), rel=1e-12)
+
+
+def test_every_objective_is_stored_and_the_study_records_its_objectives(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    run_suite(_suite(tmp_path, ("random",), trials=80), db, progress=False)
+    trials, studies = load_trials(db), load_studies(db)
+    ok = trials[trials["status"] == "ok"]
+    x = ok["config"].map(lambda c: c["x"])
+    assert (ok["objective_f1"] == x * x).all() and (ok["objective_f2"] == (x - 2.0) ** 2).all()
+    assert (ok["objective_x"] == x).all()  # reported, though not optimised
+    assert (ok["test_objective_f2"] == ok["objective_f2"] + 0.5).all()
+    assert (ok["value"] == ok["objective_f1"]).all()
+    failed = trials[trials["status"] == "failed"]
+    assert len(failed) and failed["objective_f1"].isna().all()
+    recorded = studies["objectives"].iloc[0]
+    assert [(o["name"], o["direction"], o["reference"]) for o in recorded["objectives"]] == \
+        [("f1", "minimize", 4.0), ("f2", "minimize", 4.0)]
+    assert recorded["optimal_hypervolume"] is None  # (two of its three objectives)
+
+
+def test_a_runner_for_one_objective_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    done = run_cli("run", str(_suite(tmp_path, ("random", "optuna.cmaes"))), "--db", str(db))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    said = " ".join(done.stderr.split())
+    assert "runners[1]" in said and "'optuna.cmaes' optimises one objective" in said
+    assert "asks for 2 (f1, f2)" in said and not db.exists()
+
+
+@pytest.mark.parametrize(("objectives", "message"), [
+    ('["f1", "f9"]', "task 'schaffer' has no objective 'f9'; its objectives: f1, f2, x"),
+    ('["f2"]', "a multi-objective study trades off two or more"),
+    ('["f1", "f1"]', "names one twice"),
+    ('"some"', 'must be a list of the task\'s objective names or "all"'),
+])
+def test_objectives_a_task_does_not_have_are_refused_with_what_it_has(
+        tmp_path: Path, objectives: str, message: str) -> None:
+    done = run_cli("run", str(_suite(tmp_path, ("random",), objectives=objectives)),
+                   "--db", str(tmp_path / "r.db"))
+    assert done.returncode == 2 and message in " ".join(done.stderr.split()), done.stderr
+
+
+def test_objectives_on_a_single_objective_task_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('[suite]\nname = "s"\n[budget]\ntrials = 2\n[[tasks]]\nname = "branin"\n'
+                    'objectives = "all"\n[[runners]]\nname = "random"\n')
+    done = run_cli("run", str(path), "--db", str(tmp_path / "r.db"))
+    assert done.returncode == 2
+    assert "task 'branin' has one objective" in " ".join(done.stderr.split())
+
+
+def test_all_objectives_and_a_maximised_one_reach_the_runner_in_order(tmp_path: Path) -> None:
+    spec = load_suite(_suite(tmp_path, ("optuna.nsga2",), objectives='"all"'))
+    from tunebench.suite.study import StudyLoop
+
+    class Sink:
+        def study_started(self, key: Any, info: Any) -> None: ...
+
+        def trial_finished(self, key: Any, record: Any) -> None: ...
+
+    loop = StudyLoop(spec.studies()[0], Sink())
+    assert [(o.name, str(o.direction)) for o in loop.runner.objectives] == \
+        [("f1", "minimize"), ("f2", "minimize"), ("x", "maximize")]
+    loop.run()
+    study = loop.runner._study
+    assert [d.name for d in study.directions] == ["MINIMIZE", "MINIMIZE", "MAXIMIZE"]
+    told = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert told and all(t.values == [t.params["x"] ** 2, (t.params["x"] - 2) ** 2, t.params["x"]]
+                        for t in told)
+
+
+def test_a_trial_missing_an_objective_fails_alone(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    run_suite(_suite(tmp_path, ("optuna.tpe",), task="schaffer_gaps", trials=40), db,
+              progress=False)
+    trials = load_trials(db)
+    x = trials["config"].map(lambda c: c["x"])
+    assert (trials.loc[x > 4.0, "error"].str.startswith(
+        "InvalidResult: task 'schaffer_gaps' reported objectives reported")).all()
+    assert (trials.loc[x < -4.0, "error"] == "NonFiniteValue: objective f2 = 'nan'").all()
+    assert ((trials["status"] == "ok") == ((x >= -4.0) & (x <= 4.0))).all()
+    assert (x > 4.0).any() and (x < -4.0).any()
+
+
+def test_a_killed_multi_objective_run_resumes_to_the_same_trials(tmp_path: Path) -> None:
+    suite = _suite(tmp_path, ("optuna.nsga2", "optuna.tpe"), trials=60,
+                   options="options = { delay = 0.01 }")
+    reference = tmp_path / "reference.db"
+    assert run_cli("run", str(suite), "--db", str(reference), "-q").returncode == 0
+    db = tmp_path / "killed.db"
+    stored = run_and_kill(suite, db, 70)
+    assert 70 <= stored < 120
+    assert run_cli("run", str(suite), "--db", str(db), "-q").returncode == 0
+    assert trial_rows(db, timed=False) == trial_rows(reference, timed=False)
+    columns = ["objective_f1", "objective_f2", "test_objective_f1"]
+    theirs, ours = (load_trials(p).sort_values(["runner", "trial"])[columns] for p in (reference, db))
+    assert theirs.reset_index(drop=True).equals(ours.reset_index(drop=True))
+
+
+def test_a_multi_objective_run_reproduces_and_a_changed_objective_is_found(tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    db = tmp_path / "r.db"
+    run_suite(_suite(tmp_path, ("optuna.nsga2",), trials=20), db, progress=False)
+    report = reproduce(db)
+    assert report.ok and {s.verdict for s in report.studies} == {"identical"}
+    changed = tmp_path / "changed.db"
+    shutil.copy(db, changed)
+    with sqlite3.connect(changed) as conn:  # f2 of trial 3 moved by a part in a billion
+        conn.execute("UPDATE trials SET extra_json = json_set(extra_json, '$.objectives.f2',"
+                     " json_extract(extra_json, '$.objectives.f2') * (1 + 1e-9)) WHERE number = 3")
+    (study,) = reproduce(changed).studies
+    assert study.verdict == "different" and study.differing_trials == 1
+    assert (study.first_difference.trial, study.first_difference.field) == (3, "objectives.f2")
+    assert math.isclose(study.first_difference.theirs, study.first_difference.ours, rel_tol=1e-8)

@@ -207,3 +207,41 @@ def test_a_multi_objective_run_reproduces_and_a_changed_objective_is_found(tmp_p
     assert study.verdict == "different" and study.differing_trials == 1
     assert (study.first_difference.trial, study.first_difference.field) == (3, "objectives.f2")
     assert math.isclose(study.first_difference.theirs, study.first_difference.ours, rel_tol=1e-8)
+
+
+def _staircase(points: list[tuple[float, float]], reference: tuple[float, float]) -> float:
+    """The 2-D hypervolume (both minimised) as a sum of rectangles, written out by hand: the
+    non-dominated points sorted by f1, each owning the strip up to the next one's f1."""
+    front, best = [], math.inf
+    for f1, f2 in sorted(p for p in points if p[0] < reference[0] and p[1] < reference[1]):
+        if f2 < best:
+            front.append((f1, f2))
+            best = f2
+    edges = [f1 for f1, _ in front[1:]] + [reference[0]]
+    return sum((edge - f1) * (reference[1] - f2)
+               for (f1, f2), edge in zip(front, edges, strict=True))
+
+
+def test_show_gives_each_runners_hypervolume_and_its_difference_from_random(tmp_path: Path) -> None:
+    import json
+
+    db = tmp_path / "r.db"
+    run_suite(_suite(tmp_path, ("random", "optuna.nsga2"), trials=40, repetitions=3), db,
+              progress=False)
+    trials = load_trials(db)
+    expected: dict[str, list[float]] = {}
+    for (runner, _), study in trials[trials["status"] == "ok"].groupby(["runner", "repetition"]):
+        points = list(zip(study["objective_f1"], study["objective_f2"], strict=True))
+        expected.setdefault(runner, []).append(_staircase(points, (4.0, 4.0)))
+    shown = run_cli("show", "--db", str(db), "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    rows = {r["runner"]: r for r in json.loads(shown.stdout)}
+    for runner, hvs in expected.items():
+        assert rows[runner]["compared_on"] == "hypervolume" and rows[runner]["mean_regret"] is None
+        assert rows[runner]["mean_hypervolume"] == pytest.approx(sum(hvs) / 3, rel=1e-12)
+    pairs = [a - b for a, b in zip(expected["optuna.nsga2"], expected["random"], strict=True)]
+    assert rows["optuna.nsga2"]["delta_vs_random"] == pytest.approx(sum(pairs) / 3, rel=1e-9)
+    assert rows["random"]["delta_vs_random"] is None
+    table = run_cli("show", "--db", str(db), "--format", "table")
+    assert "hypervolume to (4, 4)" in table.stdout and "Traceback" not in table.stderr
+    assert max(len(line) for line in table.stdout.splitlines()) <= 80

@@ -88,6 +88,13 @@ def _best(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def _summary(trials: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
+    """The single-objective studies' summary (multi-objective ones: :mod:`show_moo`)."""
+    from tunebench.cli.show_moo import is_multi_objective
+
+    studies = studies[~is_multi_objective(studies)]
+    trials = trials[trials["study_id"].isin(studies["study_id"])]
+    if studies.empty:
+        return _pandas().DataFrame()
     regrets = study_regrets(trials, studies)
     rows = []
     for (suite, task, runner), group in regrets.groupby(["suite", "task", "runner"], sort=False):
@@ -149,21 +156,34 @@ def show(db: Path = typer.Option(Path("results.db"), "--db", help="Results store
     "Δ vs random" is the mean over repetitions of (runner's regret − random search's regret in the
     same repetition) ± the half-width of its 95% t interval: bold where the interval excludes 0.
 
+    A multi-objective study (a suite entry with `objectives = [...]`) is judged by the
+    hypervolume its trials dominate up to the task's fixed reference point: its table shows the
+    mean final hypervolume, Δ vs random on it, the test hypervolume of the non-dominated set and,
+    where the task knows its true front, the hypervolume regret.
+
     In a pipe (or --format plain) one line per (suite, task, runner): suite, task, runner, mean
-    regret, Δ vs random and its half-width, mean test value, done/studies, best validation value.
+    regret (or hypervolume), Δ vs random and its half-width, mean test value (or test
+    hypervolume), done/studies, best validation value. Machine formats carry `compared_on`.
     """
+    from tunebench.cli import show_moo
     from tunebench.reports.best_config import format_config
 
     chosen = chosen_format(fmt)
     with user_errors():
         trials, studies = _load(db)
         frame, best = _summary(trials, studies), _best(trials)
-    if frame.empty:
+        multi = studies[show_moo.is_multi_objective(studies)]
+        fronts = show_moo.summary(trials, multi, BASELINE) if len(multi) else None
+    if frame.empty and fronts is None:
         if not emit([], chosen):
             console.print(f"{db} holds no studies yet.")
         return
     if chosen != "table":
-        _rows_out(frame, best, chosen)
+        _rows_out(frame, best, chosen, fronts)
+        return
+    if fronts is not None:
+        show_moo.print_tables(fronts, multi, BASELINE)
+    if frame.empty:
         return
     has_baseline = BASELINE in set(frame["runner"])
     for (suite, task), rows in frame.groupby(["suite", "task"], sort=False):
@@ -218,7 +238,7 @@ def summary_records(frame: pd.DataFrame, best: pd.DataFrame) -> list[dict]:
     records = []
     for row in frame.itertuples():
         top = found.get((row.suite, row.task, row.runner))
-        records.append({
+        records.append({"compared_on": "regret", **{
             "suite": row.suite, "task": row.task, "runner": row.runner,
             "direction": str(row.direction), "budget": float(row.budget),
             "budget_kind": str(row.budget_kind), "repetitions": int(row.reps),
@@ -231,12 +251,23 @@ def summary_records(frame: pd.DataFrame, best: pd.DataFrame) -> list[dict]:
             "smoke": bool(row.smoke),
             "best_value": None if top is None else float(top.value),
             "best_repetition": None if top is None else int(top.repetition),
-            "best_config": None if top is None else dict(top.config)})
+            "best_config": None if top is None else dict(top.config)},
+            **dict.fromkeys(MULTI_OBJECTIVE_FIELDS)})
     return records
 
 
-def _rows_out(frame: pd.DataFrame, best: pd.DataFrame, chosen: str) -> None:
-    records = summary_records(frame, best)
+#: What a multi-objective row adds (None on single-objective rows): the columns stay the same.
+MULTI_OBJECTIVE_FIELDS = ("objectives", "mean_hypervolume", "mean_test_hypervolume",
+                          "mean_hv_regret")
+
+
+def _rows_out(frame: pd.DataFrame, best: pd.DataFrame, chosen: str,
+              fronts: pd.DataFrame | None = None) -> None:
+    from tunebench.cli.show_moo import records as front_records
+
+    records = summary_records(frame, best) if not frame.empty else []
+    if fronts is not None:
+        records += front_records(fronts, records[0].keys() if records else None)
     if emit(records, chosen):
         return
 
@@ -245,8 +276,16 @@ def _rows_out(frame: pd.DataFrame, best: pd.DataFrame, chosen: str) -> None:
             return ["baseline", "—"]
         return [_number(r["delta_vs_random"], 3), _number(r["delta_half_width"], 2)]
 
-    print_plain(([r["suite"], r["task"], r["runner"], _number(r["mean_regret"]), *delta(r),
-                  _number(r["mean_test"]), f"{r['done']}/{r['studies']}",
+    def judged(r: dict) -> str:  # regret, or the hypervolume of a multi-objective row
+        return _number(r["mean_regret"] if r["compared_on"] == "regret"
+                       else r["mean_hypervolume"])
+
+    def test(r: dict) -> str:
+        return _number(r["mean_test"] if r["compared_on"] == "regret"
+                       else r["mean_test_hypervolume"])
+
+    print_plain(([r["suite"], r["task"], r["runner"], judged(r), *delta(r), test(r),
+                  f"{r['done']}/{r['studies']}",
                   "—" if r["best_value"] is None else _number(r["best_value"], 5)]
                  for r in records), aligned=3)
 

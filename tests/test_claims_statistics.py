@@ -153,7 +153,8 @@ def test_a_users_claim_folder_runs_from_the_command_line(tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()
     _write(folder, "branin-mean", mean=0.657, sd=0.257, n=100, known="replicated", reps=100)
-    result = CliRunner().invoke(app, ["claims", str(folder), "--json", str(tmp_path / "r.json")])
+    result = CliRunner().invoke(app, ["claims", str(folder), "--json", str(tmp_path / "r.json"),
+                                      "--format", "table"])  # a pipe would get plain lines
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "TOST" in out and "replicated" in out and "p = 0.00359" in out  # the table wraps
@@ -266,11 +267,12 @@ def test_the_cli_grows_a_kept_store(tmp_path):
     path = _write(tmp_path, "grow-cli", mean=0.657, sd=0.257, n=100, known="replicated", reps=100)
     store = tmp_path / "runs"
     runner = CliRunner()
-    small = runner.invoke(app, ["claims", str(path), "--store", str(store), "--repetitions", "5"])
+    small = runner.invoke(app, ["claims", str(path), "--store", str(store), "--repetitions", "5",
+                                "--format", "table"])
     assert small.exit_code == 1 and "inconclusive" in small.output  # as recorded: replicated
     assert "repetitions that would tell" in " ".join(small.output.split()) or \
         "no number of repetitions" in " ".join(small.output.split())
-    grown = runner.invoke(app, ["claims", str(path), "--store", str(store)])
+    grown = runner.invoke(app, ["claims", str(path), "--store", str(store), "--format", "table"])
     assert grown.exit_code == 0, grown.output
     assert "(95 studies run now)" in " ".join(grown.output.split())
     assert (store / "grow-cli.db").is_file()

@@ -78,12 +78,15 @@ def task_rows(registry: Any) -> tuple[list[dict[str, Any]], list[dict[str, str]]
     rows = []
     for name, cls in classes.items():
         members = list(getattr(cls, "family_members", ()))
+        objectives = [o.name for o in getattr(cls, "objectives", ())]
         try:
             instance = registry.make_task(name)
             fidelity, optimum = instance.max_fidelity, _optimum(instance, bool(members))
+            objectives = [o.name for o in getattr(instance, "objectives", ())]
         except Exception:  # a listing never fails because one task cannot be built by default
             fidelity, optimum = cls.max_fidelity, "?"
         rows.append({"name": name, "members": members, "metric": cls.metric,
+                     "objectives": objectives,
                      "direction": str(cls.direction), "max_fidelity": int(fidelity),
                      "fidelity_unit": cls.fidelity_unit, "continues": bool(cls.can_continue),
                      "optimum": optimum, "origin": origin(registry.task_source(name)),
@@ -132,8 +135,18 @@ def _notes(caps: Any) -> str:
                                         ("no integers", not caps.integer),
                                         ("no log scale", not caps.log),
                                         ("inexact resume", not caps.exact_replay),
-                                        ("batch", caps.batch)) if present]
+                                        ("batch", caps.batch),
+                                        ("MO", caps.multi_objective)) if present]
     return ", ".join(notes) or "·"
+
+
+def _metric(row: dict[str, Any]) -> str:
+    """The metric, or a multi-objective task's objectives (its first is the metric)."""
+    names = row.get("objectives") or []
+    if not names:
+        return row["metric"]
+    shown = ", ".join(names)
+    return shown if len(shown) <= 14 else f"{names[0]} +{len(names) - 1} more"
 
 
 def _shown_name(row: dict[str, Any]) -> str:
@@ -147,7 +160,7 @@ def _shown_name(row: dict[str, Any]) -> str:
 def _cells(row: dict[str, Any], kind: str) -> list[str]:
     if kind == "tasks":
         fidelity = f"{row['max_fidelity']}" + (" ↻" if row["continues"] else "")
-        return [_shown_name(row), row["metric"], row["direction"], fidelity, row["optimum"]]
+        return [_shown_name(row), _metric(row), row["direction"], fidelity, row["optimum"]]
     return [row["name"], f"{row['library']} {row['version']}", row["family"], row["fidelity"],
             row["notes"]]
 
@@ -156,7 +169,8 @@ _HEADERS = {"tasks": ("task", "metric", "direction", "fidelity", "optimum"),
             "runners": ("runner", "library", "family", "fidelity", "notes")}
 _LEGENDS = {"tasks": "fidelity: the default maximum; ↻ a trial can continue from its checkpoint",
             "runners": "fidelity: prune stops trials early, choose proposes each trial's fidelity, "
-                       "continue promotes earlier trials; batch: proposes before it hears back"}
+                       "continue promotes earlier trials; batch: proposes before it hears back; "
+                       "MO: optimises several objectives (a suite's objectives = [...])"}
 
 
 # ----------------------------------------------------------------------------- the table

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from tunebench.space import Objective
@@ -28,10 +30,15 @@ def declared_objectives(task: Any) -> tuple[Objective, ...]:
     return tuple(getattr(task, "objectives", ()) or ())
 
 
-def study_objectives(task: Any, names: tuple[str, ...] | None) -> tuple[Objective, ...]:
+def study_objectives(task: Any, names: tuple[str, ...] | None,
+                     references: Mapping[str, float] | None = None) -> tuple[Objective, ...]:
     """The objectives a study of ``task`` optimises together, in the suite's order; () for a
-    single-objective study. Raises :class:`ObjectivesError` saying what the task offers."""
+    single-objective study. ``references`` (the suite's) fix reference coordinates the task
+    leaves open or overrides. Raises :class:`ObjectivesError` saying what the task offers."""
     if names is None:
+        if references:
+            raise ObjectivesError("`references` are for a multi-objective study: name its "
+                                  "objectives too (objectives = [...])")
         return ()
     declared = {o.name: o for o in declared_objectives(task)}
     label = getattr(task, "name", type(task).__name__)
@@ -53,7 +60,13 @@ def study_objectives(task: Any, names: tuple[str, ...] | None) -> tuple[Objectiv
             f"objectives = {list(names)}: a multi-objective study trades off two or more; a "
             f"single-objective study of {label!r} optimises its first objective, {first!r} (its "
             "learning curve is that one's), and needs no `objectives`")
-    return tuple(declared[name] for name in names)
+    chosen = tuple(declared[name] for name in names)
+    stray = sorted(set(references or ()) - set(names))
+    if stray:
+        raise ObjectivesError(f"references name {', '.join(map(repr, stray))}, which the study "
+                              f"does not optimise (its objectives: {', '.join(names)})")
+    return tuple(replace(o, reference=float(references[o.name])) if references
+                 and o.name in references else o for o in chosen)
 
 
 def reference_point(objectives: tuple[Objective, ...]) -> tuple[float, ...] | None:
@@ -64,18 +77,20 @@ def reference_point(objectives: tuple[Objective, ...]) -> tuple[float, ...] | No
     return tuple(float(o.reference) for o in objectives)  # type: ignore[arg-type]
 
 
-def objectives_record(task: Any, names: tuple[str, ...] | None) -> str | None:
+def objectives_record(task: Any, names: tuple[str, ...] | None,
+                      references: Mapping[str, float] | None = None) -> str | None:
     """What the store keeps of a multi-objective study's objectives (None for one objective):
     reports read directions, the reference point and the true front's hypervolume from it,
     never from the task."""
-    objectives = study_objectives(task, names)
+    objectives = study_objectives(task, names, references)
     if not objectives:
         return None
     optimal = getattr(task, "optimal_hypervolume", None)
     if callable(optimal):
         optimal = optimal(tuple(o.name for o in objectives))
-    exact = optimal is not None and math.isfinite(float(optimal)) and len(objectives) == len(
-        declared_objectives(task))  # the true front's hypervolume is of all its objectives
+    # The true front's hypervolume is of all its objectives, at the task's own reference.
+    exact = (optimal is not None and math.isfinite(float(optimal)) and not references
+             and len(objectives) == len(declared_objectives(task)))
     return json.dumps({
         "objectives": [{"name": o.name, "direction": str(o.direction), "reference": o.reference,
                         "machine_dependent": o.machine_dependent} for o in objectives],

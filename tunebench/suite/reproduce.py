@@ -198,7 +198,8 @@ def _objectives_of(study: Any) -> str | None:
     from tunebench.registry import make_task
     from tunebench.suite.objectives import objectives_record
 
-    return objectives_record(make_task(study.task.name, study.task.options), study.task.objectives)
+    return objectives_record(make_task(study.task.name, study.task.options), study.task.objectives,
+                             study.task.references)
 
 
 @dataclass
@@ -218,6 +219,15 @@ class _StoredStudy:
     threads: int | None
     precision: str | None
     history: list[TrialRecord]
+    #: A multi-objective study's objectives whose values are compared trial by trial (a
+    #: machine-dependent one, measured training seconds, is not a number to reproduce).
+    objectives: tuple[str, ...] = ()
+
+
+def _compared_objectives(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    return tuple(o["name"] for o in json.loads(text)["objectives"] if not o["machine_dependent"])
 
 
 def _read_store(db: Path) -> tuple[list[dict[str, Any]], list[_StoredStudy], dict[int, dict[str, Any]]]:
@@ -226,11 +236,15 @@ def _read_store(db: Path) -> tuple[list[dict[str, Any]], list[_StoredStudy], dic
     try:
         suites = load_suite_specs(db)
         with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(studies)")}
+            objectives = "objectives_json" if "objectives_json" in columns else "NULL"
             rows = conn.execute(
                 "SELECT id, suite_id, task, runner, repetition, eval_seed, runner_seed, direction,"
-                " optimum, optimum_is_exact, env_id, device, threads, precision FROM studies"
-                " ORDER BY id").fetchall()
-            studies = [_StoredStudy(*row[:9], bool(row[9]), *row[10:], history=read_history(conn, row[0]))
+                " optimum, optimum_is_exact, env_id, device, threads, precision,"
+                f" {objectives} FROM studies ORDER BY id").fetchall()
+            studies = [_StoredStudy(*row[:9], bool(row[9]), *row[10:14],
+                                    history=read_history(conn, row[0]),
+                                    objectives=_compared_objectives(row[14]))
                        for row in rows]
             environments = {int(i): json.loads(text) for i, text in
                             conn.execute("SELECT id, env_json FROM environments")}
@@ -392,15 +406,16 @@ def relative_difference(a: float, b: float) -> float:
 
 
 def compare_histories(theirs: Sequence[TrialRecord], ours: Sequence[TrialRecord], tolerance: float,
-                      abs_tolerance: float) -> tuple[str, TrialDifference | None, int, float]:
+                      abs_tolerance: float, objectives: tuple[str, ...] = ()
+                      ) -> tuple[str, TrialDifference | None, int, float]:
     """Verdict, first difference beyond tolerance, number of differing trials, largest relative
-    difference of a value or test value."""
+    difference of a value, a test value or one of ``objectives`` (a multi-objective study's)."""
     first: TrialDifference | None = None
     differing, tolerated, worst = 0, 0, 0.0
     for a, b in zip(theirs, ours, strict=False):
         difference: TrialDifference | None = None
         within = False
-        for name, va, vb, numeric in _compared(a, b):
+        for name, va, vb, numeric in _compared(a, b, objectives):
             if numeric and va is not None and vb is not None and not _same(va, vb):
                 rel = relative_difference(va, vb)
                 worst = max(worst, rel)
@@ -424,14 +439,15 @@ def compare_histories(theirs: Sequence[TrialRecord], ours: Sequence[TrialRecord]
     return (WITHIN_TOLERANCE if tolerated else IDENTICAL), None, 0, worst
 
 
-def _compared(a: TrialRecord, b: TrialRecord) -> Iterator[tuple[str, Any, Any, bool]]:
+def _compared(a: TrialRecord, b: TrialRecord, objectives: tuple[str, ...]
+              ) -> Iterator[tuple[str, Any, Any, bool]]:
     """(field, theirs, ours, numeric) for every compared field of two trials: the record's own,
-    then each objective a multi-objective task reported (``objectives.f2``, ...)."""
+    then each of a multi-objective study's ``objectives`` (``objectives.f2``, ...)."""
     for name in COMPARED:
         yield name, getattr(a, name), getattr(b, name), name in ("value", "test_value")
     for key in ("objectives", "test_objectives"):
         theirs, ours = a.extra.get(key) or {}, b.extra.get(key) or {}
-        for objective in dict.fromkeys([*theirs, *ours]):
+        for objective in objectives:
             yield (f"{key}.{objective}", _number(theirs.get(objective)),
                    _number(ours.get(objective)), True)
 
@@ -471,7 +487,7 @@ def _compare(source: str, suites: list[dict[str, Any]], chosen: list[_StoredStud
         else:
             (result.verdict, result.first_difference, result.differing_trials,
              result.max_relative_difference) = compare_histories(s.history, mine.history, tolerance,
-                                                                  abs_tolerance)
+                                                                  abs_tolerance, s.objectives)
         theirs_env = their_envs.get(s.env_id or -1, {})
         if theirs_env and "determinism" not in theirs_env:
             note = ("the original store predates per-study determinism records: only its "

@@ -177,7 +177,8 @@ def _plan(store: ResultStore, suite_id: int, spec: SuiteSpec, studies: list[Stud
         task = tasks[study.task.label]
         study_id = store.ensure_study(suite_id, study, str(task.direction),
                                       task.optimum_for_seed(study.eval_seed), task.optimum_is_exact,
-                                      objectives_record(task, study.task.objectives))
+                                      objectives_record(task, study.task.objectives,
+                                                        study.task.references))
         study_ids[study.key] = study_id
         if store.study_status(study_id) != "done":
             history = tuple(store.history(study_id))

@@ -115,6 +115,9 @@ class TaskSpec:
     #: The objectives a multi-objective study optimises together (``["f1", "f2"]`` or
     #: ``("all",)``); None: a single-objective study (see tunebench.suite.objectives).
     objectives: tuple[str, ...] | None = None
+    #: Reference coordinates the suite fixes for a multi-objective study (``{"train_seconds":
+    #: 300}``), where the task leaves one open or the suite's comparison needs another.
+    references: Mapping[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {"name": self.name, "label": self.label, "options": dict(self.options),
@@ -123,6 +126,8 @@ class TaskSpec:
             out["repetitions"] = self.repetitions
         if self.objectives is not None:
             out["objectives"] = list(self.objectives)
+        if self.references is not None:
+            out["references"] = dict(self.references)
         return out
 
 

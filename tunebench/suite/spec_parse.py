@@ -8,6 +8,7 @@ runner name and option against the registry (:func:`check_names`).
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
@@ -46,7 +47,8 @@ _BUDGET_KEYS = {"trials", "epochs", "device_seconds", "charge_optimizer"}
 _SETTINGS_KEYS = {"device", "threads", "precision", "trial_timeout", "gpus_per_study",
                   "isolation", "memory_limit_mb", "in_flight",
                   "simulated_time"}
-_TASK_KEYS = {"name", "label", "options", "budget", "smoke", "repetitions", "objectives"}
+_TASK_KEYS = {"name", "label", "options", "budget", "smoke", "repetitions", "objectives",
+              "references"}
 _RUNNER_KEYS = {"name", "label", "options"}
 
 
@@ -229,6 +231,9 @@ def _parse_entries(reader: _Reader, data: Mapping[str, Any], section: str,
         if section == "tasks" and "objectives" in entry:
             item["objectives"] = _parse_objectives(reader, entry["objectives"],
                                                    f"{where}.objectives")
+        if section == "tasks" and "references" in entry:
+            item["references"] = _parse_references(reader, entry["references"],
+                                                   f"{where}.references")
         if section == "tasks" and "repetitions" in entry:
             item["repetitions"] = reader.integer(entry, "repetitions", where, None, 1,
                                                  MAX_REPETITIONS)
@@ -238,6 +243,16 @@ def _parse_entries(reader: _Reader, data: Mapping[str, Any], section: str,
             item["budget"] = _parse_budget(reader, entry["budget"], f"{where}.budget")
         parsed.append(item)
     return parsed
+
+
+def _parse_references(reader: _Reader, value: Any, where: str) -> dict[str, float]:
+    """``references = { train_seconds = 300 }``: reference coordinates the suite fixes."""
+    if (not isinstance(value, Mapping) or not value or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in value.values())):
+        raise reader.error(where, "must be a table of objective names to finite numbers, e.g. "
+                                  f"references = {{ train_seconds = 300 }}; got {value!r}")
+    return {str(k): float(v) for k, v in value.items()}
 
 
 def _parse_objectives(reader: _Reader, value: Any, where: str) -> tuple[str, ...]:
@@ -368,7 +383,7 @@ def check_names(spec: SuiteSpec) -> None:
                              f"{dict(task_spec.options)}: {type(exc).__name__}: {exc}", source,
                              f"tasks[{i}]") from None
         try:
-            objectives = study_objectives(task, task_spec.objectives)
+            objectives = study_objectives(task, task_spec.objectives, task_spec.references)
         except ObjectivesError as exc:
             raise SuiteError(str(exc), source, f"tasks[{i}].objectives") from None
         if spec.settings.simulated_time == "recorded" and not type(task).recorded_costs:
@@ -489,6 +504,7 @@ def suite_from_dict(data: Mapping[str, Any]) -> SuiteSpec:
                    "smoke": bool(t.get("smoke", False)),
                    **({"repetitions": t["repetitions"]} if t.get("repetitions") else {}),
                    **({"objectives": list(t["objectives"])} if t.get("objectives") else {}),
+                   **({"references": dict(t["references"])} if t.get("references") else {}),
                    **({"budget": _budget_table(t["budget"])} if t.get("budget") else {})}
                   for t in data["tasks"]],
         "runners": data["runners"],

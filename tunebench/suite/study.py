@@ -106,7 +106,8 @@ class StudyLoop:
         self.clock = clock
         self.task, self.runner = build_study_objects(study)
         #: A multi-objective study's objectives, in the suite's order (empty: one objective).
-        self.objectives = study_objectives(self.task, study.task.objectives)
+        self.objectives = study_objectives(self.task, study.task.objectives,
+                                           study.task.references)
         self.objective_names = tuple(o.name for o in self.objectives)
         self.device = resolve_device(study.settings.device, self.task.uses_torch)
         #: Where evaluations run (tunebench.suite.isolation). The clock reads wait for queued

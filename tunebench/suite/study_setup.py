@@ -22,7 +22,8 @@ def build_study_objects(study: StudySpec) -> tuple[Task, Runner]:
     runner = make_runner(
         study.runner.name, task.space, task.direction, study.runner_seed,
         study.budget.info_for(task, study.settings.in_flight,
-                              study_objectives(task, study.task.objectives)),
+                              study_objectives(task, study.task.objectives,
+                                               study.task.references)),
         study.runner.options,
     )
     return task, runner

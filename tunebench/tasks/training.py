@@ -283,8 +283,14 @@ def fit(
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         **(extra or {}),
     }
+    # Accuracy against what it cost: the measured training seconds of this evaluation (a
+    # machine-dependent objective) and the model's size, for multi-objective studies.
+    parameters = float(sum(p.numel() for p in model.parameters()))
+    costs = {"train_seconds": train_clock.seconds, "parameters": parameters}
     return Result(value=best_value, test_value=test_value, fidelity_spent=reached,
-                  curve=tuple(curve), extra=info)
+                  curve=tuple(curve), extra=info, objectives={"accuracy": best_value, **costs},
+                  test_objectives=None if test_value is None else {"accuracy": test_value,
+                                                                   **costs})
 
 
 def checkpoint(trainer: Trainer, best_value: float, best_epoch: int,

@@ -243,5 +243,40 @@ def test_show_gives_each_runners_hypervolume_and_its_difference_from_random(tmp_
     assert rows["optuna.nsga2"]["delta_vs_random"] == pytest.approx(sum(pairs) / 3, rel=1e-9)
     assert rows["random"]["delta_vs_random"] is None
     table = run_cli("show", "--db", str(db), "--format", "table")
-    assert "hypervolume to (4, 4)" in table.stdout and "Traceback" not in table.stderr
+    assert "HV to (4, 4)" in table.stdout and "Traceback" not in table.stderr
     assert max(len(line) for line in table.stdout.splitlines()) <= 80
+
+
+def test_a_suite_fixes_the_reference_coordinates_a_task_leaves_open(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    run_suite(_suite(tmp_path, ("random",), trials=5, options="references = { f2 = 9.5 }"), db,
+              progress=False)
+    (recorded,) = load_studies(db)["objectives"]
+    assert [o["reference"] for o in recorded["objectives"]] == [4.0, 9.5]
+    for options, message in [
+            ("references = { x = 1.0 }", "references name 'x', which the study does not optimise"),
+            ('references = { f2 = "far" }', "must be a table of objective names to finite numbers")]:
+        done = run_cli("run", str(_suite(tmp_path, ("random",), options=options)),
+                       "--db", str(tmp_path / "refused.db"))
+        assert done.returncode == 2 and message in " ".join(done.stderr.split()), done.stderr
+
+
+def test_the_training_tasks_report_accuracy_size_and_seconds_as_objectives() -> None:
+    from tunebench import get_task
+    from tunebench.tasks.base import EvalContext
+    from tunebench.tasks.mnist_net import LeNet
+
+    task = get_task("mnist_cnn", train_size=300, test_size=200, max_epochs=1)
+    result = task.evaluate(task.space.default(), 1, 0, EvalContext())
+    assert result.objectives["accuracy"] == result.value
+    assert result.test_objectives["accuracy"] == result.test_value
+    config = task.space.default()
+    size = sum(p.numel() for p in LeNet(config["channels"], config["hidden"]).parameters())
+    assert result.objectives["parameters"] == size == result.test_objectives["parameters"]
+    assert result.objectives["train_seconds"] > 0
+    largest = sum(p.numel() for p in LeNet(64, 512).parameters())  # the space's bounds
+    parameters = {o.name: o for o in task.objectives}["parameters"]
+    assert task.space["channels"].high == 64 and task.space["hidden"].high == 512
+    assert largest < parameters.reference < 1.05 * largest
+    assert {o.name: o.machine_dependent for o in task.objectives} == {
+        "accuracy": False, "parameters": False, "train_seconds": True}

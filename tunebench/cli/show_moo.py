@@ -122,8 +122,8 @@ def _finite(value: float) -> float | None:
 
 
 def print_tables(fronts: pd.DataFrame, studies: pd.DataFrame, baseline: str) -> None:
-    """One table per multi-objective (suite, task): hypervolume, Δ vs random, test hypervolume,
-    hypervolume regret where the true front's is known."""
+    """One table per multi-objective (suite, task): hypervolume (HV), Δ vs random, the test
+    hypervolume of the non-dominated set, and HV regret where the true front's is known."""
     from rich import box
     from rich.table import Table
 
@@ -139,14 +139,15 @@ def print_tables(fronts: pd.DataFrame, studies: pd.DataFrame, baseline: str) -> 
                               for o in objectives)
         first = rows.iloc[0]
         table = Table(title=f"{suite} · {task}: {named} · {first['budget']:g} "
-                            f"{first['budget_kind']} · hypervolume to ({reference})",
+                            f"{first['budget_kind']} · HV to ({reference})",
                       title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
         regrets = rows["hv_regret"].notna().any()
-        headers = ["runner", "hypervolume"] + (["Δ vs random"] if has_baseline else []) + \
-            ["test HV"] + (["HV regret"] if regrets else []) + ["studies", "failed"]
+        headers = ["runner", "HV"] + (["Δ vs random"] if has_baseline else []) + \
+            ["test HV"] + (["regret"] if regrets else []) + ["studies", "failed"]
+        longest = min(14, max(len(str(r)) for r in rows["runner"]))
         for column in headers:
             table.add_column(column, justify="left" if column == "runner" else "right",
-                             overflow="fold")
+                             overflow="fold", min_width=longest if column == "runner" else None)
         for row in rows.itertuples():
             cells = [row.runner, _number(row.hypervolume)] + \
                 ([_delta(row)] if has_baseline else []) + [_number(row.test_hypervolume)] + \

@@ -15,11 +15,9 @@ Warnings raised outside any trial (an optimiser's) are shown as before.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 #: How many distinct warnings one trial keeps (a loop warning on every step says so once).
@@ -29,10 +27,15 @@ LONGEST = 300
 
 _local = threading.local()
 _shown_before: Any = None  # what showed warnings before the hook was put in place
+#: Whether a warning was shown since the once-per-place memory was last reset: only then does a
+#: trial need it reset (a trial without warnings costs a flag test, not a filter rebuild).
+_dirty = True
 
 
 def _show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
           file: Any = None, line: str | None = None) -> None:
+    global _dirty
+    _dirty = True
     caught: list[str] | None = getattr(_local, "caught", None)
     if caught is None:
         _shown_before(message, category, filename, lineno, file, line)
@@ -48,24 +51,34 @@ def _show(message: Warning | str, category: type[Warning], filename: str, lineno
 def _install() -> None:
     """Route shown warnings through :func:`_show` (again, if something replaced it since: pytest
     and ``warnings.catch_warnings`` put their own in place and restore the one they found)."""
-    global _shown_before
+    global _shown_before, _dirty
     if warnings.showwarning is not _show:
         _shown_before = warnings.showwarning
         warnings.showwarning = _show
+        _dirty = True
 
 
-@contextlib.contextmanager
-def trial_warnings() -> Iterator[list[str]]:
-    """Collect the warnings this thread shows inside the block into the list it yields."""
-    _install()
-    warnings.filterwarnings("default", append=True)  # no new rule; resets once-per-place memory
-    outer = getattr(_local, "caught", None)
-    caught: list[str] = []
-    _local.caught = caught
-    try:
-        yield caught
-    finally:
-        _local.caught = outer
+class trial_warnings:
+    """Collect the warnings this thread shows inside the block into the list ``as`` gives.
+
+    A class rather than a generator: it runs on every trial."""
+
+    __slots__ = ("caught", "outer")
+
+    def __enter__(self) -> list[str]:
+        global _dirty
+        if warnings.showwarning is not _show:
+            _install()
+        if _dirty:  # no new rule; resets the once-per-place memory
+            warnings.filterwarnings("default", append=True)
+            _dirty = False
+        self.outer = getattr(_local, "caught", None)
+        self.caught: list[str] = []
+        _local.caught = self.caught
+        return self.caught
+
+    def __exit__(self, *exc: Any) -> None:
+        _local.caught = self.outer
 
 
 def keep_warnings(extra: dict[str, Any], caught: list[str]) -> None:

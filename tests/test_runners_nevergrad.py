@@ -274,3 +274,53 @@ def _ask_tell_sum(runner: nr.NevergradRunner) -> tuple:
     config = runner.ask()
     runner.tell(config, Outcome(Status.OK, sum((v - 0.3) ** 2 for v in config.values()), 1))
     return tuple(config.values())
+
+
+def _plain_two_objectives(optimizer: str, seed: int, budget: int) -> list[tuple]:
+    """nevergrad's multi-objective loop as its documentation shows: a list of losses per tell."""
+    params = ng.p.Dict(x=ng.p.Scalar(lower=-5.0, upper=10.0), y=ng.p.Scalar(lower=0.0, upper=15.0),
+                       k=ng.p.Scalar(lower=0.5, upper=4.5).set_integer_casting())
+    params.random_state.seed(seed)
+    proposals = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        opt = ng.optimizers.registry[optimizer](parametrization=params, budget=budget,
+                                                num_workers=1)
+        for i in range(budget):
+            candidate = opt.ask()
+            x, y, k = candidate.value["x"], candidate.value["y"], candidate.value["k"]
+            proposals.append((x, y, k))
+            if i % 7 == 3:  # a failed trial: the ceiling nevergrad clips single losses to
+                opt.tell(candidate, [5.0e20, 5.0e20])
+            else:  # the second objective is maximised: its loss is its negative
+                opt.tell(candidate, [_branin(x, y), -(x + y + k)])
+    return proposals
+
+
+@pytest.mark.parametrize("cls", [nr.NevergradNGOpt, nr.NevergradDE, nr.NevergradOnePlusOne,
+                                 nr.NevergradPortfolio, nr.NevergradCMA, nr.NevergradPSO])
+def test_a_multi_objective_study_proposes_what_plain_nevergrad_proposes(cls) -> None:
+    from tunebench.space import Objective
+
+    objectives = (Objective("f", Direction.MINIMIZE, reference=400.0),
+                  Objective("g", Direction.MAXIMIZE, reference=0.0))
+    runner = cls(_BRANIN_INT, Direction.MINIMIZE, 7,
+                 budget_info=BudgetInfo("trials", 40, objectives=objectives))
+    ours = []
+    for i in range(40):
+        config = runner.ask()
+        x, y, k = config["x"], config["y"], config["k"]
+        ours.append((x, y, k))
+        if i % 7 == 3:
+            outcome = Outcome(Status.FAILED, None, 1)
+        else:
+            f, g = _branin(x, y), x + y + k
+            outcome = Outcome(Status.OK, f, 1, values=(f, g))
+        runner.tell(config, outcome)
+    assert ours == _plain_two_objectives(cls.optimizer, 7, 40)
+    assert runner._optimizer.num_objectives == 2
+
+
+def test_bo_is_refused_for_several_objectives() -> None:
+    assert not nr.NevergradBO.capabilities.multi_objective
+    assert nr.NevergradDE.capabilities.multi_objective

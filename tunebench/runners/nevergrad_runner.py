@@ -76,6 +76,8 @@ from tunebench.runners.translation import ParamTranslation
 from tunebench.space import Config, Direction, Space
 
 FAILURE_LOSS = float("inf")
+#: A failed trial's loss in each objective of a multi-objective study (nevergrad's own ceiling).
+VECTOR_FAILURE_LOSS = 5.0e20
 #: Evaluations NGOpt plans for when no count bounds the study (a device-seconds budget): the
 #: budget of nevergrad's quick-start example (``NGOpt(parametrization=2, budget=100)``).
 PLAN_WITHOUT_COUNT = 100
@@ -186,19 +188,31 @@ class NevergradRunner(LibraryRunner):
         return to_config(self.space, candidate.value), candidate
 
     def _tell(self, handle: ng.p.Parameter, config: Config, outcome: Outcome) -> None:
-        loss = self.loss(outcome)
         with quiet():
-            self._optimizer.tell(handle, FAILURE_LOSS if loss is None else loss)
+            self._optimizer.tell(handle, self._losses(outcome))
 
     def _tell_foreign(self, config: Config, outcome: Outcome) -> None:
         full = {name: config[name] if name in config else self.space[name].default_value()
                 for name in self.space}
-        loss = self.loss(outcome)
         with quiet():
             child = self._optimizer.parametrization.spawn_child(new_value=full)
             # an optimizer that cannot learn from points it did not propose just skips this one
             with contextlib.suppress(ng.errors.TellNotAskedNotSupportedError):
-                self._optimizer.tell(child, FAILURE_LOSS if loss is None else loss)
+                self._optimizer.tell(child, self._losses(outcome))
+
+    def _losses(self, outcome: Outcome) -> float | list[float]:
+        """What nevergrad is told: the loss, or a multi-objective study's vector of losses
+        (nevergrad then optimises its own hypervolume-based pseudo-loss, with the upper bounds
+        it takes from the losses it sees, its default). A failure is ``inf`` for one objective
+        (which nevergrad clips to 5e20); nevergrad clips no vector, so a failed vector is that
+        ceiling itself."""
+        loss = self.loss(outcome)
+        if not self.objectives:
+            return FAILURE_LOSS if loss is None else loss
+        if loss is None or outcome.values is None:
+            return [VECTOR_FAILURE_LOSS] * len(self.objectives)
+        return [o.direction.sign * float(v) for o, v in zip(self.objectives, outcome.values,
+                                                             strict=True)]
 
     @classmethod
     def translate(cls, space: Space, **options: Any) -> list[ParamTranslation]:
@@ -234,8 +248,11 @@ _NOTES = ("deviations from nevergrad's defaults: the task's bounds are given to 
           "flattened (always optimised, dropped when inactive)")
 
 
-def _caps(family: str, notes: str = "") -> Capabilities:
+def _caps(family: str, notes: str = "", multi_objective: bool = True) -> Capabilities:
+    """nevergrad optimises several objectives through its hypervolume pseudo-loss (all but BO,
+    whose bayes_opt models one)."""
     return Capabilities(library="nevergrad", family=family, batch=True,
+                        multi_objective=multi_objective,
                         notes="; ".join(n for n in (notes, _NOTES) if n))
 
 
@@ -297,7 +314,7 @@ class NevergradBO(NevergradRunner):
     capabilities = _caps("GP-BO", "cost per trial grows with the history; a repeated point is not "
                          "told twice (bayes_opt refuses duplicates); points are kept 1e-9 inside "
                          "the unit box; under a device-seconds budget init_budget = 5 "
-                         "(bayes_opt's default initial design)")
+                         "(bayes_opt's default initial design)", multi_objective=False)
     optimizer = "BO"
     without_budget: ClassVar[dict[str, Any]] = {"init_budget": 5}
 

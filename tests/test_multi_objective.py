@@ -280,3 +280,38 @@ def test_the_training_tasks_report_accuracy_size_and_seconds_as_objectives() -> 
     assert largest < parameters.reference < 1.05 * largest
     assert {o.name: o.machine_dependent for o in task.objectives} == {
         "accuracy": False, "parameters": False, "train_seconds": True}
+
+
+def test_a_cached_evaluation_without_the_objectives_is_run_again(tmp_path: Path) -> None:
+    """The evaluation cache may hold a configuration's result from before its task reported the
+    objectives a multi-objective study needs: that study evaluates it again, never crashes."""
+    import dataclasses
+
+    from tunebench.suite.study import StudyLoop
+
+    spec = load_suite(_suite(tmp_path, ("random",), trials=6))
+    records: list[Any] = []
+
+    class Sink:
+        def study_started(self, key: Any, info: Any) -> None: ...
+
+        def trial_finished(self, key: Any, record: Any) -> None:
+            records.append(record)
+
+    class OldCache:  # answers every lookup with a result that names no objectives
+        lookups = 0
+
+        def lookup(self, task: Any, study: Any, key: str, fidelity: int, context: Any) -> Any:
+            OldCache.lookups += 1
+            return dataclasses.replace(template, config_key=key, extra={})
+
+        def store(self, task: Any, study: Any, record: Any, context: Any) -> None: ...
+
+    StudyLoop(spec.studies()[0], Sink()).run()
+    template = next(r for r in records if r.status == "ok")
+    records.clear()
+    StudyLoop(spec.studies()[0], Sink(), cache=OldCache()).run()
+    assert OldCache.lookups == 6 and len(records) == 6
+    assert sum(r.status == "ok" for r in records) >= 4
+    assert all(set(r.extra["objectives"]) == {"f1", "f2", "x"} for r in records
+               if r.status == "ok")

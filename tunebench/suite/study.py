@@ -261,6 +261,9 @@ class StudyLoop:
         left = pending.left
         if record is not None and left is not None and charged_seconds(record) > left:
             record = None  # a live run would be clipped: run it
+        if record is not None and self.objective_names and record.status is Status.OK and any(
+                name not in record.extra.get("objectives", ()) for name in self.objective_names):
+            record = None  # cached before its task reported these objectives: run it
         if record is None:
             record = self._evaluate(pending.number, config, key, fidelity, context,
                                     pending.started_at, left, pending.clip_at, evaluator)

@@ -27,7 +27,8 @@ from tunebench.reports import (
     stats,
 )
 from tunebench.reports.frames import BUDGET_UNITS, Frames, StoreData, build_frames, read_store
-from tunebench.reports.headline import build_headline
+from tunebench.reports.headline import Headline, build_headline, design_limits, names
+from tunebench.reports.multi_objective import is_multi_objective
 from tunebench.reports.provenance import Provenance
 from tunebench.reports.render import (
     DASH,
@@ -40,6 +41,7 @@ from tunebench.reports.render import (
 from tunebench.reports.report_benchmarks import BenchmarkSections
 from tunebench.reports.report_costs import CostSections
 from tunebench.reports.report_curves import CurveSections
+from tunebench.reports.report_multi_objective import MultiObjectiveSections
 from tunebench.reports.report_tests import SignificanceSections
 
 #: Called with a short description before each step of building or writing a report.
@@ -48,8 +50,13 @@ Progress = Callable[[str], None]
 #: The steps :func:`build_report` announces, in order (for sizing a progress bar).
 BUILD_STEPS = (
     "reading the store", "shaping frames", "sample efficiency", "final accuracy",
-    "normalised scores", "ranks", "significance", "anytime performance", "costs", "provenance",
+    "normalised scores", "ranks", "significance", "anytime performance", "multi-objective",
+    "costs", "provenance",
 )
+
+#: The sections that read a study's one value: multi-objective studies are left out of them.
+SINGLE_OBJECTIVE_SECTIONS = ("sample-efficiency", "final-accuracy", "best-configurations",
+                             "normalised-score", "ranks", "significance", "anytime")
 
 
 @dataclass
@@ -73,7 +80,7 @@ class Report:
     """Everything a report shows, as Python objects."""
 
     title: str
-    data: Frames  # the analysis frames everything was computed from
+    data: Frames  # the frames the sections were computed from (see multi_objective_data)
     frames: dict[str, pd.DataFrame]  # every result, tidy (the CSV files hold the shown tables)
     tables: dict[str, Table]
     figures: dict[str, Figure]
@@ -85,6 +92,9 @@ class Report:
     provenance: Provenance
     #: The report's opening: what it found and what it cannot say, as (kind, text) items.
     headline: list[tuple[str, str]] = field(default_factory=list)
+    #: The multi-objective studies' frames (None without any). ``data`` then holds the
+    #: single-objective studies only (every study where there is none of those).
+    multi_objective_data: Frames | None = None
 
 
 @dataclass
@@ -118,27 +128,46 @@ def build_report(source: str | PathLike[str] | StoreData, *, suites: list[str] |
     step(BUILD_STEPS[0])
     data = source if isinstance(source, StoreData) else read_store(source)
     step(BUILD_STEPS[1])
-    frames = build_frames(data, suites=suites)
+    everything = build_frames(data, suites=suites)
+    # Multi-objective studies get their own section and stay out of every other that reads a
+    # study's one value (theirs is only their first objective); costs and provenance keep all.
+    multi = is_multi_objective(everything.studies)
+    parts = [set(everything.studies.loc[chosen, "study_id"]) for chosen in (~multi, multi)]
+    single, several = (build_frames(data, suites=suites, study_ids=ids)
+                       if everything.trials["study_id"].isin(ids).any() else None for ids in parts)
+    frames = everything if not multi.any() else single
     builder = _Builder(data, frames, center=center, n_boot=n_boot, alpha=alpha,
-                       n_targets=n_targets, seed=seed)
+                       n_targets=n_targets, seed=seed, everything=everything,
+                       multi_objective=several)
     builder.procedure = procedure
+    one_value = (builder.sample_efficiency, builder.final_accuracy, builder.normalised,
+                 builder.ranks, builder.significance, builder.anytime)
     for description, method in zip(BUILD_STEPS[2:], (
-        builder.sample_efficiency, builder.final_accuracy, builder.normalised,
-        builder.ranks, builder.significance, builder.anytime, builder.costs, builder.provenance,
+        *one_value, builder.multi_objective, builder.costs, builder.provenance,
     ), strict=True):
         step(description)
-        method()
+        if frames is not None or method not in one_value:
+            method()
     return builder.report(source)
 
 
-class _Builder(CurveSections, SignificanceSections, CostSections, BenchmarkSections):
-    def __init__(self, data: StoreData, frames: Frames, *, center: str, n_boot: int,
-                 alpha: float, n_targets: int, seed: int) -> None:
+class _Builder(CurveSections, SignificanceSections, MultiObjectiveSections, CostSections,
+               BenchmarkSections):
+    """``f``: the frames of the single-objective studies (None without any), which every section
+    that reads a study's one value uses; ``f_all``: every study's (costs, provenance, summary);
+    ``f_mo``: the multi-objective studies' (None without any)."""
+
+    def __init__(self, data: StoreData, frames: Frames | None, *, center: str, n_boot: int,
+                 alpha: float, n_targets: int, seed: int, everything: Frames | None = None,
+                 multi_objective: Frames | None = None) -> None:
         self.data, self.f = data, frames
+        self.f_all = everything if everything is not None else frames
+        self.f_mo = multi_objective
+        self.mo_headline: list[tuple[str, str]] = []
         self.center, self.n_boot, self.alpha = center, n_boot, alpha
         self.n_targets, self.seed = n_targets, seed
         self.procedure = significance.PROCEDURES[0]
-        self.style = plots.RunnerStyle(frames.runners, metrics.find_baseline(frames))
+        self.style = plots.RunnerStyle(self.f_all.runners, metrics.find_baseline(self.f_all))
         self.results: dict[str, pd.DataFrame] = {}
         self.tables: dict[str, Table] = {}
         self.figures: dict[str, Figure] = {}
@@ -146,9 +175,10 @@ class _Builder(CurveSections, SignificanceSections, CostSections, BenchmarkSecti
         self.sections: list[Section] = []
         self.statistics: dict[str, Any] = {}
         self.prov: Provenance | None = None
-        reps = frames.studies.groupby(["task", "runner"]).size()
+        own = frames if frames is not None else self.f_all
+        reps = own.studies.groupby(["task", "runner"]).size()
         self.max_reps = int(reps.max()) if len(reps) else 0
-        common = frames.common_budget
+        common = own.common_budget
         if common is None:
             self.agg_label, self.agg_scale = "fraction of each task's budget", 1.0
         else:
@@ -182,8 +212,22 @@ class _Builder(CurveSections, SignificanceSections, CostSections, BenchmarkSecti
 
     # -- the result ----------------------------------------------------------------------
 
+    def best_configurations(self) -> None:
+        config = presentation.finalise(self.f, self.results, self.tables, self.sections,
+                                       self.statistics)
+        self.results["best_configurations"] = config.data
+        best = Section("best-configurations", "Best configurations")
+        if self.f_mo is not None:
+            best.add("note", self.multi_objective_note() + ".")
+        best.add("p", "The configuration with the best validation value each runner found on "
+                      "each task, over all its repetitions, with that trial's test value.")
+        best.add("table", config.name)
+        after = next((i + 1 for i, s in enumerate(self.sections) if s.id == "final-accuracy"),
+                     len(self.sections))
+        self.sections.insert(after, best)
+
     def summary(self, source: object) -> list[tuple[str, str]]:
-        f = self.f
+        f = self.f_all
         status = f.trials["status"].astype(str).value_counts()
         clipped = int(f.trials["clipped"].sum()) if "clipped" in f.trials else 0
         reps = f.studies.groupby(["task", "runner"]).size()
@@ -201,31 +245,43 @@ class _Builder(CurveSections, SignificanceSections, CostSections, BenchmarkSecti
                        f"failed, {status.get('pruned', 0) - clipped} pruned"
                        + (f", {clipped} clipped by a time budget)" if clipped else ")")),
         ]
+        if self.f_mo is not None:
+            rows.append(("Multi-objective", self.multi_objective_note()))
         if not isinstance(source, StoreData):
             rows.append(("Store", str(source)))
         rows.append(("Generated", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
         return rows
 
+    def multi_objective_note(self) -> str:
+        """What the single-objective parts leave out, in one sentence."""
+        studies = self.f_mo.studies
+        tasks = list(dict.fromkeys(studies["task"].astype(str)))
+        return (f"{len(studies)} studies on {names(tasks)} optimise several objectives: they are "
+                "reported in the Multi-objective section and left out of every section and "
+                "statement about single values (their value is only their first objective)")
+
     def report(self, source: object) -> Report:
-        suites = sorted(self.f.studies["suite"].astype(str).unique())
+        suites = sorted(self.f_all.studies["suite"].astype(str).unique())
         warnings = list(self.prov.warnings) if self.prov else []
-        head = build_headline(self.f, self.results, self.statistics, self.alpha)
+        head = (build_headline(self.f, self.results, self.statistics, self.alpha)
+                if self.f is not None else Headline())
+        if self.f_mo is not None:
+            head.items += [*self.mo_headline, ("note", self.multi_objective_note() + ".")]
+            if self.f is None:  # nothing said the design's limits yet
+                head.items += design_limits(self.f_mo)
+            for section in self.sections:
+                if section.id in SINGLE_OBJECTIVE_SECTIONS:
+                    section.items.insert(0, ("note", self.multi_objective_note() + "."))
         self.statistics["headline"] = head
-        config = presentation.finalise(self.f, self.results, self.tables, self.sections,
-                                       self.statistics)
-        self.results["best_configurations"] = config.data
-        best = Section("best-configurations", "Best configurations")
-        best.add("p", "The configuration with the best validation value each runner found on "
-                      "each task, over all its repetitions, with that trial's test value.")
-        best.add("table", config.name)
-        after = next((i + 1 for i, s in enumerate(self.sections) if s.id == "final-accuracy"),
-                     len(self.sections))
-        self.sections.insert(after, best)
+        if self.f is not None:
+            self.best_configurations()
         return Report(
-            title="tunebench report — " + ", ".join(suites), data=self.f, frames=self.results,
+            title="tunebench report — " + ", ".join(suites), data=self.f if self.f is not None
+            else self.f_all, frames=self.results,
             tables=self.tables, figures=self.figures, captions=self.captions,
             sections=self.sections, warnings=warnings, summary=self.summary(source),
             statistics=self.statistics, provenance=self.prov, headline=head.items,
+            multi_objective_data=self.f_mo,
         )
 
 

@@ -16,6 +16,7 @@ A "comparison" is one task label of one suite: the studies of every runner and r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -148,8 +149,13 @@ def qualify_tasks(trials: pd.DataFrame, studies: pd.DataFrame) -> tuple[pd.DataF
     return trials, studies
 
 
-def build_frames(data: StoreData, *, suites: list[str] | None = None) -> Frames:
-    """Derive the analysis frames from what the store returned."""
+def build_frames(data: StoreData, *, suites: list[str] | None = None,
+                 study_ids: Iterable[int] | None = None) -> Frames:
+    """Derive the analysis frames from what the store returned.
+
+    ``study_ids`` keeps only those studies, chosen after the suites and the tasks' names (so a
+    task is named as it is in a report of every study of those suites).
+    """
     trials, studies = data.trials, data.studies
     if suites:
         unknown = sorted(set(suites) - set(studies["suite"].astype(str)))
@@ -163,6 +169,12 @@ def build_frames(data: StoreData, *, suites: list[str] | None = None) -> Frames:
         raise ValueError("no trial has finished yet in this store: run (or resume) the suite "
                          "first")
     trials, studies = qualify_tasks(trials, studies)
+    if study_ids is not None:
+        keep = set(study_ids)
+        trials, studies = (trials[trials["study_id"].isin(keep)],
+                           studies[studies["study_id"].isin(keep)])
+        if studies.empty:
+            raise ValueError("none of the chosen studies is in this store")
     trials = trials.sort_values(["study_id", "trial"], kind="stable").reset_index(drop=True)
     studies = studies.sort_values("study_id", kind="stable").reset_index(drop=True)
 

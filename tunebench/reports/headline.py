@@ -58,7 +58,7 @@ def build_headline(frames: Frames, results: dict[str, pd.DataFrame],
     head.items += _overall(results.get("wilcoxon"), statistics, runners, baseline, alpha, head,
                            _budget(frames))
     head.items += _per_task(frames, results, statistics, baseline, alpha, head)
-    head.items += _limits(frames)
+    head.items += design_limits(frames)
     return head
 
 
@@ -209,7 +209,9 @@ def _against_random(versus: pd.DataFrame | None, task: str, baseline: str | None
     return out
 
 
-def _limits(frames: Frames) -> list[tuple[str, str]]:
+def design_limits(frames: Frames) -> list[tuple[str, str]]:
+    """What the design of these studies keeps any statement from concluding (too few
+    repetitions, budgets inside a start-up phase, identical repetitions)."""
     items: list[tuple[str, str]] = []
     reps = frames.studies.groupby("task")["repetition"].nunique()
     few = reps[reps < intervals.SMALL_N]

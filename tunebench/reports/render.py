@@ -89,6 +89,15 @@ def fmt_pm(mean: Any, half: Any) -> str:
     return f"{mean:.{decimals}f} ± {half:.{decimals}f}"
 
 
+def fmt_ci(center: Any, lo: Any, hi: Any) -> str:
+    """``center [lo, hi]``, or just the centre where there is no interval."""
+    if not _finite(center):
+        return DASH
+    if not (_finite(lo) and _finite(hi)):
+        return fmt(center)
+    return f"{fmt(center)} [{fmt(lo)}, {fmt(hi)}]"
+
+
 def fmt_p(p: Any) -> str:
     if not _finite(p):
         return DASH

@@ -87,7 +87,7 @@ class BenchmarkSections:
 
     def benchmark_provenance(self, s: Section) -> None:
         """Per task whose class declares them: the benchmark's citation and licence."""
-        sources = benchmark_sources(self.f)
+        sources = benchmark_sources(self.f_all)
         self.results["benchmark_sources"] = sources
         if sources.empty:
             return

@@ -24,20 +24,21 @@ if TYPE_CHECKING:  # the builder these sections are mixed into
     pass
 
 class CostSections:
-    """Mixed into the report builder: uses its frames (``self.f``), results, tables and figures."""
+    """Mixed into the report builder: uses every study's frames (``self.f_all``, multi-objective
+    studies too), results, tables and figures."""
 
     def costs(self) -> None:
         s = self.section("costs", "Costs and failures")
-        overhead = metrics.optimizer_overhead(self.f)
+        overhead = metrics.optimizer_overhead(self.f_all)
         self.results["optimizer_overhead"] = overhead
         if not overhead.empty:
             self.figure(s, "optimizer_overhead", "Optimiser time per trial (ask + tell) against "
                         "trial number: median and interquartile band over studies.",
                         lambda: plots.optimizer_overhead(overhead, self.style))
-        if len(self.f.trials):
+        if len(self.f_all.trials):
             self.figure(s, "eval_seconds", "Evaluation time per trial.",
-                        lambda: plots.eval_seconds(self.f.trials, self.style))
-        costs = metrics.eval_costs(self.f)
+                        lambda: plots.eval_seconds(self.f_all.trials, self.style))
+        costs = metrics.eval_costs(self.f_all)
         self.results["costs"] = costs
         self.table(s, long_table(
             "costs", "Time per task and runner", costs,
@@ -49,13 +50,13 @@ class CostSections:
                      "eval_per_study": "eval / study", "optimizer_per_study": "optimiser / study",
                      "cpu_per_study": "CPU / study", "cached_share": "cached"},
             collapsed=len(costs) > 15))
-        counts = metrics.failure_counts(self.f)
+        counts = metrics.failure_counts(self.f_all)
         self.results["failure_counts"] = counts
         self.table(s, long_table("failure_counts", "Failed and pruned trials per runner", counts,
                                  {c: fmt_int for c in counts.columns if c != "runner"},
                                  headers={"studies_without_success": "studies without success",
                                           "clipped": "clipped by the budget"}))
-        failed = metrics.failures(self.f)
+        failed = metrics.failures(self.f_all)
         self.results["failures"] = failed
         if failed.empty:
             s.add("p", "No trial failed.")
@@ -66,7 +67,7 @@ class CostSections:
 
     def provenance(self) -> None:
         s = self.section("provenance", "Provenance")
-        prov = collect(self.data, self.f)
+        prov = collect(self.data, self.f_all)
         self.prov = prov
         self.results["studies"] = prov.studies
         self.results["environments"] = prov.environments

@@ -4,7 +4,7 @@ tests (each a method of the report builder).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ from tunebench.reports import (
 from tunebench.reports.render import (
     DASH,
     fmt,
+    fmt_ci,
     fmt_int,
     fmt_p,
     long_table,
@@ -63,7 +64,7 @@ class SignificanceSections:
                           "signed-rank test can reach p < 0.05, so no runner can be bold.")
         cells = {c: self.task_rows(summary.pivot(index="task", columns="runner", values=c))
                  for c in ("median", "median_ci_low", "median_ci_high")}
-        texts = pd.DataFrame([[_fmt_ci(m, lo, hi) for m, lo, hi in zip(*rows, strict=True)]
+        texts = pd.DataFrame([[fmt_ci(m, lo, hi) for m, lo, hi in zip(*rows, strict=True)]
                               for rows in zip(*(cells[c].to_numpy() for c in cells), strict=True)],
                              index=cells["median"].index, columns=cells["median"].columns)
         tasks, runners = list(texts.index), list(texts.columns)
@@ -121,7 +122,7 @@ class SignificanceSections:
                    "is the exact order-statistic interval of the median difference, at the level "
                    "shown; p is a two-sided Wilcoxon signed-rank test, Holm-corrected over the "
                    "runners of a task. Positive differences mean a higher test value.")
-        shown = diffs.assign(interval=[_fmt_ci(m, lo, hi) for m, lo, hi in
+        shown = diffs.assign(interval=[fmt_ci(m, lo, hi) for m, lo, hi in
                                        zip(diffs["median_diff"], diffs["ci_low"], diffs["ci_high"],
                                            strict=True)])
         shown = shown[["task", "runner", "n", "interval", "level", "mean_diff", "p", "p_holm",
@@ -260,11 +261,3 @@ class SignificanceSections:
                      "p_equivalent": "P(equivalent)", "p_b_better": "P(B better)"},
             collapsed=True))
 
-
-def _fmt_ci(center: Any, lo: Any, hi: Any) -> str:
-    """``center [lo, hi]``, or just the centre where there is no interval."""
-    if not np.isfinite(float(center)):
-        return DASH
-    if not (np.isfinite(float(lo)) and np.isfinite(float(hi))):
-        return fmt(center)
-    return f"{fmt(center)} [{fmt(lo)}, {fmt(hi)}]"

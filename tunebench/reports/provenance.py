@@ -209,7 +209,8 @@ def collect(data: StoreData, frames: Frames) -> Provenance:
                      f"budget ran out ({len(group)} studies): it ends there rather than repeat a "
                      "point, and its final value is that of its whole space.")
     reps = studies.groupby(["task", "runner"]).size().unstack(fill_value=0)
-    uneven = [str(t) for t, row in reps.iterrows() if row.nunique() > 1]
+    # (a runner with no study of a task, a pair left out by declaration, is not "fewer")
+    uneven = [str(t) for t, row in reps.iterrows() if row[row > 0].nunique() > 1]
     if uneven:
         warnings.append("Runners have different numbers of repetitions on "
                         + ", ".join(repr(t) for t in uneven)

@@ -24,6 +24,9 @@ of :data:`FIDELITY` steps, and every fifth trial fails.
   without crashing and, when ``expect_pruning`` is set, prunes something;
 - ``foreign_tell``: telling a configuration other than the one asked (what a resumed study whose
   runner cannot replay exactly does) is accepted and the runner goes on;
+- ``multi_objective``: a runner declaring ``multi_objective`` is told two objectives (one
+  maximised) and each trial's vector, fails nothing, proposes valid configurations, the same ones
+  from the same seed, and the same again when the history is replayed into a fresh runner;
 - ``fidelities``: a runner answering with :class:`~tunebench.runners.base.Proposal` s proposes
   whole fidelities within the budget's range, and declares ``chooses_fidelity`` / ``continues``
   exactly when it uses them (proposals are evaluated from scratch at their fidelity here, as on a
@@ -52,7 +55,16 @@ from tunebench.runners.base import (
     Status,
     WaitForResults,
 )
-from tunebench.space import Categorical, Config, Direction, Float, Int, Space, config_key
+from tunebench.space import (
+    Categorical,
+    Config,
+    Direction,
+    Float,
+    Int,
+    Objective,
+    Space,
+    config_key,
+)
 
 #: Fidelity steps of the conformance task (enough for successive halving to have a rung).
 FIDELITY = 4
@@ -134,14 +146,24 @@ def evaluate(runner: Runner, space: Space, config: Config, index: int, sign: flo
 
 
 def drive(runner: Runner, space: Space, n: int, sign: float = 1.0, start: int = 0,
-          fail: Callable[[int], bool] = fails) -> list[Trial]:
+          fail: Callable[[int], bool] = fails,
+          values: Callable[[Space, Config, Outcome], tuple[float, ...]] | None = None
+          ) -> list[Trial]:
+    """``n`` trials one after the other; ``values`` gives a multi-objective trial its vector."""
     trials = []
     for index in range(start, start + n):
         config, proposal = answer(runner)
         outcome = evaluate(runner, space, config, index, sign, fail, proposal)
+        if values is not None and outcome.status is Status.OK:
+            outcome = replace(outcome, values=values(space, config, outcome))
         runner.tell(config, outcome)
         trials.append(Trial(config, outcome, proposal))
     return trials
+
+
+def _vector(space: Space, config: Config, outcome: Outcome) -> tuple[float, ...]:
+    """The conformance task's two objectives: its loss, and a "size" that grows with it."""
+    return float(outcome.value), float(sum(space[n].to_unit(v) for n, v in config.items()))
 
 
 def drive_batch(runner: Runner, space: Space, n: int, k: int = 3) -> list[Trial]:
@@ -197,7 +219,7 @@ class Conformance:
     """The conformance checks of one runner class with given options (runs are shared)."""
 
     CHECKS = ("declarations", "same_seed", "different_seed", "valid", "failures", "resume",
-              "direction", "pruning", "foreign_tell", "fidelities", "batch")
+              "direction", "pruning", "foreign_tell", "fidelities", "batch", "multi_objective")
 
     def __init__(self, runner_cls: type[Runner], options: Mapping[str, Any] | None = None, *,
                  space: Space | None = None, trials: int = 30, budget_info: BudgetInfo | None = None,
@@ -371,6 +393,39 @@ class Conformance:
             raise ConformanceError("with trials in flight, the same seed proposed differently: "
                                    + _first_difference([t.config for t in first],
                                                        [t.config for t in again]))
+
+    def check_multi_objective(self) -> None:
+        """A runner declaring ``multi_objective`` optimises a loss against a maximised size."""
+        if not self.cls.capabilities.multi_objective:
+            raise ConformanceSkip("the runner does not declare multi_objective: refused for "
+                                  "studies of several objectives")
+        objectives = (Objective("loss"), Objective("size", Direction.MAXIMIZE))
+        info = replace(self.budget_info, objectives=objectives)
+        n = min(self.trials, 12)
+
+        def run(history: list[Trial] | None = None) -> list[Trial]:
+            runner = self.cls(self.space, Direction.MINIMIZE, self.seed, info, **self.options)
+            if runner.objectives != objectives:
+                raise ConformanceError("the runner does not keep the objectives it is told")
+            if history:
+                replay(runner, history)
+            return drive(runner, self.space, n, start=len(history or ()), values=_vector)
+
+        first, again = run(), run()
+        for i, trial in enumerate(first):
+            problem = self._invalid(trial.config)
+            if problem:
+                raise ConformanceError(f"with two objectives, suggestion {i}: {problem}")
+        if _configs(first) != _configs(again):
+            raise ConformanceError("with two objectives, the same seed proposed differently: "
+                                   + _first_difference([t.config for t in first],
+                                                       [t.config for t in again]))
+        if self.cls.capabilities.exact_replay:
+            half = n // 2
+            resumed = run(first[:half])
+            if _configs(resumed)[:n - half] != _configs(first[half:]):
+                raise ConformanceError("with two objectives, a replayed history does not "
+                                       "continue as the uninterrupted run")
 
     # ------------------------------------------------------------------ running
     def run(self, check: str) -> None:

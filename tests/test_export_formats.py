@@ -101,3 +101,33 @@ def test_the_public_api_is_what_dir_shows_and_the_reports_palette_is_public() ->
     blind = [to_hex(c) for c in sns.color_palette("colorblind", 10)]
     assert colours["random"] == blind[7]  # grey: the baseline every line is read against
     assert len(set(colours.values())) == 3 and set(colours.values()) <= set(blind)
+
+
+def test_a_multi_objective_study_exports_as_optuna_multi_objective_with_its_pareto_front(
+        tmp_path: Path) -> None:
+    """optuna-dashboard's Pareto-front plot reads directions and values: a multi-objective study
+    is exported with its objectives' directions, names and every trial's vector; its best trials
+    (optuna's Pareto front) are exactly the stored non-dominated trials."""
+    plugin = Path(__file__).parent / "moo_tasks.py"
+    path = tmp_path / "mo.toml"
+    path.write_text(f'[suite]\nname = "mo"\nseed = 4\nplugins = ["{plugin}"]\n[budget]\n'
+                    'trials = 25\n[[tasks]]\nname = "schaffer"\nobjectives = ["f1", "x"]\n'
+                    '[[runners]]\nname = "optuna.nsga2"\n')
+    db = tmp_path / "r.db"
+    tunebench.run_suite(path, db, progress=False)
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    assert CliRunner().invoke(app, ["export", "--db", str(db), "--optuna-storage",
+                                    url]).exit_code == 0
+    study = optuna.load_study(study_name="mo/schaffer/optuna.nsga2/0", storage=url)
+    assert [d.name for d in study.directions] == ["MINIMIZE", "MAXIMIZE"]
+    assert study.metric_names == ["f1", "x"]
+    trials = load_trials(db)
+    ok = trials[trials.status == "ok"]
+    assert [t.values for t in study.trials if t.values] == \
+        [[f1, x] for f1, x in zip(ok.objective_f1, ok.objective_x, strict=True)]
+    # Non-dominated by hand: no other trial has f1 <= and x >= with one strictly better.
+    front = {int(r.trial) for r in ok.itertuples() if not any(
+        (o.objective_f1 <= r.objective_f1 and o.objective_x >= r.objective_x)
+        and (o.objective_f1 < r.objective_f1 or o.objective_x > r.objective_x)
+        for o in ok.itertuples())}
+    assert {t.user_attrs["tunebench_trial"] for t in study.best_trials} == front

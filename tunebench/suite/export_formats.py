@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +122,17 @@ def export_optuna(db: str | Path, storage: str) -> list[str]:
                 tasks[key] = make_task(study.task_name, study.task_options)
         distributions = _distributions(tasks[key].space)
         name = f"{study.suite}/{study.task}/{study.runner}/{study.repetition}"
+        # A multi-objective study is one in optuna too: its directions, each trial's values
+        # (what optuna-dashboard's Pareto-front plot reads).
+        objectives = study.objectives["objectives"] if isinstance(study.objectives, dict) else []
+        directed = ({"directions": [o["direction"] for o in objectives]} if objectives
+                    else {"direction": study.direction})
         target = optuna.create_study(storage=storage, study_name=name, load_if_exists=False,
-                                     direction=study.direction)
+                                     **directed)
+        if objectives:
+            with warnings.catch_warnings():  # experimental since optuna 3.2: it is the API
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                target.set_metric_names([o["name"] for o in objectives])
         target.set_user_attr("tunebench", {"suite": study.suite, "task": study.task,
                                            "runner": study.runner,
                                            "repetition": int(study.repetition)})
@@ -131,11 +141,14 @@ def export_optuna(db: str | Path, storage: str) -> list[str]:
             state = _state(trial.status)
             intermediate = {int(s): float(v) for s, v in steps.get((study.study_id, trial.trial),
                                                                   {}).items() if math.isfinite(v)}
+            complete = state == optuna.trial.TrialState.COMPLETE
+            told = ({"values": [float(getattr(trial, f"objective_{o['name']}"))
+                                for o in objectives] if complete else None} if objectives
+                    else {"value": float(trial.value) if complete else None})
             frozen.append(optuna.trial.create_trial(
                 state=state, params=dict(trial.config),
                 distributions={p: distributions[p] for p in trial.config},
-                value=float(trial.value) if state == optuna.trial.TrialState.COMPLETE else None,
-                intermediate_values=intermediate,
+                intermediate_values={} if objectives else intermediate, **told,
                 user_attrs={"tunebench_trial": int(trial.trial), "fidelity": int(trial.fidelity),
                             "fidelity_spent": float(trial.fidelity_spent),
                             "charge": float(trial.charge),

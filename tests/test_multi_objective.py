@@ -315,3 +315,14 @@ def test_a_cached_evaluation_without_the_objectives_is_run_again(tmp_path: Path)
     assert sum(r.status == "ok" for r in records) >= 4
     assert all(set(r.extra["objectives"]) == {"f1", "f2", "x"} for r in records
                if r.status == "ok")
+
+
+def test_the_task_listing_names_the_objectives_and_the_true_fronts_hypervolume() -> None:
+    listed = run_cli("list", "tasks", "--format", "json")
+    rows = {r["name"]: r for r in __import__("json").loads(listed.stdout)["tasks"]}
+    assert rows["zdt1"]["objectives"] == ["f1", "f2"] and rows["zdt1"]["optimum"] == "HV 120.667"
+    assert rows["dtlz2"]["objectives"] == ["f1", "f2", "f3"]
+    assert rows["mnist_cnn"]["objectives"] == ["accuracy", "parameters", "train_seconds"]
+    assert rows["branin"]["objectives"] == []
+    plain = run_cli("list", "tasks").stdout.splitlines()
+    assert any(line.split()[:3] == ["zdt1", "f1,", "f2"] for line in plain), plain

@@ -119,6 +119,9 @@ def _optimum(task: Any, family: bool) -> str:
         return "exact, per member" if task.optimum_is_exact else "reference, per member"
     if not task.optimum_is_exact:
         return "reference, per seed"
+    front = getattr(task, "optimal_hypervolume", None) if getattr(task, "objectives", ()) else None
+    if task.optimum is None and isinstance(front, float):  # a test problem's true front
+        return f"HV {front:.6g}"
     return "—" if task.optimum is None else f"{task.optimum:.6g}"
 
 
@@ -146,7 +149,7 @@ def _metric(row: dict[str, Any]) -> str:
     if not names:
         return row["metric"]
     shown = ", ".join(names)
-    return shown if len(shown) <= 14 else f"{names[0]} +{len(names) - 1} more"
+    return shown if len(shown) <= 14 else f"{names[0]} (+{len(names) - 1})"
 
 
 def _shown_name(row: dict[str, Any]) -> str:

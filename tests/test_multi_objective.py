@@ -326,3 +326,13 @@ def test_the_task_listing_names_the_objectives_and_the_true_fronts_hypervolume()
     assert rows["branin"]["objectives"] == []
     plain = run_cli("list", "tasks").stdout.splitlines()
     assert any(line.split()[:3] == ["zdt1", "f1,", "f2"] for line in plain), plain
+
+
+def test_eval_gives_every_objective_of_a_multi_objective_task() -> None:
+    import json
+
+    done = run_cli("eval", "zdt1", "-c", json.dumps({f"x{i}": 0.0 for i in range(30)}))
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    # At x = 0: f1 = 0, g = 1, f2 = g (1 - sqrt(f1 / g)) = 1 (Zitzler, Deb & Thiele 2000).
+    assert shown["objectives"] == {"f1": 0.0, "f2": 1.0} == shown["test_objectives"]

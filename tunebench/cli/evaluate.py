@@ -67,6 +67,9 @@ def evaluate(
         "optimum": the_task.optimum, "seconds": round(seconds, 4), "extra": result.extra,
         # a table's answer: what the run cost when it was recorded (a device-seconds budget's charge)
         **({} if result.cost_seconds is None else {"cost_seconds": result.cost_seconds}),
+        # a task with several objectives: each one's validation and test value, by name
+        **({} if result.objectives is None else {"objectives": result.objectives}),
+        **({} if result.test_objectives is None else {"test_objectives": result.test_objectives}),
     }, default=str))
 
 

@@ -57,7 +57,7 @@ class MnistCNNTask(Task):
                   Objective("parameters", Direction.MINIMIZE, reference=3_500_000.0),
                   Objective("train_seconds", Direction.MINIMIZE, machine_dependent=True))
     can_continue = True  # from a checkpoint of the training loop (tasks.training)
-    version = "1"  # (its objectives since came beside the same numbers: see Task.version)
+    version = "1"  # its objectives came later with the same numbers: still version 1
     uses_torch = True
     isolation = "process"  # torch training: a crash or an out-of-memory fails the trial only
     #: bf16 autocast keeps this model's accuracy and is 2-3x faster where the CPU has AMX-BF16.

@@ -174,7 +174,7 @@ class TextClassifierTask(Task):
                   Objective("parameters", Direction.MINIMIZE),
                   Objective("train_seconds", Direction.MINIMIZE, machine_dependent=True))
     can_continue = True  # from a checkpoint of the training loop (tasks.training)
-    version = "1"  # (its objectives since came beside the same numbers: see Task.version)
+    version = "1"  # its objectives came later with the same numbers: still version 1
     uses_torch = True
     isolation = "process"  # torch training: a crash or an out-of-memory fails the trial only
     #: Precision ``auto`` uses for each model: the bag model's time goes to embedding gathers and

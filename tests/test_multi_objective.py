@@ -336,3 +336,19 @@ def test_eval_gives_every_objective_of_a_multi_objective_task() -> None:
     shown = json.loads(done.stdout)
     # At x = 0: f1 = 0, g = 1, f2 = g (1 - sqrt(f1 / g)) = 1 (Zitzler, Deb & Thiele 2000).
     assert shown["objectives"] == {"f1": 0.0, "f2": 1.0} == shown["test_objectives"]
+
+
+@pytest.mark.parametrize(("budget", "settings"), [
+    ("device_seconds = 0.3", ""), ("trials = 24", "[settings]\nin_flight = 2")])
+def test_budgets_and_evaluations_in_flight_work_as_for_one_objective(
+        tmp_path: Path, budget: str, settings: str) -> None:
+    path = _suite(tmp_path, ("random", "optuna.tpe"), options="options = { delay = 0.01 }")
+    path.write_text(path.read_text().replace("trials = 30", budget) + "\n" + settings + "\n")
+    db = tmp_path / "r.db"
+    run_suite(path, db, progress=False)
+    trials, studies = load_trials(db), load_studies(db)
+    assert (studies["status"] == "done").all() and studies["budget_met"].all()
+    ok = trials[trials["status"] == "ok"]
+    assert len(ok) >= 10 and ok["objective_f2"].notna().all()
+    if budget.startswith("device"):  # charged measured seconds, never past the budget
+        assert (studies["budget_spent"] <= 0.3 + 1e-9).all()

@@ -36,7 +36,7 @@ NUMERIC = Space({"x": Float(-5.0, 10.0), "y": Float(1e-3, 10.0, log=True), "k": 
 #: besides these, optuna runners prune only with a pruner option (see optuna_loop).
 QUIET = {"warn_independent_sampling": False}
 DEVIATIONS: dict[str, dict[str, Any]] = {
-    "optuna.tpe": {}, "optuna.random": {}, "optuna.nsga2": {},
+    "optuna.tpe": {}, "optuna.random": {}, "optuna.nsga2": {}, "optuna.nsga3": {},
     "optuna.hyperband": {}, "optuna.asha": {},
     "optuna.cmaes": QUIET, "optuna.gp": QUIET, "optuna.qmc": {**QUIET, "scramble": True},
 }
@@ -165,6 +165,7 @@ CASES: list[tuple[str, Space, int, int, Callable[[], list[Config]]]] = [
     ("optuna.gp", NUMERIC, 13, 1,
      lambda: optuna_loop(S.GPSampler(seed=SEED, warn_independent_sampling=False), NUMERIC, 13)),
     ("optuna.nsga2", FLAT, 60, 1, lambda: optuna_loop(S.NSGAIISampler(seed=SEED), FLAT, 60)),
+    ("optuna.nsga3", FLAT, 60, 1, lambda: optuna_loop(S.NSGAIIISampler(seed=SEED), FLAT, 60)),
     # The multi-fidelity runners: optuna's TPE at its defaults, the pruner's resources from the
     # task's fidelity range (9 steps here).
     ("optuna.hyperband", FLAT, 40, 9, lambda: optuna_loop(

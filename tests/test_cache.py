@@ -97,12 +97,24 @@ name = "random"
     tunebench.run_suite(path, tmp_path / "b.db", cache=cache, progress=False)
     a, b = load_trials(tmp_path / "a.db"), load_trials(tmp_path / "b.db")
     # The trial each study's budget ran out in was clipped: not a complete evaluation, so never
-    # stored; it runs again, live, under what remains (the same amount: the same trials before it).
-    clipped = b["error"].fillna("").str.startswith("Clipped")
-    assert (b.groupby("study_id")["trial"].max() == b[clipped].set_index("study_id")["trial"]).all()
-    assert b.loc[~clipped, "cached"].all() and not b.loc[clipped, "cached"].any()
-    assert a.loc[~clipped, SAME].equals(b.loc[~clipped, SAME])  # charged the recorded seconds
-    assert (a.groupby("study_id")["charge"].sum() == b.groupby("study_id")["charge"].sum()).all()
+    # stored; it runs again, live, under what remains (the same amount: the same trials before
+    # it, charged their recorded seconds). Measured live, it may just fit this time and the next
+    # trial be clipped instead: timing decides that, nothing else.
+    def clipped_at(trials):
+        clipped = trials["error"].fillna("").str.startswith("Clipped")
+        last = trials.groupby("study_id")["trial"].max()
+        assert (last == trials[clipped].set_index("study_id")["trial"]).all()  # the last, once
+        return last
+
+    first = clipped_at(a)
+    assert (clipped_at(b) >= first).all()
+    before = b["trial"] < b["study_id"].map(first)
+    assert b.loc[before, "cached"].all() and not b.loc[~before, "cached"].any()
+    theirs = a[a["trial"] < a["study_id"].map(first)][SAME].reset_index(drop=True)
+    assert theirs.equals(b.loc[before, SAME].reset_index(drop=True))  # the recorded seconds
+    # Both spent the whole budget (a sum of other charges when the clip moved: equal to rounding).
+    assert list(a.groupby("study_id")["charge"].sum()) == pytest.approx(
+        list(b.groupby("study_id")["charge"].sum()), rel=1e-12)
 
 
 def test_cached_curves_are_replayed_through_the_runners_pruner(write_suite, tmp_path):

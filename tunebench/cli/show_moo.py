@@ -14,15 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunebench.reports.multi_objective import is_multi_objective
+
 if TYPE_CHECKING:
     import pandas as pd
 
-
-def is_multi_objective(studies: pd.DataFrame) -> pd.Series:
-    """Which studies optimise several objectives (the rest are shown as single-objective)."""
-    if "objectives" not in studies:
-        return studies["study_id"] != studies["study_id"]
-    return studies["objectives"].map(lambda o: isinstance(o, dict))
+__all__ = ["is_multi_objective", "print_tables", "records", "study_hypervolumes", "summary"]
 
 
 def study_hypervolumes(trials: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """pycma runner: proposal by proposal against pycma's own ask/tell loop, per-generation tells,
-isolation from numpy's global generator, the seed-0 rule, IPOP restarts and options."""
+isolation from numpy's global generator, the seed-0 rule, IPOP and BIPOP restarts against
+``cma.fmin``'s own, and options."""
 
 from __future__ import annotations
 
@@ -153,3 +154,42 @@ def test_translation_declares_the_relaxations() -> None:
     assert rows["optimizer"].lossy and "ordinal" in rows["optimizer"].reason
     assert rows["depth"].lossy and "rounded" in rows["depth"].reason
     assert "dropped when inactive" in rows["dampening"].reason
+
+
+def fmin_evaluations(space: Space, restarts: int, bipop: bool, **opts: object) -> tuple[list, list]:
+    """What ``cma.fmin`` evaluates, in order, and why each of its runs stopped (its final-mean
+    evaluation off: the runner's one declared deviation)."""
+    evaluated: list[Config] = []
+
+    def loss(x: np.ndarray) -> float:
+        evaluated.append(decode(space, np.asarray(x)))
+        return objective(space, evaluated[-1])
+
+    options = {"bounds": [0, 1], "seed": SEED, "verbose": -9, "verb_log": 0,
+               "eval_final_mean": False, **opts}
+    es = cma.fmin(loss, [0.5] * len(space), 0.25, options, restarts=restarts, bipop=bipop)[-2]
+    return evaluated, [sorted(stop) for stop in es.all_stoppings[1:]]
+
+
+@pytest.mark.parametrize("bipop", [False, True], ids=["ipop", "bipop"])
+def test_restarts_propose_what_cma_fmin_evaluates_and_end_where_it_ends(bipop: bool) -> None:
+    theirs, stops = fmin_evaluations(FLAT, 3, bipop, tolfun=1e-4)
+    runner = cr.CMAESRunner(FLAT, Direction.MINIMIZE, SEED, restarts=3, bipop=bipop, tolfun=1e-4)
+    ours: list[Config] = []
+    runs: dict[int, tuple[bool, int, float]] = {}  # run -> (small, popsize, sigma0)
+    with pytest.raises(SearchExhausted, match="3 restart"):
+        while len(ours) <= len(theirs):
+            ours += drive(runner, FLAT, 1)
+            es = runner._es
+            runs[runner._plan.runs] = (runner._plan.small, es.sp.popsize, es.sigma0)
+    assert len(ours) == len(theirs)
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        assert a == b, f"evaluation {i}: tunebench proposed {a}, cma.fmin evaluated {b}"
+    # Large runs: populations 8, 16, 32, 65 (fmin multiplies the unrounded 4 + 3 ln 4 = 8.16) at
+    # sigma0 = 0.25. BIPOP adds small runs between them, which are not counted as restarts: at a
+    # random fraction of the step size, with populations between the first and the last large one.
+    large = [(popsize, sigma0) for small, popsize, sigma0 in list(runs.values())[1:] if not small]
+    assert large == [(16, 0.25), (32, 0.25), (65, 0.25)]
+    small = [(popsize, sigma0) for small, popsize, sigma0 in list(runs.values())[1:] if small]
+    assert len(runs) == len(stops) == 4 + len(small) and bool(small) == bipop
+    assert all(8 <= popsize <= 32 and 0.0025 <= sigma0 < 0.25 for popsize, sigma0 in small)

@@ -26,7 +26,12 @@ buffered and told to pycma together, in population order, once the whole populat
 with the population's median (its documented handling). A configuration told in place of a pending
 solution (a resumed study that could not replay) takes that solution's slot. When pycma's
 termination criteria fire, the runner restarts as ``cma.fmin`` does (``restarts``, default 0 as in
-``cma.fmin``; ``incpopsize``, default 2: IPOP), else the study ends as search-exhausted.
+``cma.fmin``; ``incpopsize``, default 2: IPOP; ``bipop``, default false: BIPOP, see
+:mod:`tunebench.runners.cma_restarts`), else the study ends as search-exhausted (so does an
+``ftarget`` or ``maxfevals`` stop, as in ``cma.fmin``). A restarted run starts from the previous
+run's processed options, as ``fmin``'s do. One deviation, declared: ``fmin`` evaluates each run's
+final mean once more (``eval_final_mean``); a study's trials are the search's proposals only, as
+``fmin`` with a ``parallel_objective`` has them.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import numpy as np
 
 from tunebench.runners.adapter import LibraryRunner, check_int, check_number
 from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, RunnerError, SearchExhausted
+from tunebench.runners.cma_restarts import RestartPlan
 from tunebench.runners.library_options import plain
 from tunebench.runners.translation import ParamTranslation, rows
 from tunebench.space import Categorical, Config, Direction, Float, Param, Space
@@ -82,7 +88,7 @@ def check_cma_options(options: dict[str, Any]) -> dict[str, Any]:
             close = difflib.get_close_matches(name, _CMA_KEYS, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise RunnerError(f"cma.CMAOptions has no option {name!r}{hint}; see cma.CMAOptions() "
-                              "for the list, or sigma0 / restarts / incpopsize (tunebench's)")
+                              "for the list, or sigma0 / restarts / incpopsize / bipop (cma.fmin's)")
     return dict(options)
 
 
@@ -95,41 +101,45 @@ class CMAESRunner(LibraryRunner):
 
     name: ClassVar[str] = "cma.cmaes"
     description: ClassVar[str] = ("pycma CMA-ES (the reference implementation), on the unit cube "
-                                  "with pycma's bounds, optional IPOP restarts")
+                                  "with pycma's bounds, optional IPOP or BIPOP restarts")
     capabilities: ClassVar[Capabilities] = Capabilities(
         library="cma", family="evolutionary",
         notes=("x0 = centre of the unit cube, sigma0 = 0.25 (declared: CMA has no default); "
                "verbose=-9, verb_log=0 (no output); integers and categoricals are cells of a "
                "continuous coordinate (categoricals: an ordinal relaxation); conditional "
                "parameters flattened; a failed trial is told as nan (pycma: the median); told "
-               "once per generation"))
+               "once per generation; restarts as cma.fmin's, without evaluating each run's final "
+               "mean"))
 
     def __init__(self, space: Space, direction: Direction, seed: int,
                  budget_info: BudgetInfo | None = None, sigma0: float = SIGMA0,
-                 restarts: int = 0, incpopsize: int = 2, **options: Any) -> None:
+                 restarts: int = 0, incpopsize: int = 2, bipop: bool | float = False,
+                 **options: Any) -> None:
         super().__init__(space, direction, seed, budget_info)
         self.sigma0 = check_number("sigma0", sigma0)
         if not 0 < self.sigma0 <= 1:
             raise RunnerError(f"option sigma0 must lie in (0, 1] (the unit cube), got {sigma0!r}")
         self.restarts = check_int("restarts", restarts, 0)
         self.incpopsize = check_int("incpopsize", incpopsize, 1)
+        self.bipop = float(bipop) if isinstance(bipop, bool) else check_number("bipop", bipop, 0)
         self._given = check_cma_options(options)
         self._state: Any = None
-        self._runs = 0
+        self._plan = RestartPlan(self.restarts, self.incpopsize, self.bipop)
         self._vacant: tuple[int, int] | None = None  # the slot of a solution told something else
-        self._es = self._start(cma_seed(self.seed), {})
+        self._es = self._start(cma_seed(self.seed), 1.0, {**QUIET, **self._given})
 
     @classmethod
     def accepted_options(cls) -> list[str]:
-        return ["sigma0", "restarts", "incpopsize",
+        return ["sigma0", "restarts", "incpopsize", "bipop",
                 *(k for k in _CMA_KEYS if k not in RESERVED)]
 
-    def _start(self, seed: int, extra: dict[str, Any]) -> cma.CMAEvolutionStrategy:
-        opts = {**QUIET, **self._given, **extra, "bounds": [0.0, 1.0], "seed": seed}
+    def _start(self, seed: int, sigma_factor: float, opts: dict[str, Any]) -> cma.CMAEvolutionStrategy:
+        opts = {**opts, "bounds": [0.0, 1.0], "seed": seed}
         self._seed_used = seed
         with _own_generator(self):
             try:
-                es = cma.CMAEvolutionStrategy([0.5] * len(self.space), self.sigma0, opts)
+                es = cma.CMAEvolutionStrategy([0.5] * len(self.space), sigma_factor * self.sigma0,
+                                              opts)
             except (ValueError, TypeError, AssertionError) as exc:
                 raise RunnerError(f"cma.CMAEvolutionStrategy rejected the options "
                                   f"{self._given}: {exc}") from exc
@@ -143,7 +153,7 @@ class CMAESRunner(LibraryRunner):
             **plain(self._given), "sigma0": self.sigma0, "x0": "centre of the unit cube",
             "popsize": int(self._es.sp.popsize), "bounds": [0.0, 1.0],
             "cma_seed": cma_seed(self.seed), "restarts": self.restarts,
-            "incpopsize": self.incpopsize, **QUIET,
+            "incpopsize": self.incpopsize, "bipop": self.bipop, **QUIET,
         }
 
     # ------------------------------------------------------------------ the hooks
@@ -154,20 +164,29 @@ class CMAESRunner(LibraryRunner):
             self._new_generation()
         index = self._handed
         self._handed += 1
-        return self._decode(self._population[index]), (self._runs, index)
+        return self._decode(self._population[index]), (self._plan.runs, index)
 
     def _new_generation(self) -> None:
         stop = self._es.stop()
         if stop:
-            if self._runs >= self.restarts:
-                raise SearchExhausted(f"pycma's termination criteria are met ({dict(stop)}) and "
-                                      f"{self.restarts} restart(s) are done (option restarts)")
-            popsize = self.incpopsize * int(self._es.sp.popsize)
-            self._runs += 1
-            self._es = self._start(self._seed_used + 1, {"popsize": popsize})  # as cma.fmin does
+            self._restart(dict(stop))
         with _own_generator(self):
             self._population = [np.asarray(x) for x in self._es.ask()]
         self._values = [None] * len(self._population)
+
+    def _restart(self, stop: dict[str, Any]) -> None:
+        """A new run, as ``cma.fmin`` starts one after ``stop`` (or the end of the study)."""
+        es, plan = self._es, self._plan
+        # fmin reads the population size as an option: 4 + 3 ln(d) unrounded (8.16, not 8)
+        plan.finished(int(es.countevals), float(es.opts["popsize"]), float(es.opts["maxiter"]))
+        if plan.exhausted or "ftarget" in stop or "maxfevals" in stop:
+            raise SearchExhausted(f"pycma's termination criteria are met ({stop}) and "
+                                  f"{self.restarts} restart(s) are done (option restarts)")
+        with _own_generator(self):
+            sigma_factor, extra = plan.next_run()
+        # fmin: the previous run's processed options, the evaluations counted on, seed + 1
+        opts = {**es.opts, **extra, "verb_append": int(es.countevals)}
+        self._es = self._start(self._seed_used + 1, sigma_factor, opts)
 
     def _decode(self, x: np.ndarray) -> Config:
         config: Config = {}
@@ -178,7 +197,7 @@ class CMAESRunner(LibraryRunner):
 
     def _tell(self, handle: tuple[int, int], config: Config, outcome: Outcome) -> None:
         run, index = handle
-        if run != self._runs:
+        if run != self._plan.runs:
             return  # a solution of a run that has been restarted since
         loss = self.loss(outcome)
         self._values[index] = math.nan if loss is None else loss
@@ -196,7 +215,7 @@ class CMAESRunner(LibraryRunner):
 
     def _tell_foreign(self, config: Config, outcome: Outcome) -> None:
         vacant, self._vacant = self._vacant, None
-        if vacant is None or vacant[0] != self._runs:
+        if vacant is None or vacant[0] != self._plan.runs:
             return  # no slot to put it in: CMA-ES learns from whole populations only
         x = np.array([self._encode(name, config) for name in self.space])
         self._population[vacant[1]] = x

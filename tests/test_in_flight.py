@@ -128,6 +128,8 @@ def test_recorded_time_needs_a_task_that_records_costs(tmp_path: Path) -> None:
      "steps"),
     ("optuna.tpe", {}, "recorded_table", "recorded"),
     ("nevergrad.ngopt", {}, "nb201/cifar10", "recorded"),  # a real table, its train_time
+    ("skopt.rf", {"n_initial_points": 4}, "sleepy", "steps"),  # constant-liar batches of 3
+    ("cma.cmaes", {}, "sleepy", "steps"),  # a generation is a batch
 ])
 @pytest.mark.parametrize("kept", [0, 5, 11])
 def test_resuming_from_any_stored_prefix_gives_the_uninterrupted_trials(
@@ -272,7 +274,7 @@ def test_optuna_tpe_in_flight_proposes_what_optunas_own_ask_and_tell_loop_propos
 
 # ----------------------------------------------------------------------------- what is refused
 @pytest.mark.parametrize(("settings", "runner", "budget", "message"), [
-    ("in_flight = 2", "cma.cmaes", "trials = 4", "runner 'cma.cmaes' cannot propose a "
+    ("in_flight = 2", "smac.hpo", "trials = 4", "runner 'smac.hpo' cannot propose a "
      "configuration before it hears back"),
     ("in_flight = 2", "random", "device_seconds = 5", "settings.in_flight = 2 with a "
      "device-seconds budget"),

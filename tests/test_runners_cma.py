@@ -193,3 +193,17 @@ def test_restarts_propose_what_cma_fmin_evaluates_and_end_where_it_ends(bipop: b
     small = [(popsize, sigma0) for small, popsize, sigma0 in list(runs.values())[1:] if small]
     assert len(runs) == len(stops) == 4 + len(small) and bool(small) == bipop
     assert all(8 <= popsize <= 32 and 0.0025 <= sigma0 < 0.25 for popsize, sigma0 in small)
+
+
+@pytest.mark.parametrize("k", [2, 3, 20])
+def test_a_generation_is_a_batch_and_in_flight_changes_nothing(k: int) -> None:
+    """With k evaluations in flight, told out of order, the runner hands out the population and
+    waits for it (k = 20 exceeds it): the proposals are those of one trial at a time."""
+    from tunebench.runners.conformance import drive as one_at_a_time
+    from tunebench.runners.conformance import drive_batch
+
+    space = mixed_space()
+    serial = one_at_a_time(cr.CMAESRunner(space, Direction.MINIMIZE, SEED), space, 45)
+    batched = drive_batch(cr.CMAESRunner(space, Direction.MINIMIZE, SEED), space, 45, k=k)
+    assert sorted(map(str, (t.config for t in batched))) == sorted(map(str, (t.config for t in serial)))
+    assert cr.CMAESRunner.capabilities.batch

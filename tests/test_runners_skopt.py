@@ -11,7 +11,7 @@ from skopt.space import Integer, Real
 from tunebench import registry
 from tunebench.runners import skopt_runner as sr
 from tunebench.runners.base import Outcome, RunnerError, RunnerUnavailable, Status
-from tunebench.runners.conformance import mixed_space, objective
+from tunebench.runners.conformance import FIDELITY, mixed_space, objective
 from tunebench.runners.skopt_space import to_config
 from tunebench.runners.translation import translate
 from tunebench.space import Categorical, Config, Direction, Float, Int, Space
@@ -138,3 +138,39 @@ def test_gbrt_is_declared_unavailable_exactly_when_skopt_refuses_it() -> None:
         assert "unavailable" in cls.capabilities.notes
         with pytest.raises(RunnerUnavailable, match="is not a regressor"):
             cls(FLAT, Direction.MINIMIZE, SEED)
+
+
+def parallel_loop(space: Space, dims: list, n: int, k: int, strategy: str,
+                  **kwargs: object) -> list[Config]:
+    """skopt's own parallel loop (its documentation's): ask k points, evaluate them, tell them."""
+    opt = skopt.Optimizer(dims, random_state=SEED, **kwargs)
+    proposed: list[Config] = []
+    with sr.quiet():
+        while len(proposed) < n:
+            points = opt.ask(n_points=k, strategy=strategy)
+            configs = [to_config(space, point) for point in points]
+            proposed += configs
+            # the value the conformance evaluation reports at full fidelity
+            opt.tell(points, [1.0 * objective(space, c) * (1.0 + 1.0 / FIDELITY) for c in configs])
+    return proposed[:n]
+
+
+@pytest.mark.parametrize(("name", "dims", "k", "strategy", "kwargs"), [
+    ("skopt.rf", flat_dimensions, 3, "cl_min", {"base_estimator": "RF"}),
+    ("skopt.gp", flat_dimensions, 2, "cl_mean", {}),
+], ids=["rf-3-cl_min", "gp-2-cl_mean"])
+def test_in_flight_the_runner_is_skopts_parallel_loop(name, dims, k, strategy, kwargs) -> None:
+    """k evaluations in flight, completing out of order: batches of k constant-liar points,
+    each batch told at once (in batch order), point for point what skopt's own loop proposes."""
+    from tunebench.runners.base import BudgetInfo
+    from tunebench.runners.conformance import drive_batch
+
+    n = 18
+    runner = registry.make_runner(name, FLAT, Direction.MINIMIZE, SEED,
+                                  BudgetInfo("trials", n, in_flight=k), {"strategy": strategy})
+    trials = drive_batch(runner, FLAT, n, k=k, fail=lambda index: False)
+    theirs = parallel_loop(FLAT, dims(), n, k, strategy, **kwargs)
+    assert sorted(map(str, (t.config for t in trials))) == sorted(map(str, theirs))
+    assert [str(t.config) for t in trials] != [str(c) for c in theirs]  # told out of order
+    assert len({str(c) for c in theirs[10:]}) > 1  # model-based batches are compared too
+    assert runner.resolved_options()["batch_size"] == k

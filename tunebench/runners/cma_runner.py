@@ -22,7 +22,10 @@ disturb one another: a runner proposes what a lone ``cma`` loop with that seed p
 
 Generations. ``ask`` hands out one solution of the current population at a time; results are
 buffered and told to pycma together, in population order, once the whole population is told
-(pycma's own ``tell`` protocol). A failed trial is told as ``nan``, which pycma's ``tell`` replaces
+(pycma's own ``tell`` protocol). So a generation is a batch: with several evaluations in flight the
+runner hands out the rest of the population before hearing back, then waits for the generation
+to be told (``WaitForResults``), and proposes exactly what it proposes one at a time, in any
+order of completion. A failed trial is told as ``nan``, which pycma's ``tell`` replaces
 with the population's median (its documented handling). A configuration told in place of a pending
 solution (a resumed study that could not replay) takes that solution's slot. When pycma's
 termination criteria fire, the runner restarts as ``cma.fmin`` does (``restarts``, default 0 as in
@@ -47,7 +50,14 @@ import cma
 import numpy as np
 
 from tunebench.runners.adapter import LibraryRunner, check_int, check_number
-from tunebench.runners.base import BudgetInfo, Capabilities, Outcome, RunnerError, SearchExhausted
+from tunebench.runners.base import (
+    BudgetInfo,
+    Capabilities,
+    Outcome,
+    RunnerError,
+    SearchExhausted,
+    WaitForResults,
+)
 from tunebench.runners.cma_restarts import RestartPlan
 from tunebench.runners.library_options import plain
 from tunebench.runners.translation import ParamTranslation, rows
@@ -103,7 +113,7 @@ class CMAESRunner(LibraryRunner):
     description: ClassVar[str] = ("pycma CMA-ES (the reference implementation), on the unit cube "
                                   "with pycma's bounds, optional IPOP or BIPOP restarts")
     capabilities: ClassVar[Capabilities] = Capabilities(
-        library="cma", family="evolutionary",
+        library="cma", family="evolutionary", batch=True,
         notes=("x0 = centre of the unit cube, sigma0 = 0.25 (declared: CMA has no default); "
                "verbose=-9, verb_log=0 (no output); integers and categoricals are cells of a "
                "continuous coordinate (categoricals: an ordinal relaxation); conditional "
@@ -159,8 +169,8 @@ class CMAESRunner(LibraryRunner):
     # ------------------------------------------------------------------ the hooks
     def _ask(self) -> tuple[Config, tuple[int, int]]:
         if self._handed == len(self._population):
-            if self._population:  # a new generation before the last was told: not the protocol
-                raise RunnerError("cma.cmaes: every trial of a generation must be told first")
+            if self._population:  # the whole generation is out: pycma learns from it at once
+                raise WaitForResults
             self._new_generation()
         index = self._handed
         self._handed += 1

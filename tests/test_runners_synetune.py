@@ -16,7 +16,7 @@ from conftest import run_and_kill
 from scipy.stats import mannwhitneyu
 from syne_tune.backend.trial_status import Trial
 from syne_tune.config_space import choice, loguniform, randint, uniform
-from syne_tune.optimizer.baselines import ASHA, BOHB, TPE
+from syne_tune.optimizer.baselines import ASHA, ASHABORE, ASHACQR, BOHB, BORE, CQR, TPE
 from syne_tune.optimizer.scheduler import SchedulerDecision
 from typer.testing import CliRunner
 
@@ -40,6 +40,15 @@ FLAT_SYNE = {"x": uniform(-5.0, 10.0), "y": loguniform(1e-3, 10.0), "k": randint
 HARTMANN = MultiFidelityHartmann6()
 HARTMANN_SYNE = {f"x{i}": uniform(0.0, 1.0) for i in range(1, 7)}
 SCHEDULERS = {"synetune.asha": ASHA, "synetune.bohb": BOHB}
+#: The model-based ones on each rung (xgboost for BORE's classifier and CQR's imports): checked
+#: against Syne Tune's own loop; their other behaviour is the shared driver's, tested on the two.
+MODEL_SCHEDULERS = {"synetune.asha_bore": ASHABORE, "synetune.asha_cqr": ASHACQR}
+FULL_FIDELITY = {"synetune.tpe": TPE, "synetune.bore": BORE, "synetune.cqr": CQR}
+
+
+def needs_xgboost(name: str) -> list:
+    unavailable = getattr(registry.get_runner_class(name), "unavailable", None)
+    return [pytest.mark.skipif(bool(unavailable), reason=f"{name}: {unavailable}")]
 
 
 def flat_curve(config: Config, step: int) -> float:
@@ -67,8 +76,9 @@ def syne_tune_loop(name: str, case: str, n: int) -> list[tuple[Config, int]]:
     is seeded too (ASHA's bracket draw, its random searcher and BOHB's random fraction read it)."""
     _, syne_space, curve, fails = CASES[case]
     np.random.seed(SEED)
-    scheduler = SCHEDULERS[name](syne_space, metric="loss", time_attr="t", max_t=MAX_T,
-                                 grace_period=1, do_minimize=True, random_seed=SEED)
+    scheduler = {**SCHEDULERS, **MODEL_SCHEDULERS}[name](
+        syne_space, metric="loss", time_attr="t", max_t=MAX_T, grace_period=1, do_minimize=True,
+        random_seed=SEED)
     ran = []
     for trial_id in range(n):
         config = scheduler.suggest().config
@@ -113,12 +123,16 @@ def build(name: str, space: Space, seed: int = SEED, **options):
                                 BudgetInfo("epochs", 500, 1, MAX_T), options)
 
 
-@pytest.mark.parametrize("case", CASES)
-@pytest.mark.parametrize("name", SCHEDULERS)
-def test_proposals_are_syne_tunes_own_one_worker_loop(name, case):
+#: (scheduler, case, trials): a model fit per suggestion makes BORE's and CQR's runs cost seconds
+LOOPS = [*((name, case, 150) for name in SCHEDULERS for case in CASES),
+         *(pytest.param(name, "flat", 80, marks=needs_xgboost(name)) for name in MODEL_SCHEDULERS)]
+
+
+@pytest.mark.parametrize(("name", "case", "trials"), LOOPS)
+def test_proposals_are_syne_tunes_own_one_worker_loop(name, case, trials):
     """Each Syne Tune trial is the same configuration, run to the same step (0: failed), and
     runs as stretches up to the rung levels 1, 3, 9, 27: a new trial, then promotions."""
-    history = drive(build(name, CASES[case][0]), case, 150)
+    history = drive(build(name, CASES[case][0]), case, trials)
     per_trial: dict[int, list[tuple[Proposal, Outcome]]] = {}
     for proposal, outcome in history:
         per_trial.setdefault(proposal.tag[0], []).append((proposal, outcome))
@@ -152,12 +166,15 @@ def test_the_same_seed_gives_the_same_proposals_in_two_processes(name):
     assert [p.config for p, _ in other] != [p[0] for p in first[:10]]
 
 
-def test_tpe_is_syne_tunes_own_loop_at_full_fidelity():
-    """The single-fidelity path (BORE's too): each trial reports every step, then completes."""
+@pytest.mark.parametrize("name", [pytest.param(name, marks=needs_xgboost(name))
+                                  for name in FULL_FIDELITY])
+def test_full_fidelity_searchers_are_syne_tunes_own_loop(name):
+    """The single-fidelity path: each trial reports every step, then completes."""
     np.random.seed(SEED)
-    scheduler = TPE(FLAT_SYNE, metric="loss", do_minimize=True, random_seed=SEED)
+    scheduler = FULL_FIDELITY[name](FLAT_SYNE, metric="loss", do_minimize=True, random_seed=SEED)
+    n = 40 if name == "synetune.tpe" else 20  # BORE and CQR fit a model per suggestion
     expected = []
-    for trial_id in range(40):
+    for trial_id in range(n):
         config = scheduler.suggest().config
         trial = Trial(trial_id=trial_id, config=config, creation_time=datetime.datetime.now())
         scheduler.on_trial_add(trial)
@@ -169,9 +186,9 @@ def test_tpe_is_syne_tunes_own_loop_at_full_fidelity():
             result = {"loss": flat_curve(config, step), "t": step}
             assert scheduler.on_trial_result(trial, result) == SchedulerDecision.CONTINUE
         scheduler.on_trial_complete(trial, result)
-    runner = build("synetune.tpe", FLAT)
+    runner = build(name, FLAT)
     proposed = []
-    for number in range(40):
+    for number in range(n):
         proposal = runner.ask()
         assert proposal.fidelity is None and not proposal.continues
         config = proposal.config
@@ -250,17 +267,20 @@ def test_bad_options_are_clear_and_exit_2_from_the_cli(write_suite, tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_bore_needs_xgboost_and_says_so():
-    try:
-        import xgboost  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("xgboost is installed here: BORE is available")
-    for name in ("synetune.bore", "synetune.asha_bore"):
-        with pytest.raises(RunnerUnavailable, match="imports xgboost"):
+def test_a_searcher_whose_imports_are_missing_is_unavailable_and_says_what_to_install():
+    from tunebench.runners.synetune_runner import _missing
+
+    message = _missing("CQR", {"xgboost": "xgboost-cpu==3.2.0", "no_such_module": "no-such==1"})
+    assert message == ("Syne Tune's CQR imports no_such_module, which this environment lacks; "
+                       "`pip install no-such==1` (as `make install` does) makes it available")
+    assert _missing("BORE", {"numpy": "numpy"}) is None
+    for name in ("synetune.bore", "synetune.asha_bore", "synetune.cqr", "synetune.asha_cqr"):
+        unavailable = registry.get_runner_class(name).unavailable
+        if unavailable:  # an environment without them: refused with the reason
+            with pytest.raises(RunnerUnavailable, match="which this environment lacks"):
+                registry.get_runner_class(name)(FLAT, "minimize", 0)
+        else:  # `make install` brings them
             registry.get_runner_class(name)(FLAT, "minimize", 0)
-        assert "xgboost" in registry.get_runner_class(name).capabilities.notes
 
 
 def test_the_space_translation_declares_labels_and_conditions():

@@ -1,4 +1,5 @@
-"""Syne Tune 0.16's schedulers (ASHA, BOHB, TPE, BORE, ASHA-BORE), driven directly, one worker.
+"""Syne Tune 0.16's schedulers (ASHA, BOHB, TPE, CQR, ASHA-CQR, BORE, ASHA-BORE), driven directly,
+one worker.
 
 Syne Tune runs trials asynchronously on many workers; tunebench's study loop runs them one after
 another, so these runners are Syne Tune with **one worker**: the scheduler is asked for a trial
@@ -81,11 +82,23 @@ _HALVING = {"reduction_factor": _rate, "brackets": at_least(1), "grace_period": 
 _KDE = {"top_n_percent": inside(0, 100), "min_bandwidth": at_least(0),
         "num_candidates": at_least(1), "bandwidth_factor": at_least(1),
         "random_fraction": at_least(0), "num_min_data_points": at_least(1)}
-#: Syne Tune's BORE and its searcher for ASHA import xgboost at module level, whatever classifier
-#: is chosen; tunebench installs Syne Tune without it (see the Makefile).
-_NO_XGBOOST = (None if importlib.util.find_spec("xgboost") else
-               "Syne Tune's BORE imports xgboost, which tunebench's `make install` leaves out "
-               "(its wheel pulls NCCL); `pip install xgboost` makes it available")
+def _missing(searcher: str, modules: dict[str, str]) -> str | None:
+    """Why ``searcher`` cannot be imported here (None: it can): Syne Tune is installed without
+    its dependencies (see the Makefile), so the modules its searchers import are probed."""
+    absent = [name for name in modules if importlib.util.find_spec(name) is None]
+    if not absent:
+        return None
+    return (f"Syne Tune's {searcher} imports {' and '.join(absent)}, which this environment "
+            f"lacks; `pip install {' '.join(modules[name] for name in absent)}` (as `make install` "
+            "does) makes it available")
+
+
+#: BORE and its ASHA searcher import xgboost at module level, whatever classifier is chosen (the
+#: CPU-only wheel: the default one pulls NCCL); CQR also imports Syne Tune's blackbox repository,
+#: which imports huggingface_hub (never called: nothing is downloaded).
+_XGBOOST = {"xgboost": "xgboost-cpu==3.2.0"}
+_NO_XGBOOST = _missing("BORE", _XGBOOST)
+_NO_CQR = _missing("CQR", {**_XGBOOST, "huggingface_hub": "huggingface_hub"})
 
 
 @dataclass
@@ -276,9 +289,29 @@ class SyneTuneTPE(SyneTuneRunner):
     multi_fidelity = False
 
 
+class SyneTuneCQR(SyneTuneRunner):
+    name = "synetune.cqr"
+    description = ("Syne Tune CQR: conformalized quantile regression (scikit-learn gradient "
+                   "boosting) as the surrogate, full fidelity")
+    capabilities = Capabilities(library="syne-tune", family="CQR",
+                                notes="Syne Tune with one worker; every trial at full fidelity")
+    algorithm = _options(baselines.CQR, {})
+    multi_fidelity = False
+    unavailable: ClassVar[str | None] = _NO_CQR
+
+
+class SyneTuneASHACQR(SyneTuneRunner):
+    name = "synetune.asha_cqr"
+    description = "Syne Tune ASHA-CQR: ASHA with a conformalized quantile regression on each rung"
+    capabilities = Capabilities(library="syne-tune", family="bandit-CQR", chooses_fidelity=True,
+                                continues=True, notes=_NOTES)
+    algorithm = _options(baselines.ASHACQR, _HALVING)
+    unavailable: ClassVar[str | None] = _NO_CQR
+
+
 class SyneTuneASHABORE(SyneTuneRunner):
     name = "synetune.asha_bore"
-    description = "Syne Tune ASHA-BORE: ASHA with a BORE classifier on each rung (needs xgboost)"
+    description = "Syne Tune ASHA-BORE: ASHA with a BORE classifier on each rung"
     capabilities = Capabilities(library="syne-tune", family="bandit-BORE", chooses_fidelity=True,
                                 continues=True, exact_replay=True,
                                 notes=_NOTES + ("; unavailable: " + _NO_XGBOOST if _NO_XGBOOST else ""))
@@ -288,7 +321,7 @@ class SyneTuneASHABORE(SyneTuneRunner):
 
 class SyneTuneBORE(SyneTuneRunner):
     name = "synetune.bore"
-    description = "Syne Tune BORE: Bayesian optimisation by density-ratio estimation (needs xgboost)"
+    description = "Syne Tune BORE: Bayesian optimisation by density-ratio estimation"
     capabilities = Capabilities(library="syne-tune", family="BORE",
                                 notes="unavailable: " + _NO_XGBOOST if _NO_XGBOOST else "")
     algorithm = _options(baselines.BORE, {})
@@ -296,5 +329,5 @@ class SyneTuneBORE(SyneTuneRunner):
     unavailable: ClassVar[str | None] = _NO_XGBOOST
 
 
-__all__ = ["SyneTuneASHA", "SyneTuneASHABORE", "SyneTuneBOHB", "SyneTuneBORE", "SyneTuneRunner",
-           "SyneTuneTPE"]
+__all__ = ["SyneTuneASHA", "SyneTuneASHABORE", "SyneTuneASHACQR", "SyneTuneBOHB", "SyneTuneBORE",
+           "SyneTuneCQR", "SyneTuneRunner", "SyneTuneTPE"]

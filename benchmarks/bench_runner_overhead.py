@@ -15,7 +15,8 @@ retrains its random forest and runs a local search every trial, ``smac.hpo`` at 
 per trial), at 100; the larger cases are reported as skipped with the cap.
 
 Run as a pytest-benchmark case (``pytest benchmarks/bench_runner_overhead.py --benchmark-only``)
-or as a script (``python benchmarks/bench_runner_overhead.py [RUNNER ...]``) for a Markdown table.
+or as a script (``python benchmarks/bench_runner_overhead.py [--uncapped] [RUNNER ...]``) for a
+Markdown table; ``--uncapped`` measures the capped runners at every size too (tens of minutes).
 """
 
 from __future__ import annotations
@@ -119,8 +120,10 @@ def test_runner_overhead(benchmark, name: str, trials: int) -> None:
           f"{result.last_tenth_ms:.3f} ms) = {ratio:.1f}× bare optuna random")
 
 
-def main(names: list[str]) -> None:
-    names = names or available_runners()
+def main(args: list[str]) -> None:
+    uncapped = "--uncapped" in args
+    names = [a for a in args if a != "--uncapped"] or available_runners()
+    caps = {} if uncapped else CAPS
     ref = reference_ms()
     print(f"ask+tell ms per trial on {TASK} (mean over the study / mean over its last tenth); "
           f"bare optuna RandomSampler loop: {ref:.3f} ms\n")
@@ -129,8 +132,8 @@ def main(names: list[str]) -> None:
     for name in names:
         cells = []
         for trials in SIZES:
-            if trials > CAPS.get(name, trials):
-                cells.append(f"capped at {CAPS[name]}")
+            if trials > caps.get(name, trials):
+                cells.append(f"capped at {caps[name]}")
                 continue
             try:
                 result = measure(name, trials)
@@ -138,9 +141,9 @@ def main(names: list[str]) -> None:
                 cells.append("refused: " + str(exc).split(": ", 1)[-1][:70] + "…")
                 continue
             cells.append(f"{result.mean_ms:.2f} / {result.last_tenth_ms:.2f}")
-        if name in CAPS and CAPS[name] not in SIZES:
-            result = measure(name, CAPS[name])
-            cells[-1] = f"({CAPS[name]}: {result.mean_ms:.0f} / {result.last_tenth_ms:.0f})"
+        if name in caps and caps[name] not in SIZES:
+            result = measure(name, caps[name])
+            cells[-1] = f"({caps[name]}: {result.mean_ms:.0f} / {result.last_tenth_ms:.0f})"
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 

@@ -57,7 +57,8 @@ def test_every_declared_runner_is_registered() -> None:
         "tpe", "random", "cmaes", "gp", "qmc", "nsga2", "grid", "hyperband", "asha")} | {
         f"hyperopt.{n}" for n in ("tpe", "anneal", "rand", "atpe")} | {
         f"nevergrad.{n}" for n in ("ngopt", "cma", "de", "pso", "oneplusone", "portfolio", "bo")} | {
-        f"synetune.{n}" for n in ("asha", "bohb", "tpe", "bore", "asha_bore", "cqr", "asha_cqr")} | {
+        f"synetune.{n}" for n in ("asha", "bohb", "tpe", "rea", "bore", "asha_bore", "cqr",
+                                   "asha_cqr")} | {
         f"smac.{n}" for n in ("bb", "hpo", "hyperband", "mf")} | {
         f"skopt.{n}" for n in ("gp", "rf", "et", "gbrt")} | {"cma.cmaes", "dehb", "ax.botorch", "hebo"}
     assert expected <= set(registry.runner_names())

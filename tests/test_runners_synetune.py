@@ -16,7 +16,7 @@ from conftest import run_and_kill
 from scipy.stats import mannwhitneyu
 from syne_tune.backend.trial_status import Trial
 from syne_tune.config_space import choice, loguniform, randint, uniform
-from syne_tune.optimizer.baselines import ASHA, ASHABORE, ASHACQR, BOHB, BORE, CQR, TPE
+from syne_tune.optimizer.baselines import ASHA, ASHABORE, ASHACQR, BOHB, BORE, CQR, REA, TPE
 from syne_tune.optimizer.scheduler import SchedulerDecision
 from typer.testing import CliRunner
 
@@ -43,7 +43,8 @@ SCHEDULERS = {"synetune.asha": ASHA, "synetune.bohb": BOHB}
 #: The model-based ones on each rung (xgboost for BORE's classifier and CQR's imports): checked
 #: against Syne Tune's own loop; their other behaviour is the shared driver's, tested on the two.
 MODEL_SCHEDULERS = {"synetune.asha_bore": ASHABORE, "synetune.asha_cqr": ASHACQR}
-FULL_FIDELITY = {"synetune.tpe": TPE, "synetune.bore": BORE, "synetune.cqr": CQR}
+FULL_FIDELITY = {"synetune.tpe": TPE, "synetune.rea": REA, "synetune.bore": BORE,
+                 "synetune.cqr": CQR}
 
 
 def needs_xgboost(name: str) -> list:
@@ -172,7 +173,7 @@ def test_full_fidelity_searchers_are_syne_tunes_own_loop(name):
     """The single-fidelity path: each trial reports every step, then completes."""
     np.random.seed(SEED)
     scheduler = FULL_FIDELITY[name](FLAT_SYNE, metric="loss", do_minimize=True, random_seed=SEED)
-    n = 40 if name == "synetune.tpe" else 20  # BORE and CQR fit a model per suggestion
+    n = 20 if name in ("synetune.bore", "synetune.cqr") else 40  # a model fit per suggestion
     expected = []
     for trial_id in range(n):
         config = scheduler.suggest().config

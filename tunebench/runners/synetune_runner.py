@@ -1,5 +1,5 @@
-"""Syne Tune 0.16's schedulers (ASHA, BOHB, TPE, CQR, ASHA-CQR, BORE, ASHA-BORE), driven directly,
-one worker.
+"""Syne Tune 0.16's schedulers (ASHA, BOHB, TPE, REA, CQR, ASHA-CQR, BORE, ASHA-BORE), driven
+directly, one worker.
 
 Syne Tune runs trials asynchronously on many workers; tunebench's study loop runs them one after
 another, so these runners are Syne Tune with **one worker**: the scheduler is asked for a trial
@@ -289,6 +289,17 @@ class SyneTuneTPE(SyneTuneRunner):
     multi_fidelity = False
 
 
+class SyneTuneREA(SyneTuneRunner):
+    name = "synetune.rea"
+    description = ("Syne Tune REA: regularized evolution (Real et al. 2019), tournament selection "
+                   "and one-parameter mutation, the oldest member dies; full fidelity")
+    capabilities = Capabilities(library="syne-tune", family="evolutionary",
+                                notes="Syne Tune with one worker; every trial at full fidelity")
+    algorithm = _options(baselines.REA, {"population_size": at_least(1),
+                                         "sample_size": at_least(1)})
+    multi_fidelity = False
+
+
 class SyneTuneCQR(SyneTuneRunner):
     name = "synetune.cqr"
     description = ("Syne Tune CQR: conformalized quantile regression (scikit-learn gradient "
@@ -330,4 +341,4 @@ class SyneTuneBORE(SyneTuneRunner):
 
 
 __all__ = ["SyneTuneASHA", "SyneTuneASHABORE", "SyneTuneASHACQR", "SyneTuneBOHB", "SyneTuneBORE",
-           "SyneTuneCQR", "SyneTuneRunner", "SyneTuneTPE"]
+           "SyneTuneCQR", "SyneTuneREA", "SyneTuneRunner", "SyneTuneTPE"]

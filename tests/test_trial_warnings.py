@@ -95,3 +95,61 @@ def test_a_trial_keeps_each_distinct_warning_once_and_at_most_a_bounded_number()
     assert caught[0].startswith("RuntimeWarning: overflow encountered in exp")
     assert len(caught) == KEPT
     assert all(len(entry) < 400 for entry in caught)
+
+
+WARNING_RUNNER = '''
+import warnings
+from tunebench.runners.baselines import RandomSearch
+
+
+class Warning_(RandomSearch):
+    name = "warns_in_ask_and_tell"
+    description = "random search that warns as an optimiser library does"
+
+    def ask(self):
+        config = super().ask()
+        warnings.warn(f"ask warns about x={config['x']:.3f}", RuntimeWarning, stacklevel=1)
+        return config
+
+    def tell(self, config, outcome):
+        warnings.warn("tell warns", UserWarning, stacklevel=1)
+        super().tell(config, outcome)
+'''
+
+
+def test_the_runners_warnings_are_kept_with_the_trial_and_silent_on_resume(tmp_path: Path) -> None:
+    """An optimiser warning in ask or tell (nevergrad's COBYLA, a GP at its bounds) is stored in
+    the trial's extra["runner_warnings"], apart from the evaluation's; a resume that replays
+    the stored trials shows nothing either."""
+    plugin = tmp_path / "warning_runner.py"
+    plugin.write_text(WARNING_RUNNER)
+    suite = isolation_suite(tmp_path, "warns", budget="trials = 6",
+                            runners=("warns_in_ask_and_tell",))
+    suite.write_text(suite.read_text().replace("plugins = [", f'plugins = ["{plugin}", '))
+    db = tmp_path / "r.db"
+    done = run_cli("run", str(suite), "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr + done.stdout
+    for row in load_trials(db).itertuples():
+        kept = row.extra["runner_warnings"]
+        assert kept[0].startswith(f"RuntimeWarning: ask warns about x={row.config['x']:.3f} (")
+        assert kept[1].startswith("UserWarning: tell warns (")
+        assert not any("warns" in w for w in row.extra["warnings"])  # the evaluation's own
+
+    study = load_suite(suite).studies()[0]
+    records: list[Any] = []
+
+    class Sink:
+        def study_started(self, key: Any, info: Any) -> None: ...
+
+        def trial_finished(self, key: Any, record: Any) -> None:
+            records.append(record)
+
+    StudyLoop(study, Sink()).run()
+    stored, records[:] = records[:3], []
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        StudyLoop(study, Sink()).run(stored)  # replays 3 stored trials, runs 3 more
+    assert [r.number for r in records] == [3, 4, 5]
+    assert all(len(r.extra["runner_warnings"]) == 2 for r in records)
+    assert not [w for w in shown if "warns" in str(w.message)]

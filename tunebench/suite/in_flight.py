@@ -37,6 +37,7 @@ from tunebench.runners.base import SearchExhausted, WaitForResults
 from tunebench.space import config_key
 from tunebench.suite.isolation import IsolatedEvaluator
 from tunebench.suite.records import StudyResult, TrialRecord
+from tunebench.suite.trial_warnings import trial_warnings
 
 if TYPE_CHECKING:
     from tunebench.suite.study import PendingTrial, StudyLoop
@@ -229,7 +230,8 @@ class InFlightStudy:
 
     def _replayed(self, number: int, record: TrialRecord) -> Flight:
         loop = self.loop
-        planned = loop.promotions.plan(loop.runner.ask())
+        with trial_warnings():  # kept with the stored trial when it ran
+            planned = loop.promotions.plan(loop.runner.ask())
         if loop.runner.capabilities.exact_replay and config_key(planned.config) != record.config_key:
             raise loop.mismatch(f"proposed {planned.config} for trial {number}, but the stored "
                                 f"trial has {record.config}")
@@ -278,7 +280,8 @@ class InFlightStudy:
         loop = self.loop
         if flight.stored is not None:
             record = flight.stored
-            loop.runner.tell(record.config, record.outcome(flight.tag, loop.objective_names))
+            with trial_warnings():
+                loop.runner.tell(record.config, record.outcome(flight.tag, loop.objective_names))
             loop.promotions.finished(record.config_key, record.number, record.status,
                                      record.start_fidelity + record.fidelity_spent)
             loop.count(record)

@@ -43,6 +43,7 @@ from tunebench.suite.promotions import Paused, Planned, Promotions
 from tunebench.suite.records import StudyResult, TrialRecord, TrialSteps, charged_seconds
 from tunebench.suite.spec import StudySpec
 from tunebench.suite.study_setup import build_study_objects, study_threads
+from tunebench.suite.trial_warnings import keep_warnings, trial_warnings
 from tunebench.tasks.base import (
     EvalContext,
     Result,
@@ -67,6 +68,7 @@ class PendingTrial:
     clip_at: int | None  # a reproduction's clip
     started_at: float
     ask_seconds: float
+    runner_warnings: list[str]  # what the runner's ask warned (tunebench.suite.trial_warnings)
 
 
 class ReplayMismatchError(RuntimeError):
@@ -147,6 +149,10 @@ class StudyLoop:
     # -------------------------------------------------------------------- resume
     def replay(self, history: Sequence[TrialRecord]) -> None:
         """Feed the stored trials into the freshly seeded runner exactly as they happened."""
+        with trial_warnings():  # what the runner warns again was kept with the stored trials
+            self._replay(history)
+
+    def _replay(self, history: Sequence[TrialRecord]) -> None:
         exact = self.runner.capabilities.exact_replay
         for record in history:
             planned = self.promotions.plan(self.runner.ask())
@@ -225,7 +231,8 @@ class StudyLoop:
         being spent or committed to trials in flight. ``evaluator`` rebuilds a checkpoint."""
         started_at = time.time()
         t0 = self.clock()
-        planned = self.promotions.plan(self.runner.ask())
+        with trial_warnings() as asked:
+            planned = self.promotions.plan(self.runner.ask())
         ask_seconds = self.clock() - t0
         config = planned.config
         config_json, key = keyed_json(config)
@@ -249,7 +256,7 @@ class StudyLoop:
             else:
                 clip_at = budget.clip_steps(number)
         return PendingTrial(number, planned, config_json, key, context, fidelity, promotion,
-                            left, clip_at, started_at, ask_seconds)
+                            left, clip_at, started_at, ask_seconds, asked)
 
     def execute(self, pending: PendingTrial, evaluator: IsolatedEvaluator | None) -> TrialRecord:
         """Evaluate a proposed trial (or find it in the cache): its record, not yet charged."""
@@ -282,8 +289,12 @@ class StudyLoop:
         self.promotions.finished(pending.key, pending.number, record.status,
                                  context.start + record.fidelity_spent, context.saved_checkpoint)
         t1 = self.clock()
-        self.runner.tell(config, record.outcome(pending.planned.tag, self.objective_names))
+        with trial_warnings() as told:
+            self.runner.tell(config, record.outcome(pending.planned.tag, self.objective_names))
         optimizer_seconds = pending.ask_seconds + context.pruner_seconds + self.clock() - t1
+        if pending.runner_warnings or told:
+            record.extra = dict(record.extra)
+            keep_warnings(record.extra, pending.runner_warnings + told, "runner_warnings")
         charge = budget.charge(
             fidelity_spent=record.fidelity_spent, eval_seconds=charged_seconds(record),
             optimizer_seconds=optimizer_seconds,

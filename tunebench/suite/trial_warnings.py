@@ -10,7 +10,12 @@ warning once, at most :data:`KEPT` of them.
 Python shows a warning once per place in the code and process. Entering the block makes each
 trial see its warnings again (a filter that changes nothing is re-added, which resets the
 once-per-place registries), so every trial that overflows says so, not only the first.
-Warnings raised outside any trial (an optimiser's) are shown as before.
+
+The optimiser's warnings (scipy's COBYLA inside nevergrad, a GP fit at its bounds) are raised in
+the runner's ``ask`` and ``tell``: the study loop keeps those of a trial's ask and tell in its
+``extra["runner_warnings"]``, apart from the evaluation's, and silences them when a resume
+replays stored trials (they were kept with those trials). Warnings raised anywhere else (a
+runner's construction) are shown as before.
 """
 
 from __future__ import annotations
@@ -81,7 +86,9 @@ class trial_warnings:
         _local.caught = self.outer
 
 
-def keep_warnings(extra: dict[str, Any], caught: list[str]) -> None:
-    """Add a trial's warnings (if any) to its ``extra``, after those its worker sent."""
+def keep_warnings(extra: dict[str, Any], caught: list[str], key: str = "warnings") -> None:
+    """Add a trial's warnings (if any) to its ``extra[key]``, after those already there, each
+    distinct one once."""
     if caught:
-        extra["warnings"] = [*extra.get("warnings", ()), *caught][:KEPT]
+        kept = list(extra.get(key, ()))
+        extra[key] = [*kept, *(w for w in dict.fromkeys(caught) if w not in kept)][:KEPT]

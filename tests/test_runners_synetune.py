@@ -381,7 +381,8 @@ def test_a_study_killed_mid_rung_resumes_to_the_uninterrupted_result(write_suite
 
 #: Repetitions per runner at 729 epochs (27 full trials for random search): BOHB's KDE fits cost
 #: about 4 s a study on one core, ASHA's bookkeeping under 1 s.
-BEATS_RANDOM = {"synetune.asha": 20, "synetune.bohb": 10}
+BEATS_RANDOM = {"synetune.asha": 20, "synetune.bohb": 10, "synetune.asha_bore": 10,
+                "synetune.asha_cqr": 10}
 
 
 @pytest.mark.slow

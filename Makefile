@@ -40,9 +40,11 @@ test: install
 	OMP_WAIT_POLICY=PASSIVE TUNEBENCH_REQUIRE_DATA=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # The statistical tests of the runners whose studies cost minutes (SMAC's GP and HPO facades,
-# scikit-optimize, Ax, HEBO): about 40 minutes, outside `make test`'s budget.
+# scikit-optimize, Syne Tune's BORE and CQR, Ax, HEBO): about 50 minutes, outside `make test`'s
+# budget.
 test-costly: install
-	OMP_WAIT_POLICY=PASSIVE TUNEBENCH_COSTLY=1 $(BIN)/python -m pytest -q tests/test_runners_statistical.py
+	OMP_WAIT_POLICY=PASSIVE TUNEBENCH_COSTLY=1 $(BIN)/python -m pytest -q tests/test_runners_statistical.py \
+		tests/test_runners_synetune.py -k "against_random or beats_random"
 
 bench: install
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds

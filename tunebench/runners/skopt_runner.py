@@ -18,7 +18,9 @@ documented parallel loop — ``X = opt.ask(n_points=k, strategy)``, evaluate, ``
 batch of k points from skopt's constant liar (``strategy``, skopt's default ``"cl_min"``; also
 ``"cl_mean"``, ``"cl_max"``), handed out one at a time, then a wait (``WaitForResults``) until the
 whole batch is told, which skopt hears at once, in batch order, whatever the order of completion.
-With one in flight it is ``ask()``/``tell()``, one point at a time.
+With one in flight it is ``ask()``/``tell()``, one point at a time. One deviation, for a corner:
+when a whole batch failed before any finite loss (so skopt was told nothing), skopt's
+``ask(n_points)`` cache would hand out the same batch again; the runner clears that cache first.
 
 Space: see :mod:`.skopt_space` (native ``Real``/``Integer``/``Categorical`` with log priors;
 conditional parameters flattened).
